@@ -1,0 +1,378 @@
+"""Chip descriptions: `chips/*.toml` loaded into a frozen `Chip`.
+
+Every parameter is declared once in `PARAMETERS` with its section, unit, allowed range and a
+one-line description. A chip file gives each one as `{ value = ..., source = "doc|code|est|unk",
+reason = "..." }`; a file may `extends` another (a built-in name or a path relative to itself)
+and then gives only what it changes. A per-core parameter takes one value for all cores or a list
+with one value per core; in an extending file `cores = [3]` changes only the cores listed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from .errors import ChipFileError, UnknownChipError
+
+SOURCES = ("doc", "code", "est", "unk")
+_TOP_KEYS = ("name", "description", "extends")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One declared chip parameter. kind: int, bool, choice, intlist (fixed tuple), percore (one int per core)."""
+
+    section: str
+    name: str
+    kind: str
+    unit: str
+    lo: int = 0
+    hi: int = 2**31 - 1
+    description: str = ""
+    choices: tuple = ()
+
+
+def _p(section, name, kind, unit, lo, hi, description, choices=()):
+    return ParamSpec(section, name, kind, unit, lo, hi, description, choices)
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    _p("structure", "n_cores", "int", "cores", 1, 16, "number of CNN cores"),
+    _p("memory", "kernel_words", "percore", "words", 0, 2**24, "kernel (weight) memory per core, 8-bit words"),
+    _p("memory", "neuron_words", "percore", "words", 0, 2**24, "neuron state memory per core, 16-bit words"),
+    _p("memory", "bias_words", "percore", "words", 0, 2**16, "bias (leak) memory per core, 16-bit words"),
+    _p("limits", "max_input_size", "int", "px", 1, 4096, "largest input map side of a core"),
+    _p("limits", "max_output_size", "int", "px", 1, 4096, "largest convolution output map side (before pooling)"),
+    _p("limits", "max_features", "int", "channels", 1, 65535, "most input or output channels of a core"),
+    _p("limits", "max_kernel_size", "int", "px", 1, 64, "largest (square) kernel side"),
+    _p("limits", "strides", "intlist", "px", 1, 64, "allowed strides per axis"),
+    _p("limits", "max_padding", "int", "px", 0, 64, "largest padding per axis"),
+    _p("limits", "poolings", "intlist", "px", 1, 64, "allowed sum-pooling factors of a destination"),
+    _p("limits", "max_destinations", "int", "destinations", 0, 2, "destinations per core (the configuration has two slots)"),
+    _p("limits", "decimator_ratios", "intlist", "spikes", 1, 2**20, "N for output_decimator_interval codes 0..7: one spike of every N passes"),
+    _p("limits", "readout_layer", "int", "id", 0, 255, "destination layer id of the readout block"),
+    _p("limits", "dvs_layer_id", "int", "id", 0, 255, "layer id of the DVS pre-processing layer in monitored output"),
+    _p("limits", "dvs_size", "int", "px", 1, 4096, "sensor width and height"),
+    _p("switches", "state_overflow", "choice", "", 0, 0, "membrane arithmetic past int16: saturate or wrap", ("saturate", "wrap")),
+    _p("switches", "leak_can_fire", "bool", "", 0, 1, "whether a leak update can make a neuron spike (SPEC F4)"),
+    _p("switches", "readout_errata", "bool", "", 0, 1, "readout class i reads feature 4*(i-1) (Speck2e/2f erratum, SPEC F7)"),
+    _p("switches", "threshold_low_zero_forbidden", "bool", "", 0, 1, "reject threshold_low = 0 (hardware bug, SPEC §1)"),
+    _p("switches", "has_decimator", "bool", "", 0, 1, "whether the cores have the output decimator (SPEC F5)"),
+    _p("timing", "host_in_ns", "int", "ns", 1, 10**9, "host input link: time between event starts (SPEC T1)"),
+    _p("timing", "host_in_latency_ns", "int", "ns", 1, 10**9, "host input link: transfer latency (SPEC T1)"),
+    _p("timing", "sensor_ns", "int", "ns", 1, 10**9, "on-chip sensor link: time between event starts (SPEC T1)"),
+    _p("timing", "sensor_latency_ns", "int", "ns", 1, 10**9, "on-chip sensor link: transfer latency (SPEC T1)"),
+    _p("timing", "host_out_ns", "int", "ns", 1, 10**9, "host output: service time per event (SPEC T7)"),
+    _p("timing", "host_out_latency_ns", "int", "ns", 0, 10**9, "host output: from end of service to output timestamp (SPEC T7)"),
+    _p("timing", "host_out_fifo_depth", "int", "slots", 1, 2**20, "host output FIFO depth (SPEC T7)"),
+    _p("timing", "dvs_event_ns", "int", "ns", 1, 10**9, "DVS layer: service time per event (SPEC T11)"),
+    _p("timing", "dvs_route_ns", "int", "ns", 1, 10**9, "DVS layer: output stage time and latency per copy (SPEC T11)"),
+    _p("timing", "dvs_fifo_depth", "int", "slots", 1, 2**20, "DVS layer input FIFO depth"),
+    _p("timing", "dvs_out_depth", "int", "slots", 1, 2**20, "DVS layer output queue depth"),
+    _p("timing", "readout_event_ns", "int", "ns", 1, 10**9, "readout: service time per event (SPEC T11)"),
+    _p("timing", "readout_fifo_depth", "int", "slots", 1, 2**20, "readout input FIFO depth"),
+    _p("timing.core", "event_ns", "percore", "ns", 1, 10**9, "core: decode time of an event or leak job (SPEC T3, T5)"),
+    _p("timing.core", "synop_ns", "percore", "ns", 1, 10**9, "core: time of one SynOp (SPEC T3)"),
+    _p("timing.core", "leak_ns", "percore", "ns", 1, 10**9, "core: leak time per neuron (SPEC T5)"),
+    _p("timing.core", "route_ns", "percore", "ns", 1, 10**9, "core output stage: time and latency of one copy (SPEC T4)"),
+    _p("timing.core", "fifo_depth", "percore", "slots", 1, 2**20, "core input FIFO depth (SPEC T2)"),
+    _p("timing.core", "out_depth", "percore", "slots", 1, 2**20, "core output queue depth in spikes (SPEC T4)"),
+)
+_SPEC_BY_KEY = {f"{p.section}.{p.name}": p for p in PARAMETERS}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    source: str
+    reason: str
+    file: str
+
+
+@dataclass(frozen=True)
+class Chip:
+    """A chip description. Per-core values are tuples indexed by core; times are integer ns."""
+
+    name: str
+    description: str
+    files: tuple[str, ...]
+    n_cores: int
+    kernel_words: tuple[int, ...]
+    neuron_words: tuple[int, ...]
+    bias_words: tuple[int, ...]
+    max_input_size: int
+    max_output_size: int
+    max_features: int
+    max_kernel_size: int
+    strides: tuple[int, ...]
+    max_padding: int
+    poolings: tuple[int, ...]
+    max_destinations: int
+    decimator_ratios: tuple[int, ...]
+    readout_layer: int
+    dvs_layer_id: int
+    dvs_size: int
+    state_overflow: str
+    leak_can_fire: bool
+    readout_errata: bool
+    threshold_low_zero_forbidden: bool
+    has_decimator: bool
+    host_in_ns: int
+    host_in_latency_ns: int
+    sensor_ns: int
+    sensor_latency_ns: int
+    host_out_ns: int
+    host_out_latency_ns: int
+    host_out_fifo_depth: int
+    dvs_event_ns: int
+    dvs_route_ns: int
+    dvs_fifo_depth: int
+    dvs_out_depth: int
+    readout_event_ns: int
+    readout_fifo_depth: int
+    event_ns: tuple[int, ...]
+    synop_ns: tuple[int, ...]
+    leak_ns: tuple[int, ...]
+    route_ns: tuple[int, ...]
+    fifo_depth: tuple[int, ...]
+    out_depth: tuple[int, ...]
+    provenance: Mapping[str, Provenance] = field(default_factory=dict, compare=False, repr=False)
+
+    def replace(self, reason: str = "override", **values) -> "Chip":
+        """A copy with some parameters changed (what-if). Per-core values may be a scalar or a
+        `{core: value}` mapping; every value is range-checked like a chip file's."""
+        raw = {k: getattr(self, k) for k in _param_names()}
+        prov = dict(self.provenance)
+        for key, value in values.items():
+            spec = _spec_named(key, "replace()")
+            if spec.kind == "percore" and isinstance(value, Mapping):
+                cur = list(raw[key])
+                for core, v in value.items():
+                    if not 0 <= int(core) < self.n_cores:
+                        raise ChipFileError(f"replace(): core {core} does not exist (0..{self.n_cores - 1})")
+                    cur[int(core)] = v
+                value = cur
+            raw[key] = value
+            prov[key] = Provenance("unk", reason, "replace()")
+        return _build(raw, prov, self.name, self.description, self.files, "replace()")
+
+    def param_table(self) -> list[dict[str, Any]]:
+        """Every parameter with section, value, unit, source, reason and description (for `describe`)."""
+        rows = []
+        for p in PARAMETERS:
+            pv = self.provenance.get(p.name)
+            rows.append(dict(section=p.section, name=p.name, value=getattr(self, p.name), unit=p.unit,
+                             source=pv.source if pv else "", reason=pv.reason if pv else "",
+                             description=p.description))
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every resolved value with its provenance, JSON-ready (embedded in run files)."""
+        out = {"name": self.name, "description": self.description, "files": list(self.files), "parameters": {}}
+        for row in self.param_table():
+            v = row["value"]
+            out["parameters"][row["name"]] = {"value": list(v) if isinstance(v, tuple) else v,
+                                              "source": row["source"], "reason": row["reason"]}
+        return out
+
+
+def _param_names():
+    return [p.name for p in PARAMETERS]
+
+
+def _spec_named(name: str, where: str) -> ParamSpec:
+    for p in PARAMETERS:
+        if p.name == name:
+            return p
+    raise ChipFileError(f"{where}: unknown chip parameter '{name}'; known: {', '.join(_param_names())}")
+
+
+def chips_dir() -> Path:
+    """The folder of the built-in chip files (inside the installed package, or the checkout's chips/)."""
+    try:
+        from importlib.resources import files
+        d = Path(str(files("speksim._chips")))
+        if any(d.glob("*.toml")):
+            return d
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parent.parent / "chips"
+
+
+def builtin_chips() -> list[str]:
+    """Names of the built-in chips."""
+    return sorted(p.stem for p in chips_dir().glob("*.toml"))
+
+
+def load_chip(name_or_path: str | Path = "speck2f") -> Chip:
+    """Load a built-in chip by name ("speck2f", "speck2e", "dynapcnn") or a chip file by path."""
+    if isinstance(name_or_path, Chip):
+        return name_or_path
+    path = _resolve(str(name_or_path), None)
+    values, prov, top, files = _read_chain(path, ())
+    return _build(values, prov, top.get("name", path.stem), top.get("description", ""), files, str(path))
+
+
+def _resolve(ref: str, relative_to: Path | None) -> Path:
+    cand = Path(ref)
+    if relative_to is not None and not cand.is_absolute():
+        local = relative_to.parent / cand
+        if local.is_file():
+            return local
+    if cand.is_file():
+        return cand
+    builtin = chips_dir() / f"{ref}.toml"
+    if "/" not in ref and "\\" not in ref and builtin.is_file():
+        return builtin
+    raise UnknownChipError(
+        f"no chip named '{ref}': it is neither a built-in chip ({', '.join(builtin_chips())}) nor an existing file")
+
+
+def _read_chain(path: Path, seen: tuple[str, ...]):
+    key = str(path.resolve())
+    if key in seen:
+        raise ChipFileError(f"{path}: 'extends' makes a loop through {' -> '.join(seen + (key,))}")
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ChipFileError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ChipFileError(f"{path}: cannot be read: {exc}") from None
+    if "extends" in doc:
+        if not isinstance(doc["extends"], str):
+            raise ChipFileError(f"{path}: 'extends' must be a chip name or a path, got {doc['extends']!r}")
+        values, prov, top, files = _read_chain(_resolve(doc["extends"], path), seen + (key,))
+        top = dict(top)
+    else:
+        values, prov, top, files = {}, {}, {}, ()
+    for k in ("name", "description"):
+        if k in doc:
+            top[k] = doc[k]
+    n_cores = values.get("n_cores")
+    entries = list(_walk(doc, path))
+    for spec, entry in entries:  # n_cores first: per-core lists are checked against it
+        if spec.name == "n_cores":
+            n_cores = entry["value"]
+    for spec, entry in entries:
+        values[spec.name] = _merge_value(spec, entry, values.get(spec.name), n_cores, path)
+        prov[spec.name] = Provenance(entry["source"], entry["reason"], path.name)
+    return values, prov, top, files + (path.name,)
+
+
+def _walk(doc: dict, path: Path, prefix: str = ""):
+    for k, v in doc.items():
+        dotted = f"{prefix}{k}"
+        if not prefix and k in _TOP_KEYS:
+            continue
+        if dotted in _SPEC_BY_KEY:
+            yield _SPEC_BY_KEY[dotted], _entry(_SPEC_BY_KEY[dotted], v, path)
+        elif isinstance(v, dict) and any(s.startswith(dotted + ".") for s in _SPEC_BY_KEY):
+            yield from _walk(v, path, dotted + ".")
+        else:
+            sections = sorted({p.section for p in PARAMETERS})
+            raise ChipFileError(
+                f"{path}: unknown key '{dotted}'. Top-level keys are {list(_TOP_KEYS)}; sections are {sections}; "
+                f"'speksim describe' lists every parameter")
+
+
+def _entry(spec: ParamSpec, v: Any, path: Path) -> dict:
+    key = f"{spec.section}.{spec.name}"
+    if not isinstance(v, dict) or "value" not in v:
+        raise ChipFileError(f"{path}: '{key}' must be a table {{ value = ..., source = \"doc|code|est|unk\", reason = \"...\" }}")
+    extra = set(v) - {"value", "source", "reason", "cores"}
+    if extra:
+        raise ChipFileError(f"{path}: '{key}' has unknown field(s) {sorted(extra)}; allowed: value, source, reason, cores")
+    if v.get("source") not in SOURCES:
+        raise ChipFileError(f"{path}: '{key}' has source {v.get('source')!r}; it must be one of {list(SOURCES)}")
+    if not isinstance(v.get("reason"), str) or not v["reason"].strip():
+        raise ChipFileError(f"{path}: '{key}' needs a one-line 'reason' saying where the value comes from")
+    if "cores" in v and spec.kind != "percore":
+        raise ChipFileError(f"{path}: '{key}' is not a per-core parameter, so it takes no 'cores'")
+    return v
+
+
+def _merge_value(spec: ParamSpec, entry: dict, previous, n_cores, path: Path):
+    value = entry["value"]
+    if spec.kind == "percore" and "cores" in entry:
+        if previous is None:
+            raise ChipFileError(f"{path}: '{spec.name}' uses 'cores' but no earlier file sets it for all cores")
+        cur = list(previous)
+        for c in entry["cores"]:
+            if not isinstance(c, int) or not 0 <= c < len(cur):
+                raise ChipFileError(f"{path}: '{spec.name}'.cores has {c!r}; cores are 0..{len(cur) - 1}")
+            cur[c] = value
+        return cur
+    if spec.kind == "percore" and not isinstance(value, list) and n_cores is not None:
+        return [value] * n_cores
+    return value
+
+
+def _check(spec: ParamSpec, value, n_cores: int, where: str):
+    key = f"{spec.section}.{spec.name}"
+
+    def num(v, what):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ChipFileError(f"{where}: '{key}'{what} is {v!r}; it must be a whole number in [{spec.lo}, {spec.hi}] {spec.unit}")
+        if not spec.lo <= v <= spec.hi:
+            raise ChipFileError(f"{where}: '{key}'{what} is {v}, outside the allowed range [{spec.lo}, {spec.hi}] {spec.unit}")
+        return v
+
+    if spec.kind == "int":
+        return num(value, "")
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise ChipFileError(f"{where}: '{key}' is {value!r}; it must be true or false")
+        return value
+    if spec.kind == "choice":
+        if value not in spec.choices:
+            raise ChipFileError(f"{where}: '{key}' is {value!r}; it must be one of {list(spec.choices)}")
+        return value
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ChipFileError(f"{where}: '{key}' is {value!r}; it must be a non-empty list of whole numbers")
+    if spec.kind == "percore" and len(value) != n_cores:
+        raise ChipFileError(f"{where}: '{key}' has {len(value)} values; it needs one per core ({n_cores}) or a single value")
+    return tuple(num(v, f"[{i}]") for i, v in enumerate(value))
+
+
+def _build(values: dict, prov: dict, name: str, description: str, files, where: str) -> Chip:
+    missing = [f"{p.section}.{p.name}" for p in PARAMETERS if p.name not in values]
+    if missing:
+        raise ChipFileError(f"{where}: missing parameter(s) {missing}; a chip file must set every parameter "
+                            "or 'extends' one that does")
+    n_cores = _check(_SPEC_BY_KEY["structure.n_cores"], values["n_cores"], 0, where)
+    checked = {}
+    for p in PARAMETERS:
+        v = values[p.name]
+        if p.kind == "percore" and not isinstance(v, (list, tuple)):
+            v = [v] * n_cores
+        checked[p.name] = _check(p, v, n_cores, where)
+    if len(checked["decimator_ratios"]) != 8:
+        raise ChipFileError(f"{where}: 'limits.decimator_ratios' needs 8 values (interval codes 0..7), got {len(checked['decimator_ratios'])}")
+    return Chip(name=str(name), description=str(description), files=tuple(files), **checked,
+                provenance=MappingProxyType(dict(prov)))
+
+
+def kernel_memory_words(c_in: int, c_out: int, k: int) -> int:
+    """Kernel memory a layer needs (SPEC §1): c_in * 2**(ceil(log2(k*k)) + ceil(log2(c_out)))."""
+    return c_in * 2 ** (_clog2(k * k) + _clog2(c_out))
+
+
+def neuron_memory_words(c_out: int, h_out: int, w_out: int) -> int:
+    """Neuron memory a layer needs (SPEC §1): c_out * 2**(ceil(log2(h_out)) + ceil(log2(w_out)))."""
+    return c_out * 2 ** (_clog2(h_out) + _clog2(w_out))
+
+
+def _clog2(n: int) -> int:
+    return 0 if n <= 1 else math.ceil(math.log2(n))
+
+
+__all__ = ["Chip", "PARAMETERS", "ParamSpec", "Provenance", "load_chip", "builtin_chips", "chips_dir",
+           "kernel_memory_words", "neuron_memory_words"]

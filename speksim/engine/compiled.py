@@ -1,0 +1,223 @@
+"""A validated configuration and chip, flattened into the arrays both engines read.
+
+Block ids (also the index of every per-block array): cores 0..8, DVS layer 9, readout 10,
+host output 11. Each block has an input FIFO. Blocks 0..9 also have an output queue and stage.
+Sender ranks for SPEC T0 arbitration: input link 0, DVS stage 1, core k stage 2 + k.
+
+Weights are stored per core as `[c_in][ky][kx][c_out]` (output feature innermost) and neuron
+state as `[oy][ox][c_out]`, so SPEC F2's inner loop over output features is contiguous.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..chip import Chip
+from ..config import ChipConfig, RunOptions
+
+N_CORES = 9
+DVS = 9
+READOUT = 10
+HOST_OUT = 11
+N_BLOCKS = 12
+N_QUEUED = 10          # blocks with an output queue: cores and the DVS layer
+MAX_COPIES = 3         # monitor, destination 0, destination 1
+
+# integer columns of CompiledNetwork.core (one row per core)
+(C_USED, C_CIN, C_HIN, C_WIN, C_COUT, C_HOUT, C_WOUT, C_K, C_SY, C_SX, C_PY, C_PX, C_THI, C_TLO, C_RTZ,
+ C_LEAK, C_BAL, C_DECN, C_WOFF, C_NOFF, C_BOFF, C_NCOPY, C_EVNS, C_SYNNS, C_LEAKNS, C_ROUTENS,
+ C_SPKCAP, C_SPKOFF) = range(28)
+N_CCOLS = 28
+
+# columns of CompiledNetwork.dvs
+(D_ON, D_OFF, D_MERGE, D_PX, D_PY, D_OX, D_OY, D_CX, D_CY, D_MX, D_MY, D_DIAG, D_NCOPY, D_EVNS,
+ D_ROUTENS, D_PASS) = range(16)
+N_DCOLS = 16
+
+# columns of CompiledNetwork.copies[q, i] for queue q (core or DVS) and copy i
+(K_TARGET, K_LAYER, K_POOL, K_SHIFT) = range(4)
+
+
+@dataclass(frozen=True)
+class CompiledNetwork:
+    """Static description of one configured chip (read-only for the engines).
+
+    core: int64 [9, N_CCOLS]; dvs: int64 [N_DCOLS]; copies: int64 [10, 3, 4] (target FIFO id,
+    layer id written into monitor copies, pooling, feature shift); weights: int8 flat;
+    biases: int16 flat; initial_state: int16 flat (neuron state at the start of a run);
+    fifo_depth: int64 [12]; out_depth: int64 [10]; params: int64 [8] (see P_* below).
+    """
+
+    core: np.ndarray
+    dvs: np.ndarray
+    copies: np.ndarray
+    weights: np.ndarray
+    biases: np.ndarray
+    initial_state: np.ndarray
+    fifo_depth: np.ndarray
+    out_depth: np.ndarray
+    params: np.ndarray
+
+    def state_of(self, state: np.ndarray, k: int) -> np.ndarray:
+        """Core k's neuron states from a flat state array, as int16 [c_out, h_out, w_out]."""
+        row = self.core[k]
+        n = int(row[C_COUT] * row[C_HOUT] * row[C_WOUT])
+        flat = state[row[C_NOFF]:row[C_NOFF] + n]
+        return flat.reshape(int(row[C_HOUT]), int(row[C_WOUT]), int(row[C_COUT])).transpose(2, 0, 1).copy()
+
+
+(P_HOST_IN_NS, P_HOST_IN_LAT, P_HOST_OUT_NS, P_HOST_OUT_LAT, P_READOUT_NS, P_WRAP, P_LEAK_FIRE,
+ P_TICK_NS) = range(8)
+N_PARAMS = 8
+
+
+def synops_capacity(cout: int, k: int, sy: int, sx: int) -> int:
+    """Most SynOps one input event can cause in a core (SPEC F2)."""
+    return cout * (-(-k // sy)) * (-(-k // sx))
+
+
+def compile_network(config: ChipConfig, chip: Chip, options: RunOptions) -> CompiledNetwork:
+    """Flatten a configuration that `validate()` accepted. Does not validate again."""
+    core = np.zeros((N_CORES, N_CCOLS), np.int64)
+    copies = np.full((N_QUEUED, MAX_COPIES, 4), -1, np.int64)
+    weights, biases, states = [], [], []
+    woff = noff = boff = spkoff = 0
+    for k in range(N_CORES):
+        layer = config.cnn_layers[k]
+        r = core[k]
+        r[C_EVNS], r[C_SYNNS] = chip.event_ns[k], chip.synop_ns[k]
+        r[C_LEAKNS], r[C_ROUTENS] = chip.leak_ns[k], chip.route_ns[k]
+        if not layer.in_use:
+            continue
+        d = layer.dimensions
+        cin, cout, kk = d.input_shape.feature_count, d.output_shape.feature_count, d.kernel_size
+        hout, wout = d.output_shape.size.y, d.output_shape.size.x
+        r[C_USED] = 1
+        r[C_CIN], r[C_HIN], r[C_WIN] = cin, d.input_shape.size.y, d.input_shape.size.x
+        r[C_COUT], r[C_HOUT], r[C_WOUT], r[C_K] = cout, hout, wout, kk
+        r[C_SY], r[C_SX], r[C_PY], r[C_PX] = d.stride.y, d.stride.x, d.padding.y, d.padding.x
+        r[C_THI], r[C_TLO], r[C_RTZ] = layer.threshold_high, layer.threshold_low, int(layer.return_to_zero)
+        r[C_LEAK], r[C_BAL] = int(layer.leak_enable), int(layer.input_congestion_balancer_enable)
+        r[C_DECN] = chip.decimator_ratios[layer.output_decimator_interval] if layer.output_decimator_enable else 0
+        w = np.asarray(layer.weights).astype(np.int8)
+        weights.append(np.ascontiguousarray(w.transpose(1, 2, 3, 0)).reshape(-1))
+        r[C_WOFF] = woff
+        woff += w.size
+        b = np.zeros(cout, np.int16) if layer.biases is None or np.size(layer.biases) == 0 else np.asarray(layer.biases)
+        biases.append(b.astype(np.int16).reshape(-1))
+        r[C_BOFF] = boff
+        boff += cout
+        init = layer.neurons_initial_value
+        s = np.zeros((cout, hout, wout), np.int16) if init is None else np.asarray(init).astype(np.int16)
+        states.append(np.ascontiguousarray(s.transpose(1, 2, 0)).reshape(-1))
+        r[C_NOFF] = noff
+        noff += s.size
+        cap = synops_capacity(cout, kk, d.stride.y, d.stride.x)
+        if layer.leak_enable and chip.leak_can_fire:
+            cap = max(cap, cout * hout * wout)
+        r[C_SPKCAP], r[C_SPKOFF] = cap, spkoff
+        spkoff += cap
+        n = 0
+        if layer.monitor_enable:
+            copies[k, n] = (HOST_OUT, k, 1, 0)
+            n += 1
+        for dest in layer.destinations:
+            if dest.enable:
+                target = READOUT if dest.layer == chip.readout_layer else dest.layer
+                copies[k, n] = (target, k, dest.pooling, dest.feature_shift)
+                n += 1
+        r[C_NCOPY] = n
+
+    dl = config.dvs_layer
+    dvs = np.zeros(N_DCOLS, np.int64)
+    dvs[[D_ON, D_OFF, D_MERGE]] = dl.on_channel, dl.off_channel, dl.merge
+    dvs[[D_PX, D_PY, D_OX, D_OY, D_CX, D_CY]] = dl.pooling.x, dl.pooling.y, dl.origin.x, dl.origin.y, dl.cut.x, dl.cut.y
+    dvs[[D_MX, D_MY, D_DIAG]] = int(bool(dl.mirror.x)), int(bool(dl.mirror.y)), int(dl.mirror_diagonal)
+    dvs[D_EVNS], dvs[D_ROUTENS] = chip.dvs_event_ns, chip.dvs_route_ns
+    dvs[D_PASS] = int(dl.pass_sensor_events or options.input_path == "host")
+    n = 0
+    if dl.monitor_enable:
+        copies[DVS, n] = (HOST_OUT, chip.dvs_layer_id, 1, 0)
+        n += 1
+    for dest in dl.destinations:
+        if dest.enable:
+            copies[DVS, n] = (dest.layer, chip.dvs_layer_id, 1, 0)
+            n += 1
+    dvs[D_NCOPY] = n
+
+    fifo_depth = np.array(list(chip.fifo_depth) + [chip.dvs_fifo_depth, chip.readout_fifo_depth,
+                                                   chip.host_out_fifo_depth], np.int64)
+    out_depth = np.array(list(chip.out_depth) + [chip.dvs_out_depth], np.int64)
+    params = np.zeros(N_PARAMS, np.int64)
+    sensor = options.input_path == "sensor"
+    params[P_HOST_IN_NS] = chip.sensor_ns if sensor else chip.host_in_ns
+    params[P_HOST_IN_LAT] = chip.sensor_latency_ns if sensor else chip.host_in_latency_ns
+    params[P_HOST_OUT_NS], params[P_HOST_OUT_LAT] = chip.host_out_ns, chip.host_out_latency_ns
+    params[P_READOUT_NS] = chip.readout_event_ns
+    params[P_WRAP] = int(chip.state_overflow == "wrap")
+    params[P_LEAK_FIRE] = int(chip.leak_can_fire)
+    uses_ticks = bool(core[:, C_LEAK].any())
+    params[P_TICK_NS] = tick_period_ns(options.slow_clock_hz) if uses_ticks else 0
+
+    def cat(parts, dtype):
+        return np.ascontiguousarray(np.concatenate(parts).astype(dtype)) if parts else np.zeros(0, dtype)
+
+    return CompiledNetwork(core=core, dvs=dvs, copies=copies, weights=cat(weights, np.int8),
+                           biases=cat(biases, np.int16), initial_state=cat(states, np.int16),
+                           fifo_depth=fifo_depth, out_depth=out_depth, params=params)
+
+
+def tick_period_ns(slow_clock_hz: float) -> int:
+    """Slow-clock period in integer ns (SPEC F4: first tick at one period); 0 when the clock is off."""
+    if not slow_clock_hz:
+        return 0
+    return max(1, int(round(1e9 / slow_clock_hz)))
+
+
+# Per-block statistics: RawResult.stats[block, column] (int64).
+STAT_NAMES = (
+    "events_in",              # transfers started into the block's FIFO
+    "served",                 # FIFO events whose service started
+    "synops",                 # SynOps performed (SPEC F2)
+    "spikes",                 # spikes fired by neurons (F3, and F4 when leak_can_fire); DVS: events surviving F6
+    "decimated",              # spikes dropped by the output decimator (F5.1)
+    "dropped_out_of_range",   # events outside the core's input space (F1)
+    "congestion_dropped",     # transfers dropped by the congestion balancer (T6)
+    "dvs_filtered",           # DVS events dropped by polarity or crop (F6)
+    "leak_jobs",              # leak jobs served (T5)
+    "leak_ticks_merged",      # slow-clock ticks that found a leak job still waiting (T5)
+    "busy_ns",                # time serving events or leak jobs, stalls included
+    "stall_ns",               # time SynOp completions waited for a full output queue (T4)
+    "fifo_max",               # most FIFO slots taken at once
+    "fifo_area",              # integral of FIFO occupancy over time (slot * ns)
+    "out_max",                # most output-queue slots taken at once
+    "copies",                 # copies made by the output stage (monitor and destinations)
+)
+N_STATS = len(STAT_NAMES)
+(S_IN, S_SERVED, S_SYNOPS, S_SPIKES, S_DECIMATED, S_OOR, S_CONGESTION, S_DVSFILT, S_LEAKJOBS,
+ S_LEAKMERGED, S_BUSY, S_STALL, S_FIFOMAX, S_FIFOAREA, S_OUTMAX, S_COPIES) = range(N_STATS)
+
+# Per-bin series: RawResult.series[column, bin, block] (int64), bins of RunOptions.bin_ns.
+SERIES_NAMES = ("busy_ns", "stall_ns", "fifo_area", "synops", "dropped")
+N_SERIES = len(SERIES_NAMES)
+(R_BUSY, R_STALL, R_FIFO, R_SYNOPS, R_DROPPED) = range(N_SERIES)
+
+
+@dataclass
+class RawResult:
+    """What an engine returns; `speksim.result.Result` wraps it for users.
+
+    outputs: int64 [n, 6] rows (t_ns, layer, feature, x, y, root) in the order the host output
+    emits them; stats: int64 [12, N_STATS]; lag_ns: int64 [n_inputs] (input lag SPEC T1, -1 for
+    an input dropped by a congestion balancer); series: int64 [N_SERIES, n_bins, 12];
+    state: int16 flat final neuron state (layout of CompiledNetwork); t_end_ns: end of the run.
+    """
+
+    outputs: np.ndarray
+    stats: np.ndarray
+    lag_ns: np.ndarray
+    series: np.ndarray
+    state: np.ndarray
+    t_end_ns: int
