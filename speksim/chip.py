@@ -198,10 +198,11 @@ def chips_dir() -> Path:
     """The folder of the built-in chip files (inside the installed package, or the checkout's chips/)."""
     try:
         from importlib.resources import files
-        d = Path(str(files("speksim._chips")))
-        if any(d.glob("*.toml")):
-            return d
-    except (ModuleNotFoundError, TypeError):
+        # speksim._chips is a namespace package (no __init__.py): walk it rather than str() it
+        for entry in files("speksim._chips").iterdir():
+            if entry.name.endswith(".toml"):
+                return Path(str(entry)).parent
+    except (ModuleNotFoundError, TypeError, FileNotFoundError):
         pass
     return Path(__file__).resolve().parent.parent / "chips"
 

@@ -221,3 +221,22 @@ class RawResult:
     series: np.ndarray
     state: np.ndarray
     t_end_ns: int
+
+
+@dataclass
+class EngineInput:
+    """Input events in engine form, all int64 [n]: t_ns (non-decreasing), target block (core 0..8
+    or DVS 9), a (input feature for a core, polarity for the DVS layer), x, y. Event i of the run
+    has root i (plus the index of the chunk's first event when fed in chunks)."""
+
+    t_ns: np.ndarray
+    target: np.ndarray
+    a: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self):
+        return len(self.t_ns)
+
+    def slice(self, i: int, j: int) -> "EngineInput":
+        return EngineInput(self.t_ns[i:j], self.target[i:j], self.a[i:j], self.x[i:j], self.y[i:j])

@@ -1,0 +1,595 @@
+"""The fast engine: one numba-compiled discrete-event loop over SPEC T0–T9 and F1–F6.
+
+`_run` advances the chip from one instant to the next, settling each instant in rounds (see
+docs/timing-model.md): tick, servers, then senders by rank. It keeps all state in arrays so it
+can stop at any instant boundary and resume: when the output buffer or the time-series buffer
+is full, when a chunk of input is used up, when the run is over, or on a deadlock. `FastEngine`
+owns the arrays and handles those stops; `run_fast` runs a whole input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..errors import DeadlockError
+from ..kernels import dvs_map, leak_job, scatter_event
+from .compiled import (
+    C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAK, C_LEAKNS, C_NCOPY, C_NOFF,
+    C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKCAP, C_SPKOFF, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_USED, C_WIN,
+    C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY,
+    D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_BLOCKS, N_CORES,
+    N_QUEUED, N_SERIES, N_STATS, P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE,
+    P_READOUT_NS, P_TICK_NS, P_WRAP, R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, READOUT, S_BUSY,
+    S_CONGESTION, S_COPIES, S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_LEAKMERGED,
+    S_OOR, S_OUTMAX, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS, CompiledNetwork, EngineInput, RawResult,
+)
+
+INF = np.int64(2**62)
+
+# return codes of _run
+DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK = 0, 1, 2, 3, 4
+
+# server columns sv[block, :]
+(SV_BUSY, SV_START, SV_SHIFT, SV_NSPK, SV_K, SV_DUR, SV_ROOT, SV_BLOCKED, SV_STALLSINCE, SV_LEAKPEND,
+ SV_DECCNT, SV_L, SV_F, SV_X, SV_Y) = range(15)
+N_SV = 15
+# FIFO control fc[block, :]; FIFO rows fq[slot, :]
+FC_BASE, FC_HEAD, FC_CNT, FC_TLAST = range(4)
+FQ_LAYER, FQ_F, FQ_X, FQ_Y, FQ_ROOT, FQ_AVAIL = range(6)
+# output queue control oc[q, :]; rows oq[slot, :]
+OC_BASE, OC_HEAD, OC_CNT = range(3)
+OQ_F, OQ_X, OQ_Y, OQ_ROOT = range(4)
+# stage st[q, :]
+ST_FREE, ST_COPY, ST_BLOCKED = range(3)
+# globals g[:]
+(G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT, G_STEPS, G_ROUNDS) = range(12)
+N_G = 12
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _spread(series, col, blk, t0, t1, binw, weight):
+    """Add weight * |[t0, t1) ∩ bin| to every bin the interval covers."""
+    if t1 <= t0 or weight == 0:
+        return
+    b0 = t0 // binw
+    b1 = (t1 - 1) // binw
+    if b0 == b1:
+        series[col, b0, blk] += (t1 - t0) * weight
+        return
+    series[col, b0, blk] += ((b0 + 1) * binw - t0) * weight
+    for b in range(b0 + 1, b1):
+        series[col, b, blk] += binw * weight
+    series[col, b1, blk] += (t1 - b1 * binw) * weight
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _occupancy(fc, stats, series, blk, t, binw, delta):
+    """FIFO occupancy of blk changes by delta at t: close the area integral up to t first."""
+    cnt = fc[blk, FC_CNT]
+    tl = fc[blk, FC_TLAST]
+    if t > tl:
+        stats[blk, S_FIFOAREA] += cnt * (t - tl)
+        _spread(series, R_FIFO, blk, tl, t, binw, cnt)
+        fc[blk, FC_TLAST] = t
+    cnt += delta
+    fc[blk, FC_CNT] = cnt
+    if cnt > stats[blk, S_FIFOMAX]:
+        stats[blk, S_FIFOMAX] = cnt
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _fifo_push(fq, fc, depth, stats, series, blk, t, binw, layer, f, x, y, root, avail):
+    pos = fc[blk, FC_BASE] + (fc[blk, FC_HEAD] + fc[blk, FC_CNT]) % depth[blk]
+    fq[pos, FQ_LAYER] = layer
+    fq[pos, FQ_F] = f
+    fq[pos, FQ_X] = x
+    fq[pos, FQ_Y] = y
+    fq[pos, FQ_ROOT] = root
+    fq[pos, FQ_AVAIL] = avail
+    stats[blk, S_IN] += 1
+    _occupancy(fc, stats, series, blk, t, binw, 1)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _fifo_pop(fc, depth, stats, series, blk, t, binw):
+    """Free the head slot (T2); returns the row index of the event just taken."""
+    pos = fc[blk, FC_BASE] + fc[blk, FC_HEAD]
+    fc[blk, FC_HEAD] = (fc[blk, FC_HEAD] + 1) % depth[blk]
+    stats[blk, S_SERVED] += 1
+    _occupancy(fc, stats, series, blk, t, binw, -1)
+    return pos
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, sv,
+               spk_o, spk_f, spk_x, spk_y, fired, stats, series, binw):
+    """An idle core or DVS layer q starts its next job at t, if it has one (T3, T5, T11)."""
+    if q < N_CORES:
+        r = core[q]
+        base = r[C_SPKOFF]
+        ev = r[C_EVNS]
+        if sv[q, SV_LEAKPEND]:
+            sv[q, SV_LEAKPEND] = 0
+            n, nspk = leak_job(state, r[C_NOFF], biases, r[C_BOFF], r[C_COUT], r[C_HOUT], r[C_WOUT],
+                               r[C_THI], r[C_TLO], r[C_RTZ], params[P_WRAP], params[P_LEAK_FIRE],
+                               spk_o[base:], spk_f[base:], spk_x[base:], spk_y[base:])
+            stats[q, S_LEAKJOBS] += 1
+            step = r[C_LEAKNS]
+            dur = ev + n * step
+            root = -1
+        else:
+            if fc[q, FC_CNT] == 0:
+                return False
+            pos = fc[q, FC_BASE] + fc[q, FC_HEAD]
+            if fq[pos, FQ_AVAIL] > t:
+                return False
+            _fifo_pop(fc, fifo_depth, stats, series, q, t, binw)
+            c, x, y, root = fq[pos, FQ_F], fq[pos, FQ_X], fq[pos, FQ_Y], fq[pos, FQ_ROOT]
+            step = r[C_SYNNS]
+            if c >= r[C_CIN] or x >= r[C_WIN] or y >= r[C_HIN]:
+                stats[q, S_OOR] += 1
+                series[R_DROPPED, t // binw, q] += 1
+                n, nspk = 0, 0
+            else:
+                n, nspk = scatter_event(state, r[C_NOFF], weights, r[C_WOFF], c, x, y, r[C_COUT], r[C_HOUT],
+                                        r[C_WOUT], r[C_K], r[C_SY], r[C_SX], r[C_PY], r[C_PX], r[C_THI],
+                                        r[C_TLO], r[C_RTZ], params[P_WRAP], fired,
+                                        spk_o[base:], spk_f[base:], spk_x[base:], spk_y[base:])
+                stats[q, S_SYNOPS] += n
+                series[R_SYNOPS, t // binw, q] += n
+            dur = ev + n * step
+        # F5.1 decimator, and spikes with no copy to make never enter the queue (T3)
+        decn = r[C_DECN]
+        ncopy = r[C_NCOPY]
+        stats[q, S_SPIKES] += nspk
+        m = 0
+        for i in range(nspk):
+            if decn:
+                sv[q, SV_DECCNT] += 1
+                if sv[q, SV_DECCNT] < decn:
+                    stats[q, S_DECIMATED] += 1
+                    continue
+                sv[q, SV_DECCNT] = 0
+            if ncopy == 0:
+                continue
+            spk_o[base + m] = ev + (spk_o[base + i] + 1) * step
+            spk_f[base + m] = spk_f[base + i]
+            spk_x[base + m] = spk_x[base + i]
+            spk_y[base + m] = spk_y[base + i]
+            m += 1
+        nspk = m
+    else:
+        if fc[DVS, FC_CNT] == 0:
+            return False
+        pos = fc[DVS, FC_BASE] + fc[DVS, FC_HEAD]
+        if fq[pos, FQ_AVAIL] > t:
+            return False
+        _fifo_pop(fc, fifo_depth, stats, series, DVS, t, binw)
+        root = fq[pos, FQ_ROOT]
+        base = spk_o.shape[0] - 1  # the DVS layer's one-entry spike list is the buffers' last slot
+        dur = dvs[D_EVNS]
+        keep, f, x, y = dvs_map(dvs[D_ON], dvs[D_OFF], dvs[D_MERGE], dvs[D_PX], dvs[D_PY], dvs[D_OX], dvs[D_OY],
+                                dvs[D_CX], dvs[D_CY], dvs[D_MX], dvs[D_MY], dvs[D_DIAG],
+                                fq[pos, FQ_X], fq[pos, FQ_Y], fq[pos, FQ_F])
+        if not dvs[D_PASS]:
+            keep = 0
+        nspk = 0
+        if keep:
+            stats[DVS, S_SPIKES] += 1
+            if dvs[D_NCOPY] > 0:
+                spk_o[base], spk_f[base], spk_x[base], spk_y[base] = dur, f, x, y
+                nspk = 1
+        else:
+            stats[DVS, S_DVSFILT] += 1
+            series[R_DROPPED, t // binw, DVS] += 1
+    sv[q, SV_BUSY] = 1
+    sv[q, SV_START] = t
+    sv[q, SV_SHIFT] = 0
+    sv[q, SV_NSPK] = nspk
+    sv[q, SV_K] = 0
+    sv[q, SV_DUR] = dur
+    sv[q, SV_ROOT] = root
+    sv[q, SV_BLOCKED] = 0
+    # keep the spike list's base in SV_L (cores: their slice of the shared buffers; DVS: slot 0)
+    sv[q, SV_L] = base
+    return True
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, oq, oc,
+                    out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, binw):
+    """Server of a core or the DVS layer at t: spikes into the output queue (T3/T4), job end, next job."""
+    changed = False
+    while True:
+        if sv[q, SV_BUSY]:
+            k = sv[q, SV_K]
+            if k < sv[q, SV_NSPK]:
+                i = sv[q, SV_L] + k
+                if not sv[q, SV_BLOCKED] and sv[q, SV_START] + spk_o[i] + sv[q, SV_SHIFT] > t:
+                    return changed
+                if oc[q, OC_CNT] >= out_depth[q]:
+                    if not sv[q, SV_BLOCKED]:
+                        sv[q, SV_BLOCKED] = 1
+                        sv[q, SV_STALLSINCE] = t
+                    return changed
+                if sv[q, SV_BLOCKED]:
+                    since = sv[q, SV_STALLSINCE]
+                    sv[q, SV_SHIFT] += t - since
+                    stats[q, S_STALL] += t - since
+                    _spread(series, R_STALL, q, since, t, binw, 1)
+                    sv[q, SV_BLOCKED] = 0
+                pos = oc[q, OC_BASE] + (oc[q, OC_HEAD] + oc[q, OC_CNT]) % out_depth[q]
+                oq[pos, OQ_F] = spk_f[i]
+                oq[pos, OQ_X] = spk_x[i]
+                oq[pos, OQ_Y] = spk_y[i]
+                oq[pos, OQ_ROOT] = sv[q, SV_ROOT]
+                oc[q, OC_CNT] += 1
+                if oc[q, OC_CNT] > stats[q, S_OUTMAX]:
+                    stats[q, S_OUTMAX] = oc[q, OC_CNT]
+                sv[q, SV_K] = k + 1
+                changed = True
+            else:
+                end = sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT]
+                if end > t:
+                    return changed
+                sv[q, SV_BUSY] = 0
+                stats[q, S_BUSY] += end - sv[q, SV_START]
+                _spread(series, R_BUSY, q, sv[q, SV_START], end, binw, 1)
+                changed = True
+        else:
+            if not _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, sv,
+                              spk_o, spk_f, spk_x, spk_y, fired, stats, series, binw):
+                return changed
+            changed = True
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, binw, out, g):
+    """Readout (counts only) or host output (T7) at t: end of service, next service."""
+    changed = False
+    while True:
+        if sv[b, SV_BUSY]:
+            end = sv[b, SV_START] + sv[b, SV_DUR]
+            if end > t:
+                return changed
+            sv[b, SV_BUSY] = 0
+            stats[b, S_BUSY] += end - sv[b, SV_START]
+            _spread(series, R_BUSY, b, sv[b, SV_START], end, binw, 1)
+            if b == HOST_OUT:
+                n = g[G_NOUT]
+                out[n, 0] = end + params[P_HOST_OUT_LAT]
+                out[n, 1] = sv[b, SV_L]
+                out[n, 2] = sv[b, SV_F]
+                out[n, 3] = sv[b, SV_X]
+                out[n, 4] = sv[b, SV_Y]
+                out[n, 5] = sv[b, SV_ROOT]
+                g[G_NOUT] = n + 1
+            changed = True
+        if fc[b, FC_CNT] == 0:
+            return changed
+        pos = fc[b, FC_BASE] + fc[b, FC_HEAD]
+        if fq[pos, FQ_AVAIL] > t:
+            return changed
+        _fifo_pop(fc, fifo_depth, stats, series, b, t, binw)
+        sv[b, SV_BUSY] = 1
+        sv[b, SV_START] = t
+        sv[b, SV_DUR] = params[P_HOST_OUT_NS] if b == HOST_OUT else params[P_READOUT_NS]
+        sv[b, SV_L] = fq[pos, FQ_LAYER]
+        sv[b, SV_F] = fq[pos, FQ_F]
+        sv[b, SV_X] = fq[pos, FQ_X]
+        sv[b, SV_Y] = fq[pos, FQ_Y]
+        sv[b, SV_ROOT] = fq[pos, FQ_ROOT]
+        changed = True
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, stats, series, binw):
+    """Output stage of core or DVS layer q at t: copies in F5 order, one at a time (T4, T0, T6)."""
+    changed = False
+    route = dvs[D_ROUTENS] if q == DVS else core[q, C_ROUTENS]
+    ncopy = dvs[D_NCOPY] if q == DVS else core[q, C_NCOPY]
+    while oc[q, OC_CNT] > 0 and st[q, ST_FREE] <= t:
+        ci = st[q, ST_COPY]
+        tgt = copies[q, ci, K_TARGET]
+        if fc[tgt, FC_CNT] >= fifo_depth[tgt]:
+            if tgt < N_CORES and core[tgt, C_BAL]:
+                stats[tgt, S_CONGESTION] += 1
+                series[R_DROPPED, t // binw, tgt] += 1
+            else:
+                st[q, ST_BLOCKED] = 1
+                return changed
+        else:
+            pos = oc[q, OC_BASE] + oc[q, OC_HEAD]
+            f, x, y = oq[pos, OQ_F], oq[pos, OQ_X], oq[pos, OQ_Y]
+            if tgt != HOST_OUT:
+                pool = copies[q, ci, K_POOL]
+                f += copies[q, ci, K_SHIFT]
+                x //= pool
+                y //= pool
+            _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, binw, copies[q, ci, K_LAYER], f, x, y,
+                       oq[pos, OQ_ROOT], t + route)
+            st[q, ST_FREE] = t + route
+            stats[q, S_COPIES] += 1
+        st[q, ST_BLOCKED] = 0
+        if ci + 1 == ncopy:
+            oc[q, OC_HEAD] = (oc[q, OC_HEAD] + 1) % out_depth[q]
+            oc[q, OC_CNT] -= 1
+            st[q, ST_COPY] = 0
+        else:
+            st[q, ST_COPY] = ci + 1
+        changed = True
+    return changed
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc, fifo_depth,
+               stats, series, binw, g):
+    """Input link at t (T1): events in recording order, one start per host_in_ns."""
+    changed = False
+    period = params[P_HOST_IN_NS]
+    lat = params[P_HOST_IN_LAT]
+    while g[G_POS] < n_in:
+        p = g[G_POS]
+        ready = in_t[p]
+        if g[G_HASLAST] and g[G_LAST] + period > ready:
+            ready = g[G_LAST] + period
+        if ready > t:
+            return changed
+        tgt = in_tgt[p]
+        if fc[tgt, FC_CNT] >= fifo_depth[tgt]:
+            if tgt < N_CORES and core[tgt, C_BAL]:
+                stats[tgt, S_CONGESTION] += 1
+                series[R_DROPPED, t // binw, tgt] += 1
+                lag[p] = -1
+                g[G_POS] = p + 1
+                g[G_LBLOCKED] = 0
+                changed = True
+                continue
+            g[G_LBLOCKED] = 1
+            return changed
+        _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, binw, tgt, in_a[p], in_x[p], in_y[p],
+                   root_base + p, t + lat)
+        lag[p] = t + lat - in_t[p]
+        g[G_LAST] = t
+        g[G_HASLAST] = 1
+        g[G_LBLOCKED] = 0
+        g[G_POS] = p + 1
+        changed = True
+    return changed
+
+
+@njit(cache=True, _nrt=False)
+def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
+         state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, stats, series, out, g,
+         in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns, binw):
+    """Advance the chip until a stop (see module docstring); returns one of the codes above."""
+    tick = params[P_TICK_NS]
+    period = params[P_HOST_IN_NS]
+    n_bins = series.shape[1]
+    while True:
+        # the next instant at which anything can happen
+        t_work = INF
+        if g[G_POS] < n_in and not g[G_LBLOCKED]:
+            r = in_t[g[G_POS]]
+            if g[G_HASLAST] and g[G_LAST] + period > r:
+                r = g[G_LAST] + period
+            t_work = min(t_work, r)
+        waiting = g[G_LBLOCKED] == 1
+        for q in active_q:
+            if sv[q, SV_BUSY]:
+                if sv[q, SV_BLOCKED]:
+                    waiting = True
+                elif sv[q, SV_K] < sv[q, SV_NSPK]:
+                    t_work = min(t_work, sv[q, SV_START] + spk_o[sv[q, SV_L] + sv[q, SV_K]] + sv[q, SV_SHIFT])
+                else:
+                    t_work = min(t_work, sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT])
+            elif fc[q, FC_CNT] > 0:
+                t_work = min(t_work, fq[fc[q, FC_BASE] + fc[q, FC_HEAD], FQ_AVAIL])
+            if oc[q, OC_CNT] > 0:
+                if st[q, ST_BLOCKED]:
+                    waiting = True
+                else:
+                    t_work = min(t_work, st[q, ST_FREE])
+        for b in active_plain:
+            if sv[b, SV_BUSY]:
+                t_work = min(t_work, sv[b, SV_START] + sv[b, SV_DUR])
+            elif fc[b, FC_CNT] > 0:
+                t_work = min(t_work, fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL])
+        t = t_work
+        if tick and g[G_NEXTTICK] < t:
+            # ticks matter while work is pending, before the next input, or up to end_ns
+            if t_work < INF or g[G_POS] < n_in or not final or g[G_NEXTTICK] <= end_ns:
+                t = g[G_NEXTTICK]
+        if g[G_POS] >= n_in and not final:
+            horizon = g[G_TLASTIN]
+            if g[G_HASLAST] and g[G_LAST] + period > horizon:
+                horizon = g[G_LAST] + period
+            if t >= horizon:
+                return NEED_INPUT
+        if t == INF:
+            if waiting:
+                g[G_DEADT] = g[G_TNOW]
+                return DEADLOCK
+            return DONE
+        if t // binw >= n_bins:
+            return SERIES_FULL
+        if g[G_NOUT] >= out.shape[0]:
+            return OUT_FULL
+        g[G_TNOW] = t
+        g[G_TEND] = t
+        if tick and t == g[G_NEXTTICK]:
+            g[G_NEXTTICK] += tick
+            for q in active_q:
+                if q < N_CORES and core[q, C_LEAK]:
+                    if sv[q, SV_LEAKPEND]:
+                        stats[q, S_LEAKMERGED] += 1
+                    else:
+                        sv[q, SV_LEAKPEND] = 1
+        changed = True
+        g[G_STEPS] += 1
+        while changed:
+            g[G_ROUNDS] += 1
+            changed = False
+            for q in active_q:
+                if _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
+                                   oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, binw):
+                    changed = True
+            for b in active_plain:
+                if _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, binw, out, g):
+                    changed = True
+            if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
+                          fifo_depth, stats, series, binw, g):
+                changed = True
+            # senders by rank: DVS stage (active_q[0] when the DVS layer is used), then cores 0..8
+            for q in active_q:
+                if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
+                                                     out_depth, st, stats, series, binw):
+                    changed = True
+
+
+class FastEngine:
+    """Owns the state of one simulated chip and runs `_run` over chunks of input.
+
+    `feed(inputs, final)` runs until the inputs are used up (and, when `final`, until the chip is
+    idle); it returns the outputs emitted so far as int64 [n, 6] and the chunk's input lags.
+    """
+
+    def __init__(self, net: CompiledNetwork, options, out_capacity: int = 1 << 16):
+        self.net = net
+        self.binw = int(options.bin_ns)
+        self.end_ns = -1 if options.end_ns is None else int(options.end_ns)
+        core = net.core
+        used = [k for k in range(N_CORES) if core[k, C_USED]]
+        # rank order: DVS stage before core stages (T0)
+        self.active_q = np.array([DVS] + used, np.int64)
+        self.active_plain = np.array([READOUT, HOST_OUT], np.int64)
+        self.state = net.initial_state.copy()
+        fifo_depth = net.fifo_depth
+        fbase = np.concatenate([[0], np.cumsum(fifo_depth)[:-1]]).astype(np.int64)
+        self.fq = np.zeros((int(fifo_depth.sum()), 6), np.int64)
+        self.fc = np.zeros((N_BLOCKS, 4), np.int64)
+        self.fc[:, FC_BASE] = fbase
+        obase = np.concatenate([[0], np.cumsum(net.out_depth)[:-1]]).astype(np.int64)
+        self.oq = np.zeros((int(net.out_depth.sum()), 4), np.int64)
+        self.oc = np.zeros((N_QUEUED, 3), np.int64)
+        self.oc[:, OC_BASE] = obase
+        self.sv = np.zeros((N_BLOCKS, N_SV), np.int64)
+        self.st = np.zeros((N_QUEUED, 3), np.int64)
+        nspk = int((core[:, C_SPKOFF] + core[:, C_SPKCAP]).max()) + 1
+        self.spk = [np.zeros(nspk, np.int64) for _ in range(4)]
+        self.fired = np.zeros(int(max(1, core[:, C_COUT].max())), np.uint8)
+        self.stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
+        self.series = np.zeros((N_SERIES, 64, N_BLOCKS), np.int64)
+        self.out = np.zeros((out_capacity, 6), np.int64)
+        self.g = np.zeros(N_G, np.int64)
+        self.g[G_NEXTTICK] = net.params[P_TICK_NS]
+        self.g[G_TLASTIN] = 0
+        self.n_fed = 0
+        self.done = False
+
+    def feed(self, inputs: EngineInput, final: bool):
+        if self.done:
+            raise RuntimeError("this run has finished; start a new one")
+        n = len(inputs)
+        lag = np.zeros(n, np.int64)
+        if n:
+            self.g[G_TLASTIN] = int(inputs.t_ns[-1])
+        self.g[G_POS] = 0
+        outs = []
+        empty = np.zeros(0, np.int64)
+        arrays = [np.ascontiguousarray(a, dtype=np.int64) for a in
+                  (inputs.t_ns, inputs.target, inputs.a, inputs.x, inputs.y)] if n else [empty] * 5
+        net = self.net
+        while True:
+            code = _run(net.core, net.dvs, net.copies, net.weights, net.biases, net.fifo_depth, net.out_depth,
+                        net.params, self.active_q, self.active_plain, self.state, self.fq, self.fc, self.oq,
+                        self.oc, self.sv, self.st, self.spk[0], self.spk[1], self.spk[2], self.spk[3], self.fired,
+                        self.stats, self.series, self.out, self.g, *arrays, n, self.n_fed, lag, final,
+                        self.end_ns, self.binw)
+            if code == OUT_FULL or code in (NEED_INPUT, DONE, DEADLOCK):
+                k = int(self.g[G_NOUT])
+                if k:
+                    outs.append(self.out[:k].copy())
+                    self.g[G_NOUT] = 0
+            if code == SERIES_FULL:
+                grow = np.zeros((N_SERIES, self.series.shape[1] * 2, N_BLOCKS), np.int64)
+                grow[:, :self.series.shape[1]] = self.series
+                self.series = grow
+            elif code == NEED_INPUT:
+                break
+            elif code == DONE:
+                self.done = True
+                break
+            elif code == DEADLOCK:
+                self.done = True
+                raise self._deadlock_error()
+        self.n_fed += n
+        return (np.concatenate(outs) if outs else np.zeros((0, 6), np.int64)), lag
+
+    def result(self, outputs: np.ndarray, lag: np.ndarray) -> RawResult:
+        t_end = max(int(self.g[G_TEND]), self.end_ns)
+        n_bins = t_end // self.binw + 1
+        if n_bins > self.series.shape[1]:
+            grow = np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64)
+            grow[:, :self.series.shape[1]] = self.series
+            self.series = grow
+        for b in range(N_BLOCKS):  # close the FIFO area integrals at the end of the run
+            tl, cnt = int(self.fc[b, FC_TLAST]), int(self.fc[b, FC_CNT])
+            if t_end > tl and cnt:
+                self.stats[b, S_FIFOAREA] += cnt * (t_end - tl)
+                _spread(self.series, R_FIFO, b, tl, t_end, self.binw, cnt)
+        return RawResult(outputs=outputs, stats=self.stats.copy(), lag_ns=lag,
+                         series=self.series[:, :n_bins].copy(), state=self.state.copy(), t_end_ns=t_end)
+
+    def _deadlock_error(self) -> DeadlockError:
+        t = int(self.g[G_DEADT])
+        names = {DVS: "DVS layer", READOUT: "readout", HOST_OUT: "host output"}
+        waits = {}
+        for q in self.active_q:
+            if self.oc[q, OC_CNT] > 0 and self.st[q, ST_BLOCKED]:
+                waits[int(q)] = int(self.net.copies[q, self.st[q, ST_COPY], K_TARGET])
+        cycle = _find_cycle(waits)
+        lines = []
+        for b in (cycle or sorted(waits)):
+            fifo = self._fifo_contents(b)
+            lines.append(f"{names.get(b, f'core {b}')}: FIFO {len(fifo)}/{int(self.net.fifo_depth[b])} "
+                         f"{fifo[:8]}{' ...' if len(fifo) > 8 else ''}, output queue {int(self.oc[b, OC_CNT])}"
+                         f"/{int(self.net.out_depth[b])}, waiting to send to "
+                         f"{names.get(waits.get(b, -1), 'core %d' % waits.get(b, -1))}")
+        what = " -> ".join(names.get(b, f"core {b}") for b in cycle + cycle[:1]) if cycle else "blocked senders"
+        msg = (f"deadlock at t = {t} ns (SPEC T9): {what} wait for each other's FIFO slots.\n  "
+               + "\n  ".join(lines)
+               + "\nBreak the cycle, make the FIFOs deeper (chip file fifo_depth), or enable "
+                 "input_congestion_balancer_enable on a core of the cycle.")
+        return DeadlockError(msg, t_ns=t, cycle=cycle)
+
+    def _fifo_contents(self, b):
+        base, head, cnt = (int(v) for v in self.fc[b, :3])
+        depth = int(self.net.fifo_depth[b])
+        rows = [self.fq[base + (head + i) % depth] for i in range(cnt)]
+        return [(int(r[FQ_F]), int(r[FQ_X]), int(r[FQ_Y])) for r in rows]
+
+
+def _find_cycle(waits: dict) -> list:
+    for start in sorted(waits):
+        seen, b = [], start
+        while b in waits and b not in seen:
+            seen.append(b)
+            b = waits[b]
+        if b in seen:
+            return seen[seen.index(b):]
+    return []
+
+
+def run_fast(net: CompiledNetwork, inputs: EngineInput, options, chunk_events: int = 1 << 20) -> RawResult:
+    """Run a whole input through the fast engine, fed in chunks of `chunk_events`."""
+    eng = FastEngine(net, options)
+    outs, lags = [], []
+    n = len(inputs)
+    starts = list(range(0, n, chunk_events)) or [0]
+    for i in starts:
+        o, lag = eng.feed(inputs.slice(i, min(n, i + chunk_events)), final=(i == starts[-1]))
+        outs.append(o)
+        lags.append(lag)
+    return eng.result(np.concatenate(outs), np.concatenate(lags))

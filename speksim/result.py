@@ -1,0 +1,116 @@
+"""The result of a run: output events, statistics, time series, final states and provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .engine.compiled import N_BLOCKS, N_CORES, SERIES_NAMES, STAT_NAMES, RawResult
+from .events import OUTPUT_EVENT
+
+BLOCK_NAMES = tuple([f"core{k}" for k in range(N_CORES)] + ["dvs", "readout", "host_out"])
+
+#: One row per block (cores 0..8, DVS layer, readout, host output): every statistic of
+#: `STAT_NAMES` plus fifo_mean, the time-weighted mean FIFO occupancy over the run.
+STATS_DTYPE = np.dtype([("block", "U8")] + [(n, "<i8") for n in STAT_NAMES] + [("fifo_mean", "<f8")])
+
+
+@dataclass
+class Result:
+    """What a run produced.
+
+    outputs: OUTPUT_EVENT array in host-output order (t_ns, layer, feature, x, y, root).
+    stats: STATS_DTYPE [12], one row per block (see BLOCK_NAMES).
+    input_t_ns: int64 [n_inputs] input timestamps in ns; lag_ns: int64 [n_inputs] input lag (SPEC T1),
+    -1 for inputs a congestion balancer dropped.
+    series: {name: int64 [n_bins, 12]} per-bin busy_ns, stall_ns, fifo_area (slot*ns), synops, dropped.
+    states: {core: int16 [c_out, h_out, w_out]} final neuron states of the used cores.
+    metadata: chip, configuration, options, versions and input hash, enough to reproduce the run.
+    """
+
+    outputs: np.ndarray
+    stats: np.ndarray
+    input_t_ns: np.ndarray
+    lag_ns: np.ndarray
+    series: dict
+    bin_ns: int
+    t_end_ns: int
+    states: dict
+    metadata: dict = field(default_factory=dict)
+
+    # ----- derived views -------------------------------------------------------------------
+    def core_stats(self, core: int) -> dict[str, Any]:
+        """The statistics of one core as a plain dict."""
+        row = self.stats[core]
+        return {n: row[n].item() for n in self.stats.dtype.names}
+
+    def latency_ns(self) -> np.ndarray:
+        """Per output event: output time minus the timestamp of the input it descends from
+        (-1 for outputs of leak spikes, which descend from no input)."""
+        root = self.outputs["root"]
+        lat = np.full(len(root), -1, np.int64)
+        ok = root >= 0
+        lat[ok] = self.outputs["t_ns"][ok] - self.input_t_ns[root[ok]]
+        return lat
+
+    def utilisation(self) -> np.ndarray:
+        """float64 [n_bins, 12]: fraction of each bin a block spent serving (stalls included)."""
+        return self.series["busy_ns"] / float(self.bin_ns)
+
+    def fifo_occupancy(self) -> np.ndarray:
+        """float64 [n_bins, 12]: time-weighted mean FIFO occupancy per bin."""
+        return self.series["fifo_area"] / float(self.bin_ns)
+
+    def bin_times_ns(self) -> np.ndarray:
+        """Start time of every series bin, int64 ns."""
+        n = next(iter(self.series.values())).shape[0]
+        return np.arange(n, dtype=np.int64) * self.bin_ns
+
+    def used_cores(self) -> list[int]:
+        return sorted(self.states)
+
+    def summary(self) -> str:
+        """A fixed-width table of the main per-core figures (what `speksim run` prints)."""
+        cols = ("events_in", "synops", "spikes", "decimated", "congestion_dropped", "busy_ns", "stall_ns",
+                "fifo_max")
+        head = f"{'block':<9}" + "".join(f"{c:>19}" for c in cols) + f"{'fifo_mean':>11}"
+        lines = [head]
+        blocks = self.used_cores() + [b for b in (9, 11) if self.stats[b]["events_in"]]
+        for b in blocks:
+            r = self.stats[b]
+            lines.append(f"{BLOCK_NAMES[b]:<9}" + "".join(f"{int(r[c]):>19}" for c in cols)
+                         + f"{r['fifo_mean']:>11.3f}")
+        lines.append(f"{len(self.outputs)} output events; run ends at {self.t_end_ns} ns")
+        return "\n".join(lines)
+
+    def equals(self, other: "Result") -> bool:
+        """True when both runs produced the same outputs, statistics, lags, series and states."""
+        return (np.array_equal(self.outputs, other.outputs) and np.array_equal(self.stats, other.stats)
+                and np.array_equal(self.lag_ns, other.lag_ns) and self.t_end_ns == other.t_end_ns
+                and self.series.keys() == other.series.keys()
+                and all(np.array_equal(self.series[k], other.series[k]) for k in self.series)
+                and self.states.keys() == other.states.keys()
+                and all(np.array_equal(self.states[k], other.states[k]) for k in self.states))
+
+
+def outputs_from_rows(rows: np.ndarray) -> np.ndarray:
+    """Engine rows int64 [n, 6] → OUTPUT_EVENT."""
+    out = np.empty(len(rows), OUTPUT_EVENT)
+    for i, name in enumerate(OUTPUT_EVENT.names):
+        out[name] = rows[:, i] if len(rows) else []
+    return out
+
+
+def stats_table(raw: RawResult) -> np.ndarray:
+    table = np.zeros(N_BLOCKS, STATS_DTYPE)
+    table["block"] = BLOCK_NAMES
+    for i, name in enumerate(STAT_NAMES):
+        table[name] = raw.stats[:, i]
+    table["fifo_mean"] = raw.stats[:, STAT_NAMES.index("fifo_area")] / float(max(raw.t_end_ns, 1))
+    return table
+
+
+def series_dict(raw: RawResult) -> dict:
+    return {name: np.ascontiguousarray(raw.series[i]) for i, name in enumerate(SERIES_NAMES)}
