@@ -407,6 +407,9 @@ def _check_thresholds(p, layer, chip, problems):
         elif not _INT16[0] <= v <= _INT16[1]:
             problems.append(f"{p} {name} is {v}; it must be in int16 [-32768, 32767]")
             ok = False
+    if ok and hi < 1:
+        problems.append(f"{p} threshold_high is {hi}; it must be at least 1 (a threshold of 0 or less makes every "
+                        "SynOp fire); use a positive threshold")
     if _is_int(lo) and lo == 0 and chip.threshold_low_zero_forbidden:
         problems.append(f"{p} threshold_low is 0, which {chip.name} cannot use (hardware bug, SPEC §1); "
                         "use -1 or another non-zero value")

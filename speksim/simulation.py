@@ -49,11 +49,16 @@ class Simulation:
     `validate` (default True) checks the configuration against the chip first and raises
     `ConfigError` listing every problem; its warnings are kept in `self.warnings`.
     `progress(events_done, seconds)` is called after each chunk, if given.
+    `keep_outputs=False` streams: `feed()` returns each chunk's outputs and the Result keeps no
+    outputs or per-input arrays, so memory is bounded by the chip state and queues (fast engine).
+    `initial_states` ({core: int16 [c_out, h_out, w_out]}, e.g. an earlier `result.states`)
+    starts from those neuron states instead of the configuration's (SPEC F8: never implicit).
     """
 
     def __init__(self, config: ChipConfig, chip: Chip | str = "speck2f", options: Optional[RunOptions] = None,
                  engine: str = "fast", validate: bool = True,
-                 progress: Optional[Callable[[int, float], None]] = None):
+                 progress: Optional[Callable[[int, float], None]] = None, keep_outputs: bool = True,
+                 initial_states: Optional[dict] = None):
         from .config import validate as validate_config
         if engine not in ENGINES:
             raise ValueError(f"unknown engine '{engine}'; use one of {list(ENGINES)}")
@@ -66,6 +71,11 @@ class Simulation:
         self.config = config
         self.warnings = validate_config(config, self.chip) if validate else []
         self.net = compile_network(config, self.chip, self.options)
+        if initial_states:
+            self.net = self.net.with_states(initial_states)
+        if not keep_outputs and engine != "fast":
+            raise ValueError("keep_outputs=False needs the fast engine; the reference engine runs at finish()")
+        self.keep_outputs = keep_outputs
         self.engine_name = engine
         self.progress = progress
         self._kind = None
@@ -133,10 +143,12 @@ class Simulation:
         new = []
         for i in range(0, max(len(events), 1), chunk_events):
             chunk = self._to_engine(events[i:i + chunk_events])
-            self._times.append(chunk.t_ns)
+            if self.keep_outputs:
+                self._times.append(chunk.t_ns)
             if self.engine_name == "fast":
                 rows, lag = self._engine.feed(chunk, final=False)
-                self._lags.append(lag)
+                if self.keep_outputs:
+                    self._lags.append(lag)
                 if len(rows):
                     new.append(rows)
             else:
@@ -145,7 +157,8 @@ class Simulation:
             if self.progress:
                 self.progress(self._n, time.perf_counter() - self._t0)
         out = outputs_from_rows(np.concatenate(new)) if new else outputs_from_rows(np.zeros((0, 6), np.int64))
-        self._outputs.append(out)
+        if self.keep_outputs:
+            self._outputs.append(out)
         return out
 
     def finish(self) -> Result:
@@ -157,10 +170,12 @@ class Simulation:
         if self.engine_name == "fast":
             empty = EngineInput(*(np.zeros(0, np.int64) for _ in range(5)))
             rows, lag = self._engine.feed(empty, final=True)
-            self._outputs.append(outputs_from_rows(rows))
-            lags = np.concatenate(self._lags + [lag])
+            self.last_outputs = outputs_from_rows(rows)
+            if self.keep_outputs:
+                self._outputs.append(self.last_outputs)
+            lags = np.concatenate(self._lags + [lag]) if self.keep_outputs else np.zeros(0, np.int64)
             raw = self._engine.result(np.zeros((0, 6), np.int64), lags)
-            outputs = np.concatenate(self._outputs)
+            outputs = np.concatenate(self._outputs) if self._outputs else outputs_from_rows(np.zeros((0, 6), np.int64))
         else:
             from .engine.reference import run_reference
             inputs = EngineInput(*(np.concatenate([getattr(c, f) for c in self._pending]) if self._pending

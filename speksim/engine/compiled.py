@@ -10,6 +10,7 @@ state as `[oy][ox][c_out]`, so SPEC F2's inner loop over output features is cont
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +60,22 @@ class CompiledNetwork:
     fifo_depth: np.ndarray
     out_depth: np.ndarray
     params: np.ndarray
+
+    def with_states(self, states: dict) -> "CompiledNetwork":
+        """A copy starting from the given neuron states {core: int16 [c_out, h_out, w_out]}."""
+        init = self.initial_state.copy()
+        for k, s in states.items():
+            row = self.core[int(k)]
+            shape = (int(row[C_COUT]), int(row[C_HOUT]), int(row[C_WOUT]))
+            s = np.asarray(s)
+            if not row[C_USED] or s.shape != shape:
+                raise ValueError(f"initial state for core {k} has shape {s.shape}; core {k} needs {shape}"
+                                 + ("" if row[C_USED] else " but is not in use"))
+            if s.dtype.kind not in "iu" or s.min(initial=0) < -32768 or s.max(initial=0) > 32767:
+                raise ValueError(f"initial state for core {k} must be int16 values")
+            n = s.size
+            init[row[C_NOFF]:row[C_NOFF] + n] = s.astype(np.int16).transpose(1, 2, 0).reshape(-1)
+        return dataclasses.replace(self, initial_state=init)
 
     def state_of(self, state: np.ndarray, k: int) -> np.ndarray:
         """Core k's neuron states from a flat state array, as int16 [c_out, h_out, w_out]."""

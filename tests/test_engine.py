@@ -1,0 +1,212 @@
+"""The fast engine through the public API: what a user relies on beyond single SPEC rules.
+
+Exact nanosecond timelines of each SPEC rule live in tests/conformance (run on both engines);
+here: T10 through the API, chunking and continuation, determinism, streaming, state reuse,
+deadlock reporting, and typed errors for bad input.
+"""
+
+import numpy as np
+import pytest
+
+import speksim
+from speksim import (ChipConfig, CnnLayerConfig, ConfigError, DeadlockError, EventError, RunOptions,
+                     Simulation, UnknownChipError, make_events, simulate)
+
+CHIP = speksim.load_chip("speck2f")
+
+
+def chain(n_cores, size=16):
+    """SPEC T10's scenario: n cores of 1->1 channel, 3x3, only the centre weight (1), threshold 1."""
+    cfg = ChipConfig()
+    for k in range(n_cores):
+        w = np.zeros((1, 1, 3, 3), np.int8)
+        w[0, 0, 1, 1] = 1
+        cfg.cnn_layers[k] = CnnLayerConfig.conv(
+            w, (size, size), padding=1, threshold_high=1, threshold_low=-1,
+            monitor_enable=(k == n_cores - 1), destinations=[(k + 1, 1, 0)] if k < n_cores - 1 else [])
+    return cfg
+
+
+def spikes(t_us, x, y, layer=0, feature=0):
+    n = len(t_us)
+    return make_events("spike", t=t_us, layer=np.full(n, layer), feature=np.full(n, feature), x=x, y=y)
+
+
+def random_net(seed=0):
+    """Two cores, 2->6->4 channels, both monitored: enough traffic for queues and stalls."""
+    rng = np.random.default_rng(seed)
+    cfg = ChipConfig()
+    w0 = rng.integers(-4, 12, size=(6, 2, 3, 3)).astype(np.int8)
+    w1 = rng.integers(-4, 12, size=(4, 6, 3, 3)).astype(np.int8)
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(w0, (32, 32), padding=1, threshold_high=20, threshold_low=-50,
+                                            monitor_enable=True, destinations=[(1, 2, 0)])
+    cfg.cnn_layers[1] = CnnLayerConfig.conv(w1, (16, 16), padding=1, threshold_high=25, threshold_low=-50,
+                                            monitor_enable=True, return_to_zero=True)
+    n = 3000
+    t = np.cumsum(rng.integers(0, 3, n))
+    ev = make_events("spike", t=t, layer=np.zeros(n), feature=rng.integers(0, 2, n),
+                     x=rng.integers(0, 32, n), y=rng.integers(0, 32, n))
+    return cfg, ev
+
+
+@pytest.mark.parametrize("n_cores,published_ns", [(1, 1580), (9, 3360)])
+def test_t10_latency_anchor(n_cores, published_ns):
+    """SPEC T10: one event at the centre through 1 and 9 cores, within 5% of the published latency."""
+    r = simulate(chain(n_cores), spikes([0], [8], [8]), CHIP)
+    assert len(r.outputs) == 1
+    assert r.outputs["layer"][0] == n_cores - 1
+    assert abs(int(r.latency_ns()[0]) - published_ns) <= 0.05 * published_ns
+    # and exactly as T10's formula gives it from the chip parameters
+    per_core = CHIP.event_ns[0] + 5 * CHIP.synop_ns[0] + CHIP.route_ns[0]
+    fixed = CHIP.host_in_latency_ns + CHIP.host_out_ns + CHIP.host_out_latency_ns
+    assert r.latency_ns()[0] == fixed + n_cores * per_core
+
+
+def test_chunked_feed_equals_one_feed():
+    cfg, ev = random_net()
+    whole = simulate(cfg, ev, CHIP)
+    assert len(whole.outputs) > 100 and whole.stats["stall_ns"][:2].sum() > 0, "workload must stress the queues"
+    for chunk in (1, 7, 500):
+        assert simulate(cfg, ev, CHIP, chunk_events=chunk).equals(whole), chunk
+
+
+def test_run_can_be_continued_with_more_events():
+    cfg, ev = random_net()
+    whole = simulate(cfg, ev, CHIP)
+    sim = Simulation(cfg, CHIP)
+    first = sim.feed(ev[:1234])
+    second = sim.feed(ev[1234:])
+    result = sim.finish()
+    assert result.equals(whole)
+    # what feed() returned is a prefix of the outputs, in order
+    streamed = np.concatenate([first, second])
+    assert np.array_equal(result.outputs[:len(streamed)], streamed)
+
+
+def test_deterministic_to_the_byte():
+    cfg, ev = random_net(3)
+    a, b = simulate(cfg, ev, CHIP), simulate(cfg, ev, CHIP)
+    assert a.outputs.tobytes() == b.outputs.tobytes()
+    assert a.stats.tobytes() == b.stats.tobytes()
+    assert all(a.series[k].tobytes() == b.series[k].tobytes() for k in a.series)
+    assert a.metadata["input"]["sha256"] == b.metadata["input"]["sha256"]
+
+
+def test_streaming_keeps_no_outputs_but_same_statistics():
+    cfg, ev = random_net()
+    whole = simulate(cfg, ev, CHIP)
+    sim = Simulation(cfg, CHIP, keep_outputs=False)
+    got = [sim.feed(ev[i:i + 400]) for i in range(0, len(ev), 400)]
+    r = sim.finish()
+    got.append(sim.last_outputs)
+    assert np.array_equal(np.concatenate(got), whole.outputs)
+    assert len(r.outputs) == 0 and len(r.lag_ns) == 0
+    assert np.array_equal(r.stats, whole.stats)
+    fq_size = sim._engine.fq.shape
+    assert fq_size == (int(sim.net.fifo_depth.sum()), 6)  # queues sized by the chip, not the input
+
+
+def test_state_reuse_is_explicit():
+    """SPEC F8: a new run starts from the configured initial state unless told otherwise."""
+    cfg, ev = random_net()
+    first = simulate(cfg, ev[:1000], CHIP)
+    again = simulate(cfg, ev[:1000], CHIP)
+    assert again.equals(first)
+    cont = Simulation(cfg, CHIP, initial_states=first.states).run(ev[:1000])
+    assert not all(np.array_equal(cont.states[k], first.states[k]) for k in first.states)
+
+
+def test_lag_and_roots():
+    """SPEC T1 and §4: a burst queues at the input link; outputs name the input they came from."""
+    cfg = chain(1)
+    ev = spikes([5, 5, 5], [8, 3, 12], [8, 3, 12])
+    r = simulate(cfg, ev, CHIP)
+    h, lat = CHIP.host_in_ns, CHIP.host_in_latency_ns
+    assert r.lag_ns.tolist() == [lat, h + lat, 2 * h + lat]
+    assert sorted(r.outputs["root"].tolist()) == [0, 1, 2]
+    assert np.all(r.latency_ns() > 0)
+
+
+def cycle_config():
+    cfg = ChipConfig()
+    w = np.full((1, 1, 1, 1), 1, np.int8)
+    for k, other in ((0, 1), (1, 0)):
+        cfg.cnn_layers[k] = CnnLayerConfig.conv(w, (4, 4), threshold_high=1, threshold_low=-1,
+                                                destinations=[(other, 1, 0), (other, 1, 0)])
+    return cfg
+
+
+def test_deadlock_names_the_cycle_and_time():
+    tiny = CHIP.replace(fifo_depth=1, out_depth=1)
+    ev = spikes(np.zeros(6, np.int64), [0, 1, 2, 3, 0, 1], [0, 0, 0, 0, 1, 1])
+    with pytest.raises(DeadlockError) as err:
+        simulate(cycle_config(), ev, tiny)
+    msg = str(err.value)
+    assert "core 0" in msg and "core 1" in msg and "T9" in msg
+    assert sorted(err.value.cycle) == [0, 1]
+    assert err.value.t_ns is not None and f"{err.value.t_ns} ns" in msg
+
+
+def test_cycle_validates_with_a_warning():
+    sim = Simulation(cycle_config(), CHIP)
+    assert any("cycle" in w for w in sim.warnings)
+
+
+@pytest.mark.parametrize("make,fragment", [
+    (lambda: spikes([3, 2], [1, 1], [1, 1]), "must not decrease"),
+    (lambda: spikes([0], [16], [0]), "x=16"),
+    (lambda: spikes([0], [0], [0], feature=1), "feature=1"),
+    (lambda: spikes([0], [0], [0], layer=4), "core 4"),
+    (lambda: np.zeros(3, dtype=[("t", "i8"), ("x", "i2")]), "cannot tell"),
+    (lambda: np.zeros(3, dtype=[("t", "i8"), ("layer", "u1"), ("x", "u2"), ("y", "u2")]), "feature"),
+    (lambda: np.arange(5), "cannot tell"),
+])
+def test_bad_input_is_a_typed_error(make, fragment):
+    with pytest.raises(EventError, match=fragment):
+        simulate(chain(1), make(), CHIP)
+
+
+def test_later_chunk_must_not_go_back_in_time():
+    sim = Simulation(chain(1), CHIP)
+    sim.feed(spikes([10], [1], [1]))
+    with pytest.raises(EventError, match="earlier than the last event"):
+        sim.feed(spikes([9], [1], [1]))
+
+
+def test_invalid_configuration_is_refused_before_running():
+    cfg = chain(1)
+    cfg.cnn_layers[0].threshold_low = 0
+    with pytest.raises(ConfigError, match="threshold_low"):
+        simulate(cfg, spikes([0], [1], [1]), CHIP)
+
+
+def test_unknown_chip_and_engine():
+    with pytest.raises(UnknownChipError, match="speck9"):
+        simulate(chain(1), spikes([0], [1], [1]), "speck9")
+    with pytest.raises(ValueError, match="engine"):
+        Simulation(chain(1), CHIP, engine="warp")
+
+
+def test_finished_run_cannot_be_fed():
+    sim = Simulation(chain(1), CHIP)
+    sim.run(spikes([0], [1], [1]))
+    with pytest.raises(RuntimeError, match="finished"):
+        sim.feed(spikes([1], [1], [1]))
+
+
+def test_dvs_input_through_the_dvs_layer():
+    """F6 + T11 via the API: camera events reach core 0 through the DVS layer, monitored as layer 13."""
+    cfg = ChipConfig()
+    w = np.ones((1, 2, 1, 1), np.int8)
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(w, (128, 128), stride=2, threshold_high=1, threshold_low=-1,
+                                            monitor_enable=True)
+    cfg.dvs_layer.monitor_enable = True
+    cfg.dvs_layer.destinations[0].layer = 0
+    cfg.dvs_layer.destinations[0].enable = True
+    ev = make_events("dvs", t=[0, 10], x=[4, 6], y=[6, 8], p=[1, 0])
+    r = simulate(cfg, ev, CHIP)
+    layers = sorted(r.outputs["layer"].tolist())
+    assert layers == [0, 0, 13, 13]
+    assert r.stats["spikes"][9] == 2
+    with pytest.raises(EventError, match="x=128"):
+        simulate(cfg, make_events("dvs", t=[0], x=[128], y=[0], p=[1]), CHIP)

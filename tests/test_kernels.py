@@ -1,0 +1,176 @@
+"""The numba kernels against slow, obviously correct versions written from SPEC F2-F4 and F6.
+
+The slow versions work in PyTorch layout ([f, c, ky, kx] weights, [f, y, x] state), so these
+tests also check the feature-innermost layouts that compile_network builds.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from speksim.chip import load_chip
+from speksim.config import ChipConfig, CnnLayerConfig, RunOptions, conv_out
+from speksim.engine.compiled import C_NOFF, C_WOFF, compile_network
+from speksim.kernels import dvs_map, leak_job, scatter_event
+
+CHIP = load_chip("speck2f")
+
+
+def sat16(v, wrap):
+    if wrap:
+        return (v + 32768) % 65536 - 32768
+    return min(max(v, -32768), 32767)
+
+
+def naive_scatter(W, state, c, x, y, stride, pad, th_hi, th_lo, rtz, wrap):
+    """SPEC F2 + F3, one SynOp at a time. Returns the list of (j, f, ox, oy) spikes and SynOp count."""
+    cout, _, k, _ = W.shape
+    _, hout, wout = state.shape
+    sy, sx = stride
+    py, px = pad
+    spikes, j = [], 0
+    for ky in range(k):
+        for kx in range(k):
+            ny, nx = y + py - ky, x + px - kx
+            if ny % sy or nx % sx:
+                continue
+            oy, ox = ny // sy, nx // sx
+            if not (0 <= oy < hout and 0 <= ox < wout):
+                continue
+            for f in range(cout):
+                v = sat16(int(state[f, oy, ox]) + int(W[f, c, ky, kx]), wrap)
+                if v >= th_hi:
+                    spikes.append((j, f, ox, oy))
+                    v = 0 if rtz else v - th_hi
+                if v < th_lo:
+                    v = th_lo
+                state[f, oy, ox] = v
+                j += 1
+    return spikes, j
+
+
+def make_core(rng, cin, cout, k, size, stride, pad, th_hi, th_lo, rtz):
+    W = rng.integers(-128, 128, size=(cout, cin, k, k)).astype(np.int8)
+    cfg = ChipConfig()
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(W, size, stride=stride, padding=pad, threshold_high=th_hi,
+                                            threshold_low=th_lo, return_to_zero=rtz)
+    h_out = conv_out(size[0], k, stride[0], pad[0])
+    w_out = conv_out(size[1], k, stride[1], pad[1])
+    init = rng.integers(-32768, 32768, size=(cout, h_out, w_out)).astype(np.int16)
+    cfg.cnn_layers[0].neurons_initial_value = init
+    return W, cfg, init
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31), cin=st.integers(1, 4), cout=st.integers(1, 9), k=st.integers(1, 5),
+       sy=st.sampled_from([1, 2, 4]), sx=st.sampled_from([1, 2, 4]), py=st.integers(0, 3), px=st.integers(0, 3),
+       rtz=st.booleans(), wrap=st.booleans())
+def test_scatter_matches_naive(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
+    rng = np.random.default_rng(seed)
+    size = (int(rng.integers(k, 12)), int(rng.integers(k, 12)))
+    th_hi = int(rng.integers(1, 300))
+    th_lo = int(rng.integers(-300, 0))
+    W, cfg, init = make_core(rng, cin, cout, k, size, (sy, sx), (py, px), th_hi, th_lo, rtz)
+    net = compile_network(cfg, CHIP, RunOptions())
+    state = net.initial_state.copy()
+    ref = init.astype(np.int64)
+    cap = cout * k * k
+    spk = [np.zeros(cap, np.int64) for _ in range(4)]
+    fired = np.zeros(cout, np.uint8)
+    r = net.core[0]
+    hout, wout = ref.shape[1:]
+    for _ in range(20):
+        c, x, y = int(rng.integers(cin)), int(rng.integers(size[1])), int(rng.integers(size[0]))
+        nsyn, nspk = scatter_event(state, r[C_NOFF], net.weights, r[C_WOFF], c, x, y, cout, hout, wout, k,
+                                   sy, sx, py, px, th_hi, th_lo, int(rtz), int(wrap), fired, *spk)
+        want, want_syn = naive_scatter(W, ref, c, x, y, (sy, sx), (py, px), th_hi, th_lo, rtz, wrap)
+        got = list(zip(*(a[:nspk].tolist() for a in spk)))
+        assert nsyn == want_syn
+        assert got == want
+        np.testing.assert_array_equal(net.state_of(state, 0), ref)
+
+
+def test_scatter_counts_zero_weights_as_synops():
+    """SPEC F2: zero weights are SynOps too; the count is C_out x valid offsets."""
+    rng = np.random.default_rng(1)
+    W, cfg, _ = make_core(rng, 1, 4, 3, (8, 8), (1, 1), (1, 1), 100, -100, False)
+    cfg.cnn_layers[0].weights = np.zeros_like(W)
+    cfg.cnn_layers[0].neurons_initial_value = None
+    net = compile_network(cfg, CHIP, RunOptions())
+    spk = [np.zeros(36, np.int64) for _ in range(4)]
+    r = net.core[0]
+    corner = scatter_event(net.initial_state.copy(), r[C_NOFF], net.weights, r[C_WOFF], 0, 0, 0, 4, 8, 8, 3,
+                           1, 1, 1, 1, 100, -100, 0, 0, np.zeros(4, np.uint8), *spk)
+    centre = scatter_event(net.initial_state.copy(), r[C_NOFF], net.weights, r[C_WOFF], 0, 4, 4, 4, 8, 8, 3,
+                           1, 1, 1, 1, 100, -100, 0, 0, np.zeros(4, np.uint8), *spk)
+    assert corner == (4 * 4, 0)      # a corner pixel reaches 2x2 output positions
+    assert centre == (4 * 9, 0)      # an inner pixel reaches all 3x3
+
+
+def naive_leak(state, bias, th_hi, th_lo, rtz, wrap, can_fire):
+    spikes, i = [], 0
+    cout, hout, wout = state.shape
+    for f in range(cout):
+        for y in range(hout):
+            for x in range(wout):
+                v = sat16(int(state[f, y, x]) + int(bias[f]), wrap)
+                if can_fire and v >= th_hi:
+                    spikes.append((i, f, x, y))
+                    v = 0 if rtz else v - th_hi
+                state[f, y, x] = max(v, th_lo)
+                i += 1
+    return spikes, i
+
+
+@pytest.mark.parametrize("can_fire", [False, True])
+@pytest.mark.parametrize("rtz", [False, True])
+@pytest.mark.parametrize("wrap", [False, True])
+def test_leak_matches_naive(can_fire, rtz, wrap):
+    rng = np.random.default_rng(7)
+    W, cfg, init = make_core(rng, 2, 5, 3, (6, 7), (1, 1), (1, 1), 200, -250, rtz)
+    bias = rng.integers(-32768, 32768, size=5).astype(np.int16)
+    cfg.cnn_layers[0].biases = bias
+    net = compile_network(cfg, CHIP, RunOptions())
+    state = net.initial_state.copy()
+    ref = init.astype(np.int64)
+    spk = [np.zeros(5 * 6 * 7, np.int64) for _ in range(4)]
+    r = net.core[0]
+    for _ in range(3):
+        n, nspk = leak_job(state, r[C_NOFF], net.biases, 0, 5, 6, 7, 200, -250, int(rtz), int(wrap),
+                           int(can_fire), *spk)
+        want, n_want = naive_leak(ref, bias, 200, -250, rtz, wrap, can_fire)
+        assert n == n_want == 5 * 6 * 7
+        assert list(zip(*(a[:nspk].tolist() for a in spk))) == want
+        np.testing.assert_array_equal(net.state_of(state, 0), ref)
+
+
+def naive_dvs(on, off, merge, pool, origin, cut, mirror, diag, x, y, p):
+    """SPEC F6 written out step by step."""
+    if (p == 1 and not on) or (p == 0 and not off):
+        return None
+    f = 0 if merge else p
+    x, y = x // pool[0], y // pool[1]
+    if not (origin[0] <= x <= cut[0] and origin[1] <= y <= cut[1]):
+        return None
+    x, y = x - origin[0], y - origin[1]
+    if mirror[0]:
+        x = cut[0] - origin[0] - x
+    if mirror[1]:
+        y = cut[1] - origin[1] - y
+    if diag:
+        x, y = y, x
+    return f, x, y
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(on=st.booleans(), off=st.booleans(), merge=st.booleans(), px=st.sampled_from([1, 2, 4]),
+       py=st.sampled_from([1, 2, 4]), ox=st.integers(0, 40), oy=st.integers(0, 40), w=st.integers(0, 80),
+       h=st.integers(0, 80), mx=st.booleans(), my=st.booleans(), diag=st.booleans(),
+       x=st.integers(0, 127), y=st.integers(0, 127), p=st.integers(0, 1))
+def test_dvs_map_matches_naive(on, off, merge, px, py, ox, oy, w, h, mx, my, diag, x, y, p):
+    cut = (ox + w, oy + h)
+    got = dvs_map(on, off, merge, px, py, ox, oy, cut[0], cut[1], mx, my, diag, x, y, p)
+    want = naive_dvs(on, off, merge, (px, py), (ox, oy), cut, (mx, my), diag, x, y, p)
+    assert (got[0] == 0) == (want is None)
+    if want is not None:
+        assert tuple(got[1:]) == want

@@ -1,0 +1,786 @@
+"""Tests of the recording readers (speksim.io).
+
+The real recordings live outside the project, in ../shared/traces next to the checkout (see its
+SOURCES.md for where each comes from and the facts checked here); the tests that need them skip
+when that folder is absent. Everything else builds its files byte by byte in tmp_path.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+
+from pathlib import Path
+
+import speksim.io as sio
+from speksim.errors import EventError, ReaderError
+from speksim.events import DVS_EVENT
+from speksim.io import prophesee
+
+TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "traces"
+
+
+@pytest.fixture(scope="module")
+def traces() -> Path:
+    if not TRACES.is_dir():
+        pytest.skip(f"../shared/traces not found: {TRACES} (the real recordings sit next to the "
+                    "project checkout; see the project README)")
+    return TRACES
+
+
+# Facts from ../shared/traces/SOURCES.md. `bounds` is the sensor the events must fit in; `sensor`
+# is what sensor_size() must report (None when the file does not say it).
+TRACE_FACTS = {
+    "dvs128_gesture.aedat4": dict(format="aedat4", count=296_957, duration=5.450, first=1718924406700478,
+                                  last=1718924412150443, bounds=(128, 128), sensor=(128, 128)),
+    "dvs128_lowrate.aedat4": dict(format="aedat4", count=18_342, duration=5.460, bounds=(128, 128),
+                                  sensor=(128, 128)),
+    "dvs128_walking.aedat": dict(format="aedat2", count=70_304, duration=9.244, bounds=(128, 128),
+                                 sensor=(128, 128)),
+    "dvxplorer_320x240.aedat4": dict(format="aedat4", count=111_954, duration=0.590, bounds=(320, 240),
+                                     sensor=(320, 240)),
+    "davis346_flicker.aedat4": dict(format="aedat4", count=117_667, duration=0.130, bounds=(346, 260),
+                                    sensor=(346, 260)),
+    "prophesee_gen3_evt2.raw": dict(format="evt2", count=539_481, duration=0.050, first=1317888, last=1367888,
+                                    off=171_626, on=367_855, bounds=(640, 480), sensor=(640, 480)),
+    "prophesee_gen41_evt3.raw": dict(format="evt3", count=219_596, duration=0.0088, first=11718656,
+                                     last=11727457, bounds=(1280, 720), sensor=(1280, 720)),
+    "ncars_atis.dat": dict(format="dat", count=2_009, duration=0.100, bounds=(78, 42), sensor=None),
+    "nmnist_atis.bin": dict(format="nmnist", count=4_325, duration=0.311, bounds=(34, 34), sensor=None),
+    "prophesee_gen41_evt3.reference.npy": dict(format="npy", count=219_596, duration=0.0088, first=11718656,
+                                               last=11727457, bounds=(1280, 720), sensor=None),
+}
+
+# Streaming chunk sizes: small and odd, so chunks and decoder blocks split packets and words.
+CHUNKS = {"prophesee_gen41_evt3.raw": 777, "prophesee_gen3_evt2.raw": 10_007}
+
+
+@functools.lru_cache(maxsize=None)
+def _read(path: Path) -> np.ndarray:
+    return sio.read_events(path)
+
+
+def _messages_name(exc_info, path: Path, offset: bool = False):
+    text = str(exc_info.value)
+    assert path.name in text, text
+    assert "cannot be decoded as" not in text, text  # a specific check caught it, not the safety net
+    if offset:
+        assert "offset" in text, text
+
+
+# ----------------------------------------------------------------------------- real recordings
+
+@pytest.mark.parametrize("name", sorted(TRACE_FACTS))
+def test_trace_facts(traces, name):
+    facts = TRACE_FACTS[name]
+    path = traces / name
+    assert sio.detect_format(path) == facts["format"]
+    ev = _read(path)
+    assert ev.dtype == DVS_EVENT
+    assert len(ev) == facts["count"]
+    t = ev["t"]
+    if "first" in facts:
+        assert t[0] == facts["first"] and t[-1] == facts["last"]
+    # SOURCES.md rounds durations to the digits it prints (and 5.4595 s is printed 5.460)
+    decimals = len(str(facts["duration"]).split(".")[1])
+    assert abs((int(t[-1]) - int(t[0])) / 1e6 - facts["duration"]) <= 10.0 ** -decimals
+    if "on" in facts:
+        assert int((ev["p"] == 1).sum()) == facts["on"]
+        assert int((ev["p"] == 0).sum()) == facts["off"]
+    assert set(np.unique(ev["p"])) <= {0, 1}
+    w, h = facts["bounds"]
+    assert int(ev["x"].max()) < w and int(ev["y"].max()) < h
+    assert sio.sensor_size(path) == facts["sensor"]
+
+
+def test_evt3_matches_reference_decode(traces):
+    ev = _read(traces / "prophesee_gen41_evt3.raw")
+    ref = np.load(traces / "prophesee_gen41_evt3.reference.npy")
+    assert len(ev) == len(ref)
+    for field in "txyp":
+        np.testing.assert_array_equal(ev[field].astype(np.int64), ref[field].astype(np.int64), err_msg=field)
+    # the literal decode keeps the small steps back of TIME_LOW (not stretched into 4096 µs wraps)
+    assert int(ev["t"].max() - ev["t"].min()) == 11727457 - 11718656
+
+
+def test_aedat2_polarity_zero_is_on(traces):
+    """SOURCES.md: in DVS128 AEDAT 2.0 addresses, polarity bit 0 = 0 means ON."""
+    path = traces / "dvs128_walking.aedat"
+    raw = path.read_bytes()
+    start = len(raw) - 8 * 70_304
+    addr = np.frombuffer(raw[start:], dtype=">i4")[0::2]
+    ev = _read(path)
+    np.testing.assert_array_equal(ev["p"], 1 - (addr & 1))
+    np.testing.assert_array_equal(ev["x"], 127 - ((addr >> 1) & 0x7F))
+    np.testing.assert_array_equal(ev["y"], (addr >> 8) & 0x7F)
+
+
+@pytest.mark.parametrize("name", sorted(TRACE_FACTS))
+def test_iter_events_concatenates_to_read_events(traces, name):
+    path = traces / name
+    chunk = CHUNKS.get(name, 5_000)
+    chunks = list(sio.iter_events(path, chunk_events=chunk))
+    assert chunks and all(c.dtype == DVS_EVENT for c in chunks)
+    assert all(len(c) == chunk for c in chunks[:-1]) and 0 < len(chunks[-1]) <= chunk
+    np.testing.assert_array_equal(np.concatenate(chunks), _read(path))
+
+
+@pytest.mark.parametrize("name", ["dvs128_gesture.aedat4", "prophesee_gen3_evt2.raw", "ncars_atis.dat"])
+def test_time_window_on_read(traces, name):
+    path = traces / name
+    ev = _read(path)
+    t0 = int(ev["t"][0]) + 10_000
+    t1 = t0 + 20_000
+    part = sio.read_events(path, t_start_us=t0, t_end_us=t1)
+    np.testing.assert_array_equal(part, ev[(ev["t"] >= t0) & (ev["t"] < t1)])
+    streamed = np.concatenate(list(sio.iter_events(path, chunk_events=999, t_start_us=t0, t_end_us=t1)))
+    np.testing.assert_array_equal(streamed, part)
+
+
+def test_format_override_and_aliases(traces):
+    path = traces / "dvs128_walking.aedat"
+    np.testing.assert_array_equal(sio.read_events(path, format="AEDAT"), _read(path))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path, format="evt3")  # the magic says AEDAT 2.0
+    _messages_name(exc, path)
+    assert "aedat2" in str(exc.value)
+
+
+def test_unknown_format_name_lists_supported(traces):
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(traces / "nmnist_atis.bin", format="mp4")
+    for name in sio.FORMATS:
+        assert name in str(exc.value)
+
+
+def test_formats_table():
+    assert set(sio.FORMATS) == {"aedat4", "aedat2", "aedat31", "evt2", "evt3", "dat", "nmnist", "npy", "npz",
+                                "hdf5"}
+    assert all(isinstance(v, str) and v for v in sio.FORMATS.values())
+
+
+# ----------------------------------------------------------------------- damaged real recordings
+
+@pytest.mark.parametrize("name", sorted(TRACE_FACTS))
+def test_truncated_by_one_byte(traces, name, tmp_path):
+    data = (traces / name).read_bytes()
+    path = tmp_path / name
+    path.write_bytes(data[:-1])
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=not name.endswith(".npy"))
+    with pytest.raises(ReaderError):
+        list(sio.iter_events(path, chunk_events=10_000))
+
+
+@pytest.mark.parametrize("name,cut", [("dvs128_gesture.aedat4", 1_178_139), ("davis346_flicker.aedat4", 595_735),
+                                      ("dvxplorer_320x240.aedat4", 474_626), ("dvs128_walking.aedat", 283_521),
+                                      ("prophesee_gen3_evt2.raw", 1_085_297), ("prophesee_gen41_evt3.raw", 309_027),
+                                      ("ncars_atis.dat", 8_082), ("nmnist_atis.bin", 10_812)])
+def test_truncated_in_the_middle(traces, name, cut, tmp_path):
+    path = tmp_path / name
+    path.write_bytes((traces / name).read_bytes()[:cut])
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=True)
+
+
+@pytest.mark.parametrize("name", ["dvs128_gesture.aedat4", "dvs128_walking.aedat", "prophesee_gen3_evt2.raw",
+                                  "prophesee_gen41_evt3.raw", "ncars_atis.dat",
+                                  "prophesee_gen41_evt3.reference.npy"])
+def test_truncated_inside_the_header(traces, name, tmp_path):
+    path = tmp_path / name
+    path.write_bytes((traces / name).read_bytes()[:20])
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+
+
+def _patched(src: Path, dst: Path, offset: int, new: bytes) -> Path:
+    data = bytearray(src.read_bytes())
+    data[offset:offset + len(new)] = new
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def test_aedat4_corrupt_headers(traces, tmp_path):
+    src = traces / "dvs128_lowrate.aedat4"
+    cases = {
+        "magic": (0, b"#!AER-DAT4.9"),                 # unsupported version
+        "size": (14, struct.pack("<i", 1 << 30)),      # IOHeader size beyond the file
+        "negsize": (14, struct.pack("<i", -5)),
+        "root": (18, struct.pack("<I", 0xFFFFFF)),     # flatbuffer root offset outside the header
+    }
+    for label, (offset, new) in cases.items():
+        path = _patched(src, tmp_path / f"{label}.aedat4", offset, new)
+        with pytest.raises(ReaderError) as exc:
+            sio.read_events(path)
+        _messages_name(exc, path)
+
+
+def test_aedat4_corrupt_compression_field_and_packet(traces, tmp_path):
+    src = traces / "dvs128_lowrate.aedat4"
+    data = src.read_bytes()
+    hsize = struct.unpack_from("<i", data, 14)[0]
+    header = data[18:18 + hsize]
+    root = struct.unpack_from("<I", header, 0)[0]
+    vtable = root - struct.unpack_from("<i", header, root)[0]
+    comp_at = 18 + root + struct.unpack_from("<H", header, vtable + 4)[0]
+    path = _patched(src, tmp_path / "comp.aedat4", comp_at, struct.pack("<i", 77))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=True)
+    assert "compression" in str(exc.value)
+    # damage the LZ4 payload of the first event packet (stream 0 in this file)
+    first = pos = 18 + hsize
+    while struct.unpack_from("<i", data, pos)[0] != 0:
+        pos += 8 + struct.unpack_from("<i", data, pos + 4)[0]
+    path = _patched(src, tmp_path / "payload.aedat4", pos + 8, b"\x00" * 16)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=True)
+    # a packet header whose size runs past the end
+    path = _patched(src, tmp_path / "psize.aedat4", first + 4, struct.pack("<i", 1 << 30))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=True)
+
+
+def test_prophesee_corrupt_headers(traces, tmp_path):
+    raw = (traces / "prophesee_gen41_evt3.raw").read_bytes()
+    path = tmp_path / "evt9.raw"
+    path.write_bytes(raw.replace(b"% evt 3.0", b"% evt 9.9", 1))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+    path = tmp_path / "mislabelled.raw"
+    path.write_bytes(raw.replace(b"% evt 3.0", b"% evt 2.0", 1))  # EVT3 words read as EVT2
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=True)
+    dat = (traces / "ncars_atis.dat").read_bytes()
+    start = dat.index(b"% Date") + dat[dat.index(b"% Date"):].index(b"\n") + 1
+    path = tmp_path / "size.dat"
+    path.write_bytes(dat[:start] + bytes([0, 7]) + dat[start + 2:])  # event size 7
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=True)
+
+
+def test_aedat2_unsupported_chip_and_version(traces, tmp_path):
+    raw = (traces / "dvs128_walking.aedat").read_bytes()
+    path = tmp_path / "davis.aedat"
+    path.write_bytes(raw.replace(b"retina.DVS128", b"retina.DAVIS9", 1))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+    path = tmp_path / "v1.aedat"
+    path.write_bytes(raw.replace(b"#!AER-DAT2.0", b"#!AER-DAT1.0", 1))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+
+
+@pytest.mark.parametrize("name,wrong", [("prophesee_gen41_evt3.raw", "x.aedat4"), ("dvs128_gesture.aedat4", "x.raw"),
+                                        ("dvs128_walking.aedat", "x.dat"), ("ncars_atis.dat", "x.raw"),
+                                        ("prophesee_gen41_evt3.reference.npy", "x.h5")])
+def test_wrong_extension_detected_by_content(traces, name, wrong, tmp_path):
+    path = tmp_path / wrong
+    path.write_bytes((traces / name).read_bytes())
+    assert sio.detect_format(path) == TRACE_FACTS[name]["format"]
+    np.testing.assert_array_equal(sio.read_events(path), _read(traces / name))
+
+
+# -------------------------------------------------------------------- bad files without traces
+
+@pytest.mark.parametrize("name", ["empty", "empty.aedat4", "empty.aedat", "empty.raw", "empty.dat", "empty.bin",
+                                  "empty.npy", "empty.npz", "empty.h5"])
+def test_empty_file(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"")
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+    assert "empty" in str(exc.value)
+    with pytest.raises(ReaderError):
+        sio.iter_events(path)
+
+
+@pytest.mark.parametrize("ext", ["", ".aedat4", ".aedat", ".raw", ".dat", ".bin", ".npy", ".npz", ".h5", ".txt"])
+@pytest.mark.parametrize("size", [4096, 4095])
+def test_random_bytes(tmp_path, ext, size):
+    rng = np.random.default_rng(size)
+    data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+    if data[:1] in (b"#", b"%", b"\x93", b"P", b"\x89"):
+        data = b"\x00" + data[1:]
+    path = tmp_path / f"random{ext}"
+    path.write_bytes(data)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+
+
+@pytest.mark.parametrize("fmt", ["evt2", "evt3", "nmnist", "dat", "aedat2", "aedat31", "aedat4", "npy", "npz",
+                                 "hdf5"])
+def test_random_bytes_with_forced_format(tmp_path, fmt):
+    data = np.random.default_rng(7).integers(0, 256, 6000, dtype=np.uint8).tobytes()
+    path = tmp_path / "random.bin"
+    path.write_bytes(b"\x01" + data[1:])
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path, format=fmt)
+    _messages_name(exc, path)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "nope.aedat4")
+    assert "nope.aedat4" in str(exc.value)
+    with pytest.raises(ReaderError):
+        sio.read_events(tmp_path)
+    with pytest.raises(ReaderError):
+        sio.sensor_size(tmp_path / "nope.raw")
+
+
+def test_bad_arguments(tmp_path):
+    path = tmp_path / "ev.npy"
+    np.save(path, np.zeros(3, dtype=DVS_EVENT))
+    for bad in (0, -5, 2.5, True, "10"):
+        with pytest.raises(EventError):
+            sio.iter_events(path, chunk_events=bad)
+    with pytest.raises(EventError):
+        sio.read_events(path, t_start_us=10, t_end_us=5)
+    with pytest.raises(ReaderError):
+        sio.read_events(path, format=3)
+
+
+# ------------------------------------------------------------------------- numpy and HDF5 files
+
+def _sample(n=1000, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    ev = np.empty(n, dtype=DVS_EVENT)
+    ev["t"] = np.sort(rng.integers(0, 10**7, n))
+    ev["x"] = rng.integers(0, 640, n)
+    ev["y"] = rng.integers(0, 480, n)
+    ev["p"] = rng.integers(0, 2, n)
+    return ev
+
+
+def test_npy_round_trip_canonical_and_tonic_layouts(tmp_path):
+    ev = _sample()
+    path = tmp_path / "a.npy"
+    np.save(path, ev)
+    np.testing.assert_array_equal(sio.read_events(path), ev)
+    np.testing.assert_array_equal(np.concatenate(list(sio.iter_events(path, chunk_events=128))), ev)
+    assert sio.sensor_size(path) is None
+    # tonic's order and types: x, y int16, t int64, p bool
+    tonic = np.empty(len(ev), dtype=[("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "?")])
+    for f in "xytp":
+        tonic[f] = ev[f]
+    np.save(tmp_path / "b.npy", tonic)
+    np.testing.assert_array_equal(sio.read_events(tmp_path / "b.npy"), ev)
+    # polarity as -1/+1, unsigned times, extra fields ignored
+    pm = np.empty(len(ev), dtype=[("t", "<u4"), ("x", "<u2"), ("y", "<u2"), ("p", "i1"), ("extra", "f4")])
+    for f in "txy":
+        pm[f] = ev[f]
+    pm["p"] = np.where(ev["p"] == 1, 1, -1)
+    np.save(tmp_path / "c.npy", pm)
+    np.testing.assert_array_equal(sio.read_events(tmp_path / "c.npy"), ev)
+
+
+def test_npy_bad_values_are_named(tmp_path):
+    ev = _sample(50)
+    bad_p = ev.astype([("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "i1")])
+    bad_p["p"][17] = 2
+    np.save(tmp_path / "p.npy", bad_p)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "p.npy")
+    assert "'p'" in str(exc.value) and "17" in str(exc.value) and "p.npy" in str(exc.value)
+    neg = ev.astype([("t", "<i8"), ("x", "<i4"), ("y", "<i4"), ("p", "u1")])
+    neg["x"][3] = -1
+    np.save(tmp_path / "x.npy", neg)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "x.npy")
+    assert "'x'" in str(exc.value) and "index 3" in str(exc.value)
+    sec = ev.astype([("t", "<f8"), ("x", "<u2"), ("y", "<u2"), ("p", "u1")])
+    sec["t"] = sec["t"] / 1e6
+    np.save(tmp_path / "s.npy", sec)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "s.npy")
+    assert "µs" in str(exc.value)
+    np.save(tmp_path / "plain.npy", np.zeros((10, 4), dtype=np.int64))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "plain.npy")
+    assert "structured" in str(exc.value)
+    np.save(tmp_path / "nofields.npy", np.zeros(3, dtype=[("a", "i4")]))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "nofields.npy")
+    _messages_name(exc, tmp_path / "nofields.npy")
+    np.save(tmp_path / "obj.npy", np.array([{"t": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "obj.npy")
+    _messages_name(exc, tmp_path / "obj.npy")
+
+
+def test_npy_empty_array(tmp_path):
+    np.save(tmp_path / "e.npy", np.empty(0, dtype=DVS_EVENT))
+    out = sio.read_events(tmp_path / "e.npy")
+    assert out.dtype == DVS_EVENT and len(out) == 0
+    assert list(sio.iter_events(tmp_path / "e.npy")) == []
+
+
+def test_npz_round_trips(tmp_path):
+    ev = _sample()
+    np.savez(tmp_path / "cols.npz", t=ev["t"], x=ev["x"].astype(np.int32), y=ev["y"], p=ev["p"].astype(bool))
+    np.savez_compressed(tmp_path / "one.npz", ev)
+    np.savez(tmp_path / "named.npz", events=ev, meta=np.arange(3))
+    np.savez(tmp_path / "alias.npz", ts=ev["t"], xs=ev["x"], ys=ev["y"], ps=np.where(ev["p"] == 1, 1, -1))
+    for name in ("cols.npz", "one.npz", "named.npz", "alias.npz"):
+        np.testing.assert_array_equal(sio.read_events(tmp_path / name), ev, err_msg=name)
+        chunks = list(sio.iter_events(tmp_path / name, chunk_events=300))
+        assert [len(c) for c in chunks] == [300, 300, 300, 100]
+    np.savez(tmp_path / "two.npz", a=np.arange(3), b=np.arange(3))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "two.npz")
+    assert "two.npz" in str(exc.value)
+    np.savez(tmp_path / "partial.npz", t=ev["t"], x=ev["x"])
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "partial.npz")
+    assert "lacks" in str(exc.value)
+    data = (tmp_path / "cols.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "cut.npz")
+    _messages_name(exc, tmp_path / "cut.npz")
+
+
+def test_hdf5_layouts(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    ev = _sample()
+    with h5py.File(tmp_path / "group.h5", "w") as f:
+        g = f.create_group("events")
+        for k in "txyp":
+            g.create_dataset(k, data=ev[k], chunks=True, compression="gzip")
+    with h5py.File(tmp_path / "e2vid.hdf5", "w") as f:
+        g = f.create_group("events")
+        g["ts"], g["xs"], g["ys"] = ev["t"], ev["x"].astype(np.int16), ev["y"].astype(np.int16)
+        g["ps"] = np.where(ev["p"] == 1, 1, -1).astype(np.int8)
+    with h5py.File(tmp_path / "top.h5", "w") as f:
+        for k in "txyp":
+            f[k] = ev[k]
+        f["p"].attrs["unit"] = "bool"
+    with h5py.File(tmp_path / "compound.h5", "w") as f:
+        f["events"] = ev
+    for name in ("group.h5", "e2vid.hdf5", "top.h5", "compound.h5"):
+        np.testing.assert_array_equal(sio.read_events(tmp_path / name), ev, err_msg=name)
+        np.testing.assert_array_equal(np.concatenate(list(sio.iter_events(tmp_path / name, chunk_events=333))),
+                                      ev, err_msg=name)
+        assert sio.sensor_size(tmp_path / name) is None
+    with h5py.File(tmp_path / "uneven.h5", "w") as f:
+        f["t"], f["x"], f["y"], f["p"] = ev["t"], ev["x"][:-1], ev["y"], ev["p"]
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "uneven.h5")
+    assert "uneven.h5" in str(exc.value)
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["images"] = np.zeros((2, 3))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "other.h5")
+    assert "images" in str(exc.value)
+    data = (tmp_path / "group.h5").read_bytes()
+    (tmp_path / "cut.h5").write_bytes(data[: len(data) // 3])
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "cut.h5")
+    _messages_name(exc, tmp_path / "cut.h5")
+
+
+# ------------------------------------------------------------------ hand-built binary recordings
+
+AEDAT3_HEADER = (b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n"
+                 b"#Start-Time: 2024-01-02 03:04:05 (TZ+0000)\r\n#!END-HEADER\r\n")
+
+
+def _aedat3_packet(etype, events, ts_overflow=0, size=8, capacity=None):
+    """events: list of (data word, timestamp) pairs."""
+    body = b"".join(struct.pack("<Ii", d, t) for d, t in events)
+    n = len(events)
+    cap = n if capacity is None else capacity
+    body += b"\x00" * (size * cap - len(body))
+    return struct.pack("<hhiiiiii", etype, 1, size, 4, ts_overflow, cap, n, n) + body
+
+
+def _pol(x, y, on, valid=1):
+    return (x << 17) | (y << 2) | (int(on) << 1) | valid
+
+
+def test_aedat31_by_hand(tmp_path):
+    data = AEDAT3_HEADER
+    data += _aedat3_packet(0, [(0x12345678, 3)])  # a special-event packet: skipped
+    data += _aedat3_packet(1, [(_pol(5, 7, True), 10), (_pol(127, 0, False), 11),
+                               (_pol(1, 1, True, valid=0), 12), (_pol(0, 127, False), 13)])
+    data += _aedat3_packet(1, [(_pol(64, 65, True), 4)], ts_overflow=1, capacity=3)
+    path = tmp_path / "gesture.aedat"
+    path.write_bytes(data)
+    assert sio.detect_format(path) == "aedat31"
+    ev = sio.read_events(path)
+    expected = [(10, 5, 7, 1), (11, 127, 0, 0), (13, 0, 127, 0), ((1 << 31) + 4, 64, 65, 1)]
+    assert ev.tolist() == expected
+    assert sio.sensor_size(path) == (128, 128)
+    assert np.concatenate(list(sio.iter_events(path, chunk_events=1))).tolist() == expected
+    # truncated inside the last packet
+    cut = tmp_path / "cut.aedat"
+    cut.write_bytes(data[:-5])
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(cut)
+    _messages_name(exc, cut, offset=True)
+    # truncated inside a packet header
+    cut.write_bytes(data[:len(AEDAT3_HEADER) + 10])
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(cut)
+    _messages_name(exc, cut, offset=True)
+    # corrupt event size in the first packet header
+    bad = bytearray(data)
+    struct.pack_into("<i", bad, len(AEDAT3_HEADER) + 4, -8)
+    path.write_bytes(bytes(bad))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=True)
+    # header without its end line
+    path.write_bytes(AEDAT3_HEADER.replace(b"#!END-HEADER\r\n", b""))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+
+
+def test_aedat2_by_hand(tmp_path):
+    header = (b"#!AER-DAT2.0\r\n# This is a raw AE data file\r\n"
+              b"# AEChip: ch.unizh.ini.jaer.chip.retina.DVS128\r\n")
+
+    def addr(x, y, on):  # inverse of the DVS128 map; 0 = ON in the file
+        return (y << 8) | ((127 - x) << 1) | (0 if on else 1)
+
+    pairs = [(addr(10, 20, True), 100), (addr(127, 0, False), 101), (0x8000, 102), (addr(0, 127, True), 103)]
+    path = tmp_path / "dvs.aedat"
+    path.write_bytes(header + b"".join(struct.pack(">ii", a, t) for a, t in pairs))
+    assert sio.read_events(path).tolist() == [(100, 10, 20, 1), (101, 127, 0, 0), (103, 0, 127, 1)]
+    assert sio.sensor_size(path) == (128, 128)
+
+
+def _evt2(typ, payload):
+    return struct.pack("<I", (typ << 28) | payload)
+
+
+def _cd2(on, t_low, x, y):
+    return _evt2(1 if on else 0, (t_low << 22) | (x << 11) | y)
+
+
+def test_evt2_by_hand(tmp_path):
+    words = [_cd2(True, 1, 2, 3),             # before any TIME_HIGH: dropped
+             _evt2(8, 5), _cd2(True, 7, 639, 479), _evt2(0xA, 0x123), _cd2(False, 63, 0, 1),
+             _evt2(8, 6), _cd2(False, 0, 5, 6), _evt2(0xE, 1)]
+    path = tmp_path / "cam.raw"
+    path.write_bytes(b"% camera test\n% evt 2.0\n% geometry 640x480\n% end\n" + b"".join(words))
+    assert sio.detect_format(path) == "evt2"
+    assert sio.read_events(path).tolist() == [(5 * 64 + 7, 639, 479, 1), (5 * 64 + 63, 0, 1, 0), (6 * 64, 5, 6, 0)]
+    assert sio.sensor_size(path) == (640, 480)
+    reserved = tmp_path / "reserved.raw"
+    reserved.write_bytes(b"% evt 2.0\n" + b"".join(words[:3]) + _evt2(3, 0))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(reserved)
+    _messages_name(exc, reserved, offset=True)
+    assert f"offset {len(b'% evt 2.0') + 1 + 12}" in str(exc.value)
+
+
+def _w3(typ, val):
+    return struct.pack("<H", (typ << 12) | val)
+
+
+EVT3_WORDS = [
+    _w3(0, 10), _w3(2, 0x800 | 3),              # before TIME_HIGH: dropped
+    _w3(8, 1), _w3(6, 5), _w3(0, 10),           # t = 4096 + 5, y = 10
+    _w3(2, 0x800 | 100),                        # single ON event at x = 100
+    _w3(3, 200),                                # vector base x = 200, OFF
+    _w3(4, 0b100000000101),                     # x = 200, 202, 211; base -> 212
+    _w3(5, 0x81),                               # x = 212, 219; base -> 220
+    _w3(7, 0x3), _w3(0xA, 0x1), _w3(0xE, 0x7),  # continued / trigger / others: ignored
+    _w3(6, 9), _w3(0, 11),                      # t = 4096 + 9, y = 11
+    _w3(4, 1),                                  # x = 220
+    _w3(3, 0x800 | 5), _w3(5, 0b11),            # ON at x = 5, 6
+    _w3(8, 2), _w3(6, 0), _w3(2, 7),            # t = 8192, x = 7 OFF
+]
+EVT3_EXPECTED = [(4101, 100, 10, 1), (4101, 200, 10, 0), (4101, 202, 10, 0), (4101, 211, 10, 0),
+                 (4101, 212, 10, 0), (4101, 219, 10, 0), (4105, 220, 11, 0), (4105, 5, 11, 1), (4105, 6, 11, 1),
+                 (8192, 7, 11, 0)]
+
+
+def test_evt3_by_hand(tmp_path):
+    path = tmp_path / "cam.raw"
+    path.write_bytes(b"% format EVT3;height=720;width=1280\n% end\n" + b"".join(EVT3_WORDS))
+    assert sio.detect_format(path) == "evt3"
+    assert sio.read_events(path).tolist() == EVT3_EXPECTED
+    assert sio.sensor_size(path) == (1280, 720)
+    # the decoder state carries across blocks of any size
+    for block in range(1, 8):
+        assert np.concatenate(list(prophesee.iter_evt3(path, block))).tolist() == EVT3_EXPECTED
+    assert np.concatenate(list(sio.iter_events(path, chunk_events=3))).tolist() == EVT3_EXPECTED
+    # no header at all: needs format=
+    bare = tmp_path / "bare.raw"
+    bare.write_bytes(b"".join(EVT3_WORDS))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(bare)
+    assert "format='evt3'" in str(exc.value)
+    assert sio.read_events(bare, format="evt3").tolist() == EVT3_EXPECTED
+    reserved = tmp_path / "reserved.raw"
+    reserved.write_bytes(b"% evt 3.0\n" + b"".join(EVT3_WORDS[:4]) + _w3(0xC, 0))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(reserved)
+    assert f"offset {10 + 8}" in str(exc.value)
+
+
+def test_evt3_time_high_wrap(tmp_path):
+    words = [_w3(8, 4095), _w3(6, 4095), _w3(0, 1), _w3(2, 1), _w3(8, 0), _w3(6, 1), _w3(2, 2)]
+    path = tmp_path / "wrap.raw"
+    path.write_bytes(b"% evt 3.0\n" + b"".join(words))
+    assert sio.read_events(path)["t"].tolist() == [(1 << 24) - 1, (1 << 24) + 1]
+
+
+def test_dat_by_hand(tmp_path):
+    header = b"% Data file containing CD events.\n% Version 2\n% Width 304\n% Height 240\n"
+    events = [(5, 303, 239, 1), (6, 0, 0, 0), (6, 17, 4, 1)]
+    body = b"".join(struct.pack("<II", t, x | (y << 14) | (p << 28)) for t, x, y, p in events)
+    path = tmp_path / "cars.dat"
+    path.write_bytes(header + bytes([0, 8]) + body)
+    assert sio.detect_format(path) == "dat"
+    assert sio.read_events(path).tolist() == events
+    assert sio.sensor_size(path) == (304, 240)
+    bad = tmp_path / "badp.dat"
+    bad.write_bytes(header + bytes([0, 8]) + body + struct.pack("<II", 7, 1 | (3 << 28)))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(bad)
+    _messages_name(exc, bad, offset=True)
+    assert f"offset {len(header) + 2 + 24}" in str(exc.value)
+
+
+def test_nmnist_by_hand(tmp_path):
+    def rec(x, y, p, t):
+        return bytes([x, y, (p << 7) | (t >> 16), (t >> 8) & 0xFF, t & 0xFF])
+
+    data = rec(1, 2, 1, 100) + rec(33, 33, 0, 0x7FFFFF) + rec(0, 240, 0, 0) + rec(3, 4, 1, 0x7FFFFF)
+    path = tmp_path / "digit.bin"
+    path.write_bytes(data)
+    # y == 240 marks a timestamp overflow (+2**13 µs for what follows, as in the dataset's reader)
+    assert sio.read_events(path).tolist() == [(100, 1, 2, 1), (0x7FFFFF, 33, 33, 0), (0x7FFFFF + 8192, 3, 4, 1)]
+    assert sio.sensor_size(path) is None
+    back = tmp_path / "back.bin"
+    back.write_bytes(rec(1, 2, 1, 100) + rec(1, 2, 1, 99))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(back)
+    _messages_name(exc, back, offset=True)
+
+
+# AEDAT 4.0 built by hand: flatbuffers written field by field (unaligned layouts are valid input for
+# the reader, which only follows offsets).
+
+def _table(fields: list[bytes]) -> tuple[bytes, list[int]]:
+    """A vtable followed by its table of inline `fields`; returns bytes and the field positions."""
+    vsize = 4 + 2 * len(fields)
+    offs, pos = [], 4
+    for f in fields:
+        offs.append(pos)
+        pos += len(f)
+    vtable = struct.pack(f"<HH{len(fields)}H", vsize, pos, *offs)
+    table = struct.pack("<i", vsize) + b"".join(fields)
+    return vtable + table, [len(vtable) + o for o in offs]
+
+
+def _io_header(compression: int, data_table: int, xml: str) -> bytes:
+    body, pos = _table([struct.pack("<i", compression), struct.pack("<q", data_table), b"\0\0\0\0"])
+    root = 8 + 4 + 2 * 3  # the table follows its vtable
+    buf = bytearray(struct.pack("<I", root) + b"IOHE" + body)
+    string_at = len(buf)
+    text = xml.encode()
+    buf += struct.pack("<I", len(text)) + text + b"\0"
+    ref = 8 + pos[2]
+    struct.pack_into("<I", buf, ref, string_at - ref)
+    return bytes(buf)
+
+
+def _event_packet(events) -> bytes:
+    body, pos = _table([b"\0\0\0\0"])
+    root = 8 + 4 + 2 * 1
+    buf = bytearray(struct.pack("<I", root) + b"EVTS" + body)
+    vec = len(buf)
+    buf += struct.pack("<I", len(events))
+    for t, x, y, p in events:
+        buf += struct.pack("<qhh?3x", t, x, y, bool(p))
+    ref = 8 + pos[0]
+    struct.pack_into("<I", buf, ref, vec - ref)
+    return struct.pack("<I", len(buf)) + bytes(buf)
+
+
+XML = """<dv version="2.0"><node name="outInfo" path="/mainloop/Recorder/outInfo/">
+<node name="0" path="/0/"><attr key="typeIdentifier" type="string">EVTS</attr>
+<node name="info" path="/0/info/"><attr key="sizeX" type="int">240</attr>
+<attr key="sizeY" type="int">180</attr></node></node>
+<node name="1" path="/1/"><attr key="typeIdentifier" type="string">IMUS</attr></node>
+</node></dv>"""
+
+
+def _aedat4(compression: int, packets) -> bytes:
+    def compress(b):
+        if compression == 3:
+            import zstandard
+            return zstandard.ZstdCompressor(write_content_size=False).compress(b)
+        if compression == 1:
+            import lz4.frame
+            return lz4.frame.compress(b)
+        return b
+    header = _io_header(compression, -1, XML)
+    out = b"#!AER-DAT4.0\r\n" + struct.pack("<i", len(header)) + header
+    for sid, payload in packets:
+        data = compress(payload)
+        out += struct.pack("<ii", sid, len(data)) + data
+    return out
+
+
+@pytest.mark.parametrize("compression", [0, 1, 3])
+def test_aedat4_by_hand(tmp_path, compression):
+    first = [(1000, 0, 0, 1), (1001, 239, 179, 0)]
+    second = [(1002, 17, 42, 1)]
+    packets = [(0, _event_packet(first)), (1, b"imu samples, never decoded"), (0, _event_packet([])),
+               (0, _event_packet(second))]
+    path = tmp_path / "hand.aedat4"
+    path.write_bytes(_aedat4(compression, packets))
+    assert sio.read_events(path).tolist() == first + second
+    assert sio.sensor_size(path) == (240, 180)
+    assert np.concatenate(list(sio.iter_events(path, chunk_events=2))).tolist() == first + second
+    # an event outside the declared sensor is corruption
+    path.write_bytes(_aedat4(compression, [(0, _event_packet([(1, 240, 0, 1)]))]))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=True)
+    # a stream id the header does not declare
+    path.write_bytes(_aedat4(compression, [(5, _event_packet(first))]))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=True)
+
+
+def test_aedat4_without_event_stream(tmp_path):
+    header = _io_header(0, -1, XML.replace("EVTS", "FRME"))
+    path = tmp_path / "frames.aedat4"
+    path.write_bytes(b"#!AER-DAT4.0\r\n" + struct.pack("<i", len(header)) + header)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    assert "no event stream" in str(exc.value)
+
+
+def test_npz_is_a_zip_not_mistaken(tmp_path):
+    path = tmp_path / "notes.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("readme.txt", "not an array")
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
