@@ -43,8 +43,8 @@ OQ_F, OQ_X, OQ_Y, OQ_ROOT = range(4)
 # stage st[q, :]
 ST_FREE, ST_COPY, ST_BLOCKED = range(3)
 # globals g[:]
-(G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT, G_STEPS, G_ROUNDS) = range(12)
-N_G = 12
+(G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT) = range(10)
+N_G = 10
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -284,9 +284,12 @@ def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, binw, ou
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, stats, series, binw):
-    """Output stage of core or DVS layer q at t: copies in F5 order, one at a time (T4, T0, T6)."""
-    changed = False
+def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats, series, binw):
+    """Output stage of core or DVS layer q at t: copies in F5 order, one at a time (T4, T0, T6).
+
+    Returns True when it freed an output-queue slot that its stalled server waits for: the only
+    effect of a transfer that can enable more work at the same instant (docs/timing-model.md)."""
+    unblocked = False
     route = dvs[D_ROUTENS] if q == DVS else core[q, C_ROUTENS]
     ncopy = dvs[D_NCOPY] if q == DVS else core[q, C_NCOPY]
     while oc[q, OC_CNT] > 0 and st[q, ST_FREE] <= t:
@@ -298,7 +301,7 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
                 series[R_DROPPED, t // binw, tgt] += 1
             else:
                 st[q, ST_BLOCKED] = 1
-                return changed
+                return unblocked
         else:
             pos = oc[q, OC_BASE] + oc[q, OC_HEAD]
             f, x, y = oq[pos, OQ_F], oq[pos, OQ_X], oq[pos, OQ_Y]
@@ -316,10 +319,11 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
             oc[q, OC_HEAD] = (oc[q, OC_HEAD] + 1) % out_depth[q]
             oc[q, OC_CNT] -= 1
             st[q, ST_COPY] = 0
+            if sv[q, SV_BLOCKED]:
+                unblocked = True
         else:
             st[q, ST_COPY] = ci + 1
-        changed = True
-    return changed
+    return unblocked
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -426,26 +430,24 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
                         stats[q, S_LEAKMERGED] += 1
                     else:
                         sv[q, SV_LEAKPEND] = 1
-        changed = True
-        g[G_STEPS] += 1
-        while changed:
-            g[G_ROUNDS] += 1
-            changed = False
+        # Rounds (docs/timing-model.md). Within a round every slot a server frees is seen by the
+        # senders after it, and every spike a server queues by its own stage; so only a transfer
+        # that frees an output-queue slot for a stalled server calls for another round.
+        again = True
+        while again:
+            again = False
             for q in active_q:
-                if _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
-                                   oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, binw):
-                    changed = True
+                _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
+                                oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, binw)
             for b in active_plain:
-                if _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, binw, out, g):
-                    changed = True
-            if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
-                          fifo_depth, stats, series, binw, g):
-                changed = True
-            # senders by rank: DVS stage (active_q[0] when the DVS layer is used), then cores 0..8
+                _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, binw, out, g)
+            _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
+                       fifo_depth, stats, series, binw, g)
+            # senders by rank: the DVS stage (first in active_q when the DVS layer is active), then cores
             for q in active_q:
                 if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
-                                                     out_depth, st, stats, series, binw):
-                    changed = True
+                                                     out_depth, st, sv, stats, series, binw):
+                    again = True
 
 
 class FastEngine:
@@ -461,9 +463,11 @@ class FastEngine:
         self.end_ns = -1 if options.end_ns is None else int(options.end_ns)
         core = net.core
         used = [k for k in range(N_CORES) if core[k, C_USED]]
-        # rank order: DVS stage before core stages (T0)
-        self.active_q = np.array([DVS] + used, np.int64)
-        self.active_plain = np.array([READOUT, HOST_OUT], np.int64)
+        # rank order: DVS stage before core stages (T0). Idle blocks are left out of the loop: the
+        # DVS layer until camera input arrives, the readout unless a core sends to it.
+        self.active_q = np.array(used, np.int64)
+        feeds_readout = bool(np.any(net.copies[:N_CORES, :, K_TARGET] == READOUT))
+        self.active_plain = np.array(([READOUT] if feeds_readout else []) + [HOST_OUT], np.int64)
         self.state = net.initial_state.copy()
         fifo_depth = net.fifo_depth
         fbase = np.concatenate([[0], np.cumsum(fifo_depth)[:-1]]).astype(np.int64)
@@ -493,6 +497,8 @@ class FastEngine:
             raise RuntimeError("this run has finished; start a new one")
         n = len(inputs)
         lag = np.zeros(n, np.int64)
+        if n and DVS not in self.active_q and np.any(inputs.target == DVS):
+            self.active_q = np.concatenate([[DVS], self.active_q]).astype(np.int64)
         if n:
             self.g[G_TLASTIN] = int(inputs.t_ns[-1])
         self.g[G_POS] = 0
