@@ -14,6 +14,7 @@ from .errors import (ChipFileError, ConfigError, DeadlockError, EventError, Read
                      RunFileError, SpeksimError, UnknownChipError)
 from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT, make_events, validate_events  # noqa: E402
 from .result import Result  # noqa: E402
+from .runfile import load_run, save_run  # noqa: E402
 from .simulation import Simulation, simulate  # noqa: E402
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "DvsLayerConfig", "ReadoutConfig", "RunOptions", "SpeksimError", "ChipFileError", "UnknownChipError",
     "ConfigError", "EventError", "ReaderError", "DeadlockError", "RunFileError", "DVS_EVENT",
     "SPIKE_EVENT", "OUTPUT_EVENT", "make_events", "validate_events", "Result", "Simulation", "simulate",
+    "load_run", "save_run",
 ]

@@ -1,0 +1,455 @@
+"""Run files: one self-describing HDF5 file per run, and a small CSV summary.
+
+    save_run(result, "run.h5", input_name="walk.aedat4", command_line=sys.argv)
+    result = load_run("run.h5")
+
+A run file holds everything a `Result` holds (outputs, statistics, input times and lags, time
+series, final neuron states) plus the provenance needed to reproduce the run: the resolved
+configuration, the chip with every parameter and its source, the run options, the versions and
+the input file's name, size and hash. The layout is documented in docs/run-file.md.
+
+Writing is atomic (a temporary file in the same folder, renamed over the target only when it is
+complete) and deterministic (the same result gives the same bytes: no timestamps, fixed HDF5
+format bounds, creation order tracked).
+
+The monitored output of a run can be replayed as the input of another run:
+`run_outputs_as_spikes` (core outputs → SPIKE_EVENT) and `run_outputs_as_dvs` (the DVS layer's
+monitored output, layer 13 → DVS_EVENT).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import inspect
+import io
+import json
+import os
+import secrets
+import shlex
+from pathlib import Path
+from typing import Mapping, Optional
+
+import numpy as np
+
+from . import __version__
+from .errors import EventError, RunFileError
+from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT
+from .result import BLOCK_NAMES, STATS_DTYPE, Result
+
+#: Value of the root attribute `format` of every run file.
+RUN_FORMAT = "speksim-run"
+#: Layout version written by this speksim; files with a larger number are refused.
+SCHEMA_VERSION = 1
+
+#: Layer id of the DVS layer's monitored output and of the readout (SPEC §1, chip files).
+DVS_LAYER_ID = 13
+READOUT_LAYER_ID = 12
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_LIBVER = ("v110", "v110")       # fixed bounds: the bytes do not change with the HDF5 library's default
+_COMPRESS_FROM = 4096            # arrays with fewer elements are stored contiguous, uncompressed
+
+_SERIES_UNITS = {"busy_ns": "ns", "stall_ns": "ns", "fifo_area": "slot*ns", "synops": "synops",
+                 "dropped": "events"}
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+
+def save_run(result: Result, path, *, input_name: Optional[str] = None, input_size: Optional[int] = None,
+             input_sha256: Optional[str] = None, command_line=None) -> Path:
+    """Write `result` to the HDF5 run file `path`, atomically; returns the path.
+
+    input_name: the recording's file name (stored as given; pass a base name to keep folders out
+    of the file); input_size: its size in bytes; input_sha256: the hex SHA-256 of its bytes.
+    command_line: a string or a list of arguments (joined with shell quoting).
+    The same `result` and arguments give a byte-identical file. A failure or an interrupt while
+    writing leaves neither a partial file nor the temporary file behind.
+    """
+    import h5py
+
+    path = Path(os.fspath(path))
+    if path.is_dir():
+        raise RunFileError(f"{path}: is a folder; give the run file's name, e.g. {path / 'run.h5'}")
+    metadata = dict(result.metadata or {})
+    if input_name is not None or input_size is not None or input_sha256 is not None:
+        metadata["input_file"] = {"name": None if input_name is None else str(input_name),
+                                  "size_bytes": None if input_size is None else int(input_size),
+                                  "sha256": input_sha256}
+    if command_line is not None:
+        metadata["command_line"] = (command_line if isinstance(command_line, str)
+                                    else shlex.join(str(a) for a in command_line))
+    tmp = _temp_path(path)
+    try:
+        with h5py.File(tmp, "w-", **_file_kwargs()) as f:
+            _write(f, result, metadata)
+            f.flush()
+            # written last: a reader trusts a file only when this attribute is present and true
+            f.attrs["complete"] = np.bool_(True)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def _temp_path(path: Path) -> Path:
+    """A fresh name beside `path` (same folder, so os.replace is an atomic rename). The name ends
+    in `.tmp-<pid>-<random>`; the file is created with the usual permissions, not mkstemp's 0600."""
+    return path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _file_kwargs() -> dict:
+    kw = {"libver": _LIBVER, "track_order": True}
+    import h5py
+    if "track_times" in inspect.signature(h5py.File.__init__).parameters:
+        kw["track_times"] = False
+    return kw
+
+
+def _group(parent, name):
+    try:
+        return parent.create_group(name, track_order=True, track_times=False)
+    except TypeError:  # older h5py: no track_times on groups (they had none by default)
+        return parent.create_group(name, track_order=True)
+
+
+def _dataset(parent, name, data, **attrs):
+    data = np.ascontiguousarray(data)
+    kw = {"track_times": False}
+    if data.size >= _COMPRESS_FROM:
+        kw.update(compression="gzip", compression_opts=4, shuffle=True, chunks=True)
+    ds = parent.create_dataset(name, data=data, **kw)
+    for k, v in attrs.items():
+        ds.attrs[k] = v
+    return ds
+
+
+def _text(parent, name, text: str, **attrs):
+    import h5py
+    ds = parent.create_dataset(name, data=text, dtype=h5py.string_dtype("utf-8"), track_times=False)
+    for k, v in attrs.items():
+        ds.attrs[k] = v
+    return ds
+
+
+def _storable(dtype: np.dtype) -> np.dtype:
+    """`dtype` with unicode fields turned into ASCII bytes (HDF5 has no fixed-width UTF-32)."""
+    return np.dtype([(n, f"S{dtype[n].itemsize // 4}" if dtype[n].kind == "U" else dtype[n])
+                     for n in dtype.names])
+
+
+def _json(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "), default=_json_default)
+
+
+def _json_default(v):
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (tuple, set, frozenset)):
+        return list(v)
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
+    raise TypeError(f"metadata value {v!r} ({type(v).__name__}) cannot be stored as JSON")
+
+
+def _write(f, result: Result, metadata: dict):
+    import h5py
+
+    f.attrs["format"] = RUN_FORMAT
+    f.attrs["schema_version"] = np.int64(SCHEMA_VERSION)
+    f.attrs["speksim_version"] = __version__
+    f.attrs["h5py_version"] = h5py.__version__
+    f.attrs["hdf5_version"] = h5py.version.hdf5_version
+    f.attrs["bin_ns"] = np.int64(result.bin_ns)
+    f.attrs["t_end_ns"] = np.int64(result.t_end_ns)
+
+    outputs = np.asarray(result.outputs)
+    if outputs.dtype != OUTPUT_EVENT:
+        outputs = outputs.astype(OUTPUT_EVENT)
+    _dataset(f, "outputs", outputs,
+             description="events the host received, in arrival order: t_ns output time (ns); layer 0..8 core, "
+                         "12 readout, 13 DVS layer; feature, x, y address; root index of the input event it "
+                         "descends from (-1: a leak spike)")
+
+    stats = np.asarray(result.stats)
+    _dataset(f, "stats", stats.astype(_storable(stats.dtype)),
+             description="one row per block (core0..core8, dvs, readout, host_out); times in ns, fifo_area "
+                         "in slot*ns, fifo_mean in slots")
+
+    g = _group(f, "input")
+    _dataset(g, "t_ns", np.asarray(result.input_t_ns, np.int64), unit="ns",
+             description="timestamp of every input event (input µs * 1000)")
+    _dataset(g, "lag_ns", np.asarray(result.lag_ns, np.int64), unit="ns",
+             description="input lag (SPEC T1): start of transfer + link latency - timestamp; -1 if dropped")
+
+    g = _group(f, "series")
+    g.attrs["bin_ns"] = np.int64(result.bin_ns)
+    g.attrs["blocks"] = ",".join(BLOCK_NAMES)
+    for name, arr in result.series.items():
+        _dataset(g, name, np.asarray(arr, np.int64), unit=_SERIES_UNITS.get(name, ""),
+                 description=f"per-bin {name} of every block, int64 [n_bins, blocks]")
+
+    g = _group(f, "states")
+    for core in sorted(result.states):
+        _dataset(g, f"core{int(core)}", np.asarray(result.states[core]), core=np.int64(core), unit="membrane",
+                 description="final neuron states, int16 [feature, y, x]")
+
+    g = _group(f, "metadata")
+    for key, value in metadata.items():
+        _text(g, str(key), _json(value), encoding="json")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+def is_run_file(path) -> bool:
+    """True when `path` is an HDF5 file whose root says it is a speksim run file (complete or not)."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(8) != _HDF5_MAGIC:
+                return False
+    except OSError:
+        return False
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            return _attr_str(f.attrs.get("format")) == RUN_FORMAT
+    except (OSError, ValueError):
+        return False
+
+
+def _attr_str(v) -> Optional[str]:
+    if v is None:
+        return None
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+def load_run(path) -> Result:
+    """Read a run file written by `save_run` back into a `Result`.
+
+    Raises `RunFileError` when the file is missing, is not HDF5, is not a speksim run file, was not
+    written to the end, was written by a newer speksim, or lacks a part of the layout.
+    """
+    import h5py
+
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise RunFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise RunFileError(f"{path}: is not a file")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(8)
+    except OSError as exc:
+        raise RunFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if magic != _HDF5_MAGIC:
+        raise RunFileError(f"{path}: not a speksim run file (not an HDF5 file at all)")
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError) as exc:
+        raise RunFileError(f"{path}: cannot be opened as HDF5 ({exc}); the file is truncated or corrupt") from None
+    with f:
+        fmt = _attr_str(f.attrs.get("format"))
+        if fmt != RUN_FORMAT:
+            raise RunFileError(f"{path}: an HDF5 file but not a speksim run file (its root has no "
+                               f"format = '{RUN_FORMAT}' attribute)")
+        version = f.attrs.get("schema_version")
+        try:
+            version = int(version)
+        except (TypeError, ValueError):
+            raise RunFileError(f"{path}: the run file has no valid schema_version attribute") from None
+        if version > SCHEMA_VERSION:
+            raise RunFileError(f"{path}: written by a newer speksim (run file schema {version}, "
+                               f"speksim {_attr_str(f.attrs.get('speksim_version'))}); this speksim "
+                               f"{__version__} reads schema {SCHEMA_VERSION} and older: upgrade speksim")
+        if not bool(f.attrs.get("complete", False)):
+            raise RunFileError(f"{path}: the run file is incomplete (writing it did not finish); run the "
+                               "simulation again")
+        try:
+            return _read(f)
+        except KeyError as exc:
+            raise RunFileError(f"{path}: the run file lacks {exc}; it is damaged") from None
+        except (OSError, ValueError, TypeError) as exc:
+            raise RunFileError(f"{path}: the run file cannot be read ({exc}); it is damaged") from None
+
+
+def _read(f) -> Result:
+    outputs = f["outputs"][()]
+    outputs = np.asarray(outputs).astype(OUTPUT_EVENT) if outputs.dtype != OUTPUT_EVENT else outputs
+    stats_raw = f["stats"][()]
+    stats = np.zeros(len(stats_raw), STATS_DTYPE)
+    for name in STATS_DTYPE.names:
+        col = stats_raw[name]
+        stats[name] = np.char.decode(col, "ascii") if col.dtype.kind == "S" else col
+    series = {name: ds[()] for name, ds in f["series"].items()}
+    states = {int(ds.attrs["core"]): ds[()] for ds in f["states"].values()}
+    metadata = {}
+    for key, ds in f["metadata"].items():
+        text = ds[()]
+        text = text.decode("utf-8") if isinstance(text, bytes) else str(text)
+        metadata[key] = json.loads(text)
+    return Result(outputs=outputs, stats=stats, input_t_ns=f["input/t_ns"][()], lag_ns=f["input/lag_ns"][()],
+                  series=series, bin_ns=int(f.attrs["bin_ns"]), t_end_ns=int(f.attrs["t_end_ns"]),
+                  states=states, metadata=metadata)
+
+
+# --------------------------------------------------------------------------------------------
+# Replaying a run's output as the input of another run
+# --------------------------------------------------------------------------------------------
+
+def _as_result(path_or_result) -> Result:
+    return path_or_result if isinstance(path_or_result, Result) else load_run(path_or_result)
+
+
+def _to_us(t_ns: np.ndarray) -> np.ndarray:
+    """Output times in ns → input times in µs (floor: the input timestamp resolution is 1 µs)."""
+    return np.asarray(t_ns, np.int64) // 1000
+
+
+def run_outputs_as_spikes(path_or_result, layer_map: Optional[Mapping[int, int]] = None) -> np.ndarray:
+    """The monitored outputs of a run (a `Result` or a run file path) as SPIKE_EVENT input.
+
+    `layer_map` {source layer: target core 0..8} says where each monitored layer's events go;
+    layers not in it are left out. Default: every core layer 0..8 to the same core number (the
+    addresses are kept; pass e.g. ``{2: 0}`` to feed core 2's output into core 0 of another
+    network). Layer 13 (the DVS layer) may be mapped to a core: its events arrive there with
+    feature = the DVS layer's output channel. The readout (layer 12) emits class indices, not
+    spikes, and cannot be mapped. Times: t (µs) = t_ns // 1000, so sub-µs spacing is lost and
+    events keep their host arrival order.
+    """
+    res = _as_result(path_or_result)
+    if layer_map is None:
+        layer_map = {k: k for k in range(9)}
+    mapping = {}
+    for src, dst in dict(layer_map).items():
+        src, dst = int(src), int(dst)
+        if src == READOUT_LAYER_ID:
+            raise EventError("layer_map maps the readout (layer 12), whose outputs are class indices, not "
+                             "spikes; map core layers 0..8 or the DVS layer 13")
+        if not (0 <= src <= 8 or src == DVS_LAYER_ID):
+            raise EventError(f"layer_map has source layer {src}; monitored layers are cores 0..8 and the DVS layer 13")
+        if not 0 <= dst <= 8:
+            raise EventError(f"layer_map sends layer {src} to {dst}; spike input goes to a core 0..8")
+        mapping[src] = dst
+    out = res.outputs
+    lut = np.full(256, -1, np.int64)
+    for src, dst in mapping.items():
+        lut[src] = dst
+    target = lut[out["layer"].astype(np.int64)] if len(out) else np.zeros(0, np.int64)
+    keep = target >= 0
+    sel = out[keep]
+    ev = np.empty(len(sel), SPIKE_EVENT)
+    ev["t"] = _to_us(sel["t_ns"])
+    ev["layer"] = target[keep]
+    ev["feature"] = sel["feature"]
+    ev["x"] = sel["x"]
+    ev["y"] = sel["y"]
+    return _sorted(ev)
+
+
+def run_outputs_as_dvs(path_or_result) -> np.ndarray:
+    """The DVS layer's monitored output (layer 13) of a run as DVS_EVENT camera input.
+
+    p = the output feature (the polarity, or 0 when the DVS layer merged polarities); x, y are the
+    DVS layer's output address (after its pooling, crop and mirror). Times: t (µs) = t_ns // 1000.
+    """
+    res = _as_result(path_or_result)
+    sel = res.outputs[res.outputs["layer"] == DVS_LAYER_ID]
+    if len(sel) and int(sel["feature"].max()) > 1:
+        raise EventError(f"layer-13 outputs have feature {int(sel['feature'].max())}; a camera polarity is 0 or 1")
+    ev = np.empty(len(sel), DVS_EVENT)
+    ev["t"] = _to_us(sel["t_ns"])
+    ev["x"] = sel["x"]
+    ev["y"] = sel["y"]
+    ev["p"] = sel["feature"]
+    return _sorted(ev)
+
+
+def _sorted(ev: np.ndarray) -> np.ndarray:
+    if len(ev) > 1 and np.any(np.diff(ev["t"]) < 0):
+        ev = ev[np.argsort(ev["t"], kind="stable")]
+    return ev
+
+
+# --------------------------------------------------------------------------------------------
+# CSV summary
+# --------------------------------------------------------------------------------------------
+
+#: Columns of `export_csv_summary`, after `block`.
+CSV_COLUMNS = ("events_in", "served", "synops", "spikes", "copies", "decimated", "dropped_out_of_range",
+               "congestion_dropped", "dvs_filtered", "leak_jobs", "leak_ticks_merged", "busy_ns", "stall_ns",
+               "utilisation", "fifo_max", "fifo_mean", "out_max")
+
+
+def summary_blocks(result: Result) -> list[int]:
+    """Block indices worth reporting: the used cores, then the DVS layer, readout and host output
+    when they received events."""
+    blocks = list(result.used_cores())
+    blocks += [b for b in (9, 10, 11) if int(result.stats[b]["events_in"]) > 0]
+    return blocks
+
+
+def export_csv_summary(result: Result, path) -> Path:
+    """Write a CSV with one row per used block (see `summary_blocks`) and its main statistics.
+
+    Times in ns; utilisation = busy_ns / t_end_ns; fifo_mean in slots (time-weighted).
+    Written atomically; the same result gives the same bytes.
+    """
+    path = Path(os.fspath(path))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("block",) + CSV_COLUMNS)
+    t_end = max(int(result.t_end_ns), 1)
+    for b in summary_blocks(result):
+        row = result.stats[b]
+        cells = [str(row["block"])]
+        for c in CSV_COLUMNS:
+            if c == "utilisation":
+                cells.append(f"{int(row['busy_ns']) / t_end:.6f}")
+            elif c == "fifo_mean":
+                cells.append(f"{float(row['fifo_mean']):.6f}")
+            else:
+                cells.append(str(int(row[c])))
+        w.writerow(cells)
+    tmp = _temp_path(path)
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="") as fh:
+            fh.write(buf.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def file_sha256(path, block: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes (read in blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(block), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+__all__ = ["RUN_FORMAT", "SCHEMA_VERSION", "save_run", "load_run", "is_run_file", "run_outputs_as_spikes",
+           "run_outputs_as_dvs", "export_csv_summary", "summary_blocks", "file_sha256", "CSV_COLUMNS"]

@@ -1,0 +1,110 @@
+"""Plots: every function returns a Figure and writes a non-empty PNG; edge cases do not crash."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import speksim
+from speksim import plot
+from speksim.config import ChipConfig, CnnLayerConfig, DvsDestination, Vec2
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def small_config() -> ChipConfig:
+    cfg = ChipConfig()
+    cfg.dvs_layer.pooling = Vec2(4, 4)
+    cfg.dvs_layer.destinations[0] = DvsDestination(layer=0, enable=True)
+    cfg.dvs_layer.monitor_enable = True
+    w = np.random.default_rng(2).integers(0, 3, (4, 2, 3, 3)).astype(np.int8)
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(w, (32, 32), padding=1, threshold_high=3, threshold_low=-8,
+                                            destinations=[(1, 2, 0)], monitor_enable=True)
+    cfg.cnn_layers[1] = CnnLayerConfig.conv(np.ones((2, 4, 3, 3), np.int8), (16, 16), padding=1, threshold_high=6,
+                                            threshold_low=-8, monitor_enable=True)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def events():
+    rng = np.random.default_rng(4)
+    n = 4000
+    return speksim.make_events("dvs", t=np.sort(rng.integers(0, 10_000, n)), x=rng.integers(0, 128, n),
+                               y=rng.integers(0, 128, n), p=rng.integers(0, 2, n))
+
+
+@pytest.fixture(scope="module")
+def result(events):
+    return speksim.simulate(small_config(), events, options=speksim.RunOptions(bin_ns=250_000))
+
+
+@pytest.fixture(scope="module")
+def empty_result():
+    return speksim.simulate(small_config(), np.zeros(0, speksim.DVS_EVENT))
+
+
+def is_png(path) -> bool:
+    data = path.read_bytes()
+    return data[:8] == PNG_MAGIC and len(data) > 5000
+
+
+@pytest.mark.parametrize("name", ["utilisation", "stalls_and_drops", "latency_histogram", "output_raster"])
+def test_result_plots_write_png(result, tmp_path, name):
+    from matplotlib.figure import Figure
+    path = tmp_path / f"{name}.png"
+    fig = getattr(plot, name)(result, path=path)
+    assert isinstance(fig, Figure) and is_png(path)
+    assert any(ax.get_xlabel() for ax in fig.axes)  # axes carry labels with units
+
+
+def test_utilisation_has_one_panel_per_used_block(result):
+    fig = plot.utilisation(result)
+    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
+    assert [t.split(":")[0] for t in titles] == ["core 0", "core 1", "DVS layer", "host output"]
+
+
+def test_input_rate_from_events_and_result(result, events, tmp_path):
+    fig = plot.input_rate(events, path=tmp_path / "a.png", bin_us=500)
+    assert is_png(tmp_path / "a.png") and "rate" in fig.axes[0].get_ylabel()
+    plot.input_rate(result, path=tmp_path / "b.png")
+    assert is_png(tmp_path / "b.png")
+    with pytest.raises(ValueError, match="'t'"):
+        plot.input_rate(np.zeros(3, [("a", "i8")]))
+
+
+def test_event_images(result, events, tmp_path):
+    fig = plot.event_images(result, events, path=tmp_path / "e.png")
+    assert is_png(tmp_path / "e.png")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[0].startswith("input: 4,000 events")
+    assert any(t.startswith("core 1") for t in titles) and any(t.startswith("DVS layer") for t in titles)
+    image = plot.input_image(events)
+    assert image.shape == (128, 128) and image.sum() == len(events)
+    fig2 = plot.event_images(result, np.stack([image, image]))
+    assert [ax.get_title() for ax in fig2.axes if ax.get_title()][0].startswith("input: 8,000 events")
+    plot.event_images(result)  # no input panel
+
+
+def test_raster_thins_out_large_outputs(result):
+    fig = plot.output_raster(result, max_points=100)
+    assert "every" in fig.get_suptitle()
+
+
+def test_empty_result_does_not_crash(empty_result, tmp_path):
+    paths = plot.report(empty_result, tmp_path / "empty")
+    assert all(is_png(p) or p.stat().st_size > 1000 for p in paths.values())
+
+
+def test_report_writes_every_png(result, events, tmp_path):
+    paths = plot.report(result, tmp_path / "report", input_events=events)
+    assert sorted(paths) == sorted(plot.REPORT_FILES)
+    assert all(is_png(p) for p in paths.values())
+
+
+def test_import_speksim_does_not_import_matplotlib():
+    code = "import sys, speksim, speksim.runfile, speksim.cli; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

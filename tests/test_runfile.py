@@ -1,0 +1,246 @@
+"""Run files: round trip, byte determinism, atomic writes, refusals; replay; CSV summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+import speksim
+from speksim import runfile
+from speksim.config import ChipConfig, CnnLayerConfig, DvsDestination, Vec2
+from speksim.errors import EventError, RunFileError
+from speksim.events import DVS_EVENT, SPIKE_EVENT
+from speksim.result import STATS_DTYPE
+from speksim.runfile import (export_csv_summary, is_run_file, load_run, run_outputs_as_dvs,
+                             run_outputs_as_spikes, save_run)
+
+
+def small_config(monitor_dvs=True) -> ChipConfig:
+    """DVS (pooled 4x4 → 32x32, ON/OFF) → core 0 (2→4, 3x3) → core 1 (pooled 2x2, 4→2, 3x3)."""
+    rng = np.random.default_rng(7)
+    cfg = ChipConfig()
+    cfg.dvs_layer.pooling = Vec2(4, 4)
+    cfg.dvs_layer.destinations[0] = DvsDestination(layer=0, enable=True)
+    cfg.dvs_layer.monitor_enable = monitor_dvs
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(rng.integers(0, 3, (4, 2, 3, 3)).astype(np.int8), (32, 32), padding=1,
+                                            threshold_high=3, threshold_low=-8, destinations=[(1, 2, 0)],
+                                            monitor_enable=True)
+    cfg.cnn_layers[1] = CnnLayerConfig.conv(rng.integers(0, 3, (2, 4, 3, 3)).astype(np.int8), (16, 16), padding=1,
+                                            threshold_high=4, threshold_low=-8, monitor_enable=True)
+    return cfg
+
+
+def dvs_events(n=5000, t_end_us=20_000, seed=1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return speksim.make_events("dvs", t=np.sort(rng.integers(0, t_end_us, n)), x=rng.integers(0, 128, n),
+                               y=rng.integers(0, 128, n), p=rng.integers(0, 2, n))
+
+
+@pytest.fixture(scope="module")
+def result():
+    return speksim.simulate(small_config(), dvs_events(), options=speksim.RunOptions(bin_ns=500_000))
+
+
+def _tmp_files(folder):
+    return sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)
+
+
+# ----------------------------------------------------------------------------------------- round trip
+
+def test_round_trip_equals(result, tmp_path):
+    assert len(result.outputs) > 100 and set(np.unique(result.outputs["layer"])) == {0, 1, 13}
+    path = save_run(result, tmp_path / "run.h5", input_name="rec.npz", input_size=1234, input_sha256="ab" * 32,
+                    command_line=["speksim", "run", "a b.npz"])
+    back = load_run(path)
+    assert back.equals(result)
+    assert np.array_equal(back.input_t_ns, result.input_t_ns)
+    assert back.bin_ns == result.bin_ns == 500_000 and back.t_end_ns == result.t_end_ns
+    assert back.stats.dtype == STATS_DTYPE and list(back.stats["block"]) == list(result.stats["block"])
+    assert back.outputs.dtype == speksim.OUTPUT_EVENT
+    assert sorted(back.states) == [0, 1] and back.states[0].dtype == np.int16
+    for key, value in result.metadata.items():
+        assert back.metadata[key] == json.loads(json.dumps(value)), key
+    assert back.metadata["input_file"] == {"name": "rec.npz", "size_bytes": 1234, "sha256": "ab" * 32}
+    assert back.metadata["command_line"] == "speksim run 'a b.npz'"
+    assert back.summary() == result.summary()
+
+
+def test_file_holds_the_documented_layout(result, tmp_path):
+    path = save_run(result, tmp_path / "run.h5")
+    with h5py.File(path, "r") as f:
+        assert f.attrs["format"] == "speksim-run" and int(f.attrs["schema_version"]) == runfile.SCHEMA_VERSION
+        assert bool(f.attrs["complete"]) and list(f.attrs)[-1] == "complete"
+        assert {"outputs", "stats", "input", "series", "states", "metadata"} <= set(f)
+        assert f["input/t_ns"].attrs["unit"] == "ns" and f["series/fifo_area"].attrs["unit"] == "slot*ns"
+        assert f["series"].attrs["blocks"].split(",")[-1] == "host_out"
+        config = json.loads(f["metadata/config"][()])
+        chip = json.loads(f["metadata/chip"][()])
+    assert speksim.config.configs_equal(speksim.config.config_from_dict(config), small_config())
+    assert chip["parameters"]["synop_ns"]["source"] in ("doc", "code", "est", "unk")
+
+
+def test_empty_result_round_trips(tmp_path):
+    cfg = small_config()
+    res = speksim.simulate(cfg, np.zeros(0, DVS_EVENT))
+    back = load_run(save_run(res, tmp_path / "empty.h5"))
+    assert back.equals(res) and len(back.outputs) == 0 and len(back.input_t_ns) == 0
+
+
+# ------------------------------------------------------------------------------------- determinism
+
+def test_same_result_gives_identical_bytes(result, tmp_path):
+    a = save_run(result, tmp_path / "a.h5", input_name="x.npz", command_line="speksim run x.npz")
+    time.sleep(1.1)  # object timestamps, if any were written, would now differ
+    (tmp_path / "sub").mkdir()
+    b = save_run(result, tmp_path / "sub" / "b.h5", input_name="x.npz", command_line="speksim run x.npz")
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_csv_summary_is_deterministic_and_lists_used_blocks(result, tmp_path):
+    a = export_csv_summary(result, tmp_path / "a.csv")
+    b = export_csv_summary(result, tmp_path / "b.csv")
+    assert a.read_bytes() == b.read_bytes()
+    rows = list(csv.DictReader(a.open()))
+    assert [r["block"] for r in rows] == ["core0", "core1", "dvs", "host_out"]
+    assert list(rows[0]) == ["block"] + list(runfile.CSV_COLUMNS)
+    assert int(rows[0]["synops"]) == int(result.stats[0]["synops"])
+    assert float(rows[0]["utilisation"]) == pytest.approx(result.stats[0]["busy_ns"] / result.t_end_ns, abs=1e-6)
+
+
+# ------------------------------------------------------------------------------------------ atomicity
+
+@pytest.mark.parametrize("exc", [RuntimeError("disk on fire"), KeyboardInterrupt()])
+def test_failure_mid_write_leaves_no_file(result, tmp_path, monkeypatch, exc):
+    real = runfile._write
+
+    def broken(f, res, metadata):
+        real(f, res, metadata)   # most of the file is written ...
+        f.flush()
+        raise exc                # ... then the write fails before `complete`
+
+    monkeypatch.setattr(runfile, "_write", broken)
+    with pytest.raises(type(exc)):
+        save_run(result, tmp_path / "run.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_keeps_the_previous_file(result, tmp_path, monkeypatch):
+    path = save_run(result, tmp_path / "run.h5")
+    before = path.read_bytes()
+
+    def broken(f, res, metadata):
+        raise OSError("no space left")
+
+    monkeypatch.setattr(runfile, "_write", broken)
+    with pytest.raises(OSError):
+        save_run(result, path)
+    assert path.read_bytes() == before and _tmp_files(tmp_path) == []
+
+
+def test_save_into_a_folder_path_is_refused(result, tmp_path):
+    with pytest.raises(RunFileError, match="is a folder"):
+        save_run(result, tmp_path)
+
+
+# ------------------------------------------------------------------------------------------- refusals
+
+def test_missing_file(tmp_path):
+    with pytest.raises(RunFileError, match="no such file"):
+        load_run(tmp_path / "nope.h5")
+
+
+def test_not_hdf5(tmp_path):
+    p = tmp_path / "notes.h5"
+    p.write_text("hello")
+    with pytest.raises(RunFileError, match="not an HDF5 file"):
+        load_run(p)
+    assert not is_run_file(p)
+
+
+def test_other_hdf5_file(tmp_path):
+    p = tmp_path / "events.h5"
+    with h5py.File(p, "w") as f:
+        f["t"] = np.arange(3)
+    with pytest.raises(RunFileError, match="not a speksim run file"):
+        load_run(p)
+    assert not is_run_file(p)
+
+
+def test_truncated_file(result, tmp_path):
+    p = save_run(result, tmp_path / "run.h5")
+    p.write_bytes(p.read_bytes()[:4000])
+    with pytest.raises(RunFileError):
+        load_run(p)
+
+
+def _edit(path, fn):
+    with h5py.File(path, "a") as f:
+        fn(f)
+
+
+def test_incomplete_file(result, tmp_path):
+    p = save_run(result, tmp_path / "run.h5")
+    _edit(p, lambda f: f.attrs.__delitem__("complete"))
+    assert is_run_file(p)
+    with pytest.raises(RunFileError, match="incomplete"):
+        load_run(p)
+
+
+def test_newer_schema(result, tmp_path):
+    p = save_run(result, tmp_path / "run.h5")
+    _edit(p, lambda f: f.attrs.__setitem__("schema_version", np.int64(runfile.SCHEMA_VERSION + 1)))
+    with pytest.raises(RunFileError, match="newer speksim"):
+        load_run(p)
+
+
+def test_damaged_file(result, tmp_path):
+    p = save_run(result, tmp_path / "run.h5")
+    _edit(p, lambda f: f.__delitem__("outputs"))
+    with pytest.raises(RunFileError, match="lacks"):
+        load_run(p)
+
+
+# --------------------------------------------------------------------------------------------- replay
+
+def test_outputs_as_spikes_default_and_mapped(result, tmp_path):
+    path = save_run(result, tmp_path / "run.h5")
+    spikes = run_outputs_as_spikes(path)
+    core_out = result.outputs[result.outputs["layer"] < 9]
+    assert spikes.dtype == SPIKE_EVENT and len(spikes) == len(core_out)
+    assert np.array_equal(spikes["t"], core_out["t_ns"] // 1000)
+    assert np.array_equal(spikes["layer"], core_out["layer"])
+    assert np.all(np.diff(spikes["t"]) >= 0)
+    mapped = run_outputs_as_spikes(result, {0: 1})
+    sel = result.outputs[result.outputs["layer"] == 0]
+    assert len(mapped) == len(sel) and set(mapped["layer"]) == {1}
+    assert np.array_equal(mapped["feature"], sel["feature"]) and np.array_equal(mapped["x"], sel["x"])
+    dvs_as_core = run_outputs_as_spikes(result, {13: 0})
+    assert len(dvs_as_core) == int(np.sum(result.outputs["layer"] == 13))
+
+
+def test_replayed_spikes_run(result):
+    # core 0's outputs (4 features, 32x32) become the input of a core taking 4 features at 32x32
+    cfg = ChipConfig()
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(np.ones((2, 4, 3, 3), np.int8), (32, 32), padding=1, threshold_high=6,
+                                            monitor_enable=True)
+    res = speksim.simulate(cfg, run_outputs_as_spikes(result, {0: 0}))
+    assert res.stats[0]["events_in"] == np.sum(result.outputs["layer"] == 0)
+
+
+def test_outputs_as_dvs(result):
+    dvs = run_outputs_as_dvs(result)
+    sel = result.outputs[result.outputs["layer"] == 13]
+    assert dvs.dtype == DVS_EVENT and len(dvs) == len(sel) > 0
+    assert np.array_equal(dvs["p"], sel["feature"]) and np.array_equal(dvs["x"], sel["x"])
+    assert dvs["x"].max() < 32  # the DVS layer's output space (pooled 4x4)
+
+
+@pytest.mark.parametrize("layer_map, match", [({12: 0}, "readout"), ({5: 9}, "core 0..8"), ({11: 0}, "source")])
+def test_bad_layer_maps(result, layer_map, match):
+    with pytest.raises(EventError, match=match):
+        run_outputs_as_spikes(result, layer_map)
