@@ -297,6 +297,7 @@ def _copy_source(dest: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(CHECKOUT / "speksim", dest / "speksim", ignore=ignore)
     shutil.copytree(CHECKOUT / "chips", dest / "chips", ignore=ignore)
+    shutil.copytree(CHECKOUT / "traces", dest / "traces", ignore=ignore)
     return dest
 
 
