@@ -30,6 +30,7 @@ from .result import Result, outputs_from_rows, series_dict, stats_table
 
 ENGINES = ("fast", "reference")
 DEFAULT_CHUNK = 1 << 20
+MAX_SERIES_BINS = 50_000_000   # time-series bins a run may need (about 2 GB of int64 series)
 
 
 def _event_kind(events) -> str:
@@ -112,8 +113,13 @@ class Simulation:
             target = ev["layer"].astype(np.int64)
             a = ev["feature"].astype(np.int64)
         if ev.size:
-            if ev["t"][-1] > (2**62) // 1000:
-                raise EventError(f"timestamp {ev['t'][-1]} µs is too large to simulate in int64 ns")
+            n_bins = int(ev["t"][-1]) * 1000 // self.options.bin_ns
+            if n_bins > MAX_SERIES_BINS:
+                raise EventError(
+                    f"the events reach t = {ev['t'][-1]} µs, which needs {n_bins:,} time-series bins of "
+                    f"{self.options.bin_ns} ns (at most {MAX_SERIES_BINS:,}); if these are wall-clock "
+                    "timestamps, shift the recording to start at 0 (speksim.io.fit.rezero, or --rezero), "
+                    "or choose a larger RunOptions.bin_ns")
             self._t_last_us = int(ev["t"][-1])
         self._hash.update(ev.tobytes())
         return EngineInput(ev["t"].astype(np.int64) * 1000, target, a, ev["x"].astype(np.int64),

@@ -147,6 +147,15 @@ def test_deadlock_names_the_cycle_and_time():
     assert err.value.t_ns is not None and f"{err.value.t_ns} ns" in msg
 
 
+def test_deadlock_is_reported_even_while_the_slow_clock_ticks():
+    cfg = cycle_config()
+    cfg.cnn_layers[0].leak_enable = True
+    tiny = CHIP.replace(fifo_depth=1, out_depth=1)
+    ev = spikes(np.zeros(6, np.int64), [0, 1, 2, 3, 0, 1], [0, 0, 0, 0, 1, 1])
+    with pytest.raises(DeadlockError):
+        simulate(cfg, ev, tiny, options=RunOptions(slow_clock_hz=1e6))
+
+
 def test_cycle_validates_with_a_warning():
     sim = Simulation(cycle_config(), CHIP)
     assert any("cycle" in w for w in sim.warnings)
@@ -164,6 +173,11 @@ def test_cycle_validates_with_a_warning():
 def test_bad_input_is_a_typed_error(make, fragment):
     with pytest.raises(EventError, match=fragment):
         simulate(chain(1), make(), CHIP)
+
+
+def test_wall_clock_timestamps_are_refused_with_a_hint():
+    with pytest.raises(EventError, match="rezero"):
+        simulate(chain(1), spikes([1_718_924_406_700_478], [1], [1]), CHIP)
 
 
 def test_later_chunk_must_not_go_back_in_time():

@@ -113,18 +113,20 @@ def test_fit_to_chip_davis346():
     e = ev((1, 0, 0, 1), (2, 345, 259, 0), (3, 109, 66, 1), (4, 236, 193, 0), (5, 237, 66, 1))
     # crop: the central 128 x 128 window at (109, 66)
     assert rows(fit.fit_to_chip(e, (346, 260))) == [(3, 0, 0, 1), (4, 127, 127, 0)]
-    # scale: factor 4 gives 87 x 65, which fits: nothing is cropped
+    # scale: factor 4 gives 87 x 65, which fits: nothing is cropped, and it is centred on the
+    # chip at ((128 - 87) // 2, (128 - 65) // 2) = (20, 31)
     assert rows(fit.fit_to_chip(e, (346, 260), mode="scale")) == [
-        (1, 0, 0, 1), (2, 86, 64, 0), (3, 27, 16, 1), (4, 59, 48, 0), (5, 59, 16, 1)]
+        (1, 20, 31, 1), (2, 106, 95, 0), (3, 47, 47, 1), (4, 79, 79, 0), (5, 79, 47, 1)]
 
 
 def test_fit_to_chip_vga_scale():
-    # factor 4 gives 160 x 120; the central 128 columns start at (160 - 128) // 2 = 16
+    # factor 4 gives 160 x 120; the central 128 columns start at (160 - 128) // 2 = 16, and the
+    # 120 rows are centred: y + (128 - 120) // 2 = y + 4
     e = ev((1, 639, 479, 1), (2, 64, 8, 0), (3, 575, 479, 1), (4, 63, 0, 0))
-    assert rows(fit.fit_to_chip(e, (640, 480), mode="scale")) == [(2, 0, 2, 0), (3, 127, 119, 1)]
-    # an explicit factor: 8 gives 80 x 60, all kept
+    assert rows(fit.fit_to_chip(e, (640, 480), mode="scale")) == [(2, 0, 6, 0), (3, 127, 123, 1)]
+    # an explicit factor: 8 gives 80 x 60, all kept, centred at (24, 34)
     assert rows(fit.fit_to_chip(e, (640, 480), mode="scale", factor=8)) == [
-        (1, 79, 59, 1), (2, 8, 1, 0), (3, 71, 59, 1), (4, 7, 0, 0)]
+        (1, 103, 93, 1), (2, 32, 35, 0), (3, 95, 93, 1), (4, 31, 34, 0)]
 
 
 def test_fit_to_chip_flip_and_polarity():

@@ -400,10 +400,14 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
                 t_work = min(t_work, sv[b, SV_START] + sv[b, SV_DUR])
             elif fc[b, FC_CNT] > 0:
                 t_work = min(t_work, fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL])
+        if t_work == INF and waiting:
+            # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
+            g[G_DEADT] = g[G_TNOW]
+            return DEADLOCK
         t = t_work
         if tick and g[G_NEXTTICK] < t:
-            # ticks matter while work is pending, before the next input, or up to end_ns
-            if t_work < INF or g[G_POS] < n_in or not final or g[G_NEXTTICK] <= end_ns:
+            # ticks matter while work is pending, before more input may come, or up to end_ns
+            if t_work < INF or not final or g[G_NEXTTICK] <= end_ns:
                 t = g[G_NEXTTICK]
         if g[G_POS] >= n_in and not final:
             horizon = g[G_TLASTIN]
@@ -412,9 +416,6 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
             if t >= horizon:
                 return NEED_INPUT
         if t == INF:
-            if waiting:
-                g[G_DEADT] = g[G_TNOW]
-                return DEADLOCK
             return DONE
         if t // binw >= n_bins:
             return SERIES_FULL

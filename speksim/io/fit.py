@@ -204,7 +204,8 @@ def fit_to_chip(ev, sensor_size, size=CHIP_SIZE, mode="crop", *, factor=None, po
     Steps, in order: check the events lie inside `sensor_size` = (width, height); flip (in sensor
     coordinates); for ``mode="scale"`` divide coordinates by `factor` (default `scale_factor`: the
     smallest power of two that makes the shorter side fit); crop the central ``size`` x ``size``
-    window (``mode="crop"`` crops at full resolution); map polarities (`map_polarity` mode); and,
+    window (``mode="crop"`` crops at full resolution), and centre a side that is smaller than the
+    chip; map polarities (`map_polarity` mode); and,
     when `sort` is true and times step back anywhere, stable-sort by time so the result passes
     `speksim.events.validate_events`. With ``sort=False`` such input raises instead.
     Times are not shifted (use `rezero`).
@@ -225,6 +226,12 @@ def fit_to_chip(ev, sensor_size, size=CHIP_SIZE, mode="crop", *, factor=None, po
         out = downscale(out, f)
         w, h = -(-w // f), -(-h // f)
     out = center_crop(out, w, h, size)
+    # a side smaller than the chip is centred on it, not left in a corner
+    pad_x, pad_y = max(0, size - w) // 2, max(0, size - h) // 2
+    if pad_x or pad_y:
+        out = out.copy()
+        out["x"] += pad_x
+        out["y"] += pad_y
     out = map_polarity(out, polarity)
     if out.size > 1 and np.any(np.diff(out["t"]) < 0):
         if not sort:
