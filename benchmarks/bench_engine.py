@@ -84,7 +84,7 @@ from bench_engine import chain4, poisson_spikes, CHIP
 from speksim import Simulation
 cfg, shape = chain4()
 sim = Simulation(cfg, CHIP, keep_outputs=False)
-n_total, chunk, t0 = {n}, 1_000_000, 0.0
+n_total, chunk, t0 = {n}, 250_000, 0.0
 done = outs = 0
 while done < n_total:
     ev = poisson_spikes(chunk, 100_000, seed=done, t0_us=t0, **shape)

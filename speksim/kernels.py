@@ -51,20 +51,30 @@ def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, 
                 continue
             wb = woff + ((c * k + ky) * k + kx) * cout
             nb = noff + (oy * wout + ox) * cout
+            # local row views and branch-free arithmetic let the compiler vectorise this loop
+            vrow = state[nb:nb + cout]
+            wrow = weights[wb:wb + cout]
             count = 0
-            for f in range(cout):
-                v = np.int32(state[nb + f]) + np.int32(weights[wb + f])
-                if wrap:
+            if wrap:
+                for f in range(cout):
+                    v = np.int32(vrow[f]) + np.int32(wrow[f])
                     v = ((v + 32768) & 0xFFFF) - 32768
-                else:
+                    s = np.int32(v >= th_hi)
+                    v = v - s * (v if rtz else th_hi)
+                    v = max(v, th_lo)
+                    vrow[f] = np.int16(v)
+                    fired[f] = np.uint8(s)
+                    count += s
+            else:
+                for f in range(cout):
+                    v = np.int32(vrow[f]) + np.int32(wrow[f])
                     v = min(max(v, INT16_MIN), INT16_MAX)
-                s = v >= th_hi
-                if s:
-                    v = 0 if rtz else v - th_hi
-                v = max(v, th_lo)
-                state[nb + f] = v
-                fired[f] = s
-                count += s
+                    s = np.int32(v >= th_hi)
+                    v = v - s * (v if rtz else th_hi)
+                    v = max(v, th_lo)
+                    vrow[f] = np.int16(v)
+                    fired[f] = np.uint8(s)
+                    count += s
             if count:
                 for f in range(cout):
                     if fired[f]:

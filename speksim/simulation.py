@@ -29,7 +29,7 @@ from .events import DVS_EVENT, SPIKE_EVENT, validate_events
 from .result import Result, outputs_from_rows, series_dict, stats_table
 
 ENGINES = ("fast", "reference")
-DEFAULT_CHUNK = 1 << 20
+DEFAULT_CHUNK = 1 << 16     # events per engine call: bounds the outputs gathered per call
 MAX_SERIES_BINS = 50_000_000   # time-series bins a run may need (about 2 GB of int64 series)
 
 

@@ -48,10 +48,17 @@ N_G = 10
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _spread(series, col, blk, t0, t1, binw, weight):
-    """Add weight * |[t0, t1) ∩ bin| to every bin the interval covers."""
+def _spread(series, col, blk, t0, t1, bn, weight):
+    """Add weight * |[t0, t1) ∩ bin| to every bin the interval covers.
+
+    bn = [bin width, current bin, start of the current bin]; t1 is never later than the current
+    instant, so an interval that starts in the current bin needs no division."""
     if t1 <= t0 or weight == 0:
         return
+    if t0 >= bn[2]:
+        series[col, bn[1], blk] += (t1 - t0) * weight
+        return
+    binw = bn[0]
     b0 = t0 // binw
     b1 = (t1 - 1) // binw
     if b0 == b1:
@@ -64,13 +71,13 @@ def _spread(series, col, blk, t0, t1, binw, weight):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _occupancy(fc, stats, series, blk, t, binw, delta):
+def _occupancy(fc, stats, series, blk, t, bn, delta):
     """FIFO occupancy of blk changes by delta at t: close the area integral up to t first."""
     cnt = fc[blk, FC_CNT]
     tl = fc[blk, FC_TLAST]
     if t > tl:
         stats[blk, S_FIFOAREA] += cnt * (t - tl)
-        _spread(series, R_FIFO, blk, tl, t, binw, cnt)
+        _spread(series, R_FIFO, blk, tl, t, bn, cnt)
         fc[blk, FC_TLAST] = t
     cnt += delta
     fc[blk, FC_CNT] = cnt
@@ -79,8 +86,11 @@ def _occupancy(fc, stats, series, blk, t, binw, delta):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _fifo_push(fq, fc, depth, stats, series, blk, t, binw, layer, f, x, y, root, avail):
-    pos = fc[blk, FC_BASE] + (fc[blk, FC_HEAD] + fc[blk, FC_CNT]) % depth[blk]
+def _fifo_push(fq, fc, depth, stats, series, blk, t, bn, layer, f, x, y, root, avail):
+    slot = fc[blk, FC_HEAD] + fc[blk, FC_CNT]
+    if slot >= depth[blk]:
+        slot -= depth[blk]
+    pos = fc[blk, FC_BASE] + slot
     fq[pos, FQ_LAYER] = layer
     fq[pos, FQ_F] = f
     fq[pos, FQ_X] = x
@@ -88,22 +98,23 @@ def _fifo_push(fq, fc, depth, stats, series, blk, t, binw, layer, f, x, y, root,
     fq[pos, FQ_ROOT] = root
     fq[pos, FQ_AVAIL] = avail
     stats[blk, S_IN] += 1
-    _occupancy(fc, stats, series, blk, t, binw, 1)
+    _occupancy(fc, stats, series, blk, t, bn, 1)
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _fifo_pop(fc, depth, stats, series, blk, t, binw):
+def _fifo_pop(fc, depth, stats, series, blk, t, bn):
     """Free the head slot (T2); returns the row index of the event just taken."""
     pos = fc[blk, FC_BASE] + fc[blk, FC_HEAD]
-    fc[blk, FC_HEAD] = (fc[blk, FC_HEAD] + 1) % depth[blk]
+    head = fc[blk, FC_HEAD] + 1
+    fc[blk, FC_HEAD] = 0 if head == depth[blk] else head
     stats[blk, S_SERVED] += 1
-    _occupancy(fc, stats, series, blk, t, binw, -1)
+    _occupancy(fc, stats, series, blk, t, bn, -1)
     return pos
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, sv,
-               spk_o, spk_f, spk_x, spk_y, fired, stats, series, binw):
+               spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn):
     """An idle core or DVS layer q starts its next job at t, if it has one (T3, T5, T11)."""
     if q < N_CORES:
         r = core[q]
@@ -124,12 +135,12 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
             pos = fc[q, FC_BASE] + fc[q, FC_HEAD]
             if fq[pos, FQ_AVAIL] > t:
                 return False
-            _fifo_pop(fc, fifo_depth, stats, series, q, t, binw)
+            _fifo_pop(fc, fifo_depth, stats, series, q, t, bn)
             c, x, y, root = fq[pos, FQ_F], fq[pos, FQ_X], fq[pos, FQ_Y], fq[pos, FQ_ROOT]
             step = r[C_SYNNS]
             if c >= r[C_CIN] or x >= r[C_WIN] or y >= r[C_HIN]:
                 stats[q, S_OOR] += 1
-                series[R_DROPPED, t // binw, q] += 1
+                series[R_DROPPED, bn[1], q] += 1
                 n, nspk = 0, 0
             else:
                 n, nspk = scatter_event(state, r[C_NOFF], weights, r[C_WOFF], c, x, y, r[C_COUT], r[C_HOUT],
@@ -137,7 +148,7 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
                                         r[C_TLO], r[C_RTZ], params[P_WRAP], fired,
                                         spk_o[base:], spk_f[base:], spk_x[base:], spk_y[base:])
                 stats[q, S_SYNOPS] += n
-                series[R_SYNOPS, t // binw, q] += n
+                series[R_SYNOPS, bn[1], q] += n
             dur = ev + n * step
         # F5.1 decimator, and spikes with no copy to make never enter the queue (T3)
         decn = r[C_DECN]
@@ -165,7 +176,7 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
         pos = fc[DVS, FC_BASE] + fc[DVS, FC_HEAD]
         if fq[pos, FQ_AVAIL] > t:
             return False
-        _fifo_pop(fc, fifo_depth, stats, series, DVS, t, binw)
+        _fifo_pop(fc, fifo_depth, stats, series, DVS, t, bn)
         root = fq[pos, FQ_ROOT]
         base = spk_o.shape[0] - 1  # the DVS layer's one-entry spike list is the buffers' last slot
         dur = dvs[D_EVNS]
@@ -182,7 +193,7 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
                 nspk = 1
         else:
             stats[DVS, S_DVSFILT] += 1
-            series[R_DROPPED, t // binw, DVS] += 1
+            series[R_DROPPED, bn[1], DVS] += 1
     sv[q, SV_BUSY] = 1
     sv[q, SV_START] = t
     sv[q, SV_SHIFT] = 0
@@ -198,7 +209,7 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, oq, oc,
-                    out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, binw):
+                    out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn):
     """Server of a core or the DVS layer at t: spikes into the output queue (T3/T4), job end, next job."""
     changed = False
     while True:
@@ -217,9 +228,12 @@ def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq,
                     since = sv[q, SV_STALLSINCE]
                     sv[q, SV_SHIFT] += t - since
                     stats[q, S_STALL] += t - since
-                    _spread(series, R_STALL, q, since, t, binw, 1)
+                    _spread(series, R_STALL, q, since, t, bn, 1)
                     sv[q, SV_BLOCKED] = 0
-                pos = oc[q, OC_BASE] + (oc[q, OC_HEAD] + oc[q, OC_CNT]) % out_depth[q]
+                slot = oc[q, OC_HEAD] + oc[q, OC_CNT]
+                if slot >= out_depth[q]:
+                    slot -= out_depth[q]
+                pos = oc[q, OC_BASE] + slot
                 oq[pos, OQ_F] = spk_f[i]
                 oq[pos, OQ_X] = spk_x[i]
                 oq[pos, OQ_Y] = spk_y[i]
@@ -235,17 +249,17 @@ def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq,
                     return changed
                 sv[q, SV_BUSY] = 0
                 stats[q, S_BUSY] += end - sv[q, SV_START]
-                _spread(series, R_BUSY, q, sv[q, SV_START], end, binw, 1)
+                _spread(series, R_BUSY, q, sv[q, SV_START], end, bn, 1)
                 changed = True
         else:
             if not _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, sv,
-                              spk_o, spk_f, spk_x, spk_y, fired, stats, series, binw):
+                              spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn):
                 return changed
             changed = True
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, binw, out, g):
+def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g):
     """Readout (counts only) or host output (T7) at t: end of service, next service."""
     changed = False
     while True:
@@ -255,7 +269,7 @@ def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, binw, ou
                 return changed
             sv[b, SV_BUSY] = 0
             stats[b, S_BUSY] += end - sv[b, SV_START]
-            _spread(series, R_BUSY, b, sv[b, SV_START], end, binw, 1)
+            _spread(series, R_BUSY, b, sv[b, SV_START], end, bn, 1)
             if b == HOST_OUT:
                 n = g[G_NOUT]
                 out[n, 0] = end + params[P_HOST_OUT_LAT]
@@ -271,7 +285,7 @@ def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, binw, ou
         pos = fc[b, FC_BASE] + fc[b, FC_HEAD]
         if fq[pos, FQ_AVAIL] > t:
             return changed
-        _fifo_pop(fc, fifo_depth, stats, series, b, t, binw)
+        _fifo_pop(fc, fifo_depth, stats, series, b, t, bn)
         sv[b, SV_BUSY] = 1
         sv[b, SV_START] = t
         sv[b, SV_DUR] = params[P_HOST_OUT_NS] if b == HOST_OUT else params[P_READOUT_NS]
@@ -284,7 +298,7 @@ def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, binw, ou
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats, series, binw):
+def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats, series, bn):
     """Output stage of core or DVS layer q at t: copies in F5 order, one at a time (T4, T0, T6).
 
     Returns True when it freed an output-queue slot that its stalled server waits for: the only
@@ -298,7 +312,7 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
         if fc[tgt, FC_CNT] >= fifo_depth[tgt]:
             if tgt < N_CORES and core[tgt, C_BAL]:
                 stats[tgt, S_CONGESTION] += 1
-                series[R_DROPPED, t // binw, tgt] += 1
+                series[R_DROPPED, bn[1], tgt] += 1
             else:
                 st[q, ST_BLOCKED] = 1
                 return unblocked
@@ -310,13 +324,14 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
                 f += copies[q, ci, K_SHIFT]
                 x //= pool
                 y //= pool
-            _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, binw, copies[q, ci, K_LAYER], f, x, y,
+            _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, copies[q, ci, K_LAYER], f, x, y,
                        oq[pos, OQ_ROOT], t + route)
             st[q, ST_FREE] = t + route
             stats[q, S_COPIES] += 1
         st[q, ST_BLOCKED] = 0
         if ci + 1 == ncopy:
-            oc[q, OC_HEAD] = (oc[q, OC_HEAD] + 1) % out_depth[q]
+            head = oc[q, OC_HEAD] + 1
+            oc[q, OC_HEAD] = 0 if head == out_depth[q] else head
             oc[q, OC_CNT] -= 1
             st[q, ST_COPY] = 0
             if sv[q, SV_BLOCKED]:
@@ -328,7 +343,7 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc, fifo_depth,
-               stats, series, binw, g):
+               stats, series, bn, g):
     """Input link at t (T1): events in recording order, one start per host_in_ns."""
     changed = False
     period = params[P_HOST_IN_NS]
@@ -344,7 +359,7 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
         if fc[tgt, FC_CNT] >= fifo_depth[tgt]:
             if tgt < N_CORES and core[tgt, C_BAL]:
                 stats[tgt, S_CONGESTION] += 1
-                series[R_DROPPED, t // binw, tgt] += 1
+                series[R_DROPPED, bn[1], tgt] += 1
                 lag[p] = -1
                 g[G_POS] = p + 1
                 g[G_LBLOCKED] = 0
@@ -352,7 +367,7 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
                 continue
             g[G_LBLOCKED] = 1
             return changed
-        _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, binw, tgt, in_a[p], in_x[p], in_y[p],
+        _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, tgt, in_a[p], in_x[p], in_y[p],
                    root_base + p, t + lat)
         lag[p] = t + lat - in_t[p]
         g[G_LAST] = t
@@ -366,7 +381,7 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
 @njit(cache=True, _nrt=False)
 def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
          state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, stats, series, out, g,
-         in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns, binw):
+         in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns, bn):
     """Advance the chip until a stop (see module docstring); returns one of the codes above."""
     tick = params[P_TICK_NS]
     period = params[P_HOST_IN_NS]
@@ -417,7 +432,10 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
                 return NEED_INPUT
         if t == INF:
             return DONE
-        if t // binw >= n_bins:
+        if t >= bn[2] + bn[0]:
+            bn[1] = t // bn[0]
+            bn[2] = bn[1] * bn[0]
+        if bn[1] >= n_bins:
             return SERIES_FULL
         if g[G_NOUT] >= out.shape[0]:
             return OUT_FULL
@@ -439,15 +457,15 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
             again = False
             for q in active_q:
                 _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
-                                oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, binw)
+                                oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
             for b in active_plain:
-                _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, binw, out, g)
+                _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g)
             _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
-                       fifo_depth, stats, series, binw, g)
+                       fifo_depth, stats, series, bn, g)
             # senders by rank: the DVS stage (first in active_q when the DVS layer is active), then cores
             for q in active_q:
                 if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
-                                                     out_depth, st, sv, stats, series, binw):
+                                                     out_depth, st, sv, stats, series, bn):
                     again = True
 
 
@@ -461,6 +479,7 @@ class FastEngine:
     def __init__(self, net: CompiledNetwork, options, out_capacity: int = 1 << 16):
         self.net = net
         self.binw = int(options.bin_ns)
+        self.bn = np.array([self.binw, 0, 0], np.int64)   # bin width, current bin, its start
         self.end_ns = -1 if options.end_ns is None else int(options.end_ns)
         core = net.core
         used = [k for k in range(N_CORES) if core[k, C_USED]]
@@ -513,7 +532,7 @@ class FastEngine:
                         net.params, self.active_q, self.active_plain, self.state, self.fq, self.fc, self.oq,
                         self.oc, self.sv, self.st, self.spk[0], self.spk[1], self.spk[2], self.spk[3], self.fired,
                         self.stats, self.series, self.out, self.g, *arrays, n, self.n_fed, lag, final,
-                        self.end_ns, self.binw)
+                        self.end_ns, self.bn)
             if code == OUT_FULL or code in (NEED_INPUT, DONE, DEADLOCK):
                 k = int(self.g[G_NOUT])
                 if k:
@@ -545,7 +564,7 @@ class FastEngine:
             tl, cnt = int(self.fc[b, FC_TLAST]), int(self.fc[b, FC_CNT])
             if t_end > tl and cnt:
                 self.stats[b, S_FIFOAREA] += cnt * (t_end - tl)
-                _spread(self.series, R_FIFO, b, tl, t_end, self.binw, cnt)
+                _spread(self.series, R_FIFO, b, tl, t_end, np.array([self.binw, 0, INF], np.int64), cnt)
         return RawResult(outputs=outputs, stats=self.stats.copy(), lag_ns=lag,
                          series=self.series[:, :n_bins].copy(), state=self.state.copy(), t_end_ns=t_end)
 
