@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 
 from .chip import Chip, kernel_memory_words, load_chip, neuron_memory_words
+from ._files import atomic_path
 from .errors import ConfigError
 
 N_CORES = 9
@@ -725,9 +726,8 @@ def save_config(config: ChipConfig, path) -> None:
     """Write `config` as indented JSON (same configuration, same bytes), atomically."""
     path = Path(path)
     text = _format_json(config_to_dict(config)) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(text.encode("utf-8"))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(text.encode("utf-8"))
 
 
 def load_config(path) -> ChipConfig:

@@ -25,7 +25,6 @@ import inspect
 import io
 import json
 import os
-import secrets
 import shlex
 from pathlib import Path
 from typing import Mapping, Optional
@@ -33,6 +32,7 @@ from typing import Mapping, Optional
 import numpy as np
 
 from . import __version__
+from ._files import atomic_path
 from .errors import EventError, RunFileError
 from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT
 from .result import BLOCK_NAMES, STATS_DTYPE, Result
@@ -81,29 +81,13 @@ def save_run(result: Result, path, *, input_name: Optional[str] = None, input_si
     if command_line is not None:
         metadata["command_line"] = (command_line if isinstance(command_line, str)
                                     else shlex.join(str(a) for a in command_line))
-    tmp = _temp_path(path)
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w-", **_file_kwargs()) as f:
             _write(f, result, metadata)
             f.flush()
             # written last: a reader trusts a file only when this attribute is present and true
             f.attrs["complete"] = np.bool_(True)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
     return path
-
-
-def _temp_path(path: Path) -> Path:
-    """A fresh name beside `path` (same folder, so os.replace is an atomic rename). The name ends
-    in `.tmp-<pid>-<random>`; the file is created with the usual permissions, not mkstemp's 0600."""
-    return path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
 
 
 def _file_kwargs() -> dict:
@@ -428,17 +412,9 @@ def export_csv_summary(result: Result, path) -> Path:
             else:
                 cells.append(str(int(row[c])))
         w.writerow(cells)
-    tmp = _temp_path(path)
-    try:
+    with atomic_path(path) as tmp:
         with open(tmp, "x", encoding="utf-8", newline="") as fh:
             fh.write(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
     return path
 
 
