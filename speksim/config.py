@@ -112,7 +112,10 @@ class CnnLayerConfig:
             if i >= 2:
                 raise ValueError("a core has at most two destinations")
             if not isinstance(d, CnnLayerDestination):
-                layer, pooling, shift = (tuple(d) + (1, 0))[:3] if isinstance(d, (tuple, list)) else (d, 1, 0)
+                parts = tuple(d) if isinstance(d, (tuple, list)) else (d,)
+                if not 1 <= len(parts) <= 3:
+                    raise ValueError(f"a destination is (layer[, pooling[, feature_shift]]), got {d!r}")
+                layer, pooling, shift = parts + (1, 0)[len(parts) - 1:]
                 d = CnnLayerDestination(layer=int(layer), enable=True, pooling=int(pooling), feature_shift=int(shift))
             dests[i] = d
         return cls(dimensions=dims, weights=w,

@@ -23,8 +23,9 @@ import numpy as np
 from . import __version__
 from .chip import Chip, load_chip
 from .config import ChipConfig, RunOptions
-from .engine.compiled import (C_CIN, C_HIN, C_USED, C_WIN, DVS, EngineInput, RawResult, compile_network)
-from .errors import EventError
+from .engine.compiled import (C_CIN, C_COUT, C_EVNS, C_HIN, C_HOUT, C_LEAK, C_LEAKNS, C_USED, C_WIN, C_WOUT,
+                               DVS, N_CORES, EngineInput, RawResult, compile_network, tick_period_ns)
+from .errors import ConfigError, EventError
 from .events import DVS_EVENT, SPIKE_EVENT, validate_events
 from .result import Result, outputs_from_rows, series_dict, stats_table
 
@@ -72,6 +73,7 @@ class Simulation:
         self.config = config
         self.warnings = validate_config(config, self.chip) if validate else []
         self.net = compile_network(config, self.chip, self.options)
+        self._check_leak_fits_clock()
         if initial_states:
             self.net = self.net.with_states(initial_states)
         if not keep_outputs and engine != "fast":
@@ -90,6 +92,26 @@ class Simulation:
         if engine == "fast":
             from .engine.fast import FastEngine
             self._engine = FastEngine(self.net, self.options)
+
+    def _check_leak_fits_clock(self):
+        """SPEC T5: a core whose leak job lasts a whole slow-clock period would leak forever and
+        never serve an event again (and the run would never end)."""
+        period = tick_period_ns(self.options.slow_clock_hz)
+        if not period:
+            return
+        problems = []
+        for k in range(N_CORES):
+            row = self.net.core[k]
+            if row[C_USED] and row[C_LEAK]:
+                n = int(row[C_COUT] * row[C_HOUT] * row[C_WOUT])
+                job = int(row[C_EVNS] + n * row[C_LEAKNS])
+                if job >= period:
+                    problems.append(
+                        f"core {k}: a leak job over its {n} neurons takes {job} ns, as long as the slow-clock "
+                        f"period ({period} ns at {self.options.slow_clock_hz:g} Hz), so the core would do nothing "
+                        f"but leak; lower RunOptions.slow_clock_hz below {1e9 / job:.4g} Hz or use a smaller layer")
+        if problems:
+            raise ConfigError(problems)
 
     # ----- input ----------------------------------------------------------------------------
     def _to_engine(self, events) -> EngineInput:

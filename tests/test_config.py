@@ -520,3 +520,14 @@ def test_chain_config_cores_and_monitor_options(chip):
     for bad in (dict(cores=[1]), dict(cores=[1, 1]), dict(cores=[0, 1], monitor=[5])):
         with pytest.raises(ConfigError):
             chain_config([a, b], **bad)
+
+
+def test_conv_destination_shorthand_defaults():
+    """(layer), (layer, pooling) and (layer, pooling, shift) fill in pooling 1 and shift 0."""
+    w = np.zeros((2, 1, 3, 3), np.int8)
+    layer = CnnLayerConfig.conv(w, (8, 8), destinations=[3, (4, 2)])
+    d0, d1 = layer.destinations
+    assert (d0.layer, d0.enable, d0.pooling, d0.feature_shift) == (3, True, 1, 0)
+    assert (d1.layer, d1.enable, d1.pooling, d1.feature_shift) == (4, True, 2, 0)
+    d = CnnLayerConfig.conv(w, (8, 8), destinations=[(5, 4, 7)]).destinations[0]
+    assert (d.layer, d.pooling, d.feature_shift) == (5, 4, 7)

@@ -194,6 +194,16 @@ def test_invalid_configuration_is_refused_before_running():
         simulate(cfg, spikes([0], [1], [1]), CHIP)
 
 
+def test_leak_longer_than_the_slow_clock_is_refused():
+    """T5: 16x16 neurons x 20 ns leak_ns = 5 us of leak per tick; at 1 MHz the core could only leak."""
+    cfg = chain(1)
+    cfg.cnn_layers[0].leak_enable = True
+    job = CHIP.event_ns[0] + 16 * 16 * CHIP.leak_ns[0]
+    with pytest.raises(ConfigError, match=f"takes {job} ns"):
+        Simulation(cfg, CHIP, RunOptions(slow_clock_hz=1e6))
+    Simulation(cfg, CHIP, RunOptions(slow_clock_hz=1e9 / (job + 1)))  # one ns to spare is fine
+
+
 def test_unknown_chip_and_engine():
     with pytest.raises(UnknownChipError, match="speck9"):
         simulate(chain(1), spikes([0], [1], [1]), "speck9")

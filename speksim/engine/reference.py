@@ -1,0 +1,796 @@
+"""The SimPy reference engine: the chip model of SPEC §3, one SimPy process per block.
+
+Meant to be read next to SPEC.md and docs/timing-model.md, and to agree to the byte with the fast
+engine (`speksim.engine.fast`), which implements the same rules in numba.
+
+Processes (SPEC §3): the input link (T1), each core's service (T3, T5) and output stage (T4),
+the DVS layer's service and output stage (T11), the readout service (T11; it only counts events
+for now) and the host output (T7). A process wakes only when something observable happens: an
+event arrives for an idle server, a spike completes and may stall (T4), a stage is free again
+with spikes to send. The SynOps of a job are applied when its service starts (timing-model:
+functional work at service start) and their completion times follow from T3 arithmetically; a
+job's end is known as soon as its last spike is in the output queue, so no process wakes just to
+end a job.
+
+One nanosecond is settled in rounds (docs/timing-model.md): the slow-clock tick first, then the
+servers, then the senders in rank order, again until nothing changes. SimPy's order of same-time
+events is not trusted for this: ticks are scheduled with URGENT priority (before every server
+action), server actions run at NORMAL priority, and the senders' turn is taken by one arbiter,
+scheduled at a priority below NORMAL, so it starts only when every server action of the
+nanosecond is done. It asks the senders in rank order (input link 0, DVS stage 1, core k's stage
+2 + k) to make their transfer (T0).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import simpy
+from simpy.events import NORMAL, URGENT
+
+from ..config import RunOptions
+from ..errors import DeadlockError
+from ..kernels import leak_job, scatter_event
+from .compiled import (C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAK, C_LEAKNS,
+                       C_NCOPY, C_NOFF, C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKCAP, C_SX, C_SY, C_SYNNS, C_THI,
+                       C_TLO, C_WIN, C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY,
+                       D_NCOPY, D_OFF, D_ON, D_OX, D_OY, D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT,
+                       K_TARGET, N_BLOCKS, N_CORES, N_SERIES, N_STATS, P_HOST_IN_LAT, P_HOST_IN_NS,
+                       P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_TICK_NS, P_WRAP, R_BUSY,
+                       R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, READOUT, S_BUSY, S_CONGESTION, S_COPIES,
+                       S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_LEAKMERGED,
+                       S_OOR, S_OUTMAX, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS, CompiledNetwork,
+                       EngineInput, RawResult)
+
+#: Priority of the senders' turn: after the tick (URGENT) and every server action (NORMAL).
+_SENDERS = NORMAL + 1
+
+_INF = float("inf")
+
+
+def block_name(block: int) -> str:
+    """Human name of a block id (docs/timing-model.md, block table)."""
+    if 0 <= block < N_CORES:
+        return f"core {block}"
+    return {DVS: "DVS layer", READOUT: "readout", HOST_OUT: "host output"}.get(block, f"block {block}")
+
+
+def _fire(env: simpy.Environment, event: simpy.Event, delay: int, priority: int = NORMAL, value=None) -> None:
+    """Trigger `event` with `value`, `delay` ns from now: what `simpy.Timeout` does for a new
+    event, here for an event a process already waits on or one that carries a callback."""
+    event._ok = True
+    event._value = value
+    env.schedule(event, priority, delay)
+
+
+# ----------------------------------------------------------------------------------------------
+# What a run reports (SPEC §4): statistics and per-bin series
+# ----------------------------------------------------------------------------------------------
+
+class _Recorder:
+    """Counters plus the intervals and instants the series are made of, folded into per-bin
+    arrays every `FOLD` jobs (so memory stays bounded) and at the end: RawResult's
+    stats[12, N_STATS] and series[N_SERIES, n_bins, 12]."""
+
+    FOLD = 1 << 16
+
+    def __init__(self, bin_ns: int):
+        self.bin_ns = int(bin_ns)
+        self.stats = [[0] * N_STATS for _ in range(N_BLOCKS)]
+        self.busy: list[tuple] = []      # (block, t0, t1): a job from service start to end, stalls included
+        self.stalls: list[tuple] = []    # (block, t0, t1): a completion waiting for the output queue (T4)
+        self.waits: list[tuple] = []     # (block, t0, t1): a FIFO slot taken at t0 (T0), freed at t1 (T2)
+        self.synops: list[tuple] = []    # (block, t, n): n SynOps of a job whose service started at t
+        self.drops: list[tuple] = []     # (block, t): a congestion, out-of-range or DVS-filter drop
+        self.t_last = 0                  # last instant something happened (besides job ends)
+        self._totals = np.zeros((N_BLOCKS, N_STATS), np.int64)
+        self._series = np.zeros((N_SERIES, 1, N_BLOCKS), np.int64)
+
+    def dropped(self, block: int, stat: int, t: int) -> None:
+        """A congestion drop (T6), an out-of-range event (F1) or a DVS filter drop (F6) at t."""
+        self.stats[block][stat] += 1
+        self.drops.append((block, t))
+
+    def job(self, block: int, t0: int, t1: int) -> None:
+        self.busy.append((block, t0, t1))
+        if len(self.busy) >= self.FOLD:
+            self._fold()
+
+    def _fold(self) -> None:
+        w = self.bin_ns
+        ivs = [np.array(x, np.int64).reshape(-1, 3) for x in (self.busy, self.stalls, self.waits)]
+        syn = np.array(self.synops, np.int64).reshape(-1, 3)
+        drop = np.array(self.drops, np.int64).reshape(-1, 2)
+        last = max([0] + [int(iv[:, 2].max()) for iv in ivs if len(iv)] +
+                   [int(a[:, 1].max()) for a in (syn, drop) if len(a)])
+        if last // w >= self._series.shape[1]:
+            grown = np.zeros((N_SERIES, max(last // w + 1, 2 * self._series.shape[1]), N_BLOCKS), np.int64)
+            grown[:, :self._series.shape[1]] = self._series
+            self._series = grown
+        series, totals = self._series, self._totals
+        for col, stat, iv in zip((R_BUSY, R_STALL, R_FIFO), (S_BUSY, S_STALL, S_FIFOAREA), ivs):
+            np.add.at(totals[:, stat], iv[:, 0], iv[:, 2] - iv[:, 1])
+            if len(iv):
+                first, overlap = _spread(iv, w)
+                series[col, first:first + len(overlap)] += overlap
+        np.add.at(totals[:, S_SYNOPS], syn[:, 0], syn[:, 2])
+        np.add.at(series[R_SYNOPS], (syn[:, 1] // w, syn[:, 0]), syn[:, 2])
+        np.add.at(series[R_DROPPED], (drop[:, 1] // w, drop[:, 0]), 1)
+        self.busy, self.stalls, self.waits, self.synops, self.drops = [], [], [], [], []
+
+    def finish(self, t_end: int):
+        """(stats, series) of a run that ended at t_end: n_bins = t_end // bin_ns + 1."""
+        self._fold()
+        n_bins = t_end // self.bin_ns + 1
+        series = np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64)
+        m = min(n_bins, self._series.shape[1])
+        assert not self._series[:, m:].any(), "something happened after the end of the run"
+        series[:, :m] = self._series[:, :m]
+        return np.array(self.stats, np.int64) + self._totals, series
+
+
+def _spread(iv: np.ndarray, w: int):
+    """The overlaps of intervals iv[:, (block, t0, t1)] with bins of width w: (first bin,
+    int64 [n_bins, 12]) for the bins from the first interval's to the last one's.
+
+    The overlap of [t0, t1) with bin j is h_j(t1) - h_j(t0), h_j(t) = clamp(t, jw, (j+1)w) - jw:
+    w for a point in a later bin, t - jw for a point in bin j, 0 for one before."""
+    first = int(iv[:, 1].min()) // w
+    n = int(iv[:, 2].max()) // w - first + 1
+    out = np.zeros((n, N_BLOCKS), np.int64)
+    for col, sign in ((2, 1), (1, -1)):
+        block, t = iv[:, 0], iv[:, col]
+        b = t // w
+        np.add.at(out, (b - first, block), sign * (t - b * w))
+        count = np.zeros((n + 1, N_BLOCKS), np.int64)
+        np.add.at(count, (b - first, block), 1)
+        later = count[::-1].cumsum(axis=0)[::-1]      # later[j] = points in bins >= j
+        out += sign * w * later[1:]
+    return first, out
+
+
+# ----------------------------------------------------------------------------------------------
+# FIFOs and the senders' arbiter (SPEC T0, T2)
+# ----------------------------------------------------------------------------------------------
+
+class _Fifo:
+    """A block's input FIFO (T2): `depth` slots; entries (available_at_ns, payload, start_ns) in
+    the order their transfers started. A slot is taken when a transfer starts (T0) and freed when
+    the block starts serving the entry, so the occupancy is the number of entries."""
+
+    def __init__(self, block: int, depth: int, rec: _Recorder):
+        self.block, self.depth, self.rec = block, int(depth), rec
+        self.entries: deque = deque()
+        self.stats = rec.stats[block]
+
+    def has_slot(self) -> bool:
+        return len(self.entries) < self.depth
+
+    def push(self, now: int, available: int, payload) -> None:
+        entries = self.entries
+        entries.append((available, payload, now))
+        st = self.stats
+        st[S_IN] += 1
+        if len(entries) > st[S_FIFOMAX]:
+            st[S_FIFOMAX] = len(entries)
+
+    def pop(self, now: int):
+        _, payload, start = self.entries.popleft()
+        self.stats[S_SERVED] += 1
+        self.rec.waits.append((self.block, start, now))
+        return payload
+
+
+class _Arbiter:
+    """The senders' turn of a round (T0, docs/timing-model.md): every sender that can start a
+    transfer now is asked, lowest rank first, to make it. A sender that had to wait is asked
+    again only once its target FIFO has a free slot (asking earlier would change nothing)."""
+
+    def __init__(self, env: simpy.Environment, fifos: list):
+        self.env, self.fifos = env, fifos
+        self.waiting: dict[int, object] = {}    # rank -> sender that wants to send now
+        self.blocked: dict[int, int] = {}       # rank -> FIFO that sender waits for
+        self._scheduled = False
+
+    def register(self, sender, settled: bool = True) -> None:
+        """`sender` can start its next transfer now. `settled`: the caller does nothing more
+        at this nanosecond after this call."""
+        self.waiting[sender.rank] = sender
+        self._schedule(settled)
+
+    def slot_freed(self, block: int) -> None:
+        """A server freed a slot of its FIFO (T2) and does nothing more at this nanosecond."""
+        if block in self.blocked.values():
+            self._schedule(True)
+
+    def _schedule(self, settled: bool) -> None:
+        if self._scheduled:
+            return
+        env = self.env
+        if settled and env.peek() > env.now:
+            # Nothing else is scheduled at this nanosecond and the caller is done, so every
+            # server action of the round is over: the senders' turn can be taken at once.
+            self._round(None)
+            return
+        self._scheduled = True
+        ev = simpy.Event(env)
+        ev.callbacks.append(self._round)
+        _fire(env, ev, 0, _SENDERS)
+
+    def _round(self, _event) -> None:
+        self._scheduled = False
+        now, blocked, fifos = self.env.now, self.blocked, self.fifos
+        for rank in sorted(self.waiting):
+            if rank in blocked and not fifos[blocked[rank]].has_slot():
+                continue
+            target = self.waiting[rank].attempt(now)
+            if target is None:
+                del self.waiting[rank]
+                blocked.pop(rank, None)
+            else:
+                blocked[rank] = target
+
+
+class _Sim:
+    """What the blocks of one run share: environment, FIFOs, servers, arbiter, recorder."""
+
+    def __init__(self, net: CompiledNetwork, options: RunOptions):
+        self.env = simpy.Environment()
+        self.net = net
+        self.rec = _Recorder(options.bin_ns)
+        self.fifos = [_Fifo(b, net.fifo_depth[b], self.rec) for b in range(N_BLOCKS)]
+        self.arbiter = _Arbiter(self.env, self.fifos)
+        self.servers: list = [None] * N_BLOCKS
+        self.balancer = [bool(net.core[k, C_BAL]) for k in range(N_CORES)] + [False] * (N_BLOCKS - N_CORES)
+        self.outputs: list[tuple] = []
+
+    def transfer(self, target: int, now: int, latency: int, payload) -> None:
+        """T0: a transfer into `target`'s FIFO starts now; the slot is taken now and the event is
+        available to the target at now + latency."""
+        fifo = self.fifos[target]
+        was_empty = not fifo.entries
+        fifo.push(now, now + latency, payload)
+        if was_empty:
+            self.servers[target].arrival(now, now + latency)
+        self.rec.t_last = now
+
+    def congestion_drop(self, target: int, now: int) -> None:
+        """T6: a transfer into a core with the congestion balancer would have to wait: dropped."""
+        self.rec.dropped(target, S_CONGESTION, now)
+        self.rec.t_last = now
+
+    def last_instant(self) -> int:
+        """The last instant something happened (a job's end is recorded as soon as it is known)."""
+        return max([self.rec.t_last] + [server.busy_until for server in self.servers])
+
+
+# ----------------------------------------------------------------------------------------------
+# Servers (SPEC T2, T3, T5, T7, T11)
+# ----------------------------------------------------------------------------------------------
+
+class _Server:
+    """A block that serves its FIFO one event at a time (T2); subclasses define `run`.
+
+    T3: the next job starts at the later of the end of the previous one and the moment its event
+    becomes available. A server waits for that once (an idle server waits for an arrival)."""
+
+    def __init__(self, sim: _Sim, block: int):
+        self.sim, self.env, self.block = sim, sim.env, block
+        self.fifo = sim.fifos[block]
+        self.rec = sim.rec
+        self.stats = sim.rec.stats[block]
+        self.busy_until = 0         # end of the last job started
+        self.idle = False           # waiting for its next job (the last one may still be ending)
+        self.proc = None
+        self._wake = None           # event an idle server with an empty FIFO waits on
+        sim.servers[block] = self
+
+    def arrival(self, now: int, available: int) -> None:
+        """A transfer into the empty FIFO started: an idle server wakes when it is available."""
+        if self._wake is not None:
+            _fire(self.env, self._wake, max(available, self.busy_until) - now)
+            self._wake = None
+
+    def _next_start(self, now: int):
+        """When the next job can start (>= now), as far as is known now; None if none waits."""
+        e = self.fifo.entries
+        if not e:
+            return None
+        return max(e[0][0], now, self.busy_until)
+
+    def _idle_event(self, now: int):
+        """None when a job can start now; else the event to wait for, idle."""
+        self.idle = False
+        self._wake = None
+        t = self._next_start(now)
+        if t == now:
+            return None
+        self.idle = True
+        if t is None:
+            self._wake = self.env.event()
+            return self._wake
+        return self.env.timeout(t - now)
+
+    def _start_fifo_event(self, now: int):
+        """Serve the head of the FIFO: its slot is freed now (T2)."""
+        payload = self.fifo.pop(now)
+        self.sim.arbiter.slot_freed(self.block)
+        return payload
+
+    def _end_job(self, s: int, end: int) -> None:
+        self.busy_until = end
+        self.rec.job(self.block, s, end)
+
+
+class _QueuedServer(_Server):
+    """A server with an output queue and stage (a core, the DVS layer): T3's spike timing, T4's stall."""
+
+    def __init__(self, sim: _Sim, block: int, out_depth: int, stage: "_Stage"):
+        super().__init__(sim, block)
+        self.out_depth = int(out_depth)
+        self.stage = stage
+        stage.server = self
+        self._slot = None           # event a stalled server waits on
+
+    def queue_slot_freed(self) -> None:
+        """The stage started the last copy of a spike, which so left the queue (T4)."""
+        if self._slot is not None:
+            ev, self._slot = self._slot, None
+            ev.succeed()
+
+    def _emit(self, s: int, base: int, step: int, n: int, spikes, root: int):
+        """Time a job that started at s (T3, T5): item j (SynOp or neuron) completes at
+        s + base + (j+1)*step + stalls; `spikes` lists (j, f, x, y) of the spikes that enter the
+        output queue; the job ends at s + base + n*step + stalls.
+
+        Returns None when that is settled now, else a generator for the server process to run."""
+        stage = self.stage
+        if len(stage.queue) + len(spikes) > self.out_depth:
+            return self._emit_stalling(s, base, step, n, spikes, root)
+        # Only this server adds to its output queue, so the queue cannot fill before the job
+        # ends and no completion stalls (T4): each spike enters at its T3 time by itself.
+        env = self.env
+        for j, f, x, y in spikes:
+            ev = simpy.Event(env)
+            ev.callbacks.append(stage.enter_event)
+            _fire(env, ev, s + base + (j + 1) * step - env.now, NORMAL, (f, x, y, root))
+        self._end_job(s, s + base + n * step)
+        return None
+
+    def _emit_stalling(self, s: int, base: int, step: int, n: int, spikes, root: int):
+        """`_emit` when the output queue may fill: the server wakes at each spike's completion."""
+        env, stage, rec = self.env, self.stage, self.rec
+        queue = stage.queue
+        delay = 0
+        for j, f, x, y in spikes:
+            tc = s + base + (j + 1) * step + delay
+            if tc > env.now:
+                yield env.timeout(tc - env.now)
+            if len(queue) >= self.out_depth:
+                # T4: the completion waits until the stage frees a queue slot; every later item
+                # of the job shifts by the same time
+                t0 = env.now
+                rec.t_last = t0
+                self._slot = env.event()
+                yield self._slot
+                delay += env.now - t0
+                rec.stalls.append((self.block, t0, env.now))
+            stage.enter(env.now, f, x, y, root, settled=False)
+        self._end_job(s, s + base + n * step + delay)
+
+
+class _CoreServer(_QueuedServer):
+    """Core k's service: events (F1-F3, T3), leak jobs (F4, T5), decimator (F5.1)."""
+
+    def __init__(self, sim: _Sim, k: int, stage: "_Stage", state: np.ndarray, leak_can_fire: bool, wrap: bool):
+        net = sim.net
+        super().__init__(sim, k, net.out_depth[k], stage)
+        r = [int(v) for v in net.core[k]]
+        self.cin, self.hin, self.win = r[C_CIN], r[C_HIN], r[C_WIN]
+        self.cout, self.hout, self.wout = r[C_COUT], r[C_HOUT], r[C_WOUT]
+        self.woff, self.noff, self.boff = r[C_WOFF], r[C_NOFF], r[C_BOFF]
+        self.thi, self.tlo, self.rtz = r[C_THI], r[C_TLO], r[C_RTZ]
+        self.event_ns, self.synop_ns, self.leak_ns = r[C_EVNS], r[C_SYNNS], r[C_LEAKNS]
+        self.dec_n = r[C_DECN]              # 0: decimator off
+        self.dec_count = 0
+        self.has_copies = r[C_NCOPY] > 0
+        self.leak_enable = bool(r[C_LEAK])
+        self.leak_can_fire = int(leak_can_fire)
+        self.wrap = int(wrap)
+        self.state, self.weights, self.biases = state, net.weights, net.biases
+        self.spk = [np.zeros(max(1, r[C_SPKCAP]), np.int64) for _ in range(4)]   # j, f, x, y
+        fired = np.zeros(max(1, self.cout), np.uint8)
+        self.geometry = (self.cout, self.hout, self.wout, r[C_K], r[C_SY], r[C_SX], r[C_PY], r[C_PX],
+                         self.thi, self.tlo, self.rtz, self.wrap, fired, *self.spk)
+        self.leak_pending = False
+
+    def tick(self) -> None:
+        """T5: a slow-clock tick gives the core a leak job, unless one is still waiting."""
+        if self.leak_pending:
+            self.stats[S_LEAKMERGED] += 1
+            return
+        self.leak_pending = True
+        if self.idle:
+            self.idle = False
+            self.proc.interrupt()
+
+    def _next_start(self, now: int):
+        if self.leak_pending:
+            return max(now, self.busy_until)
+        return super()._next_start(now)
+
+    def _survivors(self, nspk: int):
+        """F5.1 decimator: of the job's nspk spikes (in completion order), those that go on and
+        enter the output queue (T3: only if they have a copy to make), as (j, f, x, y)."""
+        st = self.stats
+        st[S_SPIKES] += nspk
+        if not nspk:
+            return ()
+        j, f, x, y = self.spk
+        spikes = [(int(j[i]), int(f[i]), int(x[i]), int(y[i])) for i in range(nspk)]
+        if self.dec_n:
+            kept = []
+            for spike in spikes:
+                self.dec_count += 1
+                if self.dec_count % self.dec_n:
+                    st[S_DECIMATED] += 1
+                else:
+                    kept.append(spike)
+            spikes = kept
+        return spikes if self.has_copies else ()
+
+    def run(self):
+        env, rec, st = self.env, self.rec, self.stats
+        while True:
+            wait = self._idle_event(env.now)
+            while wait is not None:
+                try:
+                    yield wait
+                except simpy.Interrupt:     # a slow-clock tick brought a leak job (T5)
+                    pass
+                wait = self._idle_event(env.now)
+            s = env.now
+            if self.leak_pending:
+                # T5: the leak job goes before any event waiting in the FIFO; F4 order
+                self.leak_pending = False
+                st[S_LEAKJOBS] += 1
+                n, nspk = leak_job(self.state, self.noff, self.biases, self.boff, self.cout, self.hout, self.wout,
+                                   self.thi, self.tlo, self.rtz, self.wrap, self.leak_can_fire, *self.spk)
+                waiting = self._emit(s, self.event_ns, self.leak_ns, n, self._survivors(nspk), -1)
+            else:
+                c, x, y, root = self._start_fifo_event(s)
+                if 0 <= c < self.cin and 0 <= x < self.win and 0 <= y < self.hin:
+                    nsyn, nspk = scatter_event(self.state, self.noff, self.weights, self.woff, c, x, y,
+                                               *self.geometry)
+                    rec.synops.append((self.block, s, nsyn))
+                    waiting = self._emit(s, self.event_ns, self.synop_ns, nsyn, self._survivors(nspk), root)
+                else:
+                    # F1: not processed; served like an event without a valid offset (timing-model)
+                    rec.dropped(self.block, S_OOR, s)
+                    waiting = self._emit(s, self.event_ns, self.synop_ns, 0, (), root)
+            if waiting is not None:
+                yield from waiting
+
+
+class _DvsServer(_QueuedServer):
+    """The DVS pre-processing layer's service (F6, T11): one event per `dvs_event_ns`; a
+    surviving event enters the output queue at the end of its service."""
+
+    def __init__(self, sim: _Sim, stage: "_Stage"):
+        super().__init__(sim, DVS, sim.net.out_depth[DVS], stage)
+        self.d = [int(v) for v in sim.net.dvs]
+
+    def map(self, p: int, x: int, y: int):
+        """F6 on one event: (feature, x, y), or None when it is dropped. Sensor events that the
+        configuration does not pass (`pass_sensor_events`) are dropped like filtered ones."""
+        d = self.d
+        if not d[D_PASS] or (p == 1 and not d[D_ON]) or (p == 0 and not d[D_OFF]):
+            return None
+        f = 0 if d[D_MERGE] else p
+        x //= d[D_PX]
+        y //= d[D_PY]
+        if not (d[D_OX] <= x <= d[D_CX] and d[D_OY] <= y <= d[D_CY]):
+            return None
+        x -= d[D_OX]
+        y -= d[D_OY]
+        if d[D_MX]:
+            x = d[D_CX] - d[D_OX] - x
+        if d[D_MY]:
+            y = d[D_CY] - d[D_OY] - y
+        if d[D_DIAG]:
+            x, y = y, x
+        return f, x, y
+
+    def run(self):
+        env, rec, st = self.env, self.rec, self.stats
+        ev_ns, has_copies = self.d[D_EVNS], self.d[D_NCOPY] > 0
+        while True:
+            wait = self._idle_event(env.now)
+            while wait is not None:
+                yield wait
+                wait = self._idle_event(env.now)
+            s = env.now
+            p, x, y, root = self._start_fifo_event(s)
+            mapped = self.map(p, x, y)
+            spikes = ()
+            if mapped is None:
+                rec.dropped(DVS, S_DVSFILT, s)
+            else:
+                st[S_SPIKES] += 1
+                if has_copies:
+                    spikes = ((0, *mapped),)
+            waiting = self._emit(s, ev_ns, 0, 0, spikes, root)
+            if waiting is not None:
+                yield from waiting
+
+
+class _PlainServer(_Server):
+    """The readout (T11: it only counts events, for now) and the host output (T7): one event per
+    `ns`; a host-output event's timestamp is the end of its service plus `latency`."""
+
+    def __init__(self, sim: _Sim, block: int, ns: int, latency: int):
+        super().__init__(sim, block)
+        self.ns, self.latency = int(ns), int(latency)
+
+    def run(self):
+        env = self.env
+        while True:
+            wait = self._idle_event(env.now)
+            while wait is not None:
+                yield wait
+                wait = self._idle_event(env.now)
+            s = env.now
+            payload = self._start_fifo_event(s)
+            if self.block == HOST_OUT:
+                layer, f, x, y, root = payload
+                self.sim.outputs.append((s + self.ns + self.latency, layer, f, x, y, root))
+            self._end_job(s, s + self.ns)
+
+
+# ----------------------------------------------------------------------------------------------
+# Senders (SPEC T0, T1, T4, T6)
+# ----------------------------------------------------------------------------------------------
+
+_IDLE, _WAITING, _BUSY = 0, 1, 2      # stage: nothing to send / asked the arbiter / making a copy
+
+
+class _Stage:
+    """The output stage of a core or the DVS layer (T4): forwards its queue's spikes in order,
+    each spike's copies in F5 order (monitor, destination 0, destination 1), one copy at a time,
+    each occupying the stage for `route_ns`. A spike leaves the queue when its last copy starts."""
+
+    def __init__(self, sim: _Sim, block: int, rank: int, route_ns: int, copies):
+        self.sim, self.env, self.block, self.rank = sim, sim.env, block, rank
+        self.route_ns = int(route_ns)
+        self.copies = [tuple(int(v) for v in c) for c in copies if c[K_TARGET] >= 0]
+        self.queue: deque = deque()          # spikes [f, x, y, root, index of the next copy]
+        self.server: _QueuedServer | None = None
+        self.stats = sim.rec.stats[block]
+        self.state = _IDLE
+        self.free_at = 0                     # end of the last copy's route time
+        self._turn = None                    # event the stage process waits on
+
+    def enter(self, now: int, f: int, x: int, y: int, root: int, settled: bool = True) -> None:
+        """A spike enters the output queue (T3). `settled`: see `_Arbiter.register`."""
+        queue = self.queue
+        queue.append([f, x, y, root, 0])
+        if len(queue) > self.stats[S_OUTMAX]:
+            self.stats[S_OUTMAX] = len(queue)
+        if self.state == _IDLE:
+            if now >= self.free_at:
+                self.state = _WAITING
+                self.sim.arbiter.register(self, settled)
+            else:                            # still making its last copy: go on when it is free
+                self.state = _BUSY
+                _fire(self.env, self._turn, self.free_at - now)
+
+    def enter_event(self, event: simpy.Event) -> None:
+        """Callback of an event carrying (f, x, y, root): that spike enters the queue now."""
+        self.enter(self.env.now, *event._value)
+
+    def run(self):
+        while True:
+            self._turn = self.env.event()
+            if self.queue:
+                self.state = _WAITING
+                self.sim.arbiter.register(self)
+            else:
+                self.state = _IDLE
+            yield self._turn                 # the stage is free again and has spikes to send
+
+    def _leave(self) -> None:
+        self.queue.popleft()
+        self.server.queue_slot_freed()
+
+    def attempt(self, now: int):
+        """The stage's turn (T0): start the next copy, or drop it into a core with the congestion
+        balancer (T6) and go on with the next one at once. Returns the FIFO it must wait for, or None."""
+        sim = self.sim
+        queue = self.queue
+        while queue:
+            spike = queue[0]
+            f, x, y, root, i = spike
+            target, layer, pool, shift = self.copies[i]
+            last = i + 1 == len(self.copies)
+            if sim.fifos[target].has_slot():
+                if target == HOST_OUT:
+                    payload = (layer, f, x, y, root)                 # F5.2: monitor, as fired
+                else:
+                    payload = (f + shift, x // pool, y // pool, root)   # F5.3: shift and pooling
+                sim.transfer(target, now, self.route_ns, payload)
+                self.stats[S_COPIES] += 1
+                spike[4] = i + 1
+                if last:
+                    self._leave()
+                self.free_at = now + self.route_ns
+                if queue:
+                    self.state = _BUSY
+                    _fire(self.env, self._turn, self.route_ns)
+                else:                        # the next spike to enter wakes the stage (enter)
+                    self.state = _IDLE
+                return None
+            if not sim.balancer[target]:
+                return target
+            sim.congestion_drop(target, now)     # a dropped copy costs the stage no time
+            spike[4] = i + 1
+            if last:
+                self._leave()
+        self.state = _IDLE
+        return None
+
+
+class _InputLink:
+    """The input link (T1): input events in recording order; event i starts at the earliest
+    s_i >= max(t_i, s_prev + link_ns) at which T0 allows it, with latency `latency`."""
+
+    rank = 0
+
+    def __init__(self, sim: _Sim, inputs: EngineInput, link_ns: int, latency: int):
+        self.sim, self.env = sim, sim.env
+        self.t = inputs.t_ns.tolist()
+        self.target = inputs.target.tolist()
+        self.a, self.x, self.y = inputs.a.tolist(), inputs.x.tolist(), inputs.y.tolist()
+        self.n = len(self.t)
+        self.link_ns, self.latency = int(link_ns), int(latency)
+        self.lag = [-1] * self.n    # input lag (T1); -1 for an input dropped by a balancer (T6)
+        self.i = 0
+        self.s_prev = None          # start of the last input actually sent (a dropped one does not count)
+        self._turn = None
+
+    def earliest(self, i: int) -> int:
+        if self.s_prev is None:
+            return self.t[i]
+        return max(self.t[i], self.s_prev + self.link_ns)
+
+    def run(self):
+        env = self.env
+        if self.n and self.t[0] > env.now:
+            yield env.timeout(self.t[0] - env.now)
+        while self.i < self.n:
+            self._turn = env.event()
+            self.sim.arbiter.register(self)
+            yield self._turn                 # fired at the earliest start of the next input
+
+    def attempt(self, now: int):
+        """The link's turn (T0, T1, T6). Returns the FIFO it must wait for, or None."""
+        sim = self.sim
+        while self.i < self.n:
+            i = self.i
+            e = self.earliest(i)
+            if e > now:
+                _fire(self.env, self._turn, e - now)
+                return None
+            target = self.target[i]
+            if sim.fifos[target].has_slot():
+                sim.transfer(target, now, self.latency, (self.a[i], self.x[i], self.y[i], i))
+                self.lag[i] = now + self.latency - self.t[i]
+                self.s_prev = now
+            elif sim.balancer[target]:
+                sim.congestion_drop(target, now)
+            else:
+                return target
+            self.i += 1
+        _fire(self.env, self._turn, 0)
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------------------------
+
+def _deadlock(sim: _Sim, stages: list, link: _InputLink) -> DeadlockError:
+    """T9: name the blocks of the waiting cycle, their FIFO contents and the simulated time."""
+    waits = {}
+    for sender in sim.arbiter.waiting.values():
+        if isinstance(sender, _Stage) and sender.queue:
+            waits[sender.block] = sender.copies[sender.queue[0][4]][K_TARGET]
+    cycle: list[int] = []
+    for start in sorted(waits):
+        path, b = [], start
+        while b in waits and b not in path:
+            path.append(b)
+            b = waits[b]
+        if b in path:
+            loop = path[path.index(b):]
+            low = loop.index(min(loop))
+            cycle = loop[low:] + loop[:low]
+            break
+    if not cycle:
+        cycle = sorted(waits)
+    t = sim.last_instant()
+    lines = []
+    for b in cycle:
+        fifo = sim.fifos[b]
+        contents = ", ".join(str(tuple(payload)) for _, payload, _ in fifo.entries)
+        lines.append(f"{block_name(b)} (output queue {len(stages[b].queue)} spike(s)) waits for a slot in "
+                     f"{block_name(waits[b])}'s FIFO; {block_name(b)}'s FIFO holds "
+                     f"{len(fifo.entries)}/{fifo.depth} events (feature, x, y, root): [{contents}]")
+    if link.rank in sim.arbiter.waiting and link.i < link.n:
+        lines.append(f"the input link waits to send input event {link.i} to {block_name(link.target[link.i])}")
+    names = " -> ".join(block_name(b) for b in cycle + cycle[:1])
+    msg = (f"the chip deadlocked at t = {t} ns (SPEC T9): nothing is scheduled while senders wait for "
+           f"FIFO slots in the cycle {names}:\n  " + "\n  ".join(lines) +
+           "\nBreak the cycle, enlarge the FIFOs, or enable input_congestion_balancer_enable on a core of it.")
+    return DeadlockError(msg, t_ns=t, cycle=cycle)
+
+
+def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions) -> RawResult:
+    """Simulate `inputs` on the compiled chip `net` with SimPy (SPEC §2, §3).
+
+    Returns the same `RawResult` as the fast engine, byte for byte. Raises `DeadlockError` (T9)
+    when nothing is scheduled while a sender waits for a FIFO slot. `net` is not modified.
+    """
+    sim = _Sim(net, options)
+    env, rec = sim.env, sim.rec
+    p = [int(v) for v in net.params]
+    state = net.initial_state.copy()
+
+    stages = [_Stage(sim, q, 2 + q, int(net.core[q, C_ROUTENS]), net.copies[q]) for q in range(N_CORES)]
+    stages.append(_Stage(sim, DVS, 1, int(net.dvs[D_ROUTENS]), net.copies[DVS]))
+    cores = [_CoreServer(sim, k, stages[k], state, bool(p[P_LEAK_FIRE]), bool(p[P_WRAP])) for k in range(N_CORES)]
+    servers = cores + [_DvsServer(sim, stages[DVS]),
+                       _PlainServer(sim, READOUT, p[P_READOUT_NS], 0),
+                       _PlainServer(sim, HOST_OUT, p[P_HOST_OUT_NS], p[P_HOST_OUT_LAT])]
+    link = _InputLink(sim, inputs, p[P_HOST_IN_NS], p[P_HOST_IN_LAT])
+    for server in servers:
+        server.proc = env.process(server.run())
+    for stage in stages:
+        env.process(stage.run())
+    env.process(link.run())
+
+    # The slow clock (F4, T5): ticks at 1, 2, 3, ... periods, only when a core leaks, each the
+    # first thing of its nanosecond (URGENT). A tick counts while the chip has work left (something
+    # is scheduled, or a job is still in service), or up to end_ns (timing-model: end of a run).
+    leak_cores = [c for c in cores if c.leak_enable]
+    period = p[P_TICK_NS] if leak_cores else 0
+    end_ns = options.end_ns
+
+    def tick(_event):
+        now = env.now
+        if env.peek() == _INF:
+            if sim.arbiter.waiting:
+                return          # deadlocked (T9): no more ticks, the run stops below
+            if all(server.busy_until < now for server in servers) and (end_ns is None or now > end_ns):
+                return          # the chip is idle: later ticks do not count
+        rec.t_last = now
+        for core in leak_cores:
+            core.tick()
+        schedule_tick(now + period)
+
+    def schedule_tick(t: int) -> None:
+        ev = simpy.Event(env)
+        ev.callbacks.append(tick)
+        _fire(env, ev, t - env.now, URGENT)
+
+    if period:
+        schedule_tick(period)
+    env.run()
+    if sim.arbiter.waiting:
+        raise _deadlock(sim, stages, link)
+
+    t_end = max(sim.last_instant(), int(end_ns) if end_ns is not None else 0)
+    stats, series = rec.finish(t_end)
+    outputs = np.array(sim.outputs, np.int64).reshape(-1, 6)
+    return RawResult(outputs=outputs, stats=stats, lag_ns=np.array(link.lag, np.int64), series=series,
+                     state=state, t_end_ns=int(t_end))

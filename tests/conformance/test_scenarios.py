@@ -1,0 +1,122 @@
+"""The conformance scenarios (scenarios.py) on both engines.
+
+Each scenario's hand-computed expectation must hold on each engine, and the two engines must
+agree on everything they report: outputs event for event, every statistic, lag, series bin,
+final neuron state and the end time.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+from speksim.config import validate
+from speksim.errors import DeadlockError
+
+from .scenarios import (ALL_RULES, CHIP, ENGINES, NOT_YET_IMPLEMENTED, PARTLY_IMPLEMENTED, all_scenarios,
+                        check_expected, compile_scenario, engine_function, first_difference, run_engine)
+
+SCENARIOS = all_scenarios()
+BY_NAME = {s.name: s for s in SCENARIOS}
+_results: dict = {}
+
+
+def result(engine: str, name: str):
+    """Each scenario runs once per engine per test session."""
+    key = (engine, name)
+    if key not in _results:
+        _results[key] = run_engine(engine, BY_NAME[name])
+    return _results[key]
+
+
+def test_enough_scenarios():
+    assert len(SCENARIOS) >= 30
+
+
+def test_every_rule_has_a_scenario():
+    covered = {rule for s in SCENARIOS for rule in s.rules}
+    unknown = covered - set(ALL_RULES)
+    assert not unknown, f"scenarios cite rules the SPEC does not have: {sorted(unknown)}"
+    missing = set(ALL_RULES) - covered - set(NOT_YET_IMPLEMENTED)
+    assert not missing, f"no scenario covers {sorted(missing)}; add one or list it in NOT_YET_IMPLEMENTED with a reason"
+    stale = covered & set(NOT_YET_IMPLEMENTED)
+    assert not stale, f"{sorted(stale)} is listed as not implemented but a scenario covers it"
+    assert set(PARTLY_IMPLEMENTED) <= covered
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_scenario_configuration_is_valid(name):
+    s = BY_NAME[name]
+    validate(s.config, s.chip)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("name", sorted(n for n, s in BY_NAME.items() if s.expected is not None))
+def test_hand_computed(engine, name):
+    engine_function(engine)          # skips while the fast engine is missing
+    problems = check_expected(result(engine, name), BY_NAME[name], engine)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_engines_agree(name):
+    engine_function("fast")
+    diff = first_difference(result("reference", name), result("fast", name))
+    assert diff is None, f"scenario {name}: {diff}"
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_fast_engine_in_chunks_agrees(name):
+    """timing-model, chunks: input fed in chunks gives the same bytes as input fed at once."""
+    run_fast = engine_function("fast")
+    if "chunk_events" not in inspect.signature(run_fast).parameters:
+        pytest.skip("run_fast takes no chunk_events")
+    s = BY_NAME[name]
+    for chunk in (1, 3):
+        try:
+            res = run_fast(compile_scenario(s), s.inputs, s.options, chunk_events=chunk)
+        except DeadlockError as exc:
+            res = exc
+        diff = first_difference(result("reference", name), res, ("reference", f"fast in chunks of {chunk}"))
+        assert diff is None, f"scenario {name}: {diff}"
+
+
+def test_t10_published_latencies():
+    """T10: 3.36 us through 9 cores and 1.58 us through one, within 5 %."""
+    for name, published in (("t10_anchor_1_core", 1580), ("t10_anchor_9_cores", 3360)):
+        latency = int(result("reference", name).outputs[0, 0])
+        assert abs(latency - published) <= 0.05 * published, (name, latency)
+
+
+def test_deadlock_names_cycle_and_time():
+    """T9: the error names the cores of the cycle, their FIFO contents and the simulated time."""
+    err = result("reference", "deadlock_cycle")
+    assert isinstance(err, DeadlockError)
+    assert sorted(err.cycle) == [0, 1]
+    assert err.t_ns is not None and err.t_ns > 0
+    text = str(err)
+    assert "core 0" in text and "core 1" in text and f"{err.t_ns} ns" in text and "FIFO holds" in text
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_determinism(engine):
+    """T8: the same inputs give the same bytes, run after run; F8: a run starts from the
+    configured state and does not change the compiled network."""
+    run = engine_function(engine)
+    s = BY_NAME["determinism"]
+    net = compile_scenario(s)
+    before = net.initial_state.copy()
+    a = run(net, s.inputs, s.options)
+    b = run(net, s.inputs, s.options)
+    assert np.array_equal(net.initial_state, before)
+    assert len(a.outputs) > 50 and a.stats[:, 11].sum() > 0     # busy enough to mean something
+    for field in ("outputs", "stats", "lag_ns", "series", "state"):
+        x, y = getattr(a, field), getattr(b, field)
+        assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), field
+    assert a.t_end_ns == b.t_end_ns
+
+
+def test_chip_is_speck2f():
+    assert CHIP.name == "speck2f"
