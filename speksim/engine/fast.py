@@ -32,8 +32,8 @@ DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK = 0, 1, 2, 3, 4
 
 # server columns sv[block, :]
 (SV_BUSY, SV_START, SV_SHIFT, SV_NSPK, SV_K, SV_DUR, SV_ROOT, SV_BLOCKED, SV_STALLSINCE, SV_LEAKPEND,
- SV_DECCNT, SV_L, SV_F, SV_X, SV_Y) = range(15)
-N_SV = 15
+ SV_DECCNT, SV_L, SV_F, SV_X, SV_Y, SV_WAKE) = range(16)
+N_SV = 16
 # FIFO control fc[block, :]; FIFO rows fq[slot, :]
 FC_BASE, FC_HEAD, FC_CNT, FC_TLAST = range(4)
 FQ_LAYER, FQ_F, FQ_X, FQ_Y, FQ_ROOT, FQ_AVAIL = range(6)
@@ -396,15 +396,19 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
             t_work = min(t_work, r)
         waiting = g[G_LBLOCKED] == 1
         for q in active_q:
+            # each server's next instant, kept in SV_WAKE so that the first round visits only those due
+            w = INF
             if sv[q, SV_BUSY]:
                 if sv[q, SV_BLOCKED]:
                     waiting = True
                 elif sv[q, SV_K] < sv[q, SV_NSPK]:
-                    t_work = min(t_work, sv[q, SV_START] + spk_o[sv[q, SV_L] + sv[q, SV_K]] + sv[q, SV_SHIFT])
+                    w = sv[q, SV_START] + spk_o[sv[q, SV_L] + sv[q, SV_K]] + sv[q, SV_SHIFT]
                 else:
-                    t_work = min(t_work, sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT])
+                    w = sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT]
             elif fc[q, FC_CNT] > 0:
-                t_work = min(t_work, fq[fc[q, FC_BASE] + fc[q, FC_HEAD], FQ_AVAIL])
+                w = fq[fc[q, FC_BASE] + fc[q, FC_HEAD], FQ_AVAIL]
+            sv[q, SV_WAKE] = w
+            t_work = min(t_work, w)
             if oc[q, OC_CNT] > 0:
                 if st[q, ST_BLOCKED]:
                     waiting = True
@@ -449,15 +453,20 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
                         stats[q, S_LEAKMERGED] += 1
                     else:
                         sv[q, SV_LEAKPEND] = 1
+                        sv[q, SV_WAKE] = t
         # Rounds (docs/timing-model.md). Within a round every slot a server frees is seen by the
         # senders after it, and every spike a server queues by its own stage; so only a transfer
         # that frees an output-queue slot for a stalled server calls for another round.
+        # The first round visits the servers due at t; a later round only those that were stalled.
         again = True
+        first = True
         while again:
             again = False
             for q in active_q:
-                _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
-                                oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
+                if (sv[q, SV_WAKE] <= t) if first else sv[q, SV_BLOCKED]:
+                    _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
+                                    oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
+            first = False
             for b in active_plain:
                 _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g)
             _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
