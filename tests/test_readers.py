@@ -159,7 +159,7 @@ def test_unknown_format_name_lists_supported(traces):
 
 def test_formats_table():
     assert set(sio.FORMATS) == {"aedat4", "aedat2", "aedat31", "evt2", "evt3", "dat", "nmnist", "npy", "npz",
-                                "hdf5"}
+                                "hdf5", "run"}
     assert all(isinstance(v, str) and v for v in sio.FORMATS.values())
 
 

@@ -244,3 +244,37 @@ def test_outputs_as_dvs(result):
 def test_bad_layer_maps(result, layer_map, match):
     with pytest.raises(EventError, match=match):
         run_outputs_as_spikes(result, layer_map)
+
+
+def test_read_events_replays_the_dvs_layer_output_of_a_run_file(tmp_path):
+    """A run file is a recording too: its layer-13 (DVS layer) monitor output comes back as camera
+    events. With no pooling, crop or mirror, F6 keeps every address and polarity."""
+    import speksim
+    from speksim.io import detect_format, read_events
+    cfg = speksim.ChipConfig()
+    w = np.ones((1, 2, 1, 1), np.int8)
+    cfg.cnn_layers[0] = speksim.CnnLayerConfig.conv(w, (128, 128), stride=2, threshold_high=1, threshold_low=-1)
+    cfg.dvs_layer.monitor_enable = True
+    cfg.dvs_layer.destinations[0].layer, cfg.dvs_layer.destinations[0].enable = 0, True
+    ev = speksim.make_events("dvs", t=[0, 3, 9], x=[5, 100, 127], y=[7, 0, 64], p=[1, 0, 1])
+    res = speksim.simulate(cfg, ev)
+    path = speksim.save_run(res, tmp_path / "r.h5")
+    assert detect_format(path) == "run"
+    back = read_events(path)
+    assert back[["x", "y", "p"]].tolist() == ev[["x", "y", "p"]].tolist()
+    assert np.all(back["t"] >= ev["t"])  # host arrival times, later than the camera's
+
+
+def test_read_events_on_a_run_without_dvs_output_says_what_to_use(tmp_path):
+    import speksim
+    from speksim.errors import ReaderError
+    from speksim.io import read_events
+    cfg = speksim.ChipConfig()
+    w = np.zeros((1, 1, 3, 3), np.int8)
+    w[0, 0, 1, 1] = 1
+    cfg.cnn_layers[0] = speksim.CnnLayerConfig.conv(w, (8, 8), padding=1, threshold_high=1, threshold_low=-1,
+                                                    monitor_enable=True)
+    ev = speksim.make_events("spike", t=[0], layer=[0], feature=[0], x=[3], y=[3])
+    path = speksim.save_run(speksim.simulate(cfg, ev), tmp_path / "r.h5")
+    with pytest.raises(ReaderError, match="run_outputs_as_spikes"):
+        read_events(path)

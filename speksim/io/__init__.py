@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import EventError, ReaderError, SpeksimError
 from ..events import DVS_EVENT
-from . import aedat, aedat4, hdf5, nmnist, numpy_files, prophesee
+from . import aedat, aedat4, hdf5, nmnist, numpy_files, prophesee, runfiles
 from ._base import fail, scan_text_header
 from .fit import time_window
 
@@ -38,6 +38,7 @@ FORMATS = {
     "npy": "numpy .npy structured array with fields t, x, y, p",
     "npz": "numpy .npz archive: arrays t, x, y, p or one structured event array",
     "hdf5": "HDF5 (.h5/.hdf5): events/{t,x,y,p}, events/{ts,xs,ys,ps}, or top-level t, x, y, p",
+    "run": "speksim run file (.h5): the DVS layer's monitored output (layer 13) as camera events",
 }
 
 _READERS = {
@@ -51,6 +52,7 @@ _READERS = {
     "npy": (numpy_files.iter_npy, numpy_files.sensor_size_none),
     "npz": (numpy_files.iter_npz, numpy_files.sensor_size_none),
     "hdf5": (hdf5.iter_hdf5, hdf5.sensor_size_hdf5),
+    "run": (runfiles.iter_run, runfiles.sensor_size_run),
 }
 
 _ALIASES = {"aedat": "aedat2", "aedat2.0": "aedat2", "aedat3": "aedat31", "aedat3.1": "aedat31",
@@ -112,7 +114,8 @@ def _sniff(p: Path) -> str | None:
             else:
                 head_at = head[:8]
             if head_at == _HDF5_MAGIC:
-                return "hdf5"
+                from ..runfile import is_run_file
+                return "run" if is_run_file(p) else "hdf5"
         if head.startswith(b"%"):
             lines, _ = scan_text_header(f, p, b"%", stop_line=b"% end")
             kind = prophesee.sniff(lines)
