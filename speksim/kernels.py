@@ -55,26 +55,14 @@ def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, 
             vrow = state[nb:nb + cout]
             wrow = weights[wb:wb + cout]
             count = 0
-            if wrap:
-                for f in range(cout):
-                    v = np.int32(vrow[f]) + np.int32(wrow[f])
-                    v = ((v + 32768) & 0xFFFF) - 32768
-                    s = np.int32(v >= th_hi)
-                    v = v - s * (v if rtz else th_hi)
-                    v = max(v, th_lo)
-                    vrow[f] = np.int16(v)
-                    fired[f] = np.uint8(s)
-                    count += s
-            else:
-                for f in range(cout):
-                    v = np.int32(vrow[f]) + np.int32(wrow[f])
-                    v = min(max(v, INT16_MIN), INT16_MAX)
-                    s = np.int32(v >= th_hi)
-                    v = v - s * (v if rtz else th_hi)
-                    v = max(v, th_lo)
-                    vrow[f] = np.int16(v)
-                    fired[f] = np.uint8(s)
-                    count += s
+            for f in range(cout):
+                v = _overflow(np.int32(vrow[f]) + np.int32(wrow[f]), wrap)
+                s = np.int32(v >= th_hi)
+                v = v - s * (v if rtz else th_hi)
+                v = max(v, th_lo)
+                vrow[f] = np.int16(v)
+                fired[f] = np.uint8(s)
+                count += s
             if count:
                 for f in range(cout):
                     if fired[f]:
