@@ -5,12 +5,15 @@ engine (`speksim.engine.fast`), which implements the same rules in numba.
 
 Processes (SPEC §3): the input link (T1), each core's service (T3, T5) and output stage (T4),
 the DVS layer's service and output stage (T11), the readout service (T11; it only counts events
-for now) and the host output (T7). A process wakes only when something observable happens: an
-event arrives for an idle server, a spike completes and may stall (T4), a stage is free again
-with spikes to send. The SynOps of a job are applied when its service starts (timing-model:
-functional work at service start) and their completion times follow from T3 arithmetically; a
-job's end is known as soon as its last spike is in the output queue, so no process wakes just to
-end a job.
+for now) and the host output (T7). A process wakes only when something observable happens: a job
+can start, a stage can start a copy, a spike completes into an output queue that may be full (T4).
+The SynOps of a job are applied when its service starts (timing-model: functional work at
+service start) and their completion times follow from T3 arithmetically. Only its own server adds
+to an output queue, so a spike completing while the queue has a free slot *now* cannot find it
+full: the server puts it in the queue at service start, marked with the time it enters (T3), and
+the stage takes it when that time has come. The server wakes at a completion only when the queue
+may be full then, and a job's end is known as soon as its last spike is in the queue, so no
+process wakes just to end a job.
 
 One nanosecond is settled in rounds (docs/timing-model.md): the slow-clock tick first, then the
 servers, then the senders in rank order, again until nothing changes. SimPy's order of same-time
@@ -71,18 +74,22 @@ def _fire(env: simpy.Environment, event: simpy.Event, delay: int, priority: int 
 class _Recorder:
     """Counters plus the intervals and instants the series are made of, folded into per-bin
     arrays every `FOLD` jobs (so memory stays bounded) and at the end: RawResult's
-    stats[12, N_STATS] and series[N_SERIES, n_bins, 12]."""
+    stats[12, N_STATS] and series[N_SERIES, n_bins, 12].
+
+    The records are flat lists of ints, one record after the other (`busy += (block, t0, t1)`):
+    cheap to append and to turn into arrays. The lists are emptied in place by a fold, so a
+    block may keep a reference to them."""
 
     FOLD = 1 << 16
 
     def __init__(self, bin_ns: int):
         self.bin_ns = int(bin_ns)
         self.stats = [[0] * N_STATS for _ in range(N_BLOCKS)]
-        self.busy: list[tuple] = []      # (block, t0, t1): a job from service start to end, stalls included
-        self.stalls: list[tuple] = []    # (block, t0, t1): a completion waiting for the output queue (T4)
-        self.waits: list[tuple] = []     # (block, t0, t1): a FIFO slot taken at t0 (T0), freed at t1 (T2)
-        self.synops: list[tuple] = []    # (block, t, n): n SynOps of a job whose service started at t
-        self.drops: list[tuple] = []     # (block, t): a congestion, out-of-range or DVS-filter drop
+        self.busy: list[int] = []        # block, t0, t1: a job from service start to end, stalls included
+        self.stalls: list[int] = []      # block, t0, t1: a completion waiting for the output queue (T4)
+        self.waits: list[int] = []       # block, t0, t1: a FIFO slot taken at t0 (T0), freed at t1 (T2)
+        self.synops: list[int] = []      # block, t, n: n SynOps of a job whose service started at t
+        self.drops: list[int] = []       # block, t: a congestion, out-of-range or DVS-filter drop
         self.t_last = 0                  # last instant something happened (besides job ends)
         self._totals = np.zeros((N_BLOCKS, N_STATS), np.int64)
         self._series = np.zeros((N_SERIES, 1, N_BLOCKS), np.int64)
@@ -90,14 +97,10 @@ class _Recorder:
     def dropped(self, block: int, stat: int, t: int) -> None:
         """A congestion drop (T6), an out-of-range event (F1) or a DVS filter drop (F6) at t."""
         self.stats[block][stat] += 1
-        self.drops.append((block, t))
+        self.drops += (block, t)
 
-    def job(self, block: int, t0: int, t1: int) -> None:
-        self.busy.append((block, t0, t1))
-        if len(self.busy) >= self.FOLD:
-            self._fold()
-
-    def _fold(self) -> None:
+    def fold(self) -> None:
+        """Add the records to the totals and per-bin series, and empty them."""
         w = self.bin_ns
         ivs = [np.array(x, np.int64).reshape(-1, 3) for x in (self.busy, self.stalls, self.waits)]
         syn = np.array(self.synops, np.int64).reshape(-1, 3)
@@ -117,11 +120,12 @@ class _Recorder:
         np.add.at(totals[:, S_SYNOPS], syn[:, 0], syn[:, 2])
         np.add.at(series[R_SYNOPS], (syn[:, 1] // w, syn[:, 0]), syn[:, 2])
         np.add.at(series[R_DROPPED], (drop[:, 1] // w, drop[:, 0]), 1)
-        self.busy, self.stalls, self.waits, self.synops, self.drops = [], [], [], [], []
+        for records in (self.busy, self.stalls, self.waits, self.synops, self.drops):
+            records.clear()
 
     def finish(self, t_end: int):
         """(stats, series) of a run that ended at t_end: n_bins = t_end // bin_ns + 1."""
-        self._fold()
+        self.fold()
         n_bins = t_end // self.bin_ns + 1
         series = np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64)
         m = min(n_bins, self._series.shape[1])
@@ -155,31 +159,47 @@ def _spread(iv: np.ndarray, w: int):
 # ----------------------------------------------------------------------------------------------
 
 class _Fifo:
-    """A block's input FIFO (T2): `depth` slots; entries (available_at_ns, payload, start_ns) in
-    the order their transfers started. A slot is taken when a transfer starts (T0) and freed when
-    the block starts serving the entry, so the occupancy is the number of entries."""
+    """A block's input FIFO (T2): `depth` slots, taken when a transfer starts (T0) and freed when
+    the block starts serving the event, in the order the transfers started.
 
-    def __init__(self, block: int, depth: int, rec: _Recorder):
-        self.block, self.depth, self.rec = block, int(depth), rec
+    `entries` (available_at_ns, payload, start_ns) wait for the block's process. `served` holds
+    the service starts of the events the block has already served arithmetically (see
+    `_Sim.transfer`), which come first in FIFO order and keep their slots until those starts."""
+
+    def __init__(self, sim: "_Sim", block: int, depth: int):
+        self.sim, self.block, self.depth = sim, block, int(depth)
         self.entries: deque = deque()
-        self.stats = rec.stats[block]
+        self.served: deque = deque()
+        self.stats = sim.rec.stats[block]
+        self._watch = None              # event at the next start in `served`, while a sender waits
 
-    def has_slot(self) -> bool:
-        return len(self.entries) < self.depth
-
-    def push(self, now: int, available: int, payload) -> None:
-        entries = self.entries
-        entries.append((available, payload, now))
-        st = self.stats
-        st[S_IN] += 1
-        if len(entries) > st[S_FIFOMAX]:
-            st[S_FIFOMAX] = len(entries)
+    def occupancy(self, now: int) -> int:
+        """Slots taken at now, as the senders see them (servers start their jobs before senders
+        send, at any one nanosecond)."""
+        served = self.served
+        while served and served[0] <= now:
+            served.popleft()
+        return len(served) + len(self.entries)
 
     def pop(self, now: int):
+        """The block's process starts serving the head of `entries`: its slot is freed (T2)."""
         _, payload, start = self.entries.popleft()
         self.stats[S_SERVED] += 1
-        self.rec.waits.append((self.block, start, now))
+        self.sim.rec.waits += (self.block, start, now)
         return payload
+
+    def watch(self, now: int) -> None:
+        """A sender waits for a slot: the next start in `served` frees one (T2), so tell the
+        arbiter then (the process frees the slots of `entries` itself)."""
+        if self.served and self._watch is None:
+            env = self.sim.env
+            self._watch = ev = simpy.Event(env)
+            ev.callbacks.append(self._freed)
+            _fire(env, ev, self.served[0] - now)
+
+    def _freed(self, _event) -> None:
+        self._watch = None
+        self.sim.arbiter.slot_freed(self.block)
 
 
 class _Arbiter:
@@ -197,16 +217,15 @@ class _Arbiter:
         """`sender` can start its next transfer now. `settled`: the caller does nothing more
         at this nanosecond after this call."""
         self.waiting[sender.rank] = sender
-        self._schedule(settled)
+        if not self._scheduled:
+            self._schedule(settled)
 
     def slot_freed(self, block: int) -> None:
         """A server freed a slot of its FIFO (T2) and does nothing more at this nanosecond."""
-        if block in self.blocked.values():
+        if not self._scheduled and block in self.blocked.values():
             self._schedule(True)
 
     def _schedule(self, settled: bool) -> None:
-        if self._scheduled:
-            return
         env = self.env
         if settled and env.peek() > env.now:
             # Nothing else is scheduled at this nanosecond and the caller is done, so every
@@ -220,16 +239,21 @@ class _Arbiter:
 
     def _round(self, _event) -> None:
         self._scheduled = False
-        now, blocked, fifos = self.env.now, self.blocked, self.fifos
-        for rank in sorted(self.waiting):
-            if rank in blocked and not fifos[blocked[rank]].has_slot():
-                continue
-            target = self.waiting[rank].attempt(now)
+        now, waiting, blocked, fifos = self.env.now, self.waiting, self.blocked, self.fifos
+        for rank in (sorted(waiting) if len(waiting) > 1 else list(waiting)):
+            if rank in blocked:
+                fifo = fifos[blocked[rank]]
+                if fifo.occupancy(now) >= fifo.depth:
+                    continue                 # still full: asking would change nothing
+            target = waiting[rank].attempt(now)
             if target is None:
-                del self.waiting[rank]
-                blocked.pop(rank, None)
+                del waiting[rank]
+                if rank in blocked:
+                    del blocked[rank]
             else:
                 blocked[rank] = target
+        for target in blocked.values():
+            fifos[target].watch(now)
 
 
 class _Sim:
@@ -239,7 +263,7 @@ class _Sim:
         self.env = simpy.Environment()
         self.net = net
         self.rec = _Recorder(options.bin_ns)
-        self.fifos = [_Fifo(b, net.fifo_depth[b], self.rec) for b in range(N_BLOCKS)]
+        self.fifos = [_Fifo(self, b, net.fifo_depth[b]) for b in range(N_BLOCKS)]
         self.arbiter = _Arbiter(self.env, self.fifos)
         self.servers: list = [None] * N_BLOCKS
         self.balancer = [bool(net.core[k, C_BAL]) for k in range(N_CORES)] + [False] * (N_BLOCKS - N_CORES)
@@ -248,11 +272,26 @@ class _Sim:
     def transfer(self, target: int, now: int, latency: int, payload) -> None:
         """T0: a transfer into `target`'s FIFO starts now; the slot is taken now and the event is
         available to the target at now + latency."""
-        fifo = self.fifos[target]
-        was_empty = not fifo.entries
-        fifo.push(now, now + latency, payload)
-        if was_empty:
-            self.servers[target].arrival(now, now + latency)
+        fifo, server = self.fifos[target], self.servers[target]
+        available = now + latency
+        if server.foreseeable:
+            # Nothing can change when the server starts this event (T3: the later of its
+            # availability and the end of the server's last job), so it is served at once, as
+            # at that start; its slot stays taken until then (T2).
+            s = max(available, server.busy_until)
+            fifo.served.append(s)
+            fifo.stats[S_SERVED] += 1
+            self.rec.waits += (target, now, s)
+            server.start_foreseen(s, payload)
+        else:
+            if not fifo.entries:             # an idle server wakes when it is available (T3)
+                server.arrival(now, available)
+            fifo.entries.append((available, payload, now))
+        st = fifo.stats
+        st[S_IN] += 1
+        n = fifo.occupancy(now)
+        if n > st[S_FIFOMAX]:
+            st[S_FIFOMAX] = n
         self.rec.t_last = now
 
     def congestion_drop(self, target: int, now: int) -> None:
@@ -270,10 +309,19 @@ class _Sim:
 # ----------------------------------------------------------------------------------------------
 
 class _Server:
-    """A block that serves its FIFO one event at a time (T2); subclasses define `run`.
+    """A block that serves its FIFO one event at a time (T2); subclasses define `job`.
 
     T3: the next job starts at the later of the end of the previous one and the moment its event
-    becomes available. A server waits for that once (an idle server waits for an arrival)."""
+    becomes available. A server waits for that once (an idle server waits for an arrival).
+
+    While the server is idle with an empty FIFO and no leak job can come (T5), nothing can change
+    when it will start the next event: the later of that event's availability and the end of the
+    last job. It is then `foreseeable`, and `_Sim.transfer` serves each event as it arrives, as at
+    its start (timing-model: functional work at service start), without waking the process. The
+    process takes over again when a spike of such a job may find the output queue full (T4)."""
+
+    leak_pending = False            # only a core has leak jobs (T5)
+    may_foresee = True              # no leak job can come in between (a core: unless it leaks)
 
     def __init__(self, sim: _Sim, block: int):
         self.sim, self.env, self.block = sim, sim.env, block
@@ -282,9 +330,25 @@ class _Server:
         self.stats = sim.rec.stats[block]
         self.busy_until = 0         # end of the last job started
         self.idle = False           # waiting for its next job (the last one may still be ending)
+        self.foreseeable = False    # idle, FIFO empty, no leak job can come: see the class doc
         self.proc = None
         self._wake = None           # event an idle server with an empty FIFO waits on
+        self._pending = None        # rest of a job served at once, for the process to time (T4)
         sim.servers[block] = self
+
+    def job(self, s: int, payload):
+        """Serve a FIFO event whose service starts at s (the block's rules). Returns None when
+        the job is settled (its end is known), else a generator for the process to run."""
+        raise NotImplementedError
+
+    def start_foreseen(self, s: int, payload) -> None:
+        """A foreseeable server serves an event that starts at s (see the class doc)."""
+        waiting = self.job(s, payload)
+        if waiting is not None:         # a spike may find the output queue full (T4)
+            self.foreseeable = False
+            self._pending = waiting
+            _fire(self.env, self._wake, 0)
+            self._wake = None
 
     def arrival(self, now: int, available: int) -> None:
         """A transfer into the empty FIFO started: an idle server wakes when it is available."""
@@ -292,35 +356,61 @@ class _Server:
             _fire(self.env, self._wake, max(available, self.busy_until) - now)
             self._wake = None
 
-    def _next_start(self, now: int):
-        """When the next job can start (>= now), as far as is known now; None if none waits."""
-        e = self.fifo.entries
-        if not e:
-            return None
-        return max(e[0][0], now, self.busy_until)
-
     def _idle_event(self, now: int):
-        """None when a job can start now; else the event to wait for, idle."""
-        self.idle = False
+        """None when the next job can start now; else the event to wait for, idle. The next job
+        is a pending leak job (T5: it goes first), else the head of the FIFO (T3)."""
         self._wake = None
-        t = self._next_start(now)
-        if t == now:
+        if self.leak_pending:
+            t = self.busy_until
+        elif self.fifo.entries:
+            t = max(self.fifo.entries[0][0], self.busy_until)
+        else:
+            self.idle = True
+            self.foreseeable = self.may_foresee
+            self._wake = simpy.Event(self.env)
+            return self._wake
+        if t <= now:
+            self.idle = False
             return None
         self.idle = True
-        if t is None:
-            self._wake = self.env.event()
-            return self._wake
         return self.env.timeout(t - now)
+
+    def run(self):
+        env = self.env
+        while True:
+            wait = self._idle_event(env.now)
+            while wait is not None:
+                try:
+                    yield wait
+                except simpy.Interrupt:     # a slow-clock tick brought a leak job (T5)
+                    pass
+                if self._pending is not None:   # time the rest of a job served at once
+                    waiting, self._pending = self._pending, None
+                    self.idle = False
+                    yield from waiting
+                wait = self._idle_event(env.now)
+            s = env.now
+            if self.leak_pending:
+                waiting = self.leak(s)
+            else:
+                waiting = self.job(s, self._start_fifo_event(s))
+            if waiting is not None:
+                yield from waiting
 
     def _start_fifo_event(self, now: int):
         """Serve the head of the FIFO: its slot is freed now (T2)."""
         payload = self.fifo.pop(now)
-        self.sim.arbiter.slot_freed(self.block)
+        if self.sim.arbiter.blocked:        # a sender may wait for that slot
+            self.sim.arbiter.slot_freed(self.block)
         return payload
 
     def _end_job(self, s: int, end: int) -> None:
+        """The job that started at s ends at `end` (known as soon as its last spike is queued)."""
         self.busy_until = end
-        self.rec.job(self.block, s, end)
+        busy = self.rec.busy
+        busy += (self.block, s, end)
+        if len(busy) >= 3 * _Recorder.FOLD:
+            self.rec.fold()
 
 
 class _QueuedServer(_Server):
@@ -345,29 +435,30 @@ class _QueuedServer(_Server):
         output queue; the job ends at s + base + n*step + stalls.
 
         Returns None when that is settled now, else a generator for the server process to run."""
-        stage = self.stage
-        if len(stage.queue) + len(spikes) > self.out_depth:
-            return self._emit_stalling(s, base, step, n, spikes, root)
-        # Only this server adds to its output queue, so the queue cannot fill before the job
-        # ends and no completion stalls (T4): each spike enters at its T3 time by itself.
-        env = self.env
-        for j, f, x, y in spikes:
-            ev = simpy.Event(env)
-            ev.callbacks.append(stage.enter_event)
-            _fire(env, ev, s + base + (j + 1) * step - env.now, NORMAL, (f, x, y, root))
+        stage, depth = self.stage, self.out_depth
+        queue = stage.queue
+        for i, (j, f, x, y) in enumerate(spikes):
+            if len(queue) >= depth:
+                return self._emit_stalling(s, base, step, n, spikes[i:], root)
+            # Only this server adds to its output queue, which has a free slot now: the queue
+            # cannot be full when this spike completes, so it enters then by itself (T3, T4).
+            stage.add(s + base + (j + 1) * step, f, x, y, root)
         self._end_job(s, s + base + n * step)
         return None
 
     def _emit_stalling(self, s: int, base: int, step: int, n: int, spikes, root: int):
-        """`_emit` when the output queue may fill: the server wakes at each spike's completion."""
+        """`_emit` when the output queue may be full at a completion: the server wakes then."""
         env, stage, rec = self.env, self.stage, self.rec
-        queue = stage.queue
+        queue, depth = stage.queue, self.out_depth
         delay = 0
         for j, f, x, y in spikes:
             tc = s + base + (j + 1) * step + delay
+            if len(queue) < depth:          # as in `_emit`: it cannot be full at tc (> now)
+                stage.add(tc, f, x, y, root)
+                continue
             if tc > env.now:
                 yield env.timeout(tc - env.now)
-            if len(queue) >= self.out_depth:
+            if len(queue) >= depth:
                 # T4: the completion waits until the stage frees a queue slot; every later item
                 # of the job shifts by the same time
                 t0 = env.now
@@ -375,8 +466,8 @@ class _QueuedServer(_Server):
                 self._slot = env.event()
                 yield self._slot
                 delay += env.now - t0
-                rec.stalls.append((self.block, t0, env.now))
-            stage.enter(env.now, f, x, y, root, settled=False)
+                rec.stalls += (self.block, t0, env.now)
+            stage.add(env.now, f, x, y, root, settled=False)
         self._end_job(s, s + base + n * step + delay)
 
 
@@ -396,10 +487,11 @@ class _CoreServer(_QueuedServer):
         self.dec_count = 0
         self.has_copies = r[C_NCOPY] > 0
         self.leak_enable = bool(r[C_LEAK])
+        self.may_foresee = not self.leak_enable
         self.leak_can_fire = int(leak_can_fire)
         self.wrap = int(wrap)
         self.state, self.weights, self.biases = state, net.weights, net.biases
-        self.spk = [np.zeros(max(1, r[C_SPKCAP]), np.int64) for _ in range(4)]   # j, f, x, y
+        self.spk = np.zeros((4, max(1, r[C_SPKCAP])), np.int64)     # rows j, f, x, y (filled by the kernels)
         fired = np.zeros(max(1, self.cout), np.uint8)
         self.geometry = (self.cout, self.hout, self.wout, r[C_K], r[C_SY], r[C_SX], r[C_PY], r[C_PX],
                          self.thi, self.tlo, self.rtz, self.wrap, fired, *self.spk)
@@ -415,20 +507,14 @@ class _CoreServer(_QueuedServer):
             self.idle = False
             self.proc.interrupt()
 
-    def _next_start(self, now: int):
-        if self.leak_pending:
-            return max(now, self.busy_until)
-        return super()._next_start(now)
-
     def _survivors(self, nspk: int):
         """F5.1 decimator: of the job's nspk spikes (in completion order), those that go on and
         enter the output queue (T3: only if they have a copy to make), as (j, f, x, y)."""
         st = self.stats
         st[S_SPIKES] += nspk
-        if not nspk:
+        if not nspk or not (self.has_copies or self.dec_n):
             return ()
-        j, f, x, y = self.spk
-        spikes = [(int(j[i]), int(f[i]), int(x[i]), int(y[i])) for i in range(nspk)]
+        spikes = self.spk[:, :nspk].T.tolist()         # [j, f, x, y] per spike
         if self.dec_n:
             kept = []
             for spike in spikes:
@@ -440,37 +526,23 @@ class _CoreServer(_QueuedServer):
             spikes = kept
         return spikes if self.has_copies else ()
 
-    def run(self):
-        env, rec, st = self.env, self.rec, self.stats
-        while True:
-            wait = self._idle_event(env.now)
-            while wait is not None:
-                try:
-                    yield wait
-                except simpy.Interrupt:     # a slow-clock tick brought a leak job (T5)
-                    pass
-                wait = self._idle_event(env.now)
-            s = env.now
-            if self.leak_pending:
-                # T5: the leak job goes before any event waiting in the FIFO; F4 order
-                self.leak_pending = False
-                st[S_LEAKJOBS] += 1
-                n, nspk = leak_job(self.state, self.noff, self.biases, self.boff, self.cout, self.hout, self.wout,
-                                   self.thi, self.tlo, self.rtz, self.wrap, self.leak_can_fire, *self.spk)
-                waiting = self._emit(s, self.event_ns, self.leak_ns, n, self._survivors(nspk), -1)
-            else:
-                c, x, y, root = self._start_fifo_event(s)
-                if 0 <= c < self.cin and 0 <= x < self.win and 0 <= y < self.hin:
-                    nsyn, nspk = scatter_event(self.state, self.noff, self.weights, self.woff, c, x, y,
-                                               *self.geometry)
-                    rec.synops.append((self.block, s, nsyn))
-                    waiting = self._emit(s, self.event_ns, self.synop_ns, nsyn, self._survivors(nspk), root)
-                else:
-                    # F1: not processed; served like an event without a valid offset (timing-model)
-                    rec.dropped(self.block, S_OOR, s)
-                    waiting = self._emit(s, self.event_ns, self.synop_ns, 0, (), root)
-            if waiting is not None:
-                yield from waiting
+    def leak(self, s: int):
+        """T5: the leak job goes before any event waiting in the FIFO; F4 order."""
+        self.leak_pending = False
+        self.stats[S_LEAKJOBS] += 1
+        n, nspk = leak_job(self.state, self.noff, self.biases, self.boff, self.cout, self.hout, self.wout,
+                           self.thi, self.tlo, self.rtz, self.wrap, self.leak_can_fire, *self.spk)
+        return self._emit(s, self.event_ns, self.leak_ns, n, self._survivors(nspk), -1)
+
+    def job(self, s: int, payload):
+        c, x, y, root = payload
+        if 0 <= c < self.cin and 0 <= x < self.win and 0 <= y < self.hin:
+            nsyn, nspk = scatter_event(self.state, self.noff, self.weights, self.woff, c, x, y, *self.geometry)
+            self.rec.synops += (self.block, s, nsyn)
+            return self._emit(s, self.event_ns, self.synop_ns, nsyn, self._survivors(nspk) if nspk else (), root)
+        # F1: not processed; served like an event without a valid offset (timing-model)
+        self.rec.dropped(self.block, S_OOR, s)
+        return self._emit(s, self.event_ns, self.synop_ns, 0, (), root)
 
 
 class _DvsServer(_QueuedServer):
@@ -502,27 +574,17 @@ class _DvsServer(_QueuedServer):
             x, y = y, x
         return f, x, y
 
-    def run(self):
-        env, rec, st = self.env, self.rec, self.stats
-        ev_ns, has_copies = self.d[D_EVNS], self.d[D_NCOPY] > 0
-        while True:
-            wait = self._idle_event(env.now)
-            while wait is not None:
-                yield wait
-                wait = self._idle_event(env.now)
-            s = env.now
-            p, x, y, root = self._start_fifo_event(s)
-            mapped = self.map(p, x, y)
-            spikes = ()
-            if mapped is None:
-                rec.dropped(DVS, S_DVSFILT, s)
-            else:
-                st[S_SPIKES] += 1
-                if has_copies:
-                    spikes = ((0, *mapped),)
-            waiting = self._emit(s, ev_ns, 0, 0, spikes, root)
-            if waiting is not None:
-                yield from waiting
+    def job(self, s: int, payload):
+        p, x, y, root = payload
+        mapped = self.map(p, x, y)
+        spikes = ()
+        if mapped is None:
+            self.rec.dropped(DVS, S_DVSFILT, s)
+        else:
+            self.stats[S_SPIKES] += 1
+            if self.d[D_NCOPY] > 0:
+                spikes = ((0, *mapped),)
+        return self._emit(s, self.d[D_EVNS], 0, 0, spikes, root)
 
 
 class _PlainServer(_Server):
@@ -533,61 +595,66 @@ class _PlainServer(_Server):
         super().__init__(sim, block)
         self.ns, self.latency = int(ns), int(latency)
 
-    def run(self):
-        env = self.env
-        while True:
-            wait = self._idle_event(env.now)
-            while wait is not None:
-                yield wait
-                wait = self._idle_event(env.now)
-            s = env.now
-            payload = self._start_fifo_event(s)
-            if self.block == HOST_OUT:
-                layer, f, x, y, root = payload
-                self.sim.outputs.append((s + self.ns + self.latency, layer, f, x, y, root))
-            self._end_job(s, s + self.ns)
+    def job(self, s: int, payload):
+        if self.block == HOST_OUT:
+            layer, f, x, y, root = payload
+            self.sim.outputs.append((s + self.ns + self.latency, layer, f, x, y, root))
+        self._end_job(s, s + self.ns)
+        return None
 
 
 # ----------------------------------------------------------------------------------------------
 # Senders (SPEC T0, T1, T4, T6)
 # ----------------------------------------------------------------------------------------------
 
-_IDLE, _WAITING, _BUSY = 0, 1, 2      # stage: nothing to send / asked the arbiter / making a copy
+_IDLE, _WAITING, _BUSY = 0, 1, 2      # stage: nothing to send / asked the arbiter / turn scheduled
 
 
 class _Stage:
     """The output stage of a core or the DVS layer (T4): forwards its queue's spikes in order,
     each spike's copies in F5 order (monitor, destination 0, destination 1), one copy at a time,
-    each occupying the stage for `route_ns`. A spike leaves the queue when its last copy starts."""
+    each occupying the stage for `route_ns`. A spike leaves the queue when its last copy starts.
+
+    The queue holds the spikes its server has put there, each marked with the time it enters
+    (T3), which may be later than now (see `_QueuedServer._emit`); the stage takes the head when
+    it has entered and the stage is free, so it waits once for the later of the two."""
 
     def __init__(self, sim: _Sim, block: int, rank: int, route_ns: int, copies):
         self.sim, self.env, self.block, self.rank = sim, sim.env, block, rank
         self.route_ns = int(route_ns)
         self.copies = [tuple(int(v) for v in c) for c in copies if c[K_TARGET] >= 0]
-        self.queue: deque = deque()          # spikes [f, x, y, root, index of the next copy]
+        self.queue: deque = deque()          # spikes [t_enter, f, x, y, root, index of the next copy]
+        self.entered = 0                     # queue[:entered] are counted in the out_max statistic
         self.server: _QueuedServer | None = None
         self.stats = sim.rec.stats[block]
         self.state = _IDLE
         self.free_at = 0                     # end of the last copy's route time
         self._turn = None                    # event the stage process waits on
 
-    def enter(self, now: int, f: int, x: int, y: int, root: int, settled: bool = True) -> None:
-        """A spike enters the output queue (T3). `settled`: see `_Arbiter.register`."""
-        queue = self.queue
-        queue.append([f, x, y, root, 0])
-        if len(queue) > self.stats[S_OUTMAX]:
-            self.stats[S_OUTMAX] = len(queue)
+    def add(self, t: int, f: int, x: int, y: int, root: int, settled: bool = True) -> None:
+        """A spike enters the output queue at t >= now (T3). `settled` (when t is now): see
+        `_Arbiter.register`."""
+        self.queue.append([t, f, x, y, root, 0])
         if self.state == _IDLE:
-            if now >= self.free_at:
+            now = self.env.now
+            t = max(t, self.free_at)
+            if t == now:
                 self.state = _WAITING
                 self.sim.arbiter.register(self, settled)
-            else:                            # still making its last copy: go on when it is free
+            else:                            # wake when it has entered and the stage is free
                 self.state = _BUSY
-                _fire(self.env, self._turn, self.free_at - now)
+                _fire(self.env, self._turn, t - now)
 
-    def enter_event(self, event: simpy.Event) -> None:
-        """Callback of an event carrying (f, x, y, root): that spike enters the queue now."""
-        self.enter(self.env.now, *event._value)
+    def count_entered(self, now) -> None:
+        """The out_max statistic: the queue length just after each spike entered. Counted when
+        a spike is about to leave (and at the end of the run) for the spikes entered by now:
+        entries at a time come before the departures at that time (servers before senders)."""
+        queue, n = self.queue, self.entered
+        while n < len(queue) and queue[n][0] <= now:
+            n += 1
+        self.entered = n
+        if n > self.stats[S_OUTMAX]:
+            self.stats[S_OUTMAX] = n
 
     def run(self):
         while True:
@@ -597,45 +664,50 @@ class _Stage:
                 self.sim.arbiter.register(self)
             else:
                 self.state = _IDLE
-            yield self._turn                 # the stage is free again and has spikes to send
+            yield self._turn                 # the stage is free again and its next spike has entered
 
-    def _leave(self) -> None:
+    def _leave(self, now: int) -> None:
+        self.count_entered(now)
         self.queue.popleft()
+        self.entered -= 1
         self.server.queue_slot_freed()
 
     def attempt(self, now: int):
         """The stage's turn (T0): start the next copy, or drop it into a core with the congestion
         balancer (T6) and go on with the next one at once. Returns the FIFO it must wait for, or None."""
-        sim = self.sim
-        queue = self.queue
+        sim, queue, copies = self.sim, self.queue, self.copies
         while queue:
             spike = queue[0]
-            f, x, y, root, i = spike
-            target, layer, pool, shift = self.copies[i]
-            last = i + 1 == len(self.copies)
-            if sim.fifos[target].has_slot():
+            t_enter, f, x, y, root, i = spike
+            if t_enter > now:                # not entered yet: wake when it has
+                self.state = _BUSY
+                _fire(self.env, self._turn, t_enter - now)
+                return None
+            target, layer, pool, shift = copies[i]
+            fifo = sim.fifos[target]
+            if fifo.occupancy(now) < fifo.depth:
                 if target == HOST_OUT:
                     payload = (layer, f, x, y, root)                 # F5.2: monitor, as fired
                 else:
                     payload = (f + shift, x // pool, y // pool, root)   # F5.3: shift and pooling
                 sim.transfer(target, now, self.route_ns, payload)
                 self.stats[S_COPIES] += 1
-                spike[4] = i + 1
-                if last:
-                    self._leave()
-                self.free_at = now + self.route_ns
-                if queue:
+                spike[5] = i + 1
+                if i + 1 == len(copies):
+                    self._leave(now)
+                self.free_at = free = now + self.route_ns
+                if queue:                    # wake when free, and the next spike has entered
                     self.state = _BUSY
-                    _fire(self.env, self._turn, self.route_ns)
-                else:                        # the next spike to enter wakes the stage (enter)
+                    _fire(self.env, self._turn, max(free, queue[0][0]) - now)
+                else:                        # the next spike to enter wakes the stage (add)
                     self.state = _IDLE
                 return None
             if not sim.balancer[target]:
                 return target
             sim.congestion_drop(target, now)     # a dropped copy costs the stage no time
-            spike[4] = i + 1
-            if last:
-                self._leave()
+            spike[5] = i + 1
+            if i + 1 == len(copies):
+                self._leave(now)
         self.state = _IDLE
         return None
 
@@ -658,11 +730,6 @@ class _InputLink:
         self.s_prev = None          # start of the last input actually sent (a dropped one does not count)
         self._turn = None
 
-    def earliest(self, i: int) -> int:
-        if self.s_prev is None:
-            return self.t[i]
-        return max(self.t[i], self.s_prev + self.link_ns)
-
     def run(self):
         env = self.env
         if self.n and self.t[0] > env.now:
@@ -674,23 +741,24 @@ class _InputLink:
 
     def attempt(self, now: int):
         """The link's turn (T0, T1, T6). Returns the FIFO it must wait for, or None."""
-        sim = self.sim
-        while self.i < self.n:
-            i = self.i
-            e = self.earliest(i)
+        sim, fifos, n, t = self.sim, self.sim.fifos, self.n, self.t
+        i = self.i
+        while i < n:
+            e = t[i] if self.s_prev is None else max(t[i], self.s_prev + self.link_ns)
             if e > now:
                 _fire(self.env, self._turn, e - now)
                 return None
             target = self.target[i]
-            if sim.fifos[target].has_slot():
+            fifo = fifos[target]
+            if fifo.occupancy(now) < fifo.depth:
                 sim.transfer(target, now, self.latency, (self.a[i], self.x[i], self.y[i], i))
-                self.lag[i] = now + self.latency - self.t[i]
+                self.lag[i] = now + self.latency - t[i]
                 self.s_prev = now
             elif sim.balancer[target]:
                 sim.congestion_drop(target, now)
             else:
                 return target
-            self.i += 1
+            i = self.i = i + 1
         _fire(self.env, self._turn, 0)
         return None
 
@@ -704,7 +772,7 @@ def _deadlock(sim: _Sim, stages: list, link: _InputLink) -> DeadlockError:
     waits = {}
     for sender in sim.arbiter.waiting.values():
         if isinstance(sender, _Stage) and sender.queue:
-            waits[sender.block] = sender.copies[sender.queue[0][4]][K_TARGET]
+            waits[sender.block] = sender.copies[sender.queue[0][5]][K_TARGET]
     cycle: list[int] = []
     for start in sorted(waits):
         path, b = [], start
@@ -768,7 +836,10 @@ def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions
 
     def tick(_event):
         now = env.now
-        if env.peek() == _INF:
+        # Spikes still to enter an output queue and jobs still to start are scheduled too (each
+        # is an instant of the chip's work), even if no process wakes for them.
+        if (env.peek() == _INF and not any(stage.queue and stage.queue[-1][0] >= now for stage in stages)
+                and not any(fifo.served and fifo.served[-1] >= now for fifo in sim.fifos)):
             if sim.arbiter.waiting:
                 return          # deadlocked (T9): no more ticks, the run stops below
             if all(server.busy_until < now for server in servers) and (end_ns is None or now > end_ns):
@@ -786,6 +857,8 @@ def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions
     if period:
         schedule_tick(period)
     env.run()
+    for stage in stages:
+        stage.count_entered(_INF)
     if sim.arbiter.waiting:
         raise _deadlock(sim, stages, link)
 
