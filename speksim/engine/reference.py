@@ -5,15 +5,24 @@ engine (`speksim.engine.fast`), which implements the same rules in numba.
 
 Processes (SPEC §3): the input link (T1), each core's service (T3, T5) and output stage (T4),
 the DVS layer's service and output stage (T11), the readout service (T11; it only counts events
-for now) and the host output (T7). A process wakes only when something observable happens: a job
-can start, a stage can start a copy, a spike completes into an output queue that may be full (T4).
-The SynOps of a job are applied when its service starts (timing-model: functional work at
-service start) and their completion times follow from T3 arithmetically. Only its own server adds
-to an output queue, so a spike completing while the queue has a free slot *now* cannot find it
-full: the server puts it in the queue at service start, marked with the time it enters (T3), and
-the stage takes it when that time has come. The server wakes at a completion only when the queue
-may be full then, and a job's end is known as soon as its last spike is in the queue, so no
-process wakes just to end a job.
+for now) and the host output (T7). A process wakes only when something observable happens and
+its effect cannot be computed ahead; everything else follows from the rules arithmetically:
+
+- The SynOps of a job are applied when its service starts (timing-model: functional work at
+  service start) and their completion times follow from T3. Only its own server adds to an
+  output queue, so a spike completing while the queue has a free slot *now* cannot find it full:
+  the server puts it in the queue at once, marked with the time it enters (T3), and the stage
+  takes it when that time has come. The server wakes at a completion only when the queue may be
+  full then (T4), and a job's end is known as soon as its last spike is in the queue.
+- A server that is idle with an empty FIFO and gets no leak jobs (T5) will start the next event
+  at the later of its availability and the end of the last job, whatever else happens: it serves
+  events as they arrive, as at their start, and the FIFO keeps their slots until then (T2). A
+  sender waiting for such a slot is woken when it frees. The server's process takes over again
+  when a spike may find the output queue full, until the FIFO is empty.
+
+So a process wakes to start a copy (T0, T4), to send an input (T1), to start a job that could
+not be foreseen (a leak job, or an event queued behind a job that may stall) and when a spike may
+find its output queue full.
 
 One nanosecond is settled in rounds (docs/timing-model.md): the slow-clock tick first, then the
 servers, then the senders in rank order, again until nothing changes. SimPy's order of same-time
@@ -216,9 +225,17 @@ class _Arbiter:
     def register(self, sender, settled: bool = True) -> None:
         """`sender` can start its next transfer now. `settled`: the caller does nothing more
         at this nanosecond after this call."""
+        if self._scheduled:
+            self.waiting[sender.rank] = sender
+            return
+        env = self.env
+        if settled and not self.waiting and env.peek() > env.now:
+            # The only sender, and every server action of the round is over (see `_schedule`):
+            # its turn at once.
+            self._ask(sender.rank, sender, env.now)
+            return
         self.waiting[sender.rank] = sender
-        if not self._scheduled:
-            self._schedule(settled)
+        self._schedule(settled)
 
     def slot_freed(self, block: int) -> None:
         """A server freed a slot of its FIFO (T2) and does nothing more at this nanosecond."""
@@ -240,20 +257,25 @@ class _Arbiter:
     def _round(self, _event) -> None:
         self._scheduled = False
         now, waiting, blocked, fifos = self.env.now, self.waiting, self.blocked, self.fifos
-        for rank in (sorted(waiting) if len(waiting) > 1 else list(waiting)):
+        for rank in sorted(waiting):
             if rank in blocked:
                 fifo = fifos[blocked[rank]]
                 if fifo.occupancy(now) >= fifo.depth:
                     continue                 # still full: asking would change nothing
-            target = waiting[rank].attempt(now)
-            if target is None:
-                del waiting[rank]
-                if rank in blocked:
-                    del blocked[rank]
-            else:
-                blocked[rank] = target
-        for target in blocked.values():
+            self._ask(rank, waiting[rank], now)
+        for target in blocked.values():     # a sender still waits: see `_Fifo.watch`
             fifos[target].watch(now)
+
+    def _ask(self, rank: int, sender, now: int) -> None:
+        """A sender's turn: it makes its transfer, or waits for a slot of the FIFO it names."""
+        target = sender.attempt(now)
+        if target is None:
+            self.waiting.pop(rank, None)
+            self.blocked.pop(rank, None)
+        else:
+            self.waiting[rank] = sender
+            self.blocked[rank] = target
+            self.fifos[target].watch(now)
 
 
 class _Sim:
@@ -271,7 +293,8 @@ class _Sim:
 
     def transfer(self, target: int, now: int, latency: int, payload) -> None:
         """T0: a transfer into `target`'s FIFO starts now; the slot is taken now and the event is
-        available to the target at now + latency."""
+        available to the target at now + latency. The sender has just seen the free slot
+        (`_Fifo.occupancy(now)`)."""
         fifo, server = self.fifos[target], self.servers[target]
         available = now + latency
         if server.foreseeable:
@@ -289,7 +312,7 @@ class _Sim:
             fifo.entries.append((available, payload, now))
         st = fifo.stats
         st[S_IN] += 1
-        n = fifo.occupancy(now)
+        n = len(fifo.served) + len(fifo.entries)    # occupancy(now), counted just before
         if n > st[S_FIFOMAX]:
             st[S_FIFOMAX] = n
         self.rec.t_last = now
@@ -492,6 +515,7 @@ class _CoreServer(_QueuedServer):
         self.wrap = int(wrap)
         self.state, self.weights, self.biases = state, net.weights, net.biases
         self.spk = np.zeros((4, max(1, r[C_SPKCAP])), np.int64)     # rows j, f, x, y (filled by the kernels)
+        self.spk_rows = self.spk.T                                    # the same, one row per spike
         fired = np.zeros(max(1, self.cout), np.uint8)
         self.geometry = (self.cout, self.hout, self.wout, r[C_K], r[C_SY], r[C_SX], r[C_PY], r[C_PX],
                          self.thi, self.tlo, self.rtz, self.wrap, fired, *self.spk)
@@ -514,7 +538,7 @@ class _CoreServer(_QueuedServer):
         st[S_SPIKES] += nspk
         if not nspk or not (self.has_copies or self.dec_n):
             return ()
-        spikes = self.spk[:, :nspk].T.tolist()         # [j, f, x, y] per spike
+        spikes = self.spk_rows[:nspk].tolist()         # [j, f, x, y] per spike
         if self.dec_n:
             kept = []
             for spike in spikes:
@@ -658,7 +682,7 @@ class _Stage:
 
     def run(self):
         while True:
-            self._turn = self.env.event()
+            self._turn = simpy.Event(self.env)
             if self.queue:
                 self.state = _WAITING
                 self.sim.arbiter.register(self)
@@ -789,7 +813,7 @@ def _deadlock(sim: _Sim, stages: list, link: _InputLink) -> DeadlockError:
     t = sim.last_instant()
     lines = []
     for b in cycle:
-        fifo = sim.fifos[b]
+        fifo = sim.fifos[b]         # its `served` events start before nothing is scheduled
         contents = ", ".join(str(tuple(payload)) for _, payload, _ in fifo.entries)
         lines.append(f"{block_name(b)} (output queue {len(stages[b].queue)} spike(s)) waits for a slot in "
                      f"{block_name(waits[b])}'s FIFO; {block_name(b)}'s FIFO holds "
