@@ -691,6 +691,7 @@ class _Stage:
             yield self._turn                 # the stage is free again and its next spike has entered
 
     def _leave(self, now: int) -> None:
+        """The head spike leaves the queue (its last copy started, or was dropped)."""
         self.count_entered(now)
         self.queue.popleft()
         self.entered -= 1
