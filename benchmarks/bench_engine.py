@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import time
 import numpy as np
 
 import speksim
-from speksim import ChipConfig, CnnLayerConfig, RunOptions, Simulation, make_events
+from speksim import ChipConfig, CnnLayerConfig, Simulation, make_events
 
 CHIP = speksim.load_chip("speck2f")
 

@@ -625,7 +625,7 @@ def _info_recording(path: Path, fmt) -> int:
     name = sio.detect_format(path) if fmt is None else fmt
     chunks = sio.iter_events(path, fmt, chunk_events=1 << 20)
     n = n_on = 0
-    t_first = t_last = None
+    t_first = None
     t_min = t_max = None
     mx = my = -1
     per_ms = np.zeros(0, np.int64)
@@ -635,7 +635,6 @@ def _info_recording(path: Path, fmt) -> int:
         t = ev["t"]
         if t_first is None:
             t_first = int(t[0])
-        t_last = int(t[-1])
         t_min = int(t.min()) if t_min is None else min(t_min, int(t.min()))
         t_max = int(t.max()) if t_max is None else max(t_max, int(t.max()))
         n += len(ev)
@@ -683,7 +682,7 @@ def _info_run(path: Path) -> int:
     if md.get("command_line"):
         print(f"  command      {md['command_line']}")
     opts = md.get("options", {})
-    print(f"  options      " + ", ".join(f"{k}={v}" for k, v in opts.items()))
+    print("  options      " + ", ".join(f"{k}={v}" for k, v in opts.items()))
     lat = res.latency_ns()
     lat = lat[lat >= 0]
     if len(lat):

@@ -506,8 +506,7 @@ def output_queue_stall():
     enter1 = T + 2 * p.SY                # spike 1 enters the empty queue
     copy1 = copy0 + RT                   # spike 1 leaves when copied ...
     stall_a = copy1 - (T + 3 * p.SY)     # ... so spike 2 (due T+3SY) waits until then
-    enter2 = copy1
-    end0 = T + 3 * p.SY + stall_a        # = enter2
+    end0 = T + 3 * p.SY + stall_a        # = copy1, when spike 2 enters
     copy2 = copy1 + RT
     # job 1 starts at end0 (its event has been waiting): SynOps at T1 + SY, + 2SY, + 3SY (+ stalls)
     T1 = end0 + p.EV
