@@ -106,18 +106,6 @@ def _fifo_push(fq, fc, depth, stats, series, blk, t, bn, layer, f, x, y, root, a
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _take_head(fq, fc, depth, stats, series, blk, t, bn):
-    """Serve blk's FIFO head if it is available at t (T2, T3): the row index, or -1."""
-    if fc[blk, FC_CNT] == 0:
-        return -1
-    pos = fc[blk, FC_BASE] + fc[blk, FC_HEAD]
-    if fq[pos, FQ_AVAIL] > t:
-        return -1
-    _fifo_pop(fc, depth, stats, series, blk, t, bn)
-    return pos
-
-
-@njit(cache=True, inline="always", _nrt=False)
 def _fifo_pop(fc, depth, stats, series, blk, t, bn):
     """Free the head slot (T2); returns the row index of the event just taken."""
     pos = fc[blk, FC_BASE] + fc[blk, FC_HEAD]
@@ -146,9 +134,12 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
             dur = ev + n * step
             root = -1
         else:
-            pos = _take_head(fq, fc, fifo_depth, stats, series, q, t, bn)
-            if pos < 0:
+            if fc[q, FC_CNT] == 0:
                 return False
+            pos = fc[q, FC_BASE] + fc[q, FC_HEAD]
+            if fq[pos, FQ_AVAIL] > t:
+                return False
+            _fifo_pop(fc, fifo_depth, stats, series, q, t, bn)
             c, x, y, root = fq[pos, FQ_F], fq[pos, FQ_X], fq[pos, FQ_Y], fq[pos, FQ_ROOT]
             step = r[C_SYNNS]
             if c >= r[C_CIN] or x >= r[C_WIN] or y >= r[C_HIN]:
@@ -184,9 +175,12 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
             m += 1
         nspk = m
     else:
-        pos = _take_head(fq, fc, fifo_depth, stats, series, DVS, t, bn)
-        if pos < 0:
+        if fc[DVS, FC_CNT] == 0:
             return False
+        pos = fc[DVS, FC_BASE] + fc[DVS, FC_HEAD]
+        if fq[pos, FQ_AVAIL] > t:
+            return False
+        _fifo_pop(fc, fifo_depth, stats, series, DVS, t, bn)
         root = fq[pos, FQ_ROOT]
         base = spk_o.shape[0] - 1  # the DVS layer's one-entry spike list is the buffers' last slot
         dur = dvs[D_EVNS]
@@ -290,9 +284,12 @@ def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out,
                 out[n, 5] = sv[b, SV_ROOT]
                 g[G_NOUT] = n + 1
             changed = True
-        pos = _take_head(fq, fc, fifo_depth, stats, series, b, t, bn)
-        if pos < 0:
+        if fc[b, FC_CNT] == 0:
             return changed
+        pos = fc[b, FC_BASE] + fc[b, FC_HEAD]
+        if fq[pos, FQ_AVAIL] > t:
+            return changed
+        _fifo_pop(fc, fifo_depth, stats, series, b, t, bn)
         sv[b, SV_BUSY] = 1
         sv[b, SV_START] = t
         sv[b, SV_DUR] = params[P_HOST_OUT_NS] if b == HOST_OUT else params[P_READOUT_NS]
