@@ -415,21 +415,6 @@ def _check_args(args):
         raise UsageError(f"--t-end-us ({args.t_end_us}) is before --t-start-us ({args.t_start_us})")
 
 
-#: Most time-series bins of idle time before the first event that `speksim run` accepts (each bin
-#: costs about 0.5 KB of memory).
-MAX_LEADING_BINS = 2_000_000
-
-
-def _check_start(t_us: int, bin_ns: int):
-    """Refuse input that starts so late that the idle time before it would fill memory with bins
-    (recordings stamped with wall-clock time, e.g. AEDAT 4)."""
-    bins = t_us * 1000 // bin_ns
-    if bins > MAX_LEADING_BINS:
-        raise EventError(f"the first event is at t = {t_us:,} µs ({t_us / 3.6e9:,.1f} hours after 0), so the run "
-                         f"would simulate that idle time in {bins:,} time-series bins; add --rezero to start the "
-                         "recording at t = 0")
-
-
 def simulate_source(source: _Source, sim, fitter, progress: Progress, t_window, image_size: Optional[int]):
     """Feed every chunk through `fitter` into `sim`; returns (events read, input image or None)."""
     image = np.zeros(image_size * image_size, np.int64) if image_size and source.kind == "dvs" else None
@@ -441,8 +426,6 @@ def simulate_source(source: _Source, sim, fitter, progress: Progress, t_window, 
         if len(chunk) and t_first is None:
             t_first = int(chunk["t"][0])
         ev = fitter(chunk) if fitter is not None else chunk
-        if fed == 0 and len(ev):
-            _check_start(int(ev["t"][0]), sim.options.bin_ns)
         try:
             sim.feed(ev)
         except EventError as exc:

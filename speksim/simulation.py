@@ -31,7 +31,9 @@ from .result import Result, outputs_from_rows, series_dict, stats_table
 
 ENGINES = ("fast", "reference")
 DEFAULT_CHUNK = 1 << 16     # events per engine call: bounds the outputs gathered per call
-MAX_SERIES_BINS = 50_000_000   # time-series bins a run may need (about 2 GB of int64 series)
+# Time-series bins cost 480 bytes each (5 series x 12 blocks x int64).
+MAX_LEADING_BINS = 2_000_000    # idle bins before the first event (about 1 GB): wall-clock timestamps
+MAX_SERIES_BINS = 4_000_000     # bins of a whole run (about 2 GB)
 
 
 def _event_kind(events) -> str:
@@ -135,6 +137,12 @@ class Simulation:
             target = ev["layer"].astype(np.int64)
             a = ev["feature"].astype(np.int64)
         if ev.size:
+            t0 = int(ev["t"][0])
+            if self._t_last_us is None and t0 * 1000 // self.options.bin_ns > MAX_LEADING_BINS:
+                raise EventError(
+                    f"the first event is at t = {t0:,} µs ({t0 / 3.6e9:,.1f} hours after 0), so the run would "
+                    f"simulate that idle time in {t0 * 1000 // self.options.bin_ns:,} time-series bins; shift the "
+                    "recording to start at 0 (speksim.io.fit.rezero, or --rezero)")
             n_bins = int(ev["t"][-1]) * 1000 // self.options.bin_ns
             if n_bins > MAX_SERIES_BINS:
                 raise EventError(
