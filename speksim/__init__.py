@@ -5,22 +5,22 @@
     result = speksim.simulate(config, events, chip)
 """
 
-__version__ = "0.1.0"
-
-from .chip import Chip, builtin_chips, load_chip  # noqa: E402
-from .config import (ChipConfig, CnnLayerConfig, CnnLayerDestination, DvsLayerConfig,  # noqa: E402
-                     ReadoutConfig, RunOptions)
-from .errors import (ChipFileError, ConfigError, DeadlockError, EventError, ReaderError,  # noqa: E402
+from ._version import __version__
+from .chip import Chip, builtin_chips, load_chip
+from .config import (ChipConfig, CnnLayerConfig, CnnLayerDestination, DvsDestination, DvsLayerConfig,
+                     ReadoutConfig, RunOptions, chain_config, load_config, save_config, validate)
+from .errors import (ChipFileError, ConfigError, DeadlockError, EventError, ReaderError,
                      RunFileError, SpeksimError, UnknownChipError)
-from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT, make_events, validate_events  # noqa: E402
-from .result import Result  # noqa: E402
-from .runfile import load_run, save_run  # noqa: E402
-from .simulation import Simulation, simulate  # noqa: E402
+from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT, make_events, validate_events
+from .result import Result
+from .runfile import load_run, save_run
+from .simulation import Simulation, simulate
 
 __all__ = [
     "Chip", "load_chip", "builtin_chips", "ChipConfig", "CnnLayerConfig", "CnnLayerDestination",
     "DvsLayerConfig", "ReadoutConfig", "RunOptions", "SpeksimError", "ChipFileError", "UnknownChipError",
     "ConfigError", "EventError", "ReaderError", "DeadlockError", "RunFileError", "DVS_EVENT",
     "SPIKE_EVENT", "OUTPUT_EVENT", "make_events", "validate_events", "Result", "Simulation", "simulate",
-    "load_run", "save_run",
+    "load_run", "save_run", "DvsDestination", "chain_config", "load_config", "save_config", "validate",
+    "__version__",
 ]

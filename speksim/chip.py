@@ -10,7 +10,7 @@ with one value per core; in an extending file `cores = [3]` changes only the cor
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -20,6 +20,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from ._resources import chips_dir
+from .blocks import N_CORES
 from .errors import ChipFileError, UnknownChipError
 
 SOURCES = ("doc", "code", "est", "unk")
@@ -45,7 +47,7 @@ def _p(section, name, kind, unit, lo, hi, description, choices=()):
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
-    _p("structure", "n_cores", "int", "cores", 1, 16, "number of CNN cores"),
+    _p("structure", "n_cores", "int", "cores", 9, 9, "number of CNN cores (speksim models the nine-core layout)"),
     _p("memory", "kernel_words", "percore", "words", 0, 2**24, "kernel (weight) memory per core, 8-bit words"),
     _p("memory", "neuron_words", "percore", "words", 0, 2**24, "neuron state memory per core, 16-bit words"),
     _p("memory", "bias_words", "percore", "words", 0, 2**16, "bias (leak) memory per core, 16-bit words"),
@@ -96,54 +98,13 @@ class Provenance:
     file: str
 
 
-@dataclass(frozen=True)
-class Chip:
-    """A chip description. Per-core values are tuples indexed by core; times are integer ns."""
+class _ChipMethods:
+    """What every `Chip` can do; its fields come from `PARAMETERS` (see `Chip` below)."""
 
-    name: str
-    description: str
-    files: tuple[str, ...]
-    n_cores: int
-    kernel_words: tuple[int, ...]
-    neuron_words: tuple[int, ...]
-    bias_words: tuple[int, ...]
-    max_input_size: int
-    max_output_size: int
-    max_features: int
-    max_kernel_size: int
-    strides: tuple[int, ...]
-    max_padding: int
-    poolings: tuple[int, ...]
-    max_destinations: int
-    decimator_ratios: tuple[int, ...]
-    readout_layer: int
-    dvs_layer_id: int
-    dvs_size: int
-    state_overflow: str
-    leak_can_fire: bool
-    readout_errata: bool
-    threshold_low_zero_forbidden: bool
-    has_decimator: bool
-    host_in_ns: int
-    host_in_latency_ns: int
-    sensor_ns: int
-    sensor_latency_ns: int
-    host_out_ns: int
-    host_out_latency_ns: int
-    host_out_fifo_depth: int
-    dvs_event_ns: int
-    dvs_route_ns: int
-    dvs_fifo_depth: int
-    dvs_out_depth: int
-    readout_event_ns: int
-    readout_fifo_depth: int
-    event_ns: tuple[int, ...]
-    synop_ns: tuple[int, ...]
-    leak_ns: tuple[int, ...]
-    route_ns: tuple[int, ...]
-    fifo_depth: tuple[int, ...]
-    out_depth: tuple[int, ...]
-    provenance: Mapping[str, Provenance] = field(default_factory=dict, compare=False, repr=False)
+    def __reduce__(self):
+        # the provenance is a read-only mapping proxy, which pickle cannot store as it is
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "provenance"}
+        return _chip_from_state, (values, dict(self.provenance))
 
     def replace(self, reason: str = "override", **values) -> "Chip":
         """A copy with some parameters changed (what-if). Per-core values may be a scalar or a
@@ -183,6 +144,27 @@ class Chip:
         return out
 
 
+_PY_TYPES = {"int": int, "bool": bool, "choice": str, "intlist": tuple, "percore": tuple}
+
+#: A chip description: `name`, `description`, `files` (the chain of chip files it was read
+#: from), then one field per entry of `PARAMETERS` (per-core values are tuples indexed by core;
+#: times are integer ns), then `provenance` {parameter: Provenance}. Frozen; use `replace()`
+#: for what-ifs. The fields are generated from the declarations, so a new parameter is one row
+#: of `PARAMETERS` (and its value in the chip files).
+Chip = make_dataclass(
+    "Chip",
+    [("name", str), ("description", str), ("files", tuple)]
+    + [(p.name, _PY_TYPES[p.kind]) for p in PARAMETERS]
+    + [("provenance", Mapping, field(default_factory=dict, compare=False, repr=False))],
+    bases=(_ChipMethods,), frozen=True)
+Chip.__module__ = __name__
+Chip.__doc__ = _ChipMethods.__doc__.replace("What every `Chip` can do; its fields come", "A chip description; its fields come")
+
+
+def _chip_from_state(values: dict, provenance: dict):
+    return Chip(**values, provenance=MappingProxyType(provenance))
+
+
 def _param_names():
     return [p.name for p in PARAMETERS]
 
@@ -192,19 +174,6 @@ def _spec_named(name: str, where: str) -> ParamSpec:
         if p.name == name:
             return p
     raise ChipFileError(f"{where}: unknown chip parameter '{name}'; known: {', '.join(_param_names())}")
-
-
-def chips_dir() -> Path:
-    """The folder of the built-in chip files (inside the installed package, or the checkout's chips/)."""
-    try:
-        from importlib.resources import files
-        # speksim._chips is a namespace package (no __init__.py): walk it rather than str() it
-        for entry in files("speksim._chips").iterdir():
-            if entry.name.endswith(".toml"):
-                return Path(str(entry)).parent
-    except (ModuleNotFoundError, TypeError, FileNotFoundError):
-        pass
-    return Path(__file__).resolve().parent.parent / "chips"
 
 
 def builtin_chips() -> list[str]:
@@ -348,6 +317,11 @@ def _build(values: dict, prov: dict, name: str, description: str, files, where: 
     if missing:
         raise ChipFileError(f"{where}: missing parameter(s) {missing}; a chip file must set every parameter "
                             "or 'extends' one that does")
+    if values["n_cores"] != N_CORES and isinstance(values["n_cores"], int) and not isinstance(values["n_cores"], bool):
+        raise ChipFileError(
+            f"{where}: 'structure.n_cores' is {values['n_cores']}; speksim models the nine-core layout of Speck and "
+            "DYNAP-CNN (core ids 0..8, readout 12, DVS layer 13, nine cnn_layers in a configuration), so n_cores "
+            "must be 9: to model a smaller chip, leave the cores you do not want unused")
     n_cores = _check(_SPEC_BY_KEY["structure.n_cores"], values["n_cores"], 0, where)
     checked = {}
     for p in PARAMETERS:
@@ -357,6 +331,14 @@ def _build(values: dict, prov: dict, name: str, description: str, files, where: 
         checked[p.name] = _check(p, v, n_cores, where)
     if len(checked["decimator_ratios"]) != 8:
         raise ChipFileError(f"{where}: 'limits.decimator_ratios' needs 8 values (interval codes 0..7), got {len(checked['decimator_ratios'])}")
+    ids = {"limits.readout_layer": checked["readout_layer"], "limits.dvs_layer_id": checked["dvs_layer_id"]}
+    for key, v in ids.items():
+        if v < n_cores:
+            raise ChipFileError(f"{where}: '{key}' is {v}, a core's id (cores are 0..{n_cores - 1}); it must be "
+                                f"{n_cores} or more")
+    if len(set(ids.values())) < 2:
+        raise ChipFileError(f"{where}: 'limits.readout_layer' and 'limits.dvs_layer_id' are both {checked['readout_layer']}; "
+                            "they must differ")
     return Chip(name=str(name), description=str(description), files=tuple(files), **checked,
                 provenance=MappingProxyType(dict(prov)))
 

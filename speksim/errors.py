@@ -2,7 +2,15 @@
 
 
 class SpeksimError(Exception):
-    """Base of every error speksim raises on purpose."""
+    """Base of every error speksim raises on purpose.
+
+    `cli`, when given, is the same message worded for the command line (naming flags such as
+    `--format` instead of Python arguments such as `format=`); the command line prints it.
+    """
+
+    def __init__(self, *args, cli=None):
+        super().__init__(*args)
+        self.cli = cli
 
 
 class ChipFileError(SpeksimError, ValueError):
@@ -14,14 +22,21 @@ class UnknownChipError(ChipFileError):
 
 
 class ConfigError(SpeksimError, ValueError):
-    """A chip configuration breaks a rule of the chip. `problems` lists every rule broken."""
+    """A chip configuration (or run option) breaks a rule of the chip. `problems` lists every
+    rule broken; `cli`, when given, lists the same problems worded for the command line."""
 
-    def __init__(self, problems):
-        if isinstance(problems, str):
-            problems = [problems]
-        self.problems = list(problems)
-        head = f"the configuration has {len(self.problems)} problem(s):" if len(self.problems) > 1 else ""
-        super().__init__((head + "\n  - " + "\n  - ".join(self.problems)) if head else self.problems[0])
+    def __init__(self, problems, cli=None):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        if cli is not None:
+            cli = [cli] if isinstance(cli, str) else list(cli)
+        super().__init__(_problem_text(self.problems), cli=None if cli is None else _problem_text(cli))
+        self.cli_problems = cli
+
+
+def _problem_text(problems: list) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    return f"the configuration has {len(problems)} problems:\n  - " + "\n  - ".join(problems)
 
 
 class EventError(SpeksimError, ValueError):

@@ -7,13 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from .engine.compiled import N_BLOCKS, N_CORES, SERIES_NAMES, STAT_NAMES, RawResult
+from .blocks import BLOCK_NAMES, DVS, HOST_OUT, N_BLOCKS, READOUT, SERIES_NAMES, STAT_NAMES
 from .events import OUTPUT_EVENT
 
-BLOCK_NAMES = tuple([f"core{k}" for k in range(N_CORES)] + ["dvs", "readout", "host_out"])
-
-#: One row per block (cores 0..8, DVS layer, readout, host output): every statistic of
-#: `STAT_NAMES` plus fifo_mean, the time-weighted mean FIFO occupancy over the run.
+#: One row per block (speksim.blocks: cores 0..8, DVS layer, readout, host output): every
+#: statistic of `speksim.blocks.STATISTICS` plus fifo_mean, the time-weighted mean FIFO occupancy over the run.
 STATS_DTYPE = np.dtype([("block", "U8")] + [(n, "<i8") for n in STAT_NAMES] + [("fifo_mean", "<f8")])
 
 
@@ -69,7 +67,20 @@ class Result:
         return np.arange(n, dtype=np.int64) * self.bin_ns
 
     def used_cores(self) -> list[int]:
+        """The cores in use (those with a final state)."""
         return sorted(self.states)
+
+    def active_blocks(self) -> list[int]:
+        """Block ids worth reporting: the used cores, then the DVS layer, readout and host output
+        when they received events."""
+        return self.used_cores() + [b for b in (DVS, READOUT, HOST_OUT) if int(self.stats[b]["events_in"]) > 0]
+
+    def chip_parameter(self, name: str):
+        """A parameter of the chip this run used (from the metadata), or None if not recorded."""
+        try:
+            return self.metadata["chip"]["parameters"][name]["value"]
+        except (KeyError, TypeError):
+            return None
 
     def summary(self) -> str:
         """A fixed-width table of the main per-core figures (what `speksim run` prints)."""
@@ -77,7 +88,7 @@ class Result:
                 "fifo_max")
         head = f"{'block':<9}" + "".join(f"{c:>19}" for c in cols) + f"{'fifo_mean':>11}"
         lines = [head]
-        blocks = self.used_cores() + [b for b in (9, 11) if self.stats[b]["events_in"]]
+        blocks = self.used_cores() + [b for b in (DVS, HOST_OUT) if self.stats[b]["events_in"]]
         for b in blocks:
             r = self.stats[b]
             lines.append(f"{BLOCK_NAMES[b]:<9}" + "".join(f"{int(r[c]):>19}" for c in cols)
@@ -103,7 +114,8 @@ def outputs_from_rows(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def stats_table(raw: RawResult) -> np.ndarray:
+def stats_table(raw) -> np.ndarray:
+    """An engine's RawResult statistics (int64 [blocks, statistics]) as a STATS_DTYPE table."""
     table = np.zeros(N_BLOCKS, STATS_DTYPE)
     table["block"] = BLOCK_NAMES
     for i, name in enumerate(STAT_NAMES):
@@ -112,5 +124,6 @@ def stats_table(raw: RawResult) -> np.ndarray:
     return table
 
 
-def series_dict(raw: RawResult) -> dict:
+def series_dict(raw) -> dict:
+    """An engine's RawResult series (int64 [series, bins, blocks]) as {name: int64 [bins, blocks]}."""
     return {name: np.ascontiguousarray(raw.series[i]) for i, name in enumerate(SERIES_NAMES)}

@@ -31,7 +31,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from ._files import atomic_path
 from .errors import EventError, RunFileError
 from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT

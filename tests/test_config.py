@@ -216,7 +216,7 @@ def test_every_problem_is_listed(chip):
         assert sum(needle in p for p in problems) == 1, (needle, problems)
         assert needle in str(info.value)
     assert len(problems) == 5
-    assert "5 problem(s)" in str(info.value)
+    assert "5 problems" in str(info.value)
 
 
 def test_no_core_in_use_is_an_error(chip):
@@ -226,7 +226,14 @@ def test_no_core_in_use_is_an_error(chip):
 def test_core_beyond_the_chip_is_an_error(chip):
     cfg = valid_config()
     cfg.cnn_layers.append(CnnLayerConfig.conv(_w(2, 2, 1), (4, 4), monitor_enable=True))
-    assert any(p.startswith("core 9:") and "only 9 cores" in p for p in _problems(cfg, chip))
+    assert any(p.startswith("cnn_layers has 10 entries; speck2f has 9 cores") for p in _problems(cfg, chip))
+
+
+def test_too_few_cores_is_an_error_not_a_crash(chip):
+    cfg = valid_config()
+    cfg.cnn_layers = cfg.cnn_layers[:5]
+    problems = _problems(cfg, chip)
+    assert any(p.startswith("cnn_layers has 5 entries; speck2f has 9 cores") for p in problems), problems
 
 
 def test_datasheet_memory_example_fits_no_core(chip):

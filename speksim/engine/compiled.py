@@ -1,8 +1,7 @@
 """A validated configuration and chip, flattened into the arrays both engines read.
 
-Block ids (also the index of every per-block array): cores 0..8, DVS layer 9, readout 10,
-host output 11. Each block has an input FIFO. Blocks 0..9 also have an output queue and stage.
-Sender ranks for SPEC T0 arbitration: input link 0, DVS stage 1, core k stage 2 + k.
+Every per-block array is indexed by the block ids of `speksim.blocks` (cores 0..8, DVS layer 9,
+readout 10, host output 11); blocks 0..9 also have an output queue and stage.
 
 Weights are stored per core as `[c_in][ky][kx][c_out]` (output feature innermost) and neuron
 state as `[oy][ox][c_out]`, so SPEC F2's inner loop over output features is contiguous.
@@ -15,30 +14,55 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..blocks import DVS, HOST_OUT, N_BLOCKS, N_CORES, N_QUEUED, READOUT, SERIES_NAMES, STAT_NAMES
 from ..chip import Chip
 from ..config import ChipConfig, RunOptions
+from ..config.rules import tick_period_ns
+from ..errors import ConfigError
 
-N_CORES = 9
-DVS = 9
-READOUT = 10
-HOST_OUT = 11
-N_BLOCKS = 12
-N_QUEUED = 10          # blocks with an output queue: cores and the DVS layer
 MAX_COPIES = 3         # monitor, destination 0, destination 1
 
-# integer columns of CompiledNetwork.core (one row per core)
-(C_USED, C_CIN, C_HIN, C_WIN, C_COUT, C_HOUT, C_WOUT, C_K, C_SY, C_SX, C_PY, C_PX, C_THI, C_TLO, C_RTZ,
- C_LEAK, C_BAL, C_DECN, C_WOFF, C_NOFF, C_BOFF, C_NCOPY, C_EVNS, C_SYNNS, C_LEAKNS, C_ROUTENS,
- C_SPKCAP, C_SPKOFF) = range(28)
-N_CCOLS = 28
 
-# columns of CompiledNetwork.dvs
-(D_ON, D_OFF, D_MERGE, D_PX, D_PY, D_OX, D_OY, D_CX, D_CY, D_MX, D_MY, D_DIAG, D_NCOPY, D_EVNS,
- D_ROUTENS, D_PASS) = range(16)
-N_DCOLS = 16
+def _columns(prefix: str, names: tuple) -> int:
+    """Define the module constants `prefix + name` = column index, for each name in order, and
+    return the number of columns. The engines index their arrays with these constants (numba
+    reads them as compile-time integers); each list of names below is the only place a column is
+    declared."""
+    for i, name in enumerate(names):
+        globals()[prefix + name] = i
+    return len(names)
 
-# columns of CompiledNetwork.copies[q, i] for queue q (core or DVS) and copy i
-(K_TARGET, K_LAYER, K_POOL, K_SHIFT) = range(4)
+
+#: Integer columns of CompiledNetwork.core (one row per core), as C_<NAME>.
+CORE_COLUMNS = ("USED", "CIN", "HIN", "WIN", "COUT", "HOUT", "WOUT", "K", "SY", "SX", "PY", "PX", "THI", "TLO",
+                "RTZ", "LEAK", "BAL", "DECN", "WOFF", "NOFF", "BOFF", "NCOPY", "EVNS", "SYNNS", "LEAKNS",
+                "ROUTENS", "SPKCAP", "SPKOFF")
+N_CCOLS = _columns("C_", CORE_COLUMNS)
+
+#: Columns of CompiledNetwork.dvs, as D_<NAME>.
+DVS_COLUMNS = ("ON", "OFF", "MERGE", "PX", "PY", "OX", "OY", "CX", "CY", "MX", "MY", "DIAG", "NCOPY", "EVNS",
+               "ROUTENS", "PASS")
+N_DCOLS = _columns("D_", DVS_COLUMNS)
+
+#: Columns of CompiledNetwork.copies[q, i] for queue q (core or DVS layer) and copy i, as K_<NAME>.
+COPY_COLUMNS = ("TARGET", "LAYER", "POOL", "SHIFT")
+_columns("K_", COPY_COLUMNS)
+
+#: Entries of CompiledNetwork.params, as P_<NAME>.
+PARAM_NAMES = ("HOST_IN_NS", "HOST_IN_LAT", "HOST_OUT_NS", "HOST_OUT_LAT", "READOUT_NS", "WRAP", "LEAK_FIRE",
+               "TICK_NS")
+N_PARAMS = _columns("P_", PARAM_NAMES)
+
+#: Statistic columns of RawResult.stats, as S_<NAME> (names: speksim.blocks.STATISTICS).
+_STAT_KEYS = {"events_in": "IN", "dropped_out_of_range": "OOR", "congestion_dropped": "CONGESTION",
+              "dvs_filtered": "DVSFILT", "leak_jobs": "LEAKJOBS", "leak_ticks_merged": "LEAKMERGED",
+              "busy_ns": "BUSY", "stall_ns": "STALL", "fifo_max": "FIFOMAX", "fifo_area": "FIFOAREA",
+              "out_max": "OUTMAX"}
+N_STATS = _columns("S_", tuple(_STAT_KEYS.get(n, n.upper()) for n in STAT_NAMES))
+
+#: Series columns of RawResult.series, as R_<NAME> (names: speksim.blocks.SERIES).
+_SERIES_KEYS = {"busy_ns": "BUSY", "stall_ns": "STALL", "fifo_area": "FIFO"}
+N_SERIES = _columns("R_", tuple(_SERIES_KEYS.get(n, n.upper()) for n in SERIES_NAMES))
 
 
 @dataclass(frozen=True)
@@ -85,11 +109,6 @@ class CompiledNetwork:
         return flat.reshape(int(row[C_HOUT]), int(row[C_WOUT]), int(row[C_COUT])).transpose(2, 0, 1).copy()
 
 
-(P_HOST_IN_NS, P_HOST_IN_LAT, P_HOST_OUT_NS, P_HOST_OUT_LAT, P_READOUT_NS, P_WRAP, P_LEAK_FIRE,
- P_TICK_NS) = range(8)
-N_PARAMS = 8
-
-
 def synops_capacity(cout: int, k: int, sy: int, sx: int) -> int:
     """Most SynOps one input event can cause in a core (SPEC F2)."""
     return cout * (-(-k // sy)) * (-(-k // sx))
@@ -97,6 +116,9 @@ def synops_capacity(cout: int, k: int, sy: int, sx: int) -> int:
 
 def compile_network(config: ChipConfig, chip: Chip, options: RunOptions) -> CompiledNetwork:
     """Flatten a configuration that `validate()` accepted. Does not validate again."""
+    if len(config.cnn_layers) != N_CORES:
+        raise ConfigError(f"cnn_layers has {len(config.cnn_layers)} entries; the chip has {N_CORES} cores: give one "
+                          "entry per core (CnnLayerConfig() for an unused core)")
     core = np.zeros((N_CORES, N_CCOLS), np.int64)
     copies = np.full((N_QUEUED, MAX_COPIES, 4), -1, np.int64)
     weights, biases, states = [], [], []
@@ -184,42 +206,6 @@ def compile_network(config: ChipConfig, chip: Chip, options: RunOptions) -> Comp
     return CompiledNetwork(core=core, dvs=dvs, copies=copies, weights=cat(weights, np.int8),
                            biases=cat(biases, np.int16), initial_state=cat(states, np.int16),
                            fifo_depth=fifo_depth, out_depth=out_depth, params=params)
-
-
-def tick_period_ns(slow_clock_hz: float) -> int:
-    """Slow-clock period in integer ns (SPEC F4: first tick at one period); 0 when the clock is off."""
-    if not slow_clock_hz:
-        return 0
-    return max(1, int(round(1e9 / slow_clock_hz)))
-
-
-# Per-block statistics: RawResult.stats[block, column] (int64).
-STAT_NAMES = (
-    "events_in",              # transfers started into the block's FIFO
-    "served",                 # FIFO events whose service started
-    "synops",                 # SynOps performed (SPEC F2)
-    "spikes",                 # spikes fired by neurons (F3, and F4 when leak_can_fire); DVS: events surviving F6
-    "decimated",              # spikes dropped by the output decimator (F5.1)
-    "dropped_out_of_range",   # events outside the core's input space (F1)
-    "congestion_dropped",     # transfers dropped by the congestion balancer (T6)
-    "dvs_filtered",           # DVS events dropped by polarity or crop (F6)
-    "leak_jobs",              # leak jobs served (T5)
-    "leak_ticks_merged",      # slow-clock ticks that found a leak job still waiting (T5)
-    "busy_ns",                # time serving events or leak jobs, stalls included
-    "stall_ns",               # time SynOp completions waited for a full output queue (T4)
-    "fifo_max",               # most FIFO slots taken at once
-    "fifo_area",              # integral of FIFO occupancy over time (slot * ns)
-    "out_max",                # most output-queue slots taken at once
-    "copies",                 # copies made by the output stage (monitor and destinations)
-)
-N_STATS = len(STAT_NAMES)
-(S_IN, S_SERVED, S_SYNOPS, S_SPIKES, S_DECIMATED, S_OOR, S_CONGESTION, S_DVSFILT, S_LEAKJOBS,
- S_LEAKMERGED, S_BUSY, S_STALL, S_FIFOMAX, S_FIFOAREA, S_OUTMAX, S_COPIES) = range(N_STATS)
-
-# Per-bin series: RawResult.series[column, bin, block] (int64), bins of RunOptions.bin_ns.
-SERIES_NAMES = ("busy_ns", "stall_ns", "fifo_area", "synops", "dropped")
-N_SERIES = len(SERIES_NAMES)
-(R_BUSY, R_STALL, R_FIFO, R_SYNOPS, R_DROPPED) = range(N_SERIES)
 
 
 @dataclass

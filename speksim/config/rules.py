@@ -1,244 +1,55 @@
-"""The chip configuration, shaped like samna's `SpeckConfiguration` so a devkit adapter maps it
-field to field, plus the options of one run.
+"""Every rule a configuration and its run options must keep (SPEC §1), in one place.
 
-Differences from samna, on purpose: weights are int8 in PyTorch layout `[out, in, ky, kx]` (samna:
-`[out][in][kx][ky]`), and `neurons_initial_value` is `[feature, y, x]` (samna: `[feature][x][y]`).
-A core is *in use* when its input feature count is non-zero; unused cores keep the defaults.
+`validate(config, chip, options)` is what `speksim check` reports and what `Simulation` runs
+before anything else: a configuration either passes both or neither, with the same words.
+Every broken rule is listed, not only the first, each naming the core (or section) and field,
+what is wrong and how to fix it.
 """
 
 from __future__ import annotations
 
-import copy
-import json
-from dataclasses import dataclass, field, fields, is_dataclass
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from .chip import Chip, kernel_memory_words, load_chip, neuron_memory_words
-from ._files import atomic_path
-from .errors import ConfigError
-
-N_CORES = 9
-
-
-@dataclass
-class Vec2:
-    """An (x, y) pair, as samna's Vec2."""
-
-    x: int = 0
-    y: int = 0
-
-
-@dataclass
-class Shape:
-    """A map shape: `size.x` (width), `size.y` (height) and `feature_count` (channels)."""
-
-    size: Vec2 = field(default_factory=Vec2)
-    feature_count: int = 0
-
-
-@dataclass
-class CnnLayerDimensions:
-    input_shape: Shape = field(default_factory=Shape)
-    output_shape: Shape = field(default_factory=Shape)
-    padding: Vec2 = field(default_factory=Vec2)
-    stride: Vec2 = field(default_factory=lambda: Vec2(1, 1))
-    kernel_size: int = 0
-
-
-@dataclass
-class CnnLayerDestination:
-    """Where a core's spikes go: core `layer` (0..8) or the readout (12); sum-pooling and channel shift."""
-
-    layer: int = 0
-    enable: bool = False
-    pooling: int = 1
-    feature_shift: int = 0
-
-
-def _two_destinations():
-    return [CnnLayerDestination(), CnnLayerDestination()]
-
-
-@dataclass
-class CnnLayerConfig:
-    """One core. Arrays: weights int8 [out, in, ky, kx]; biases int16 [out]; neurons_initial_value
-    int16 [out, h_out, w_out] or None for all zeros."""
-
-    dimensions: CnnLayerDimensions = field(default_factory=CnnLayerDimensions)
-    weights: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0, 0), np.int8))
-    biases: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
-    leak_enable: bool = False
-    threshold_high: int = 1
-    threshold_low: int = -32768
-    return_to_zero: bool = False
-    neurons_initial_value: Optional[np.ndarray] = None
-    monitor_enable: bool = False
-    destinations: list = field(default_factory=_two_destinations)
-    output_decimator_enable: bool = False
-    output_decimator_interval: int = 0
-    input_congestion_balancer_enable: bool = False
-
-    @property
-    def in_use(self) -> bool:
-        return self.dimensions.input_shape.feature_count > 0
-
-    @classmethod
-    def conv(cls, weights, input_size, *, stride=1, padding=0, threshold_high=1, threshold_low=-32768,
-             return_to_zero=False, biases=None, leak_enable=False, monitor_enable=False, destinations=(),
-             output_decimator_enable=False, output_decimator_interval=0,
-             input_congestion_balancer_enable=False, neurons_initial_value=None) -> "CnnLayerConfig":
-        """A core computing a convolution of an input map `input_size` = (height, width).
-
-        `weights` is [out, in, k, k]; stride and padding are an int or (y, x); `destinations` is a
-        sequence of `CnnLayerDestination` or (layer, pooling, feature_shift) tuples, enabled.
-        """
-        w = np.asarray(weights)
-        if w.ndim != 4:
-            raise ValueError(f"weights must be 4-D [out, in, ky, kx], got shape {w.shape}")
-        sy, sx = _pair(stride)
-        py, px = _pair(padding)
-        h, wd = _pair(input_size)
-        k = int(w.shape[-1])
-        dims = CnnLayerDimensions(
-            input_shape=Shape(Vec2(wd, h), int(w.shape[1])),
-            output_shape=Shape(Vec2(conv_out(wd, k, sx, px), conv_out(h, k, sy, py)), int(w.shape[0])),
-            padding=Vec2(px, py), stride=Vec2(sx, sy), kernel_size=k)
-        dests = _two_destinations()
-        for i, d in enumerate(destinations):
-            if i >= 2:
-                raise ValueError("a core has at most two destinations")
-            if not isinstance(d, CnnLayerDestination):
-                parts = tuple(d) if isinstance(d, (tuple, list)) else (d,)
-                if not 1 <= len(parts) <= 3:
-                    raise ValueError(f"a destination is (layer[, pooling[, feature_shift]]), got {d!r}")
-                layer, pooling, shift = parts + (1, 0)[len(parts) - 1:]
-                d = CnnLayerDestination(layer=int(layer), enable=True, pooling=int(pooling), feature_shift=int(shift))
-            dests[i] = d
-        return cls(dimensions=dims, weights=w,
-                   biases=np.zeros(w.shape[0], np.int16) if biases is None else np.asarray(biases),
-                   leak_enable=leak_enable, threshold_high=threshold_high, threshold_low=threshold_low,
-                   return_to_zero=return_to_zero, neurons_initial_value=neurons_initial_value,
-                   monitor_enable=monitor_enable, destinations=dests,
-                   output_decimator_enable=output_decimator_enable,
-                   output_decimator_interval=output_decimator_interval,
-                   input_congestion_balancer_enable=input_congestion_balancer_enable)
-
-
-@dataclass
-class DvsDestination:
-    layer: int = 0
-    enable: bool = False
-
-
-@dataclass
-class DvsLayerConfig:
-    """The DVS pre-processing layer (SPEC F6). cut is inclusive; mirror.x / mirror.y are flags."""
-
-    merge: bool = False
-    on_channel: bool = True
-    off_channel: bool = True
-    pooling: Vec2 = field(default_factory=lambda: Vec2(1, 1))
-    origin: Vec2 = field(default_factory=Vec2)
-    cut: Vec2 = field(default_factory=lambda: Vec2(127, 127))
-    mirror: Vec2 = field(default_factory=Vec2)
-    mirror_diagonal: bool = False
-    destinations: list = field(default_factory=lambda: [DvsDestination(), DvsDestination()])
-    monitor_enable: bool = False
-    pass_sensor_events: bool = True
-
-
-@dataclass
-class ReadoutConfig:
-    """The readout block (SPEC F7), fed by destinations with layer 12."""
-
-    enable: bool = False
-    readout_configuration_sel: int = 0
-    output_mode_sel: int = 0
-    threshold: int = 0
-    low_pass_filter_disable: bool = False
-    low_pass_filter32_not16: bool = False
-    monitor_enable: bool = False
-    readout_pin_monitor_enable: bool = False
-
-
-@dataclass
-class ChipConfig:
-    """A whole chip: nine cores, the DVS layer and the readout."""
-
-    cnn_layers: list = field(default_factory=lambda: [CnnLayerConfig() for _ in range(N_CORES)])
-    dvs_layer: DvsLayerConfig = field(default_factory=DvsLayerConfig)
-    readout: ReadoutConfig = field(default_factory=ReadoutConfig)
-
-    def used_cores(self) -> list[int]:
-        return [k for k, layer in enumerate(self.cnn_layers) if layer.in_use]
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Options of one run (not part of the chip configuration).
-
-    input_path: "host" (events written by the host, SPEC T1) or "sensor" (the on-chip DVS).
-    slow_clock_hz: slow-clock rate for leak and readout (F4, F7); 0 turns the slow clock off.
-    bin_ns: width of the utilisation / FIFO-occupancy time-series bins.
-    end_ns: simulate slow-clock ticks up to this time even after the input ends (None: stop
-    when the chip is idle after the last input).
-    """
-
-    input_path: str = "host"
-    slow_clock_hz: float = 1000.0
-    bin_ns: int = 1_000_000
-    end_ns: Optional[int] = None
-
-
-def conv_out(n: int, k: int, s: int, p: int) -> int:
-    """Convolution output length (PyTorch floor formula, SPEC §1)."""
-    return (n + 2 * p - k) // s + 1
-
-
-def _pair(v):
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"expected an int or a pair, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
-
-
-# --------------------------------------------------------------------------------------------
-# Validation (SPEC §1): every rule broken is listed, not only the first.
-# --------------------------------------------------------------------------------------------
+from ..chip import Chip, kernel_memory_words, load_chip, neuron_memory_words
+from ..errors import ConfigError, EventError
+from .model import ChipConfig, CnnLayerDestination, DvsDestination, conv_out
+from .options import RunOptions, check_options
 
 _INT8 = (-128, 127)
 _INT16 = (-32768, 32767)
 
 
-def validate(config: ChipConfig, chip) -> list[str]:
-    """Check `config` against the limits of `chip` (a `Chip` or a chip name / path).
+def validate(config: ChipConfig, chip, options: Optional[RunOptions] = None) -> list[str]:
+    """Check `config` against the limits of `chip` (a `Chip` or a chip name / path), and the run
+    `options` (default `RunOptions()`) against both: every rule a run would refuse.
 
     Returns the warnings (cycles in the core graph, cores whose spikes go nowhere, a DVS window
-    that no event can reach); raises `ConfigError` listing every problem, each naming the core
-    (or section) and the field, what is wrong and how to fix it.
+    that no event can reach, pooled maps that overhang their target by the pooling's rounding);
+    raises `ConfigError` listing every problem, each naming the core (or section) and the field,
+    what is wrong and how to fix it.
     """
     if not isinstance(chip, Chip):
         chip = load_chip(chip)
+    options = RunOptions() if options is None else options
     problems: list[str] = []
     warnings: list[str] = []
-    layers = list(config.cnn_layers)
+    layers = list(config.cnn_layers) if isinstance(config.cnn_layers, (list, tuple)) else []
+    if len(layers) != chip.n_cores:
+        problems.append(f"cnn_layers has {len(layers) if isinstance(config.cnn_layers, (list, tuple)) else 'no'} "
+                        f"entries; {chip.name} has {chip.n_cores} cores (0..{chip.n_cores - 1}): give exactly one "
+                        "entry per core (null in a configuration file, CnnLayerConfig() in Python, for an unused core)")
+        layers = layers[:chip.n_cores]
     geometry = {}
     used = []
     for k, layer in enumerate(layers):
         if not _layer_used(layer):
             _check_unused_core(k, layer, problems)
             continue
-        if k >= chip.n_cores:
-            problems.append(f"core {k}: in use (dimensions.input_shape.feature_count > 0) but {chip.name} has only "
-                            f"{chip.n_cores} cores (0..{chip.n_cores - 1}); move the layer to an existing core")
-            continue
         used.append(k)
         geometry[k] = _check_core(k, layer, chip, problems)
-    if not used:
+    if not used and layers:
         problems.append("cnn_layers: no core is in use (every dimensions.input_shape.feature_count is 0); "
                         "configure at least one core")
     for k in used:
@@ -246,9 +57,58 @@ def validate(config: ChipConfig, chip) -> list[str]:
     _check_dvs(config.dvs_layer, layers, geometry, used, chip, problems, warnings)
     _check_readout(config.readout, problems)
     warnings.extend(_cycle_warnings(layers, used))
-    if problems:
-        raise ConfigError(problems)
+    option_problems = check_options(options)
+    if not option_problems:
+        problems.extend(_check_leak_fits_clock(layers, used, geometry, chip, options))
+    if problems or option_problems:
+        cli = problems + [c for _, c in option_problems]
+        problems = problems + [a for a, _ in option_problems]
+        raise ConfigError(problems, cli=cli if option_problems else None)
     return warnings
+
+
+def _check_leak_fits_clock(layers, used, geometry, chip, options) -> list[str]:
+    """SPEC T5: a core whose leak job lasts a whole slow-clock period would do nothing but leak
+    (and the run would never end)."""
+    period = tick_period_ns(options.slow_clock_hz)
+    out = []
+    for k in used:
+        g = geometry.get(k)
+        if not period or g is None or not layers[k].leak_enable:
+            continue
+        n = g["c_out"] * g["h_out"] * g["w_out"]
+        job = chip.event_ns[k] + n * chip.leak_ns[k]
+        if job >= period:
+            out.append(f"core {k}: a leak job over its {n} neurons takes {job} ns, as long as the slow-clock period "
+                       f"({period} ns at {options.slow_clock_hz:g} Hz), so the core would do nothing but leak; use a "
+                       f"slow clock below {1e9 / job:.4g} Hz (RunOptions.slow_clock_hz, --slow-clock-hz) or a "
+                       "smaller layer")
+    return out
+
+
+def tick_period_ns(slow_clock_hz: float) -> int:
+    """Slow-clock period in integer ns (SPEC F4: first tick at one period); 0 when the clock is off."""
+    if not slow_clock_hz:
+        return 0
+    return max(1, int(round(1e9 / slow_clock_hz)))
+
+
+def check_spike_events(events: np.ndarray, config: ChipConfig) -> None:
+    """Raise `EventError` unless every SPIKE_EVENT targets a core in use, inside its input space."""
+    used = config.used_cores()
+    for k in np.unique(events["layer"]):
+        k = int(k)
+        if k not in used:
+            raise EventError(f"spike events target core {k}, which is not in use; used cores: {used}")
+        d = config.cnn_layers[k].dimensions
+        sel = events[events["layer"] == k]
+        for name, n in (("feature", d.input_shape.feature_count), ("x", d.input_shape.size.x),
+                        ("y", d.input_shape.size.y)):
+            bad = np.flatnonzero(sel[name] >= n)
+            if bad.size:
+                raise EventError(
+                    f"a spike event for core {k} has {name}={sel[name][bad[0]]}, outside the core's input "
+                    f"range [0, {n}); check the event addresses or the core's input shape")
 
 
 def _is_int(v) -> bool:
@@ -546,14 +406,29 @@ def _check_destinations(k, layer, layers, geometry, used, config, chip, problems
                 f"input channels, but core {target} has {dst['c_in']} (dimensions.input_shape.feature_count); "
                 f"lower feature_shift or give core {target} more input channels")
         if pooling is not None:
-            pw, ph = -(-src["w_out"] // pooling), -(-src["h_out"] // pooling)
-            big = [f"{ax} ({a} > {b})" for ax, a, b in (("x", pw, dst["w_in"]), ("y", ph, dst["h_in"])) if a > b]
-            if big:
-                problems.append(
-                    f"{q}: the pooled map is {pw}x{ph} (x by y: output {src['w_out']}x{src['h_out']} / pooling "
-                    f"{pooling}) but core {target}'s input (dimensions.input_shape.size) is "
-                    f"{dst['w_in']}x{dst['h_in']}; "
-                    f"too big along {' and '.join(big)}; pool more or enlarge core {target}'s input")
+            _check_pooled_size(q, src, dst, pooling, target, problems, warnings)
+
+
+def _check_pooled_size(q, src, dst, pooling, target, problems, warnings):
+    """SPEC §1: the pooled map is the source's output divided by the pooling, rounded up (the
+    chip's address remap, F5). PyTorch sizes the next layer rounding down, so a target input
+    smaller than the rounded-up size by that rounding only is a warning: the events beyond it are
+    dropped (F1) and counted, as on the chip. A target smaller still is an error."""
+    up = {"x": -(-src["w_out"] // pooling), "y": -(-src["h_out"] // pooling)}
+    down = {"x": src["w_out"] // pooling, "y": src["h_out"] // pooling}
+    have = {"x": dst["w_in"], "y": dst["h_in"]}
+    big = [ax for ax in ("x", "y") if up[ax] > have[ax]]
+    if not big:
+        return
+    what = (f"{q}: the pooled map is {up['x']}x{up['y']} (x by y: output {src['w_out']}x{src['h_out']} / pooling "
+            f"{pooling}, rounded up) but core {target}'s input (dimensions.input_shape.size) is "
+            f"{have['x']}x{have['y']}")
+    if all(down[ax] <= have[ax] for ax in big):
+        warnings.append(f"{what}; the last row or column of pooled events falls outside and is dropped "
+                        "(counted in dropped_out_of_range, SPEC F1), as when PyTorch rounds a pooled size down")
+    else:
+        problems.append(f"{what}; too big along {' and '.join(f'{ax} ({up[ax]} > {have[ax]})' for ax in big)}; "
+                        f"pool more or enlarge core {target}'s input")
 
 
 def _check_dvs(dvs, layers, geometry, used, chip, problems, warnings):
@@ -670,258 +545,3 @@ def _cycle_warnings(layers, used):
     for s in sorted(used):
         walk(s, s, [s])
     return [f"cores {' -> '.join(map(str, c))} form a cycle; the chip can deadlock (SPEC T9)" for c in cycles]
-
-
-# --------------------------------------------------------------------------------------------
-# JSON I/O: lossless, human-readable and byte-deterministic.
-# --------------------------------------------------------------------------------------------
-
-CONFIG_FORMAT = "speksim-chip-config"
-CONFIG_VERSION = 1
-_ARRAY_FIELDS = ("weights", "biases", "neurons_initial_value")
-_ELEMENT = {"destinations": {"CnnLayerConfig": CnnLayerDestination, "DvsLayerConfig": DvsDestination}}
-
-
-def config_to_dict(config: ChipConfig) -> dict:
-    """A JSON-ready dict of `config`. Arrays become `{"dtype", "shape", "data"}` with nested-list
-    data; a core equal to the default `CnnLayerConfig()` is written as `null`."""
-    default = CnnLayerConfig()
-    layers = []
-    for i, layer in enumerate(config.cnn_layers):
-        layers.append(None if _same(layer, default) else _dump(layer, f"cnn_layers[{i}]"))
-    return {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "cnn_layers": layers,
-            "dvs_layer": _dump(config.dvs_layer, "dvs_layer"), "readout": _dump(config.readout, "readout")}
-
-
-def config_from_dict(d: dict) -> ChipConfig:
-    """The `ChipConfig` of a dict from `config_to_dict` (or hand-written JSON). Missing keys take
-    their defaults; unknown keys and values of the wrong type raise `ConfigError` naming the key path."""
-    problems: list[str] = []
-    if not isinstance(d, dict):
-        raise ConfigError(f"a configuration must be a JSON object, got {type(d).__name__}")
-    known = ("format", "version", "cnn_layers", "dvs_layer", "readout")
-    for key in d:
-        if key not in known:
-            problems.append(f"{key}: unknown key; a configuration has {', '.join(known)}")
-    if "format" in d and d["format"] != CONFIG_FORMAT:
-        problems.append(f"format: is {d['format']!r}; a speksim configuration has {CONFIG_FORMAT!r}")
-    if "version" in d and d["version"] != CONFIG_VERSION:
-        problems.append(f"version: is {d['version']!r}; this speksim reads version {CONFIG_VERSION}")
-    config = ChipConfig()
-    if "cnn_layers" in d:
-        if not isinstance(d["cnn_layers"], list):
-            problems.append("cnn_layers: must be a list with one entry (object or null) per core")
-        else:
-            config.cnn_layers = [CnnLayerConfig() if item is None else
-                                 _load(CnnLayerConfig, item, f"cnn_layers[{i}]", problems)
-                                 for i, item in enumerate(d["cnn_layers"])]
-    if "dvs_layer" in d:
-        config.dvs_layer = _load(DvsLayerConfig, d["dvs_layer"], "dvs_layer", problems)
-    if "readout" in d:
-        config.readout = _load(ReadoutConfig, d["readout"], "readout", problems)
-    if problems:
-        raise ConfigError(problems)
-    return config
-
-
-def save_config(config: ChipConfig, path) -> None:
-    """Write `config` as indented JSON (same configuration, same bytes), atomically."""
-    path = Path(path)
-    text = _format_json(config_to_dict(config)) + "\n"
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(text.encode("utf-8"))
-
-
-def load_config(path) -> ChipConfig:
-    """Read a configuration written by `save_config` (or hand-written in the same shape)."""
-    path = Path(path)
-    try:
-        d = json.loads(path.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
-    try:
-        return config_from_dict(d)
-    except ConfigError as exc:
-        raise ConfigError([f"{path}: {p}" for p in exc.problems]) from None
-
-
-def configs_equal(a: ChipConfig, b: ChipConfig) -> bool:
-    """True when every field and array (dtype, shape and values) of the two configurations is equal."""
-    return _same(a, b)
-
-
-def _same(a, b) -> bool:
-    if is_dataclass(a) or is_dataclass(b):
-        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name)) for f in fields(a))
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
-                and a.shape == b.shape and bool(np.array_equal(a, b)))
-    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
-        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b)
-                and all(_same(x, y) for x, y in zip(a, b)))
-    if isinstance(a, (bool, np.bool_)) != isinstance(b, (bool, np.bool_)):
-        return False
-    return a == b
-
-
-def _dump(obj, path):
-    out = {}
-    for f in fields(obj):
-        v = getattr(obj, f.name)
-        where = f"{path}.{f.name}"
-        if f.name in _ARRAY_FIELDS:
-            out[f.name] = None if v is None else _dump_array(v, where)
-        elif is_dataclass(v):
-            out[f.name] = _dump(v, where)
-        elif f.name in _ELEMENT:
-            if not isinstance(v, (list, tuple)):
-                raise ConfigError(f"{where}: is {type(v).__name__}; it must be a list")
-            out[f.name] = [_dump(x, f"{where}[{i}]") for i, x in enumerate(v)]
-        else:
-            out[f.name] = _dump_scalar(v, where)
-    return out
-
-
-def _dump_scalar(v, where):
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    raise ConfigError(f"{where}: is {v!r} ({type(v).__name__}); it must be a whole number or true/false")
-
-
-def _dump_array(v, where):
-    a = np.asarray(v)
-    if a.dtype.kind not in "biuf":
-        raise ConfigError(f"{where}: has dtype {a.dtype}; only numeric arrays can be saved")
-    dtype = a.dtype.name if a.dtype.isnative else a.dtype.str
-    return {"dtype": dtype, "shape": list(a.shape), "data": a.tolist()}
-
-
-def _load(cls, d, path, problems):
-    obj = cls()
-    names = [f.name for f in fields(cls)]
-    if not isinstance(d, dict):
-        problems.append(f"{path}: must be an object with keys {', '.join(names)}, got {type(d).__name__}")
-        return obj
-    for key in d:
-        if key not in names:
-            problems.append(f"{path}.{key}: unknown key; {cls.__name__} has {', '.join(names)}")
-    for name in names:
-        if name not in d:
-            continue
-        v, where, default = d[name], f"{path}.{name}", getattr(obj, name)
-        if name in _ARRAY_FIELDS:
-            if v is None and name == "neurons_initial_value":
-                setattr(obj, name, None)
-            else:
-                a = _load_array(v, where, problems)
-                if a is not None:
-                    setattr(obj, name, a)
-        elif is_dataclass(default):
-            setattr(obj, name, _load(type(default), v, where, problems))
-        elif name in _ELEMENT:
-            elem = _ELEMENT[name][cls.__name__]
-            if not isinstance(v, list):
-                problems.append(f"{where}: must be a list of {elem.__name__} objects")
-            else:
-                setattr(obj, name, [_load(elem, x, f"{where}[{i}]", problems) for i, x in enumerate(v)])
-        elif isinstance(v, (bool, int)):
-            setattr(obj, name, v)
-        else:
-            problems.append(f"{where}: is {v!r}; it must be a whole number or true/false")
-    return obj
-
-
-def _load_array(v, where, problems):
-    if not isinstance(v, dict) or set(v) != {"dtype", "shape", "data"}:
-        problems.append(f"{where}: an array must be an object with exactly the keys dtype, shape, data")
-        return None
-    try:
-        dtype = np.dtype(v["dtype"])
-    except TypeError:
-        dtype = None
-    if dtype is None or dtype.kind not in "biuf":
-        problems.append(f"{where}.dtype: is {v['dtype']!r}; it must be a numeric numpy dtype such as 'int8'")
-        return None
-    shape = v["shape"]
-    if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-                                              for n in shape):
-        problems.append(f"{where}.shape: is {shape!r}; it must be a list of whole numbers >= 0")
-        return None
-    try:
-        raw = np.array(v["data"])
-    except (ValueError, TypeError):
-        raw = None
-    if raw is None or (raw.size and raw.dtype.kind not in "biuf"):
-        problems.append(f"{where}.data: must be nested lists of numbers")
-        return None
-    if raw.size == 0 and int(np.prod(shape)) == 0:
-        raw = raw.reshape(shape)
-    if list(raw.shape) != shape:
-        problems.append(f"{where}.data: has shape {list(raw.shape)} but shape says {shape}")
-        return None
-    with np.errstate(all="ignore"):
-        a = raw.astype(dtype)
-    if not np.array_equal(a, raw):
-        problems.append(f"{where}.data: has values that do not fit dtype {dtype}")
-        return None
-    return a
-
-
-def _format_json(obj, level: int = 0) -> str:
-    """Indented JSON; lists of numbers and small flat objects stay on one line (readable arrays)."""
-    pad, inner = "  " * level, "  " * (level + 1)
-    if isinstance(obj, dict):
-        if not obj:
-            return "{}"
-        if not any(isinstance(v, (list, dict)) for v in obj.values()):
-            flat = "{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in obj.items()) + "}"
-            if len(flat) <= 80:
-                return flat
-        items = [f"{inner}{json.dumps(k)}: {_format_json(v, level + 1)}" for k, v in obj.items()]
-        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
-    if isinstance(obj, list):
-        if not any(isinstance(x, (list, dict)) for x in obj):
-            return "[" + ", ".join(json.dumps(x) for x in obj) + "]"
-        return "[\n" + ",\n".join(inner + _format_json(x, level + 1) for x in obj) + "\n" + pad + "]"
-    return json.dumps(obj)
-
-
-# --------------------------------------------------------------------------------------------
-# Building configurations
-# --------------------------------------------------------------------------------------------
-
-def chain_config(layers: list, cores: Optional[list] = None, monitor="last") -> ChipConfig:
-    """Place `layers` (CnnLayerConfig) on `cores` (default 0, 1, 2, ...) and wire destination 0 of
-    each to the next core (pooling 1, feature shift 0). `monitor`: "last", "all", None, or a list
-    of core numbers to monitor. The layers are copied; destination 1 and the last layer's
-    destination 0 are kept as given."""
-    cores = list(range(len(layers))) if cores is None else [int(c) for c in cores]
-    if len(cores) != len(layers):
-        raise ConfigError(f"chain_config: {len(layers)} layers but {len(cores)} cores")
-    if len(set(cores)) != len(cores) or any(c < 0 for c in cores):
-        raise ConfigError(f"chain_config: cores {cores} must be distinct numbers >= 0")
-    if monitor == "last":
-        watched = set(cores[-1:])
-    elif monitor == "all":
-        watched = set(cores)
-    elif monitor is None:
-        watched = set()
-    else:
-        watched = {int(c) for c in monitor}
-        if not watched <= set(cores):
-            raise ConfigError(f"chain_config: monitor lists cores {sorted(watched - set(cores))} that hold no layer")
-    config = ChipConfig()
-    if cores and max(cores) >= len(config.cnn_layers):
-        config.cnn_layers += [CnnLayerConfig() for _ in range(max(cores) + 1 - len(config.cnn_layers))]
-    for i, (layer, core) in enumerate(zip(layers, cores)):
-        layer = copy.deepcopy(layer)
-        layer.destinations = list(layer.destinations)
-        if i + 1 < len(cores):
-            layer.destinations[0] = CnnLayerDestination(layer=cores[i + 1], enable=True, pooling=1, feature_shift=0)
-        layer.monitor_enable = core in watched
-        config.cnn_layers[core] = layer
-    return config
