@@ -4,7 +4,7 @@ Every function takes a `Result` (and, where it says so, the input events), retur
 `matplotlib.figure.Figure`, and also writes it as a PNG when `path` is given:
 
 * `input_rate` — input events per second over time (and the input link's capacity);
-* `utilisation` — per block: busy fraction and mean FIFO occupancy per bin;
+* `utilisation` — per block: busy fraction and mean FIFO occupancy per bin, against the FIFO depth;
 * `stalls_and_drops` — per block: output-queue stall time and dropped events per bin;
 * `latency_histogram` — output latency and input lag, log-spaced bins, median and p99 marked;
 * `output_raster` — time against neuron address, one panel per monitored layer;
@@ -84,6 +84,12 @@ def _fmt_ns(ns: float) -> str:
         if ns >= div:
             return f"{ns / div:.4g} {unit}"
     return f"{ns:g} ns"
+
+
+def _pct(frac: float) -> str:
+    """A fraction as a percentage with three significant digits (0.043%, 71.9%, 100%), so that a
+    small but non-zero share does not read as 0.0%."""
+    return f"{100 * frac:.3g}%"
 
 
 def block_label(b: int) -> str:
@@ -245,10 +251,37 @@ def input_rate(events_or_result, *, bin_us: Optional[int] = None, path=None):
     return _finish(fig, path)
 
 
+def _plain_log(axis, subs=(1.0,), numticks="auto"):
+    """Log ticks labelled as plain numbers (0.01, 1, 10 rather than 10^-2, 10^0, 10^1) on `subs`
+    multiples of each power of ten, minor ticks unlabelled."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    axis.set_major_locator(LogLocator(subs=subs, numticks=numticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _log_fifo_axis(ax, occ: np.ndarray, depth: Optional[int]) -> tuple[float, float]:
+    """(bottom, top) of a log FIFO-occupancy axis that always reaches the FIFO depth.
+
+    A mean occupancy per bin is often thousandths of a slot while the depth is 16 or 256: on a
+    linear axis either the depth is off the scale or the occupancy is a flat line at zero. A log
+    axis shows both. It goes down to the decade below the smallest non-zero mean, but no more than
+    five decades below the depth (less than that is an empty FIFO for any purpose)."""
+    ref = float(depth) if depth else max(float(occ.max(initial=0.0)), 1.0)
+    pos = occ[occ > 0]
+    low = max(float(pos.min()) if len(pos) else ref * 1e-3, ref * 1e-5)
+    bottom, top = 10.0 ** np.floor(np.log10(low)), ref * 3
+    ax.set_yscale("log")
+    ax.set_ylim(bottom, top)
+    _plain_log(ax.yaxis, numticks=8)
+    return bottom, top
+
+
 def utilisation(result: Result, *, path=None):
     """One panel per used core (and the DVS layer, readout, host output when they had events):
     the fraction of each bin the block spent serving (stalls included, left axis) and its
-    time-weighted mean FIFO occupancy (right axis, with the FIFO depth dashed)."""
+    time-weighted mean FIFO occupancy (right axis, log scale from an empty FIFO up to the FIFO
+    depth, which is drawn dashed)."""
     from matplotlib.ticker import PercentFormatter
     blocks = _active_blocks(result)
     fig = _figure(10, 1.25 + 1.75 * max(len(blocks), 1))
@@ -260,7 +293,7 @@ def utilisation(result: Result, *, path=None):
     tdiv, tunit = _time_unit(len(busy) * width)
     edges = np.arange(len(busy) + 1) * width / tdiv
     axes = fig.subplots(len(blocks), 1, sharex=True, squeeze=False)[:, 0]
-    fig.suptitle(f"Busy time (blue, left axis) and mean FIFO occupancy (orange, right axis) per "
+    fig.suptitle(f"Busy time (blue, left axis) and mean FIFO occupancy (orange, right axis, log scale) per "
                  f"{_fmt_ns(width)} bin; dashed: FIFO depth")
     t_end = max(int(result.t_end_ns), 1)
     for ax, b in zip(axes, blocks):
@@ -269,7 +302,8 @@ def utilisation(result: Result, *, path=None):
         _steps(ax, edges, frac, color=_BUSY_COLOR, fill=True, alpha=0.3)
         _steps(ax, edges, frac, color=_BUSY_COLOR, lw=1.2)
         # a lightly used block gets a zoomed axis (the tick labels say so), a busy one 0..100%
-        ax.set_ylim(0, _nice_top(frac.max(initial=0.0), (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)) * 1.05)
+        ax.set_ylim(0, _nice_top(frac.max(initial=0.0), (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
+                                                          1.0)) * 1.05)
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
         ax.set_ylabel("busy (% of bin)", color=_BUSY_COLOR)
         ax.tick_params(axis="y", colors=_BUSY_COLOR)
@@ -277,19 +311,16 @@ def utilisation(result: Result, *, path=None):
         depth = _fifo_depth(result, b)
         ax2 = ax.twinx()
         occ = fifo[:, b] / width
-        _steps(ax2, edges, occ, color=_FIFO_COLOR, lw=1.2)
-        if depth and occ.max(initial=0.0) >= depth / 2:
-            # near saturation: show the depth, at 80% of the panel (clear of a busy fraction of 100%)
-            ax2.axhline(depth, color=_FIFO_COLOR, ls="--", lw=0.8)
-            ax2.set_ylim(0, depth * 1.25)
-        else:
-            ax2.set_ylim(0, _nice_top(occ.max(initial=0.0), (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50,
-                                                               100, 200, 500, 1000)) * 1.05)
-        ax2.set_ylabel("FIFO (slots)", color=_FIFO_COLOR)
-        ax2.tick_params(axis="y", colors=_FIFO_COLOR)
+        bottom, _ = _log_fifo_axis(ax2, occ, depth)
+        # an empty FIFO has no place on a log axis: it is drawn on the bottom edge
+        _steps(ax2, edges, np.maximum(occ, bottom), color=_FIFO_COLOR, lw=1.2)
+        if depth:
+            ax2.axhline(depth, color=_FIFO_COLOR, ls="--", lw=1)
+        ax2.set_ylabel("FIFO (slots, log scale)", color=_FIFO_COLOR)
+        ax2.tick_params(axis="y", which="both", colors=_FIFO_COLOR)
         depth_txt = f" of {depth}" if depth else ""
-        ax.set_title(f"{block_label(b)}: busy {int(row['busy_ns']) / t_end:.1%} of the run, FIFO max "
-                     f"{int(row['fifo_max'])}{depth_txt} slots, mean {float(row['fifo_mean']):.2f}",
+        ax.set_title(f"{block_label(b)}: busy {_pct(int(row['busy_ns']) / t_end)} of the run, FIFO max "
+                     f"{int(row['fifo_max'])}{depth_txt} slots, mean {float(row['fifo_mean']):.3g}",
                      fontsize="medium", loc="left")
     axes[-1].set_xlabel(f"time ({tunit})")
     return _finish(fig, path)

@@ -42,6 +42,23 @@ def result(events):
 
 
 @pytest.fixture(scope="module")
+def sparse_run():
+    """Input groups 200 µs apart, far sparser than anything on the chip can back up: 91 single
+    events, 3 pairs and 1 triple at one timestamp each (100 events). Within a group the host input
+    link starts one transfer every host_in_ns, so the k-th event of a group (k = 0, 1, 2) has a lag
+    of host_in_latency_ns + k * host_in_ns (SPEC T1): 95 lags of L, 4 of L + h and 1 of L + 2h.
+    Core 0's threshold is raised so that it spikes rarely: no output queue ever fills."""
+    sizes = [3] + [2] * 3 + [1] * 91
+    t = np.repeat(np.arange(len(sizes)) * 200, sizes)
+    rng = np.random.default_rng(6)
+    ev = speksim.make_events("dvs", t=t, x=rng.integers(0, 128, len(t)), y=rng.integers(0, 128, len(t)),
+                             p=rng.integers(0, 2, len(t)))
+    cfg = small_config()
+    cfg.cnn_layers[0].threshold_high = 6
+    return speksim.simulate(cfg, ev)
+
+
+@pytest.fixture(scope="module")
 def empty_result():
     return speksim.simulate(small_config(), np.zeros(0, speksim.DVS_EVENT))
 
@@ -64,6 +81,28 @@ def test_utilisation_has_one_panel_per_used_block(result):
     fig = plot.utilisation(result)
     titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
     assert [t.split(":")[0] for t in titles] == ["core 0", "core 1", "DVS layer", "host output"]
+
+
+def fifo_depths() -> dict[str, int]:
+    chip = speksim.load_chip("speck2f")
+    return {**{f"core {k}": d for k, d in enumerate(chip.fifo_depth)}, "DVS layer": chip.dvs_fifo_depth,
+            "host output": chip.host_out_fifo_depth}
+
+
+@pytest.mark.parametrize("run", ["result", "sparse_run"])
+def test_utilisation_fifo_axis_reaches_the_depth(run, request):
+    # The legend promises the FIFO depth dashed; it must be on the scale even when the FIFO stays
+    # nearly empty (host output: 256 slots, a few used; the sparse run: well under one slot).
+    fig = plot.utilisation(request.getfixturevalue(run))
+    panels = [ax for ax in fig.axes if ax.get_title(loc="left")]
+    fifo_axes = [ax for ax in fig.axes if ax.get_ylabel().startswith("FIFO")]
+    assert len(fifo_axes) == len(panels) > 0
+    depths = fifo_depths()
+    for panel, ax in zip(panels, fifo_axes):
+        depth = depths[panel.get_title(loc="left").split(":")[0]]
+        low, high = ax.get_ylim()
+        assert low < depth < high
+        assert any(line.get_linestyle() == "--" and list(line.get_ydata()) == [depth, depth] for line in ax.lines)
 
 
 def test_input_rate_from_events_and_result(result, events, tmp_path):
