@@ -5,7 +5,8 @@ Every function takes a `Result` (and, where it says so, the input events), retur
 
 * `input_rate` — input events per second over time (and the input link's capacity);
 * `utilisation` — per block: busy fraction and mean FIFO occupancy per bin, against the FIFO depth;
-* `stalls_and_drops` — per block: output-queue stall time and dropped events per bin;
+* `stalls_and_drops` — per block that stalled or dropped: output-queue stall time and dropped
+  events per bin ("no stalls, no drops" when no block did either);
 * `latency_histogram` — output latency and input lag, log-spaced bins, median and p99 marked;
 * `output_raster` — time against neuron address, one panel per monitored layer;
 * `event_images` — accumulated event count per pixel of the input and of each monitored layer;
@@ -326,38 +327,84 @@ def utilisation(result: Result, *, path=None):
     return _finish(fig, path)
 
 
+#: Why a block drops events: statistic name → words for a title.
+_DROP_REASONS = (("congestion_dropped", "congestion balancer"), ("dropped_out_of_range", "out of range"),
+                 ("dvs_filtered", "DVS filter"))
+
+
+def _drop_text(row) -> str:
+    parts = [(int(row[name]), words) for name, words in _DROP_REASONS if int(row[name])]
+    total = sum(n for n, _ in parts)
+    if len(parts) < 2:
+        return f"{total:,} events dropped" + (f" ({parts[0][1]})" if parts else "")
+    return f"{total:,} events dropped (" + ", ".join(f"{n:,} {w}" for n, w in parts) + ")"
+
+
 def stalls_and_drops(result: Result, *, path=None):
-    """One panel per used block: time its SynOps waited for a full output queue (left axis) and
-    events dropped (congestion balancer, out of range, DVS filter; right axis), per bin."""
+    """Per block that stalled or dropped: time its SynOps waited for a full output queue (left
+    axis) and events dropped (congestion balancer, out of range, DVS filter; right axis), per bin.
+    Blocks with neither get no panel and are named in the title; when no block has anything to
+    show, the figure is a single panel saying "no stalls, no drops"."""
+    from matplotlib.ticker import MaxNLocator
     blocks = _active_blocks(result)
-    fig = _figure(10, 1.25 + 1.75 * max(len(blocks), 1))
     if not blocks:
+        fig = _figure(10, 2.5)
         _empty(fig.add_subplot(), "no block was used")
         return _finish(fig, path)
     stall, width = _rebin(result.series["stall_ns"], result.bin_ns)
     drop, _ = _rebin(result.series["dropped"], result.bin_ns)
+    stats = result.stats
+
+    def n_dropped(b):
+        return sum(int(stats[b][name]) for name, _ in _DROP_REASONS)
+
+    stalled = {b for b in blocks if int(stats[b]["stall_ns"]) > 0 or stall[:, b].any()}
+    dropping = {b for b in blocks if n_dropped(b) > 0 or drop[:, b].any()}
+    shown = [b for b in blocks if b in stalled or b in dropping]
+    quiet = ", ".join(block_label(b) for b in blocks if b not in stalled and b not in dropping)
+    if not shown:
+        fig = _figure(10, 2.5)
+        ax = fig.add_subplot()
+        ax.set_title("Stalls on a full output queue and dropped events")
+        _empty(ax, f"no stalls, no drops\n\nno block waited on a full output queue, and none dropped an "
+                   f"event\n({quiet})")
+        ax.texts[0].set_fontsize("large")
+        return _finish(fig, path)
+    fig = _figure(10, 1.25 + 1.75 * len(shown))
     tdiv, tunit = _time_unit(len(stall) * width)
     sdiv, sunit = (1e3, "µs") if stall.max(initial=0) >= 1e3 else (1.0, "ns")
     edges = np.arange(len(stall) + 1) * width / tdiv
-    axes = fig.subplots(len(blocks), 1, sharex=True, squeeze=False)[:, 0]
-    fig.suptitle(f"Stall time on a full output queue (red, left axis) and dropped events (grey, right "
-                 f"axis) per {_fmt_ns(width)} bin")
-    for ax, b in zip(axes, blocks):
-        row = result.stats[b]
-        _steps(ax, edges, stall[:, b] / sdiv, color=_STALL_COLOR, fill=True, alpha=0.3)
-        _steps(ax, edges, stall[:, b] / sdiv, color=_STALL_COLOR, lw=1.2)
-        ax.set_ylim(0, max(stall[:, b].max() / sdiv * 1.1, 1.0))
-        ax.set_ylabel(f"stall ({sunit}/bin)", color=_STALL_COLOR)
-        ax.tick_params(axis="y", colors=_STALL_COLOR)
+    axes = fig.subplots(len(shown), 1, sharex=True, squeeze=False)[:, 0]
+    per_bin = f"per {_fmt_ns(width)} bin"
+    if stalled and dropping:
+        title = f"Stall time on a full output queue (red, left axis) and dropped events (grey, right axis) {per_bin}"
+    elif stalled:
+        title = f"Stall time on a full output queue {per_bin} (no block dropped an event)"
+    else:
+        title = f"Dropped events {per_bin} (no block waited on a full output queue)"
+    fig.suptitle(title + (f"\nno stalls, no drops: {quiet}" if quiet else ""))
+    for ax, b in zip(axes, shown):
+        row = stats[b]
         ax.grid(alpha=0.3)
-        ax2 = ax.twinx()
-        _steps(ax2, edges, drop[:, b], color=_DROP_COLOR, lw=1.2)
-        ax2.set_ylim(0, max(drop[:, b].max() * 1.1, 1.0))
-        ax2.set_ylabel("dropped (events/bin)", color=_DROP_COLOR)
-        ax2.tick_params(axis="y", colors=_DROP_COLOR)
-        dropped = int(row["congestion_dropped"]) + int(row["dropped_out_of_range"]) + int(row["dvs_filtered"])
-        ax.set_title(f"{block_label(b)}: stalled {_fmt_ns(int(row['stall_ns']))} in all, "
-                     f"{dropped:,} events dropped", fontsize="medium", loc="left")
+        # a measure a block never had gets no axis: a 0..1 scale of nothing reads as data
+        if b in stalled:
+            _steps(ax, edges, stall[:, b] / sdiv, color=_STALL_COLOR, fill=True, alpha=0.3)
+            _steps(ax, edges, stall[:, b] / sdiv, color=_STALL_COLOR, lw=1.2)
+            ax.set_ylim(0, stall[:, b].max() / sdiv * 1.1)
+            ax.set_ylabel(f"stall ({sunit}/bin)", color=_STALL_COLOR)
+            ax.tick_params(axis="y", colors=_STALL_COLOR)
+        else:
+            ax.set_yticks([])
+            ax.set_ylabel("no stalls", color=_STALL_COLOR)
+        if b in dropping:
+            ax2 = ax.twinx()
+            _steps(ax2, edges, drop[:, b], color=_DROP_COLOR, lw=1.2)
+            ax2.set_ylim(0, max(drop[:, b].max() * 1.1, 1.0))
+            ax2.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+            ax2.set_ylabel("dropped (events/bin)", color=_DROP_COLOR)
+            ax2.tick_params(axis="y", colors=_DROP_COLOR)
+        ax.set_title(f"{block_label(b)}: stalled {_fmt_ns(int(row['stall_ns']))} in all, {_drop_text(row)}",
+                     fontsize="medium", loc="left")
     axes[-1].set_xlabel(f"time ({tunit})")
     return _finish(fig, path)
 

@@ -105,6 +105,36 @@ def test_utilisation_fifo_axis_reaches_the_depth(run, request):
         assert any(line.get_linestyle() == "--" and list(line.get_ydata()) == [depth, depth] for line in ax.lines)
 
 
+def test_stalls_and_drops_without_any_is_one_panel_saying_so(sparse_run):
+    assert not sparse_run.stats["stall_ns"].any() and not sparse_run.series["dropped"].any()
+    fig = plot.stalls_and_drops(sparse_run)
+    assert len(fig.axes) == 1
+    assert [t.get_text().split("\n")[0] for t in fig.axes[0].texts] == ["no stalls, no drops"]
+
+
+def test_stalls_and_drops_draws_the_blocks_that_stalled(result):
+    # the fixture's 4000 events in 10 ms saturate core 0 and the DVS layer; the others never wait
+    stalled = [plot.block_label(b) for b in range(12) if result.stats["stall_ns"][b] > 0]
+    assert stalled == ["core 0", "DVS layer"]
+    fig = plot.stalls_and_drops(result)
+    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
+    assert [t.split(":")[0] for t in titles] == stalled
+    assert fig.get_suptitle().endswith("no stalls, no drops: core 1, host output")
+
+
+def test_stalls_and_drops_shows_congestion_drops(events):
+    cfg = small_config()
+    cfg.cnn_layers[1].input_congestion_balancer_enable = True
+    res = speksim.simulate(cfg, events, options=speksim.RunOptions(bin_ns=250_000))
+    dropped = int(res.stats["congestion_dropped"][1])
+    assert dropped > 0
+    fig = plot.stalls_and_drops(res)
+    panel = next(ax for ax in fig.axes if ax.get_title(loc="left").startswith("core 1:"))
+    assert f"{dropped:,} events dropped (congestion balancer)" in panel.get_title(loc="left")
+    drop_axis = next(ax for ax in fig.axes if ax.get_ylabel() == "dropped (events/bin)")
+    assert drop_axis.get_ylim()[1] >= res.series["dropped"][:, 1].max()
+
+
 def test_input_rate_from_events_and_result(result, events, tmp_path):
     fig = plot.input_rate(events, path=tmp_path / "a.png", bin_us=500)
     assert is_png(tmp_path / "a.png") and "rate" in fig.axes[0].get_ylabel()
