@@ -135,6 +135,43 @@ def test_stalls_and_drops_shows_congestion_drops(events):
     assert drop_axis.get_ylim()[1] >= res.series["dropped"][:, 1].max()
 
 
+def histogram(ax):
+    """(counts, edges in µs) of the histogram drawn on `ax`."""
+    from matplotlib.patches import StepPatch
+    data = next(p for p in ax.patches if isinstance(p, StepPatch)).get_data()
+    return np.asarray(data.values), np.asarray(data.edges)
+
+
+def test_lag_histogram_shows_every_lag_value(sparse_run):
+    chip = speksim.load_chip("speck2f")
+    lat, h = chip.host_in_latency_ns, chip.host_in_ns
+    expected = np.array([lat] * 95 + [lat + h] * 4 + [lat + 2 * h])
+    assert np.array_equal(np.sort(sparse_run.lag_ns), expected)
+    fig = plot.latency_histogram(sparse_run)
+    ax = next(ax for ax in fig.axes if ax.get_title().startswith("Input lag"))
+    counts, edges = histogram(ax)
+    ratios = edges[1:] / edges[:-1]
+    assert ratios.min() > 1 and np.allclose(ratios, ratios[0])  # log-spaced
+    assert list(counts[counts > 0]) == [95, 4, 1]  # one bar per lag value, every input counted
+    assert counts[0] == counts[-1] == 0  # no bar stands on the frame
+    assert ax.get_xlim() == pytest.approx((edges[0], edges[-1]))
+    # 95% in one bar: a linear count axis would show the 4 and the 1 as nothing
+    assert ax.get_yscale() == "log" and ax.get_ylim()[0] < 1
+    # the 99th of 100 sorted lags is lat + h (720 ns): a lag that occurred, not an interpolation
+    labels = ax.get_legend_handles_labels()[1]
+    assert f"p99 {(lat + h) / 1e3:.3g} µs" in labels and f"median {lat / 1e3:.3g} µs" in labels
+
+
+def test_lag_histogram_keeps_a_linear_axis_for_a_spread(result):
+    # the saturated fixture's lags spread over four decades with no bin holding most of them
+    fig = plot.latency_histogram(result)
+    ax = next(ax for ax in fig.axes if ax.get_title().startswith("Input lag"))
+    counts, edges = histogram(ax)
+    assert counts.sum() == (result.lag_ns >= 0).sum() and counts.max() < counts.sum() / 2
+    assert ax.get_yscale() == "linear" and (counts > 0).sum() > 20
+    assert edges[-1] / edges[0] > 1e3
+
+
 def test_input_rate_from_events_and_result(result, events, tmp_path):
     fig = plot.input_rate(events, path=tmp_path / "a.png", bin_us=500)
     assert is_png(tmp_path / "a.png") and "rate" in fig.axes[0].get_ylabel()
