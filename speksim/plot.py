@@ -539,7 +539,7 @@ def output_raster(result: Result, *, path=None, max_points: int = MAX_RASTER_POI
     stride = max(1, -(-len(out) // max(int(max_points), 1)))
     tdiv, tunit = _time_unit(max(int(out["t_ns"].max()), int(result.t_end_ns)))
     axes = fig.subplots(len(layers), 1, sharex=True, squeeze=False)[:, 0]
-    note = f" (every {stride}th event drawn)" if stride > 1 else ""
+    note = f" (1 event in {stride} drawn)" if stride > 1 else ""
     fig.suptitle(f"Output raster: {len(out):,} events{note}")
     for i, (ax, layer) in enumerate(zip(axes, layers)):
         sel = out[out["layer"] == layer]

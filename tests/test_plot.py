@@ -196,7 +196,11 @@ def test_event_images(result, events, tmp_path):
 
 def test_raster_thins_out_large_outputs(result):
     fig = plot.output_raster(result, max_points=100)
-    assert "every" in fig.get_suptitle()
+    n = -(-len(result.outputs) // 100)
+    assert f"(1 event in {n} drawn)" in fig.get_suptitle()
+    drawn = [len(line.get_xdata()) for ax in fig.axes for line in ax.lines]
+    per_layer = np.unique(result.outputs["layer"], return_counts=True)[1]
+    assert drawn == [-(-k // n) for k in per_layer]  # every n-th event of each layer
 
 
 def test_empty_result_does_not_crash(empty_result, tmp_path):
