@@ -4,8 +4,9 @@ Every function takes a `Result` (and, where it says so, the input events), retur
 `matplotlib.figure.Figure`, and also writes it as a PNG when `path` is given:
 
 * `input_rate` — input events per second over time (and the input link's capacity);
-* `utilisation` — per block: busy fraction and mean FIFO occupancy per bin;
-* `stalls_and_drops` — per block: output-queue stall time and dropped events per bin;
+* `utilisation` — per block: busy fraction and mean FIFO occupancy per bin, against the FIFO depth;
+* `stalls_and_drops` — per block that stalled or dropped: output-queue stall time and dropped
+  events per bin ("no stalls, no drops" when no block did either);
 * `latency_histogram` — output latency and input lag, log-spaced bins, median and p99 marked;
 * `output_raster` — time against neuron address, one panel per monitored layer;
 * `event_images` — accumulated event count per pixel of the input and of each monitored layer;
@@ -84,6 +85,12 @@ def _fmt_ns(ns: float) -> str:
         if ns >= div:
             return f"{ns / div:.4g} {unit}"
     return f"{ns:g} ns"
+
+
+def _pct(frac: float) -> str:
+    """A fraction as a percentage with three significant digits (0.043%, 71.9%, 100%), so that a
+    small but non-zero share does not read as 0.0%."""
+    return f"{100 * frac:.3g}%"
 
 
 def block_label(b: int) -> str:
@@ -245,10 +252,37 @@ def input_rate(events_or_result, *, bin_us: Optional[int] = None, path=None):
     return _finish(fig, path)
 
 
+def _plain_log(axis, subs=(1.0,), numticks="auto"):
+    """Log ticks labelled as plain numbers (0.01, 1, 10 rather than 10^-2, 10^0, 10^1) on `subs`
+    multiples of each power of ten, minor ticks unlabelled."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    axis.set_major_locator(LogLocator(subs=subs, numticks=numticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _log_fifo_axis(ax, occ: np.ndarray, depth: Optional[int]) -> tuple[float, float]:
+    """(bottom, top) of a log FIFO-occupancy axis that always reaches the FIFO depth.
+
+    A mean occupancy per bin is often thousandths of a slot while the depth is 16 or 256: on a
+    linear axis either the depth is off the scale or the occupancy is a flat line at zero. A log
+    axis shows both. It goes down to the decade below the smallest non-zero mean, but no more than
+    five decades below the depth (less than that is an empty FIFO for any purpose)."""
+    ref = float(depth) if depth else max(float(occ.max(initial=0.0)), 1.0)
+    pos = occ[occ > 0]
+    low = max(float(pos.min()) if len(pos) else ref * 1e-3, ref * 1e-5)
+    bottom, top = 10.0 ** np.floor(np.log10(low)), ref * 3
+    ax.set_yscale("log")
+    ax.set_ylim(bottom, top)
+    _plain_log(ax.yaxis, numticks=8)
+    return bottom, top
+
+
 def utilisation(result: Result, *, path=None):
     """One panel per used core (and the DVS layer, readout, host output when they had events):
     the fraction of each bin the block spent serving (stalls included, left axis) and its
-    time-weighted mean FIFO occupancy (right axis, with the FIFO depth dashed)."""
+    time-weighted mean FIFO occupancy (right axis, log scale from an empty FIFO up to the FIFO
+    depth, which is drawn dashed)."""
     from matplotlib.ticker import PercentFormatter
     blocks = _active_blocks(result)
     fig = _figure(10, 1.25 + 1.75 * max(len(blocks), 1))
@@ -260,7 +294,7 @@ def utilisation(result: Result, *, path=None):
     tdiv, tunit = _time_unit(len(busy) * width)
     edges = np.arange(len(busy) + 1) * width / tdiv
     axes = fig.subplots(len(blocks), 1, sharex=True, squeeze=False)[:, 0]
-    fig.suptitle(f"Busy time (blue, left axis) and mean FIFO occupancy (orange, right axis) per "
+    fig.suptitle(f"Busy time (blue, left axis) and mean FIFO occupancy (orange, right axis, log scale) per "
                  f"{_fmt_ns(width)} bin; dashed: FIFO depth")
     t_end = max(int(result.t_end_ns), 1)
     for ax, b in zip(axes, blocks):
@@ -269,7 +303,8 @@ def utilisation(result: Result, *, path=None):
         _steps(ax, edges, frac, color=_BUSY_COLOR, fill=True, alpha=0.3)
         _steps(ax, edges, frac, color=_BUSY_COLOR, lw=1.2)
         # a lightly used block gets a zoomed axis (the tick labels say so), a busy one 0..100%
-        ax.set_ylim(0, _nice_top(frac.max(initial=0.0), (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)) * 1.05)
+        ax.set_ylim(0, _nice_top(frac.max(initial=0.0), (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
+                                                          1.0)) * 1.05)
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
         ax.set_ylabel("busy (% of bin)", color=_BUSY_COLOR)
         ax.tick_params(axis="y", colors=_BUSY_COLOR)
@@ -277,113 +312,193 @@ def utilisation(result: Result, *, path=None):
         depth = _fifo_depth(result, b)
         ax2 = ax.twinx()
         occ = fifo[:, b] / width
-        _steps(ax2, edges, occ, color=_FIFO_COLOR, lw=1.2)
-        if depth and occ.max(initial=0.0) >= depth / 2:
-            # near saturation: show the depth, at 80% of the panel (clear of a busy fraction of 100%)
-            ax2.axhline(depth, color=_FIFO_COLOR, ls="--", lw=0.8)
-            ax2.set_ylim(0, depth * 1.25)
-        else:
-            ax2.set_ylim(0, _nice_top(occ.max(initial=0.0), (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50,
-                                                               100, 200, 500, 1000)) * 1.05)
-        ax2.set_ylabel("FIFO (slots)", color=_FIFO_COLOR)
-        ax2.tick_params(axis="y", colors=_FIFO_COLOR)
+        bottom, _ = _log_fifo_axis(ax2, occ, depth)
+        # an empty FIFO has no place on a log axis: it is drawn on the bottom edge
+        _steps(ax2, edges, np.maximum(occ, bottom), color=_FIFO_COLOR, lw=1.2)
+        if depth:
+            ax2.axhline(depth, color=_FIFO_COLOR, ls="--", lw=1)
+        ax2.set_ylabel("FIFO (slots, log scale)", color=_FIFO_COLOR)
+        ax2.tick_params(axis="y", which="both", colors=_FIFO_COLOR)
         depth_txt = f" of {depth}" if depth else ""
-        ax.set_title(f"{block_label(b)}: busy {int(row['busy_ns']) / t_end:.1%} of the run, FIFO max "
-                     f"{int(row['fifo_max'])}{depth_txt} slots, mean {float(row['fifo_mean']):.2f}",
+        ax.set_title(f"{block_label(b)}: busy {_pct(int(row['busy_ns']) / t_end)} of the run, FIFO max "
+                     f"{int(row['fifo_max'])}{depth_txt} slots, mean {float(row['fifo_mean']):.3g}",
                      fontsize="medium", loc="left")
     axes[-1].set_xlabel(f"time ({tunit})")
     return _finish(fig, path)
 
 
+#: Why a block drops events: statistic name → words for a title.
+_DROP_REASONS = (("congestion_dropped", "congestion balancer"), ("dropped_out_of_range", "out of range"),
+                 ("dvs_filtered", "DVS filter"))
+
+
+def _drop_text(row) -> str:
+    parts = [(int(row[name]), words) for name, words in _DROP_REASONS if int(row[name])]
+    total = sum(n for n, _ in parts)
+    if len(parts) < 2:
+        return f"{total:,} events dropped" + (f" ({parts[0][1]})" if parts else "")
+    return f"{total:,} events dropped (" + ", ".join(f"{n:,} {w}" for n, w in parts) + ")"
+
+
 def stalls_and_drops(result: Result, *, path=None):
-    """One panel per used block: time its SynOps waited for a full output queue (left axis) and
-    events dropped (congestion balancer, out of range, DVS filter; right axis), per bin."""
+    """Per block that stalled or dropped: time its SynOps waited for a full output queue (left
+    axis) and events dropped (congestion balancer, out of range, DVS filter; right axis), per bin.
+    Blocks with neither get no panel and are named in the title; when no block has anything to
+    show, the figure is a single panel saying "no stalls, no drops"."""
+    from matplotlib.ticker import MaxNLocator
     blocks = _active_blocks(result)
-    fig = _figure(10, 1.25 + 1.75 * max(len(blocks), 1))
     if not blocks:
+        fig = _figure(10, 2.5)
         _empty(fig.add_subplot(), "no block was used")
         return _finish(fig, path)
     stall, width = _rebin(result.series["stall_ns"], result.bin_ns)
     drop, _ = _rebin(result.series["dropped"], result.bin_ns)
+    stats = result.stats
+
+    def n_dropped(b):
+        return sum(int(stats[b][name]) for name, _ in _DROP_REASONS)
+
+    stalled = {b for b in blocks if int(stats[b]["stall_ns"]) > 0 or stall[:, b].any()}
+    dropping = {b for b in blocks if n_dropped(b) > 0 or drop[:, b].any()}
+    shown = [b for b in blocks if b in stalled or b in dropping]
+    quiet = ", ".join(block_label(b) for b in blocks if b not in stalled and b not in dropping)
+    if not shown:
+        fig = _figure(10, 2.5)
+        ax = fig.add_subplot()
+        ax.set_title("Stalls on a full output queue and dropped events")
+        _empty(ax, f"no stalls, no drops\n\nno block waited on a full output queue, and none dropped an "
+                   f"event\n({quiet})")
+        ax.texts[0].set_fontsize("large")
+        return _finish(fig, path)
+    fig = _figure(10, 1.25 + 1.75 * len(shown))
     tdiv, tunit = _time_unit(len(stall) * width)
     sdiv, sunit = (1e3, "µs") if stall.max(initial=0) >= 1e3 else (1.0, "ns")
     edges = np.arange(len(stall) + 1) * width / tdiv
-    axes = fig.subplots(len(blocks), 1, sharex=True, squeeze=False)[:, 0]
-    fig.suptitle(f"Stall time on a full output queue (red, left axis) and dropped events (grey, right "
-                 f"axis) per {_fmt_ns(width)} bin")
-    for ax, b in zip(axes, blocks):
-        row = result.stats[b]
-        _steps(ax, edges, stall[:, b] / sdiv, color=_STALL_COLOR, fill=True, alpha=0.3)
-        _steps(ax, edges, stall[:, b] / sdiv, color=_STALL_COLOR, lw=1.2)
-        ax.set_ylim(0, max(stall[:, b].max() / sdiv * 1.1, 1.0))
-        ax.set_ylabel(f"stall ({sunit}/bin)", color=_STALL_COLOR)
-        ax.tick_params(axis="y", colors=_STALL_COLOR)
+    axes = fig.subplots(len(shown), 1, sharex=True, squeeze=False)[:, 0]
+    per_bin = f"per {_fmt_ns(width)} bin"
+    if stalled and dropping:
+        title = f"Stall time on a full output queue (red, left axis) and dropped events (grey, right axis) {per_bin}"
+    elif stalled:
+        title = f"Stall time on a full output queue {per_bin} (no block dropped an event)"
+    else:
+        title = f"Dropped events {per_bin} (no block waited on a full output queue)"
+    fig.suptitle(title + (f"\nno stalls, no drops: {quiet}" if quiet else ""))
+    for ax, b in zip(axes, shown):
+        row = stats[b]
         ax.grid(alpha=0.3)
-        ax2 = ax.twinx()
-        _steps(ax2, edges, drop[:, b], color=_DROP_COLOR, lw=1.2)
-        ax2.set_ylim(0, max(drop[:, b].max() * 1.1, 1.0))
-        ax2.set_ylabel("dropped (events/bin)", color=_DROP_COLOR)
-        ax2.tick_params(axis="y", colors=_DROP_COLOR)
-        dropped = int(row["congestion_dropped"]) + int(row["dropped_out_of_range"]) + int(row["dvs_filtered"])
-        ax.set_title(f"{block_label(b)}: stalled {_fmt_ns(int(row['stall_ns']))} in all, "
-                     f"{dropped:,} events dropped", fontsize="medium", loc="left")
+        # a measure a block never had gets no axis: a 0..1 scale of nothing reads as data
+        if b in stalled:
+            _steps(ax, edges, stall[:, b] / sdiv, color=_STALL_COLOR, fill=True, alpha=0.3)
+            _steps(ax, edges, stall[:, b] / sdiv, color=_STALL_COLOR, lw=1.2)
+            ax.set_ylim(0, stall[:, b].max() / sdiv * 1.1)
+            ax.set_ylabel(f"stall ({sunit}/bin)", color=_STALL_COLOR)
+            ax.tick_params(axis="y", colors=_STALL_COLOR)
+        else:
+            ax.set_yticks([])
+            ax.set_ylabel("no stalls", color=_STALL_COLOR)
+        if b in dropping:
+            ax2 = ax.twinx()
+            _steps(ax2, edges, drop[:, b], color=_DROP_COLOR, lw=1.2)
+            ax2.set_ylim(0, max(drop[:, b].max() * 1.1, 1.0))
+            ax2.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+            ax2.set_ylabel("dropped (events/bin)", color=_DROP_COLOR)
+            ax2.tick_params(axis="y", colors=_DROP_COLOR)
+        ax.set_title(f"{block_label(b)}: stalled {_fmt_ns(int(row['stall_ns']))} in all, {_drop_text(row)}",
+                     fontsize="medium", loc="left")
     axes[-1].set_xlabel(f"time ({tunit})")
     return _finish(fig, path)
 
 
-def _log_hist(ax, values_us, label, color, bins):
-    ax.hist(values_us, bins=bins, histtype="stepfilled", alpha=0.25, color=color)
-    ax.hist(values_us, bins=bins, histtype="step", color=color, label=label)
+#: Bins per decade of a latency or lag histogram, and the fewest and most bins it has.
+_BINS_PER_DECADE, _MIN_BINS, _MAX_BINS = 25, 40, 120
 
 
-def _log_bins(values: np.ndarray) -> np.ndarray:
-    lo, hi = float(values.min()), float(values.max())
-    lo = max(lo, 1e-3)
-    if hi <= lo * 1.05:
-        lo, hi = lo / 1.5, hi * 1.5
-    return np.geomspace(lo, hi, 60)
+def _log_bins_ns(values_ns: np.ndarray) -> np.ndarray:
+    """Log-spaced bin edges (float64, ns, increasing) for a histogram of times >= 0 in ns.
+
+    About `_BINS_PER_DECADE` bins per decade of the positive values, with one empty bin either
+    side so that no bar stands on the frame; the window spans at least a factor of 2, so that
+    values a few clock cycles apart (lags of 640, 720 and 800 ns) get bars of their own with room
+    around them. Zero has no place on a log axis: `_log_counts` counts it in the (empty) first
+    bin, so that no value goes missing."""
+    pos = values_ns[values_ns > 0]
+    lo, hi = (float(pos.min()), float(pos.max())) if len(pos) else (1.0, 1.0)
+    a, b = np.log10(lo), np.log10(hi)
+    if b - a < np.log10(2.0):
+        mid, half = (a + b) / 2, np.log10(2.0) / 2
+        a, b = mid - half, mid + half
+    n = int(np.clip(np.ceil((b - a) * _BINS_PER_DECADE), _MIN_BINS, _MAX_BINS))
+    step = (b - a) / n
+    # the outermost values sit in the middle of a bin, and one empty bin pads each side
+    return 10.0 ** np.linspace(a - 1.5 * step, b + 1.5 * step, n + 4)
+
+
+def _log_counts(values_ns: np.ndarray, edges_ns: np.ndarray) -> np.ndarray:
+    """Counts per bin (int64); values below the first edge (zeros) are counted in the first bin."""
+    return np.histogram(np.clip(values_ns, edges_ns[0], None), edges_ns)[0]
+
+
+def _log_hist(ax, counts, edges_us, label, color):
+    from matplotlib.colors import to_rgba
+    ax.stairs(counts, edges_us, fill=True, color=to_rgba(color, 0.25))
+    ax.stairs(counts, edges_us, color=color, lw=1.2, label=label)
+
+
+def _count_axis(ax, counts: np.ndarray, what: str):
+    """Counts per bin on a linear axis, or on a log axis when one bin holds most of the values:
+    then a linear axis shows a single bar and hides every other one (a lag of 640 ns for 96% of
+    the inputs, 720 and 800 ns for the rest)."""
+    nonzero = counts[counts > 0]
+    if len(nonzero) > 1 and nonzero.max() > 0.5 * nonzero.sum():
+        ax.set_yscale("log")
+        ax.set_ylim(0.7, nonzero.max() * 2.5)
+        ax.set_ylabel(f"{what} per bin (log scale)")
+    else:
+        ax.set_ylim(0, None)
+        ax.set_ylabel(f"{what} per bin")
 
 
 def _fmt_us(v: float) -> str:
     return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
 
 
-def _mark_quantiles(ax, values_us):
-    med, p99 = np.percentile(values_us, [50, 99])
+def _mark_quantiles(ax, values_ns):
+    # inverted_cdf gives values that occurred: with lags of 640 or 720 ns, an interpolated p99
+    # of 711 ns would be a lag no input had
+    med, p99 = np.percentile(values_ns, [50, 99], method="inverted_cdf") / 1e3
     ax.axvline(med, color="k", ls="--", lw=1, label=f"median {_fmt_us(med)} µs")
     ax.axvline(p99, color="k", ls=":", lw=1.2, label=f"p99 {_fmt_us(p99)} µs")
 
 
-def _log_x(ax):
-    """Log x axis with plain-number tick labels (1, 10, 100 µs rather than 10^0, 10^1, ...)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+def _log_x(ax, lo: float, hi: float):
+    """Log x axis over [lo, hi], with enough labelled ticks on a narrow window to read a value off."""
     ax.set_xscale("log")
-    lo, hi = ax.get_xlim()
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    if hi / lo < 20:  # less than about a decade: label the 2, 5 subdivisions too
-        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(lo, hi)
+    # under half a decade: label every 1..9 multiple; under two decades: the 2 and 5 multiples too
+    _plain_log(ax.xaxis, np.arange(1.0, 10.0) if hi / lo < 4 else (1.0, 2.0, 5.0) if hi / lo < 200 else (1.0,))
 
 
 def latency_histogram(result: Result, *, path=None):
     """Left: latency of every output event (output time − timestamp of the input it descends
     from), one histogram per monitored layer. Right: input lag (SPEC T1). Log-spaced bins in µs;
-    median and 99th percentile of all values marked."""
+    median and 99th percentile of all values marked; the count axis turns logarithmic when one
+    bin holds most of the values."""
     fig = _figure(11, 4)
     ax_l, ax_r = fig.subplots(1, 2)
     lat = result.latency_ns()
     ok = lat >= 0
     ax_l.set_title(f"Output latency ({int(ok.sum()):,} outputs with an input root)")
     if ok.any():
-        vals = lat[ok] / 1e3
-        bins = _log_bins(vals)
+        vals = lat[ok]
+        edges = _log_bins_ns(vals)
         layers = result.outputs["layer"][ok]
         for i, layer in enumerate(np.unique(layers)):
-            _log_hist(ax_l, vals[layers == layer], _layer_label(int(layer)), f"C{i}", bins)
+            sel = vals[layers == layer]
+            _log_hist(ax_l, _log_counts(sel, edges), edges / 1e3, _layer_label(int(layer)), f"C{i}")
         _mark_quantiles(ax_l, vals)
-        _log_x(ax_l)
+        _log_x(ax_l, edges[0] / 1e3, edges[-1] / 1e3)
+        _count_axis(ax_l, _log_counts(vals, edges), "output events")
         ax_l.set_xlabel("latency (µs)")
-        ax_l.set_ylabel("output events per bin")
         ax_l.legend(fontsize="small")
         ax_l.grid(alpha=0.3)
     else:
@@ -392,12 +507,14 @@ def latency_histogram(result: Result, *, path=None):
     sent = lag >= 0
     ax_r.set_title(f"Input lag ({int(sent.sum()):,} inputs sent, {int((~sent).sum()):,} dropped)")
     if sent.any():
-        vals = lag[sent] / 1e3
-        _log_hist(ax_r, vals, "input lag", "C7", _log_bins(vals))
+        vals = lag[sent]
+        edges = _log_bins_ns(vals)
+        counts = _log_counts(vals, edges)
+        _log_hist(ax_r, counts, edges / 1e3, "input lag", "C7")
         _mark_quantiles(ax_r, vals)
-        _log_x(ax_r)
+        _log_x(ax_r, edges[0] / 1e3, edges[-1] / 1e3)
+        _count_axis(ax_r, counts, "input events")
         ax_r.set_xlabel("lag: transfer start + link latency − timestamp (µs)")
-        ax_r.set_ylabel("input events per bin")
         ax_r.legend(fontsize="small")
         ax_r.grid(alpha=0.3)
     else:
@@ -422,7 +539,7 @@ def output_raster(result: Result, *, path=None, max_points: int = MAX_RASTER_POI
     stride = max(1, -(-len(out) // max(int(max_points), 1)))
     tdiv, tunit = _time_unit(max(int(out["t_ns"].max()), int(result.t_end_ns)))
     axes = fig.subplots(len(layers), 1, sharex=True, squeeze=False)[:, 0]
-    note = f" (every {stride}th event drawn)" if stride > 1 else ""
+    note = f" (1 event in {stride} drawn)" if stride > 1 else ""
     fig.suptitle(f"Output raster: {len(out):,} events{note}")
     for i, (ax, layer) in enumerate(zip(axes, layers)):
         sel = out[out["layer"] == layer]
