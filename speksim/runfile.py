@@ -10,7 +10,8 @@ the input file's name, size and hash. The layout is documented in docs/run-file.
 
 Writing is atomic (a temporary file in the same folder, renamed over the target only when it is
 complete) and deterministic (the same result gives the same bytes: no timestamps, fixed HDF5
-format bounds, creation order tracked).
+format bounds, creation order tracked). Ctrl-C while writing raises KeyboardInterrupt and leaves
+no file.
 
 The monitored output of a run can be replayed as the input of another run:
 `run_outputs_as_spikes` (core outputs → SPIKE_EVENT) and `run_outputs_as_dvs` (the DVS layer's
@@ -32,7 +33,7 @@ from typing import Mapping, Optional
 import numpy as np
 
 from . import __version__
-from ._files import atomic_path
+from ._files import atomic_path, check_interrupt
 from .errors import EventError, RunFileError
 from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT
 from .result import BLOCK_NAMES, STATS_DTYPE, Result
@@ -66,7 +67,8 @@ def save_run(result: Result, path, *, input_name: Optional[str] = None, input_si
     of the file); input_size: its size in bytes; input_sha256: the hex SHA-256 of its bytes.
     command_line: a string or a list of arguments (joined with shell quoting).
     The same `result` and arguments give a byte-identical file. A failure or an interrupt while
-    writing leaves neither a partial file nor the temporary file behind.
+    writing leaves neither a partial file nor the temporary file behind: Ctrl-C raises
+    KeyboardInterrupt, at the latest once the current dataset is written.
     """
     import h5py
 
@@ -106,6 +108,7 @@ def _group(parent, name):
 
 
 def _dataset(parent, name, data, **attrs):
+    check_interrupt()  # a Ctrl-C held back while the previous dataset was written stops here
     data = np.ascontiguousarray(data)
     kw = {"track_times": False}
     if data.size >= _COMPRESS_FROM:
@@ -118,6 +121,7 @@ def _dataset(parent, name, data, **attrs):
 
 def _text(parent, name, text: str, **attrs):
     import h5py
+    check_interrupt()
     ds = parent.create_dataset(name, data=text, dtype=h5py.string_dtype("utf-8"), track_times=False)
     for k, v in attrs.items():
         ds.attrs[k] = v
