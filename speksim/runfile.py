@@ -11,7 +11,8 @@ the input file's name, size and hash. The layout is documented in docs/run-file.
 Writing is atomic (a temporary file in the same folder, renamed over the target only when it is
 complete) and deterministic (the same result gives the same bytes: no timestamps, fixed HDF5
 format bounds, creation order tracked). Ctrl-C while writing raises KeyboardInterrupt and leaves
-no file.
+no file; the temporary file of a writer that was killed is removed by the next write to the same
+path, and `temporary_file_note` says what such a leftover is.
 
 The monitored output of a run can be replayed as the input of another run:
 `run_outputs_as_spikes` (core outputs → SPIKE_EVENT) and `run_outputs_as_dvs` (the DVS layer's
@@ -33,7 +34,7 @@ from typing import Mapping, Optional
 import numpy as np
 
 from . import __version__
-from ._files import atomic_path, check_interrupt
+from ._files import atomic_path, check_interrupt, parse_temporary, process_alive
 from .errors import EventError, RunFileError
 from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT
 from .result import BLOCK_NAMES, STATS_DTYPE, Result
@@ -68,7 +69,8 @@ def save_run(result: Result, path, *, input_name: Optional[str] = None, input_si
     command_line: a string or a list of arguments (joined with shell quoting).
     The same `result` and arguments give a byte-identical file. A failure or an interrupt while
     writing leaves neither a partial file nor the temporary file behind: Ctrl-C raises
-    KeyboardInterrupt, at the latest once the current dataset is written.
+    KeyboardInterrupt, at the latest once the current dataset is written. Temporary files of
+    `path` left by processes that were killed are removed.
     """
     import h5py
 
@@ -221,6 +223,20 @@ def is_run_file(path) -> bool:
         return False
 
 
+def temporary_file_note(path) -> Optional[str]:
+    """What `path` is when it is named like the temporary file of a write (`NAME.tmp-PID-XXXXXXXX`):
+    one sentence saying whose it is and what to do with it; None for any other name."""
+    parsed = parse_temporary(path)
+    if parsed is None:
+        return None
+    final, pid = parsed
+    if not process_alive(pid):
+        return (f"a temporary file of a run that was interrupted before it finished (process {pid}, no longer "
+                f"running): delete it")
+    return (f"a temporary file that process {pid} is writing; it becomes {final.name} when that run finishes "
+            f"(if process {pid} is not a speksim run, the run was interrupted: delete it)")
+
+
 def _attr_str(v) -> Optional[str]:
     if v is None:
         return None
@@ -233,11 +249,22 @@ def load_run(path) -> Result:
     """Read a run file written by `save_run` back into a `Result`.
 
     Raises `RunFileError` when the file is missing, is not HDF5, is not a speksim run file, was not
-    written to the end, was written by a newer speksim, or lacks a part of the layout.
+    written to the end, was written by a newer speksim, or lacks a part of the layout; for the
+    leftover temporary file of an interrupted write, the message says so (`temporary_file_note`).
     """
+    path = Path(os.fspath(path))
+    try:
+        return _load(path)
+    except RunFileError:
+        note = temporary_file_note(path) if path.is_file() else None
+        if note is None:
+            raise
+        raise RunFileError(f"{path}: {note}") from None
+
+
+def _load(path: Path) -> Result:
     import h5py
 
-    path = Path(os.fspath(path))
     if not path.exists():
         raise RunFileError(f"{path}: no such file")
     if not path.is_file():
@@ -431,5 +458,6 @@ def file_sha256(path, block: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-__all__ = ["RUN_FORMAT", "SCHEMA_VERSION", "save_run", "load_run", "is_run_file", "run_outputs_as_spikes",
-           "run_outputs_as_dvs", "export_csv_summary", "summary_blocks", "file_sha256", "CSV_COLUMNS"]
+__all__ = ["RUN_FORMAT", "SCHEMA_VERSION", "save_run", "load_run", "is_run_file", "temporary_file_note",
+           "run_outputs_as_spikes", "run_outputs_as_dvs", "export_csv_summary", "summary_blocks", "file_sha256",
+           "CSV_COLUMNS"]

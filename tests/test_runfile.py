@@ -23,7 +23,7 @@ from speksim.errors import EventError, RunFileError
 from speksim.events import DVS_EVENT, SPIKE_EVENT
 from speksim.result import STATS_DTYPE
 from speksim.runfile import (export_csv_summary, is_run_file, load_run, run_outputs_as_dvs,
-                             run_outputs_as_spikes, save_run)
+                             run_outputs_as_spikes, save_run, temporary_file_note)
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -300,6 +300,87 @@ def test_ctrl_c_while_the_command_writes_the_run_file_exits_130(tmp_path):
     assert "speksim: interrupted" in proc.stderr
     assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "rec.npz"]
+
+
+# ------------------------------------------------------------------------------- killed mid-write
+
+def _dead_pid() -> int:
+    """The id of a process that has ended and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_next_write_removes_temporaries_of_dead_writers_only(result, tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        dead = f"run.h5.tmp-{_dead_pid()}-0123abcd"
+        live = f"run.h5.tmp-{sleeper.pid}-89abcdef"
+        mine = f"run.h5.tmp-{os.getpid()}-deadbeef"  # another thread of this process may be writing it
+        other = f"other.h5.tmp-{_dead_pid()}-0123abcd"  # leftover of another path: left to its own writes
+        unrelated = "run.h5.tmp-notes"
+        for name in (dead, live, mine, other, unrelated):
+            (tmp_path / name).write_bytes(b"partial")
+        save_run(result, tmp_path / "run.h5")
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["run.h5", live, mine, other, unrelated])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+_KILLED_WHILE_WRITING = """
+import sys, time
+from speksim import runfile
+
+real = runfile._dataset
+
+def dataset(parent, name, *args, **kw):
+    out = real(parent, name, *args, **kw)
+    if name == "lag_ns":
+        parent.file.flush()
+        print("writing", flush=True)
+        time.sleep(600)  # killed here, the run file half written
+    return out
+
+runfile._dataset = dataset
+runfile.save_run(runfile.load_run(sys.argv[1]), sys.argv[2])
+"""
+
+
+def test_kill_9_mid_write_leftover_is_explained_then_removed(result, tmp_path):
+    src = save_run(result, tmp_path / "src.h5")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_WHILE_WRITING, str(src), str(out_dir / "run.h5")],
+                             env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline()
+        assert line == "writing\n", child.stderr.read() if child.poll() is not None else line
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.communicate(timeout=60)
+    (leftover,) = out_dir.iterdir()
+    assert leftover.name.startswith(f"run.h5.tmp-{child.pid}-")
+
+    note = temporary_file_note(leftover)
+    assert note == (f"a temporary file of a run that was interrupted before it finished (process {child.pid}, "
+                    "no longer running): delete it")
+    with pytest.raises(RunFileError) as err:
+        load_run(leftover)
+    assert str(err.value) == f"{leftover}: {note}"
+
+    save_run(result, out_dir / "run.h5")
+    assert [p.name for p in out_dir.iterdir()] == ["run.h5"]
+    assert load_run(out_dir / "run.h5").equals(result)
+
+
+def test_temporary_file_note(tmp_path):
+    assert temporary_file_note(tmp_path / "run.h5") is None
+    assert temporary_file_note(tmp_path / "run.h5.tmp-12-xyz") is None  # not 8 hex digits: not ours
+    tmp = _files.temporary_name(tmp_path / "run.h5")
+    assert _files.parse_temporary(tmp) == (tmp_path / "run.h5", os.getpid())
+    note = temporary_file_note(tmp)  # this process is alive: the file may still be written
+    assert f"process {os.getpid()} is writing" in note and "becomes run.h5" in note
 
 
 def test_save_into_a_folder_path_is_refused(result, tmp_path):
