@@ -47,7 +47,7 @@ def parse_temporary(path) -> Optional[tuple[Path, int]]:
 
 def process_alive(pid: int) -> bool:
     """True when process `pid` exists on this machine (or may exist: when in doubt, True)."""
-    if pid <= 0 or pid == os.getpid():  # kill(0, ...) would signal the whole process group
+    if pid <= 0 or pid == os.getpid():  # pids 0 and below name process groups, not a writer
         return True
     if os.name != "posix":
         # os.kill with signal 0 terminates the process on Windows; without a safe probe, keep the file
