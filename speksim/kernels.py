@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from . import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
+
 INT16_MIN = -32768
 INT16_MAX = 32767
 

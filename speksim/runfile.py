@@ -10,7 +10,9 @@ the input file's name, size and hash. The layout is documented in docs/run-file.
 
 Writing is atomic (a temporary file in the same folder, renamed over the target only when it is
 complete) and deterministic (the same result gives the same bytes: no timestamps, fixed HDF5
-format bounds, creation order tracked).
+format bounds, creation order tracked). Ctrl-C while writing raises KeyboardInterrupt and leaves
+no file; the temporary file of a writer that was killed is removed by the next write to the same
+path, and `temporary_file_note` says what such a leftover is.
 
 The monitored output of a run can be replayed as the input of another run:
 `run_outputs_as_spikes` (core outputs → SPIKE_EVENT) and `run_outputs_as_dvs` (the DVS layer's
@@ -31,27 +33,22 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from ._files import atomic_path, check_interrupt, parse_temporary, process_alive
 from ._version import __version__
-from ._files import atomic_path
+from .blocks import BLOCK_NAMES, N_CORES, SERIES_UNITS
 from .errors import EventError, RunFileError
 from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT
-from .result import BLOCK_NAMES, STATS_DTYPE, Result
+from .result import STATS_DTYPE, Result
 
 #: Value of the root attribute `format` of every run file.
 RUN_FORMAT = "speksim-run"
 #: Layout version written by this speksim; files with a larger number are refused.
 SCHEMA_VERSION = 1
 
-#: Layer id of the DVS layer's monitored output and of the readout (SPEC §1, chip files).
-DVS_LAYER_ID = 13
-READOUT_LAYER_ID = 12
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _LIBVER = ("v110", "v110")       # fixed bounds: the bytes do not change with the HDF5 library's default
 _COMPRESS_FROM = 4096            # arrays with fewer elements are stored contiguous, uncompressed
-
-_SERIES_UNITS = {"busy_ns": "ns", "stall_ns": "ns", "fifo_area": "slot*ns", "synops": "synops",
-                 "dropped": "events"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,7 +63,9 @@ def save_run(result: Result, path, *, input_name: Optional[str] = None, input_si
     of the file); input_size: its size in bytes; input_sha256: the hex SHA-256 of its bytes.
     command_line: a string or a list of arguments (joined with shell quoting).
     The same `result` and arguments give a byte-identical file. A failure or an interrupt while
-    writing leaves neither a partial file nor the temporary file behind.
+    writing leaves neither a partial file nor the temporary file behind: Ctrl-C raises
+    KeyboardInterrupt, at the latest once the current dataset is written. Temporary files of
+    `path` left by processes that were killed are removed.
     """
     import h5py
 
@@ -106,6 +105,7 @@ def _group(parent, name):
 
 
 def _dataset(parent, name, data, **attrs):
+    check_interrupt()  # a Ctrl-C held back while the previous dataset was written stops here
     data = np.ascontiguousarray(data)
     kw = {"track_times": False}
     if data.size >= _COMPRESS_FROM:
@@ -118,6 +118,7 @@ def _dataset(parent, name, data, **attrs):
 
 def _text(parent, name, text: str, **attrs):
     import h5py
+    check_interrupt()
     ds = parent.create_dataset(name, data=text, dtype=h5py.string_dtype("utf-8"), track_times=False)
     for k, v in attrs.items():
         ds.attrs[k] = v
@@ -184,7 +185,7 @@ def _write(f, result: Result, metadata: dict):
     g.attrs["bin_ns"] = np.int64(result.bin_ns)
     g.attrs["blocks"] = ",".join(BLOCK_NAMES)
     for name, arr in result.series.items():
-        _dataset(g, name, np.asarray(arr, np.int64), unit=_SERIES_UNITS.get(name, ""),
+        _dataset(g, name, np.asarray(arr, np.int64), unit=SERIES_UNITS.get(name, ""),
                  description=f"per-bin {name} of every block, int64 [n_bins, blocks]")
 
     g = _group(f, "states")
@@ -217,6 +218,20 @@ def is_run_file(path) -> bool:
         return False
 
 
+def temporary_file_note(path) -> Optional[str]:
+    """What `path` is when it is named like the temporary file of a write (`NAME.tmp-PID-XXXXXXXX`):
+    one sentence saying whose it is and what to do with it; None for any other name."""
+    parsed = parse_temporary(path)
+    if parsed is None:
+        return None
+    final, pid = parsed
+    if not process_alive(pid):
+        return (f"a temporary file of a run that was interrupted before it finished (process {pid}, no longer "
+                f"running): delete it")
+    return (f"a temporary file that process {pid} is writing; it becomes {final.name} when that run finishes "
+            f"(if process {pid} is not a speksim run, the run was interrupted: delete it)")
+
+
 def _attr_str(v) -> Optional[str]:
     if v is None:
         return None
@@ -229,11 +244,22 @@ def load_run(path) -> Result:
     """Read a run file written by `save_run` back into a `Result`.
 
     Raises `RunFileError` when the file is missing, is not HDF5, is not a speksim run file, was not
-    written to the end, was written by a newer speksim, or lacks a part of the layout.
+    written to the end, was written by a newer speksim, or lacks a part of the layout; for the
+    leftover temporary file of an interrupted write, the message says so (`temporary_file_note`).
     """
+    path = Path(os.fspath(path))
+    try:
+        return _load(path)
+    except RunFileError:
+        note = temporary_file_note(path) if path.is_file() else None
+        if note is None:
+            raise
+        raise RunFileError(f"{path}: {note}") from None
+
+
+def _load(path: Path) -> Result:
     import h5py
 
-    path = Path(os.fspath(path))
     if not path.exists():
         raise RunFileError(f"{path}: no such file")
     if not path.is_file():
@@ -302,6 +328,17 @@ def _as_result(path_or_result) -> Result:
     return path_or_result if isinstance(path_or_result, Result) else load_run(path_or_result)
 
 
+def _layer_ids(res: Result) -> tuple[int, int]:
+    """(DVS layer id, readout layer id) of the chip a run used; the built-in chips' when the run
+    does not say."""
+    dvs, readout = res.chip_parameter("dvs_layer_id"), res.chip_parameter("readout_layer")
+    if dvs is None or readout is None:
+        from .chip import load_chip
+        chip = load_chip()
+        dvs, readout = chip.dvs_layer_id, chip.readout_layer
+    return int(dvs), int(readout)
+
+
 def _to_us(t_ns: np.ndarray) -> np.ndarray:
     """Output times in ns → input times in µs (floor: the input timestamp resolution is 1 µs)."""
     return np.asarray(t_ns, np.int64) // 1000
@@ -320,17 +357,19 @@ def run_outputs_as_spikes(path_or_result, layer_map: Optional[Mapping[int, int]]
     """
     res = _as_result(path_or_result)
     if layer_map is None:
-        layer_map = {k: k for k in range(9)}
+        layer_map = {k: k for k in range(N_CORES)}
+    dvs_id, readout_id = _layer_ids(res)
     mapping = {}
     for src, dst in dict(layer_map).items():
         src, dst = int(src), int(dst)
-        if src == READOUT_LAYER_ID:
-            raise EventError("layer_map maps the readout (layer 12), whose outputs are class indices, not "
-                             "spikes; map core layers 0..8 or the DVS layer 13")
-        if not (0 <= src <= 8 or src == DVS_LAYER_ID):
-            raise EventError(f"layer_map has source layer {src}; monitored layers are cores 0..8 and the DVS layer 13")
-        if not 0 <= dst <= 8:
-            raise EventError(f"layer_map sends layer {src} to {dst}; spike input goes to a core 0..8")
+        if src == readout_id:
+            raise EventError(f"layer_map maps the readout (layer {readout_id}), whose outputs are class indices, "
+                             f"not spikes; map core layers 0..{N_CORES - 1} or the DVS layer {dvs_id}")
+        if not (0 <= src < N_CORES or src == dvs_id):
+            raise EventError(f"layer_map has source layer {src}; monitored layers are cores 0..{N_CORES - 1} and the "
+                             f"DVS layer {dvs_id}")
+        if not 0 <= dst < N_CORES:
+            raise EventError(f"layer_map sends layer {src} to {dst}; spike input goes to a core 0..{N_CORES - 1}")
         mapping[src] = dst
     out = res.outputs
     lut = np.full(256, -1, np.int64)
@@ -355,7 +394,7 @@ def run_outputs_as_dvs(path_or_result) -> np.ndarray:
     DVS layer's output address (after its pooling, crop and mirror). Times: t (µs) = t_ns // 1000.
     """
     res = _as_result(path_or_result)
-    sel = res.outputs[res.outputs["layer"] == DVS_LAYER_ID]
+    sel = res.outputs[res.outputs["layer"] == _layer_ids(res)[0]]
     if len(sel) and int(sel["feature"].max()) > 1:
         raise EventError(f"layer-13 outputs have feature {int(sel['feature'].max())}; a camera polarity is 0 or 1")
     ev = np.empty(len(sel), DVS_EVENT)
@@ -384,10 +423,8 @@ CSV_COLUMNS = ("events_in", "served", "synops", "spikes", "copies", "decimated",
 
 def summary_blocks(result: Result) -> list[int]:
     """Block indices worth reporting: the used cores, then the DVS layer, readout and host output
-    when they received events."""
-    blocks = list(result.used_cores())
-    blocks += [b for b in (9, 10, 11) if int(result.stats[b]["events_in"]) > 0]
-    return blocks
+    when they received events (`Result.active_blocks`)."""
+    return result.active_blocks()
 
 
 def export_csv_summary(result: Result, path) -> Path:
@@ -427,5 +464,6 @@ def file_sha256(path, block: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-__all__ = ["RUN_FORMAT", "SCHEMA_VERSION", "save_run", "load_run", "is_run_file", "run_outputs_as_spikes",
-           "run_outputs_as_dvs", "export_csv_summary", "summary_blocks", "file_sha256", "CSV_COLUMNS"]
+__all__ = ["RUN_FORMAT", "SCHEMA_VERSION", "save_run", "load_run", "is_run_file", "temporary_file_note",
+           "run_outputs_as_spikes", "run_outputs_as_dvs", "export_csv_summary", "summary_blocks", "file_sha256",
+           "CSV_COLUMNS"]

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+import weakref
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
 import speksim
-from speksim import runfile
+from speksim import _files, runfile
 from speksim.config import ChipConfig, CnnLayerConfig, DvsDestination, Vec2
 from speksim.errors import EventError, RunFileError
 from speksim.events import DVS_EVENT, SPIKE_EVENT
 from speksim.result import STATS_DTYPE
 from speksim.runfile import (export_csv_summary, is_run_file, load_run, run_outputs_as_dvs,
-                             run_outputs_as_spikes, save_run)
+                             run_outputs_as_spikes, save_run, temporary_file_note)
+
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def small_config(monitor_dvs=True) -> ChipConfig:
@@ -140,6 +148,245 @@ def test_failure_keeps_the_previous_file(result, tmp_path, monkeypatch):
     with pytest.raises(OSError):
         save_run(result, path)
     assert path.read_bytes() == before and _tmp_files(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------------------- interrupts
+
+class _Freed:
+    pass
+
+
+def _sigint_in_a_weakref_callback():
+    """Deliver a real SIGINT so that its Python handler runs inside a weakref callback.
+
+    This is where h5py loses Ctrl-C: its registry of HDF5 identifiers is a WeakValueDictionary
+    whose removal callback runs whenever an identifier is freed, and a KeyboardInterrupt raised
+    inside a callback is only reported ("Exception ignored"), never propagated. A signal that
+    arrives while HDF5 writes is handled at the first Python instruction after the write, often
+    that callback; here the signal is sent from the callback itself, so it is handled there
+    every time.
+    """
+    def send(_ref):
+        signal.raise_signal(signal.SIGINT)
+        for _ in range(3):  # a backward jump: pending signal handlers run here at the latest
+            pass
+    obj = _Freed()
+    ref = weakref.ref(obj, send)
+    del obj
+    return ref
+
+
+# the first dataset, one in a group, the time series, the last dataset, the last text
+@pytest.mark.parametrize("at", ["outputs", "lag_ns", "fifo_area", "core1", "command_line"])
+def test_ctrl_c_while_writing_is_raised_and_leaves_nothing(result, tmp_path, monkeypatch, at):
+    real_dataset, real_text = runfile._dataset, runfile._text
+
+    def dataset(parent, name, *args, **kw):
+        out = real_dataset(parent, name, *args, **kw)
+        if name == at:
+            _sigint_in_a_weakref_callback()
+        return out
+
+    def text(parent, name, *args, **kw):
+        out = real_text(parent, name, *args, **kw)
+        if name == at:
+            _sigint_in_a_weakref_callback()
+        return out
+
+    monkeypatch.setattr(runfile, "_dataset", dataset)
+    monkeypatch.setattr(runfile, "_text", text)
+    with pytest.raises(KeyboardInterrupt):
+        save_run(result, tmp_path / "run.h5", command_line=["speksim", "run"])
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works as before afterwards
+
+
+@pytest.mark.parametrize("where", ["flush", "fsync", "replace"])
+def test_ctrl_c_after_the_last_dataset_leaves_nothing(result, tmp_path, monkeypatch, where):
+    """Interrupts between the last dataset and the rename: a signal during the final flush, and a
+    KeyboardInterrupt raised by the sync or by the rename itself."""
+    if where == "flush":
+        real_flush = h5py.File.flush
+
+        def flush(self):
+            real_flush(self)
+            _sigint_in_a_weakref_callback()
+        monkeypatch.setattr(h5py.File, "flush", flush)
+    else:
+        def interrupted(*args):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(_files.os, where, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_run(result, tmp_path / "run.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_own_sigint_handler_is_called_once_and_restored(result, tmp_path, monkeypatch):
+    """A program's own SIGINT handler (one that does not raise) still hears the interrupt, once,
+    after the dataset being written; the file is then written in full."""
+    calls = []
+
+    def handler(signum, frame):
+        calls.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        real_dataset = runfile._dataset
+
+        def dataset(parent, name, *args, **kw):
+            out = real_dataset(parent, name, *args, **kw)
+            if name == "lag_ns":
+                _sigint_in_a_weakref_callback()
+            return out
+
+        monkeypatch.setattr(runfile, "_dataset", dataset)
+        path = save_run(result, tmp_path / "run.h5")
+        assert signal.getsignal(signal.SIGINT) is handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert calls == [signal.SIGINT]
+    assert load_run(path).equals(result) and _tmp_files(tmp_path) == []
+
+
+def _child_env():
+    env = dict(os.environ)
+    # the child imports this checkout, whatever speksim is installed
+    env["PYTHONPATH"] = os.pathsep.join([str(CHECKOUT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                                           if p])
+    return env
+
+
+_CLI_INTERRUPTED_WHILE_WRITING = """
+import signal, sys, weakref
+from speksim import runfile
+from speksim.cli import main
+
+real = runfile._dataset
+
+class Freed:
+    pass
+
+def send(_ref):
+    signal.raise_signal(signal.SIGINT)
+    for _ in range(3):
+        pass
+
+def dataset(parent, name, *args, **kw):
+    out = real(parent, name, *args, **kw)
+    if name == "lag_ns":  # the run file is half written
+        obj = Freed()
+        ref = weakref.ref(obj, send)
+        del obj
+    return out
+
+runfile._dataset = dataset
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_while_the_command_writes_the_run_file_exits_130(tmp_path):
+    """End to end: `speksim run` receives SIGINT while it writes the run file (delivered the way
+    h5py would swallow it, see `_sigint_in_a_weakref_callback`)."""
+    from speksim.config import save_config
+    config = tmp_path / "net.json"
+    save_config(small_config(), config)
+    rec = tmp_path / "rec.npz"
+    ev = dvs_events(n=500)
+    np.savez(rec, t=ev["t"], x=ev["x"], y=ev["y"], p=ev["p"])
+    proc = subprocess.run([sys.executable, "-c", _CLI_INTERRUPTED_WHILE_WRITING, "run", "--config", str(config),
+                           str(rec), "-o", "out.h5", "--quiet"], cwd=tmp_path, env=_child_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 130, proc.stderr
+    assert "speksim: interrupted" in proc.stderr
+    assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "rec.npz"]
+
+
+# ------------------------------------------------------------------------------- killed mid-write
+
+def _dead_pid() -> int:
+    """The id of a process that has ended and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="liveness of other processes is probed on POSIX only; "
+                                                          "elsewhere every temporary file is kept")
+
+
+@posix_only
+def test_next_write_removes_temporaries_of_dead_writers_only(result, tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        dead = f"run.h5.tmp-{_dead_pid()}-0123abcd"
+        live = f"run.h5.tmp-{sleeper.pid}-89abcdef"
+        mine = f"run.h5.tmp-{os.getpid()}-deadbeef"  # another thread of this process may be writing it
+        other = f"other.h5.tmp-{_dead_pid()}-0123abcd"  # leftover of another path: left to its own writes
+        unrelated = "run.h5.tmp-notes"
+        for name in (dead, live, mine, other, unrelated):
+            (tmp_path / name).write_bytes(b"partial")
+        save_run(result, tmp_path / "run.h5")
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["run.h5", live, mine, other, unrelated])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+_KILLED_WHILE_WRITING = """
+import sys, time
+from speksim import runfile
+
+real = runfile._dataset
+
+def dataset(parent, name, *args, **kw):
+    out = real(parent, name, *args, **kw)
+    if name == "lag_ns":
+        parent.file.flush()
+        print("writing", flush=True)
+        time.sleep(600)  # killed here, the run file half written
+    return out
+
+runfile._dataset = dataset
+runfile.save_run(runfile.load_run(sys.argv[1]), sys.argv[2])
+"""
+
+
+@posix_only
+def test_kill_9_mid_write_leftover_is_explained_then_removed(result, tmp_path):
+    src = save_run(result, tmp_path / "src.h5")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_WHILE_WRITING, str(src), str(out_dir / "run.h5")],
+                             env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline()
+        assert line == "writing\n", child.stderr.read() if child.poll() is not None else line
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.communicate(timeout=60)
+    (leftover,) = out_dir.iterdir()
+    assert leftover.name.startswith(f"run.h5.tmp-{child.pid}-")
+
+    note = temporary_file_note(leftover)
+    assert note == (f"a temporary file of a run that was interrupted before it finished (process {child.pid}, "
+                    "no longer running): delete it")
+    with pytest.raises(RunFileError) as err:
+        load_run(leftover)
+    assert str(err.value) == f"{leftover}: {note}"
+
+    save_run(result, out_dir / "run.h5")
+    assert [p.name for p in out_dir.iterdir()] == ["run.h5"]
+    assert load_run(out_dir / "run.h5").equals(result)
+
+
+def test_temporary_file_note(tmp_path):
+    assert temporary_file_note(tmp_path / "run.h5") is None
+    assert temporary_file_note(tmp_path / "run.h5.tmp-12-xyz") is None  # not 8 hex digits: not ours
+    tmp = _files.temporary_name(tmp_path / "run.h5")
+    assert _files.parse_temporary(tmp) == (tmp_path / "run.h5", os.getpid())
+    note = temporary_file_note(tmp)  # this process is alive: the file may still be written
+    assert f"process {os.getpid()} is writing" in note and "becomes run.h5" in note
 
 
 def test_save_into_a_folder_path_is_refused(result, tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
 from ..errors import DeadlockError
 from ..kernels import dvs_map, leak_job, scatter_event
 from .compiled import (

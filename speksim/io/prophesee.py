@@ -33,6 +33,7 @@ import re
 import numba
 import numpy as np
 
+from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
 from ._base import assemble, check_record_tail, fail, file_size, read_exact, scan_text_header
 
 _PLUGIN_SENSORS = ((r"genx320|gx320", (320, 320)), (r"gen4|imx636|imx646", (1280, 720)),

@@ -1,0 +1,100 @@
+"""Where numba keeps speksim's compiled code: a per-user cache folder, never inside the package.
+
+By default `@njit(cache=True)` writes its cache beside the source, in `__pycache__/*.nbi` and
+`*.nbc`. For an installed speksim that is `site-packages/speksim/`, and an installer's record does
+not list those files: uninstalling (or replacing a plain install by an editable one) leaves a
+`speksim/` folder holding only caches, which Python then imports as an empty namespace package
+in place of the real one (`cannot import name '__version__' from 'speksim' (unknown location)`).
+
+Importing this module, before speksim's modules apply `@njit(cache=True)`, puts the cache of
+speksim's own functions, and only those, in `<user cache>/speksim/numba/<folder>_<hash of the
+source folder>` (one subfolder per installed copy, so copies never share stale code):
+
+- Linux and others: `$XDG_CACHE_HOME/speksim`, default `~/.cache/speksim`;
+- macOS: `~/Library/Caches/speksim`;
+- Windows: `%LOCALAPPDATA%\\speksim\\Cache`.
+
+numba's own settings still win: with `NUMBA_CACHE_DIR` set, every cache (speksim's included)
+goes there; with `NUMBA_CACHE_LOCATOR_CLASSES` set, numba uses exactly those locators. When the
+per-user folder cannot be written, numba chooses as it would without speksim. Functions of any
+other package are cached as numba always does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+from numba.core import caching
+
+_PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
+
+# older numba releases spell these with a leading underscore
+_CacheImpl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+_InTreeLocator = getattr(caching, "InTreeCacheLocator", None) or caching._InTreeCacheLocator
+
+
+def user_cache_dir() -> Optional[Path]:
+    """The per-user folder of speksim's caches (see the module docstring); None without a home."""
+    try:
+        if sys.platform == "win32":
+            base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+            return Path(base) / "speksim" / "Cache"
+        if sys.platform == "darwin":
+            return Path.home() / "Library" / "Caches" / "speksim"
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"  # the XDG spec ignores relative paths
+        return base / "speksim"
+    except (RuntimeError, KeyError):  # no home folder can be determined
+        return None
+
+
+def numba_cache_dir() -> Optional[Path]:
+    """Folder under which speksim's compiled functions are cached by default."""
+    base = user_cache_dir()
+    return None if base is None else base / "numba"
+
+
+def in_package(py_file: str) -> bool:
+    """True for a source file of this speksim installation."""
+    return os.path.realpath(py_file).startswith(_PACKAGE_DIR + os.sep)
+
+
+class SpeksimCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+    """numba cache locator: speksim's functions → `numba_cache_dir()`; any other function → None,
+    so that numba's next locator decides."""
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        self._cache_path = os.path.join(str(numba_cache_dir()), self.get_suitable_cache_subpath(py_file))
+
+    def get_cache_path(self):
+        return self._cache_path
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not in_package(py_file) or not os.path.exists(py_file) or numba_cache_dir() is None:
+            return None
+        self = cls(py_func, py_file)
+        try:
+            self.ensure_cache_path()
+        except OSError:  # not writable: numba's own choice applies
+            return None
+        return self
+
+
+def install() -> None:
+    """Put `SpeksimCacheLocator` just before numba's in-tree locator (after the one that honours
+    NUMBA_CACHE_DIR); idempotent."""
+    locators = _CacheImpl._locator_classes
+    if any(getattr(c, "__name__", "") == SpeksimCacheLocator.__name__ and c.__module__ == __name__
+           for c in locators):
+        return
+    where = locators.index(_InTreeLocator) if _InTreeLocator in locators else 0
+    locators.insert(where, SpeksimCacheLocator)
+
+
+install()

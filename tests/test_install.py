@@ -1,0 +1,157 @@
+"""An installed speksim keeps working: numba's compiled code is cached per user, outside the
+package, so replacing a plain install by an editable one (the README's order) leaves no
+`speksim/` folder of cache files behind to shadow the new install."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from test_chip import _NO_TOOLS, _clean_env, _copy_source
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _cache_env(root: Path, checkout: bool = False) -> dict:
+    """Environment whose per-user cache folder is under `root` (on every platform), with no numba
+    cache settings of the user's; `checkout`: import speksim from this checkout."""
+    env = _clean_env()
+    for key in ("NUMBA_CACHE_DIR", "NUMBA_CACHE_LOCATOR_CLASSES", "NUMBA_DISABLE_JIT"):
+        env.pop(key, None)
+    env["XDG_CACHE_HOME"] = str(root)
+    if sys.platform == "win32":
+        env["LOCALAPPDATA"] = str(root)
+    elif sys.platform == "darwin":
+        env["HOME"] = str(root)
+    if checkout:
+        env["PYTHONPATH"] = str(CHECKOUT)
+    return env
+
+
+_CACHE_PATHS = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import other                                          # a user's own numba code, cache=True
+from speksim import kernels, _jit
+from speksim.engine import fast
+from speksim.io import prophesee
+print(json.dumps({"kernels": kernels.scatter_event.stats.cache_path, "fast": fast._run.stats.cache_path,
+                  "prophesee": prophesee._evt2_kernel.stats.cache_path, "other": other.f.stats.cache_path,
+                  "speksim_dir": str(_jit.numba_cache_dir())}))
+"""
+
+_OTHER = """
+from numba import njit
+
+@njit(cache=True)
+def f(x):
+    return x + 1
+"""
+
+
+def _cache_paths(tmp_path, **extra_env) -> dict:
+    """Where numba would cache speksim's functions and a user's, in a fresh process (nothing is
+    compiled: a dispatcher picks its cache folder when it is created)."""
+    user_code = tmp_path / "user_code"
+    user_code.mkdir(exist_ok=True)
+    (user_code / "other.py").write_text(_OTHER)
+    env = _cache_env(tmp_path / "cache", checkout=True)
+    env.update(extra_env)
+    proc = subprocess.run([sys.executable, "-c", _CACHE_PATHS, str(user_code)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return {k: Path(v) for k, v in json.loads(proc.stdout).items()}
+
+
+def test_speksim_functions_are_cached_per_user_and_no_others(tmp_path):
+    paths = _cache_paths(tmp_path)
+    assert paths["speksim_dir"] == tmp_path / "cache" / "speksim" / "numba"
+    for name in ("kernels", "fast", "prophesee"):
+        assert paths[name].parent == paths["speksim_dir"], paths
+    assert len({paths["kernels"], paths["fast"], paths["prophesee"]}) == 3  # one folder per source folder
+    # numba's own choice for everyone else's code: __pycache__ beside the source
+    assert paths["other"] == tmp_path / "user_code" / "__pycache__"
+
+
+def test_numba_cache_dir_still_wins(tmp_path):
+    paths = _cache_paths(tmp_path, NUMBA_CACHE_DIR=str(tmp_path / "numba_cache"))
+    for name in ("kernels", "fast", "prophesee", "other"):
+        assert paths[name].parent == tmp_path / "numba_cache", paths
+
+
+# ---------------------------------------------------------------------------- wheel, then editable
+
+def _run(args, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=900, **kw)
+
+
+def _pip_install(py: Path, env: dict, *args) -> None:
+    proc = _run([sys.executable, "-m", "pip", "--python", py, "install", "--no-deps", "--no-index", *args], env=env)
+    if proc.returncode != 0 and "no such option: --python" in proc.stderr:  # pip < 22.3: the venv's own pip
+        proc = _run([py, "-m", "pip", "install", "--no-deps", "--no-index", *args], env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+_REUSED = """
+import json, speksim
+from speksim.cli import demo_config
+from speksim.engine import fast
+ev = speksim.make_events("dvs", t=[0, 5], x=[3, 4], y=[3, 4], p=[1, 0])
+speksim.simulate(demo_config(), ev, "speck2f")
+s = fast._run.stats
+print(json.dumps({"hits": sum(s.cache_hits.values()), "misses": sum(s.cache_misses.values()),
+                  "cache": s.cache_path, "speksim": speksim.__file__}))
+"""
+
+
+def test_wheel_then_editable_install_keeps_the_command_working(tmp_path):
+    """The README's order: `pip install .`, `speksim demo`, then `pip install -e .` over it."""
+    src = _copy_source(tmp_path / "src")  # built and installed from a copy: the checkout gets no build/ or egg-info
+    env = _cache_env(tmp_path / "cache")
+    build = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", ".",
+                  "-w", tmp_path / "dist"], cwd=src, env=env)
+    if build.returncode != 0:
+        missing = [s for s in _NO_TOOLS if s in build.stdout + build.stderr]
+        if missing:
+            pytest.skip(f"cannot build a wheel offline here: pip wheel says {missing[0]!r}")
+        pytest.fail(f"building the wheel failed:\n{build.stdout + build.stderr}")
+    (wheel,) = (tmp_path / "dist").glob("speksim-*.whl")
+
+    # dependencies come from this machine; --ignore-installed puts speksim itself in the venv
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=False, clear=True, system_site_packages=True)
+    bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
+    py = bin_dir / ("python.exe" if os.name == "nt" else "python")
+    speksim_cmd = bin_dir / ("speksim.exe" if os.name == "nt" else "speksim")
+    _pip_install(py, env, "--ignore-installed", wheel)
+    installed = Path(_run([py, "-c", "import speksim; print(speksim.__file__)"], cwd=tmp_path, env=env)
+                     .stdout.strip()).parent
+    assert installed.resolve().is_relative_to(env_dir.resolve()), installed
+
+    demo = _run([speksim_cmd, "demo", "--out", tmp_path / "demo", "--quiet"], cwd=tmp_path, env=env)
+    assert demo.returncode == 0, demo.stderr
+    assert (tmp_path / "demo" / "demo.h5").is_file()
+    assert not [p for p in installed.rglob("*") if p.suffix in (".nbi", ".nbc")]
+    cached = list((tmp_path / "cache" / "speksim" / "numba").rglob("*.nbi"))
+    assert cached, "the demo compiled nothing into the per-user cache"
+
+    # a second process loads the compiled engine from that cache instead of compiling it again
+    again = _run([py, "-c", _REUSED], cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr
+    reused = json.loads(again.stdout)
+    assert reused["hits"] >= 1 and reused["misses"] == 0, reused
+    assert Path(reused["cache"]).resolve().is_relative_to((tmp_path / "cache").resolve())
+
+    _pip_install(py, env, "--no-build-isolation", "-e", src)
+    assert not installed.exists(), sorted(str(p) for p in installed.rglob("*"))  # nothing left to shadow it
+    help_ = _run([speksim_cmd, "--help"], cwd=tmp_path, env=env)
+    assert help_.returncode == 0, help_.stderr
+    assert "usage: speksim" in help_.stdout
+    where = _run([py, "-c", "import speksim; print(speksim.__file__, speksim.__version__)"], cwd=tmp_path, env=env)
+    assert where.returncode == 0, where.stderr
+    assert Path(where.stdout.split()[0]).resolve() == (src / "speksim" / "__init__.py").resolve()
