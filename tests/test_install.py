@@ -99,7 +99,7 @@ def _pip_install(py: Path, env: dict, *args) -> None:
 
 _REUSED = """
 import json, speksim
-from speksim.cli import demo_config
+from speksim.config import demo_config
 from speksim.engine import fast
 ev = speksim.make_events("dvs", t=[0, 5], x=[3, 4], y=[3, 4], p=[1, 0])
 speksim.simulate(demo_config(), ev, "speck2f")
