@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import signal
@@ -22,8 +24,15 @@ from speksim.config import ChipConfig, CnnLayerConfig, DvsDestination, Vec2
 from speksim.errors import EventError, RunFileError
 from speksim.events import DVS_EVENT, SPIKE_EVENT
 from speksim.result import STATS_DTYPE
-from speksim.runfile import (export_csv_summary, is_run_file, load_run, run_outputs_as_dvs,
-                             run_outputs_as_spikes, save_run, temporary_file_note)
+from speksim.runfile import (
+    export_csv_summary,
+    is_run_file,
+    load_run,
+    run_outputs_as_dvs,
+    run_outputs_as_spikes,
+    save_run,
+    temporary_file_note,
+)
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -374,6 +383,12 @@ def test_kill_9_mid_write_leftover_is_explained_then_removed(result, tmp_path):
     with pytest.raises(RunFileError) as err:
         load_run(leftover)
     assert str(err.value) == f"{leftover}: {note}"
+
+    # the command line says the same, as an input error
+    from speksim.cli import main
+    with contextlib.redirect_stderr(io.StringIO()) as err_text:
+        assert main(["info", str(leftover)]) == 3
+    assert err_text.getvalue() == f"speksim: error: {leftover}: {note}\n"
 
     save_run(result, out_dir / "run.h5")
     assert [p.name for p in out_dir.iterdir()] == ["run.h5"]

@@ -128,8 +128,12 @@ def cmd_describe(args, argv) -> int:
 # --------------------------------------------------------------------------------------------
 
 def cmd_info(args, argv) -> int:
-    from ..runfile import is_run_file
+    from ..errors import RunFileError
+    from ..runfile import is_run_file, temporary_file_note
     path = Path(args.file)
+    note = temporary_file_note(path) if path.is_file() else None
+    if note is not None:
+        raise RunFileError(f"{path}: {note}")
     if path.exists() and is_run_file(path):
         return _info_run(path)
     return _info_recording(path, args.format)
