@@ -66,6 +66,11 @@ class Result:
         n = next(iter(self.series.values())).shape[0]
         return np.arange(n, dtype=np.int64) * self.bin_ns
 
+    def n_outputs(self) -> int:
+        """How many output events the run produced (also when they were streamed, not kept)."""
+        recorded = (self.metadata or {}).get("output", {}).get("events")
+        return len(self.outputs) if recorded is None else int(recorded)
+
     def used_cores(self) -> list[int]:
         """The cores in use (those with a final state)."""
         return sorted(self.states)
@@ -93,7 +98,7 @@ class Result:
             r = self.stats[b]
             lines.append(f"{BLOCK_NAMES[b]:<9}" + "".join(f"{int(r[c]):>19}" for c in cols)
                          + f"{r['fifo_mean']:>11.3f}")
-        lines.append(f"{len(self.outputs)} output events; run ends at {self.t_end_ns} ns")
+        lines.append(f"{self.n_outputs()} output events; run ends at {self.t_end_ns} ns")
         return "\n".join(lines)
 
     def equals(self, other: "Result") -> bool:

@@ -28,6 +28,7 @@ import io
 import json
 import os
 import shlex
+import tempfile
 from pathlib import Path
 from typing import Mapping, Optional
 
@@ -72,14 +73,7 @@ def save_run(result: Result, path, *, input_name: Optional[str] = None, input_si
     path = Path(os.fspath(path))
     if path.is_dir():
         raise RunFileError(f"{path}: is a folder; give the run file's name, e.g. {path / 'run.h5'}")
-    metadata = dict(result.metadata or {})
-    if input_name is not None or input_size is not None or input_sha256 is not None:
-        metadata["input_file"] = {"name": None if input_name is None else str(input_name),
-                                  "size_bytes": None if input_size is None else int(input_size),
-                                  "sha256": input_sha256}
-    if command_line is not None:
-        metadata["command_line"] = (command_line if isinstance(command_line, str)
-                                    else shlex.join(str(a) for a in command_line))
+    metadata = _provenance(result, input_name, input_size, input_sha256, command_line)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w-", **_file_kwargs()) as f:
             _write(f, result, metadata)
@@ -151,36 +145,45 @@ def _json_default(v):
     raise TypeError(f"metadata value {v!r} ({type(v).__name__}) cannot be stored as JSON")
 
 
-def _write(f, result: Result, metadata: dict):
-    import h5py
+_OUTPUTS_DESCRIPTION = ("events the host received, in arrival order: t_ns output time (ns); layer: a core 0..8, "
+                        "the readout (12) or the DVS layer (13) on the built-in chips; feature, x, y address; root "
+                        "index of the input event it descends from (-1: a leak spike)")
+_T_DESCRIPTION = "timestamp of every input event (input µs * 1000)"
+_LAG_DESCRIPTION = "input lag (SPEC T1): start of transfer + link latency - timestamp; -1 if dropped"
 
+
+def _write_head(f):
+    import h5py
     f.attrs["format"] = RUN_FORMAT
     f.attrs["schema_version"] = np.int64(SCHEMA_VERSION)
     f.attrs["speksim_version"] = __version__
     f.attrs["h5py_version"] = h5py.__version__
     f.attrs["hdf5_version"] = h5py.version.hdf5_version
-    f.attrs["bin_ns"] = np.int64(result.bin_ns)
-    f.attrs["t_end_ns"] = np.int64(result.t_end_ns)
 
+
+def _write(f, result: Result, metadata: dict):
+    _write_head(f)
     outputs = np.asarray(result.outputs)
     if outputs.dtype != OUTPUT_EVENT:
         outputs = outputs.astype(OUTPUT_EVENT)
-    _dataset(f, "outputs", outputs,
-             description="events the host received, in arrival order: t_ns output time (ns); layer 0..8 core, "
-                         "12 readout, 13 DVS layer; feature, x, y address; root index of the input event it "
-                         "descends from (-1: a leak spike)")
+    _dataset(f, "outputs", outputs, description=_OUTPUTS_DESCRIPTION)
+    _write_stats(f, result)
+    g = _group(f, "input")
+    _dataset(g, "t_ns", np.asarray(result.input_t_ns, np.int64), unit="ns", description=_T_DESCRIPTION)
+    _dataset(g, "lag_ns", np.asarray(result.lag_ns, np.int64), unit="ns", description=_LAG_DESCRIPTION)
+    _write_tail(f, result, metadata)
 
+
+def _write_stats(f, result: Result):
     stats = np.asarray(result.stats)
     _dataset(f, "stats", stats.astype(_storable(stats.dtype)),
              description="one row per block (core0..core8, dvs, readout, host_out); times in ns, fifo_area "
                          "in slot*ns, fifo_mean in slots")
 
-    g = _group(f, "input")
-    _dataset(g, "t_ns", np.asarray(result.input_t_ns, np.int64), unit="ns",
-             description="timestamp of every input event (input µs * 1000)")
-    _dataset(g, "lag_ns", np.asarray(result.lag_ns, np.int64), unit="ns",
-             description="input lag (SPEC T1): start of transfer + link latency - timestamp; -1 if dropped")
 
+def _write_tail(f, result: Result, metadata: dict):
+    f.attrs["bin_ns"] = np.int64(result.bin_ns)
+    f.attrs["t_end_ns"] = np.int64(result.t_end_ns)
     g = _group(f, "series")
     g.attrs["bin_ns"] = np.int64(result.bin_ns)
     g.attrs["blocks"] = ",".join(BLOCK_NAMES)
@@ -196,6 +199,123 @@ def _write(f, result: Result, metadata: dict):
     g = _group(f, "metadata")
     for key, value in metadata.items():
         _text(g, str(key), _json(value), encoding="json")
+
+
+def _provenance(result: Result, input_name, input_size, input_sha256, command_line) -> dict:
+    metadata = dict(result.metadata or {})
+    if input_name is not None or input_size is not None or input_sha256 is not None:
+        metadata["input_file"] = {"name": None if input_name is None else str(input_name),
+                                  "size_bytes": None if input_size is None else int(input_size),
+                                  "sha256": input_sha256}
+    if command_line is not None:
+        metadata["command_line"] = (command_line if isinstance(command_line, str)
+                                    else shlex.join(str(a) for a in command_line))
+    return metadata
+
+
+class RunWriter:
+    """A run file for a run that is still going: the outputs and the per-input arrays are put aside
+    on disk as they come, so a long run keeps none of them in memory.
+
+        with RunWriter("run.h5") as writer:
+            sim = Simulation(config, keep_outputs=False, sink=writer)
+            ...                                  # sim.feed(chunk) as often as needed
+            writer.finish(sim.finish(), input_name="walk.aedat4")
+
+    `finish` writes the run file exactly as `save_run` would write the whole Result (same layout,
+    same bytes, whatever the chunking), atomically, copying what was put aside in blocks of
+    `block` rows. Until then nothing exists at `path`; what was put aside lives in anonymous
+    temporary files beside it, which vanish with the writer (or the process).
+    """
+
+    _PARTS = (("outputs", OUTPUT_EVENT), ("t_ns", np.dtype(np.int64)), ("lag_ns", np.dtype(np.int64)))
+
+    def __init__(self, path, block: int = 1 << 16):
+        self.path = Path(os.fspath(path))
+        if self.path.is_dir():
+            raise RunFileError(f"{self.path}: is a folder; give the run file's name, e.g. {self.path / 'run.h5'}")
+        if not self.path.parent.is_dir():
+            raise RunFileError(f"{self.path}: the folder {self.path.parent} does not exist")
+        self.block = max(int(block), 1)
+        self._parts = {name: tempfile.TemporaryFile(dir=self.path.parent, prefix=".speksim-")
+                       for name, _ in self._PARTS}
+        self._counts = dict.fromkeys(self._parts, 0)
+        self._done = False
+
+    @property
+    def n_outputs(self) -> int:
+        return self._counts["outputs"]
+
+    # what a Simulation calls (its `sink`)
+    def inputs(self, t_ns: np.ndarray, lag_ns: np.ndarray) -> None:
+        """Put aside input timestamps and lags (int64 ns, same length)."""
+        self._put("t_ns", np.asarray(t_ns, np.int64))
+        self._put("lag_ns", np.asarray(lag_ns, np.int64))
+
+    def outputs(self, events: np.ndarray) -> None:
+        """Put aside output events (OUTPUT_EVENT)."""
+        self._put("outputs", np.asarray(events).astype(OUTPUT_EVENT, copy=False))
+
+    def _put(self, name, rows):
+        if self._done:
+            raise RunFileError(f"{self.path}: this run file was already finished")
+        self._parts[name].write(np.ascontiguousarray(rows).tobytes())
+        self._counts[name] += len(rows)
+
+    def _copy(self, parent, name, dtype, **attrs):
+        """A dataset made as `_dataset` makes it for the whole array, filled block by block."""
+        check_interrupt()
+        n = self._counts[name]
+        kw = {"track_times": False}
+        if n >= _COMPRESS_FROM:
+            kw.update(compression="gzip", compression_opts=4, shuffle=True, chunks=True)
+        ds = parent.create_dataset(name, shape=(n,), dtype=dtype, **kw)
+        fh = self._parts[name]
+        fh.seek(0)
+        for i in range(0, n, self.block):
+            check_interrupt()
+            m = min(self.block, n - i)
+            ds[i:i + m] = np.frombuffer(fh.read(m * dtype.itemsize), dtype)
+        for k, v in attrs.items():
+            ds.attrs[k] = v
+        return ds
+
+    def finish(self, result: Result, *, input_name=None, input_size=None, input_sha256=None,
+               command_line=None) -> Path:
+        """Write the run file (see `save_run` for the arguments) and put it in place; returns its
+        path. The file holds the outputs and inputs put aside, not the result's own arrays."""
+        import h5py
+        if self._done:
+            raise RunFileError(f"{self.path}: this run file was already finished")
+        metadata = _provenance(result, input_name, input_size, input_sha256, command_line)
+        try:
+            with atomic_path(self.path) as tmp:
+                with h5py.File(tmp, "w-", **_file_kwargs()) as f:
+                    _write_head(f)
+                    self._copy(f, "outputs", OUTPUT_EVENT, description=_OUTPUTS_DESCRIPTION)
+                    _write_stats(f, result)
+                    g = _group(f, "input")
+                    self._copy(g, "t_ns", np.dtype(np.int64), unit="ns", description=_T_DESCRIPTION)
+                    self._copy(g, "lag_ns", np.dtype(np.int64), unit="ns", description=_LAG_DESCRIPTION)
+                    _write_tail(f, result, metadata)
+                    f.flush()
+                    f.attrs["complete"] = np.bool_(True)
+        finally:
+            self.abort()
+        return self.path
+
+    def abort(self) -> None:
+        """Give the run file up: what was put aside is dropped."""
+        self._done = True
+        for fh in self._parts.values():
+            fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.abort()
+        return False
 
 
 # --------------------------------------------------------------------------------------------

@@ -61,15 +61,18 @@ class Simulation:
     `progress(events_done, seconds)` is called after each chunk, if given.
     `keep_outputs=False` streams: `feed()` returns each chunk's outputs and the Result keeps no
     outputs or per-input arrays, so memory is bounded by the chip state and queues (needs an
-    engine that streams, such as "fast").
+    engine that streams, such as "fast", unless `streaming_only=False` accepts that an engine
+    which simulates at `finish` holds the input until then).
     `initial_states` ({core: int16 [c_out, h_out, w_out]}, e.g. an earlier `result.states`)
     starts from those neuron states instead of the configuration's (SPEC F8: never implicit).
+    `sink`, when given, receives what the run produces as it comes: `sink.inputs(t_ns, lag_ns)`
+    and `sink.outputs(events)` (a `speksim.runfile.RunWriter` writes them to a run file).
     """
 
     def __init__(self, config: ChipConfig, chip: Chip | str = "speck2f", options: Optional[RunOptions] = None,
                  engine: str = "fast", validate: bool = True,
                  progress: Optional[Callable[[int, float], None]] = None, keep_outputs: bool = True,
-                 initial_states: Optional[dict] = None):
+                 initial_states: Optional[dict] = None, sink=None, streaming_only: bool = True):
         self.chip = load_chip(chip)
         self.options = options or RunOptions()
         self.config = config
@@ -85,10 +88,13 @@ class Simulation:
             self.net = self.net.with_states(initial_states)
         self.engine_name = engine
         self._engine = create_engine(engine, config, self.chip, self.options, self.net)
-        if not keep_outputs and not self._engine.streams:
+        if not keep_outputs and streaming_only and not self._engine.streams:
             raise ValueError(f"keep_outputs=False needs an engine that simulates as it is fed; the {engine} engine "
                              "runs at finish()")
         self.keep_outputs = keep_outputs
+        self.sink = sink
+        self.n_outputs = 0
+        self._unlagged = []         # input times waiting for lags that the engine gives at finish()
         self.progress = progress
         self._kind = None
         self._t_last_us = None
@@ -147,20 +153,33 @@ class Simulation:
         new = []
         for i in range(0, max(len(events), 1), chunk_events):
             chunk = self._to_engine(events[i:i + chunk_events])
-            if self.keep_outputs:
-                self._times.append(chunk.t_ns)
             fed = self._engine.feed(chunk)
-            if self.keep_outputs and fed.lag is not None:
-                self._lags.append(fed.lag)
+            if fed.lag is None:
+                self._unlagged.append(chunk.t_ns)
+            else:
+                self._inputs(chunk.t_ns, fed.lag)
             if len(fed.outputs):
                 new.append(fed.outputs)
             self._n += len(chunk)
             if self.progress:
                 self.progress(self._n, time.perf_counter() - self._t0)
         out = outputs_from_rows(np.concatenate(new) if new else np.zeros((0, 6), np.int64))
+        self._outputs_add(out)
+        return out
+
+    def _inputs(self, t_ns, lag):
+        if self.keep_outputs:
+            self._times.append(t_ns)
+            self._lags.append(lag)
+        if self.sink is not None:
+            self.sink.inputs(t_ns, lag)
+
+    def _outputs_add(self, out):
+        self.n_outputs += len(out)
         if self.keep_outputs:
             self._outputs.append(out)
-        return out
+        if self.sink is not None:
+            self.sink.outputs(out)
 
     def finish(self) -> Result:
         """Run the chip until the run ends (SPEC T12) and return the Result."""
@@ -168,12 +187,14 @@ class Simulation:
             raise RuntimeError("finish() was already called")
         self._finished = True
         raw = self._engine.finish()
+        if self._unlagged:
+            self._inputs(np.concatenate(self._unlagged), raw.lag_ns)
+            self._unlagged = []
         self.last_outputs = outputs_from_rows(raw.outputs)
+        self._outputs_add(self.last_outputs)
         if self.keep_outputs:
-            self._outputs.append(self.last_outputs)
-            self._lags.append(raw.lag_ns)
             outputs = np.concatenate(self._outputs)
-            lags = np.concatenate(self._lags)
+            lags = np.concatenate(self._lags) if self._lags else np.zeros(0, np.int64)
             times = np.concatenate(self._times) if self._times else np.zeros(0, np.int64)
         else:
             outputs = outputs_from_rows(np.zeros((0, 6), np.int64))
@@ -194,6 +215,7 @@ class Simulation:
             "config": config_to_dict(self.config),
             "options": asdict(self.options),
             "input": {"kind": self._kind or "none", "events": int(self._n), "sha256": self._hash.hexdigest()},
+            "output": {"events": int(self.n_outputs), "kept": bool(self.keep_outputs)},
             "versions": {"speksim": __version__, "numpy": np.__version__, "numba": numba.__version__,
                          "python": sys.version.split()[0], "platform": platform.platform()},
             "warnings": list(self.warnings),

@@ -540,3 +540,45 @@ def test_read_events_on_a_run_without_dvs_output_says_what_to_use(tmp_path):
     path = speksim.save_run(speksim.simulate(cfg, ev), tmp_path / "r.h5")
     with pytest.raises(ReaderError, match="run_outputs_as_spikes"):
         read_events(path)
+
+
+# ------------------------------------------------------------------------------------- written as it goes
+
+def _streamed(path, chunk, block=64):
+    from speksim.runfile import RunWriter
+    ev = dvs_events()
+    with RunWriter(path, block=block) as writer:
+        sim = speksim.Simulation(small_config(), options=speksim.RunOptions(bin_ns=500_000), keep_outputs=False,
+                                 sink=writer)
+        for i in range(0, len(ev), chunk):
+            sim.feed(ev[i:i + chunk])
+        res = sim.finish()
+        writer.finish(res, input_name="rec.npz")
+    return res
+
+
+def test_run_written_as_it_goes_reads_back_as_the_whole_run(result, tmp_path):
+    streamed = _streamed(tmp_path / "s.h5", chunk=100)
+    assert len(streamed.outputs) == 0 and streamed.n_outputs() == len(result.outputs)  # nothing kept in memory
+    back = load_run(tmp_path / "s.h5")
+    assert back.equals(result)
+    assert np.array_equal(back.input_t_ns, result.input_t_ns)
+    assert back.metadata["input_file"]["name"] == "rec.npz"
+
+
+def test_run_written_as_it_goes_has_the_same_bytes_whatever_the_chunks(tmp_path):
+    _streamed(tmp_path / "a.h5", chunk=37)
+    _streamed(tmp_path / "b.h5", chunk=1000)
+    assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
+
+
+def test_run_abandoned_midway_leaves_nothing(tmp_path):
+    from speksim.runfile import RunWriter
+    ev = dvs_events()
+    with pytest.raises(KeyboardInterrupt):
+        with RunWriter(tmp_path / "run.h5", block=16) as writer:
+            sim = speksim.Simulation(small_config(), keep_outputs=False, sink=writer)
+            sim.feed(ev[:200])
+            assert not (tmp_path / "run.h5").exists()    # nothing at the final name while the run goes
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []

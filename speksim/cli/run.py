@@ -176,18 +176,17 @@ def simulate_source(source: _Source, sim, plan, progress: Progress, image_size: 
 
 def cmd_run(args, argv) -> int:
     from ..chip import load_chip
-    from ..config import load_config
+    from ..config import load_config, validate
     from ..io.fitplan import FitPlan
-    from ..runfile import export_csv_summary, file_sha256, is_run_file, save_run
+    from ..runfile import RunWriter, export_csv_summary, file_sha256, is_run_file
     from ..simulation import Simulation
 
     _check_args(args)
     quiet = args.quiet
     chip = load_chip(args.chip)
     config = load_config(args.config)
-    sim = Simulation(config, chip, options_from_args(args), engine=args.engine)
-    for w in sim.warnings:
-        warn(w)
+    options = options_from_args(args)
+    validate(config, chip, options)     # before reading anything: the same refusal as 'speksim check'
     recording = Path(args.recording)
     if not recording.exists():
         raise ReaderError(f"{recording}: no such file; check the path")
@@ -208,30 +207,38 @@ def cmd_run(args, argv) -> int:
 
     progress = Progress(enabled=not quiet)
     t0 = time.perf_counter()
-    try:
-        read, fed, image = simulate_source(source, sim, plan, progress, chip.dvs_size if args.plots else None)
-        if plan.offset_us and not quiet:
-            note(f"the recording's timestamps start at {plan.offset_us:,} µs (wall-clock time): shifted to start "
-                 "at 0 (--no-rezero keeps them)" if args.rezero == "auto" else
-                 f"timestamps shifted by -{plan.offset_us:,} µs to start at 0")
-        result = sim.finish()
-        progress.update(fed, None, 1.0 if source.total is not None else None, force=True)
-    finally:
-        progress.close()
-    wall = time.perf_counter() - t0
-    result.metadata["input_transform"] = {"time_shift_us": int(plan.offset_us or 0), "rezero": args.rezero,
-                                          "fit": args.fit, "crop": plan.crop, "downscale": args.downscale,
-                                          "flip_x": args.flip_x, "flip_y": args.flip_y,
-                                          "polarity": plan.polarity, "sensor_size": plan.sensor}
-    progress.message(f"writing the run file {out}")
-    save_run(result, out, input_name=recording.name, input_size=recording.stat().st_size,
-             input_sha256=file_sha256(recording), command_line=["speksim"] + list(argv))
+    # outputs and per-input arrays go to the run file as they come: memory stays flat however
+    # long the recording (an engine that only simulates at the end keeps them until then)
+    with RunWriter(out) as writer:
+        sim = Simulation(config, chip, options, engine=args.engine, sink=writer, keep_outputs=False,
+                         streaming_only=False)
+        for w in sim.warnings:
+            warn(w)
+        try:
+            read, fed, image = simulate_source(source, sim, plan, progress, chip.dvs_size if args.plots else None)
+            if plan.offset_us and not quiet:
+                note(f"the recording's timestamps start at {plan.offset_us:,} µs (wall-clock time): shifted to "
+                     "start at 0 (--no-rezero keeps them)" if args.rezero == "auto" else
+                     f"timestamps shifted by -{plan.offset_us:,} µs to start at 0")
+            result = sim.finish()
+            progress.update(fed, None, 1.0 if source.total is not None else None, force=True)
+        finally:
+            progress.close()
+        wall = time.perf_counter() - t0
+        result.metadata["input_transform"] = {
+            "time_shift_us": int(plan.offset_us or 0), "rezero": args.rezero, "fit": args.fit, "crop": plan.crop,
+            "downscale": args.downscale, "flip_x": args.flip_x, "flip_y": args.flip_y, "polarity": plan.polarity,
+            "sensor_size": plan.sensor}
+        progress.message(f"writing the run file {out}")
+        writer.finish(result, input_name=recording.name, input_size=recording.stat().st_size,
+                      input_sha256=file_sha256(recording), command_line=["speksim"] + list(argv))
     written = []
     if args.csv:
         written.append(str(export_csv_summary(result, args.csv)))
     if args.plots:
         from .. import plot
-        written += [str(p) for p in plot.report(result, args.plots, input_events=image).values()]
+        from ..runfile import load_run
+        written += [str(p) for p in plot.report(load_run(out), args.plots, input_events=image).values()]
     if not quiet:
         print(result.summary())
         print(one_line(fed, read, wall, result, out))
@@ -243,7 +250,7 @@ def cmd_run(args, argv) -> int:
 def one_line(fed, read, wall, result, out) -> str:
     kept = f" (of {read:,} read)" if read != fed else ""
     return (f"speksim: {fed:,} input events{kept} simulated in {wall:.2f} s ({rate_text(fed / max(wall, 1e-9))}); "
-            f"{len(result.outputs):,} output events; chip time {result.t_end_ns / 1e6:.3f} ms; run file {out}")
+            f"{result.n_outputs():,} output events; chip time {result.t_end_ns / 1e6:.3f} ms; run file {out}")
 
 
 __all__ = ["add", "cmd_run", "simulate_source", "one_line"]
