@@ -111,7 +111,8 @@ def validate_events(events, kind: str, *, width: int | None = None, height: int 
                 f"timestamps must not decrease: event {i} has {tname}={t[i]} after {t[i - 1]}; "
                 f"sort the events by time first (np.sort(events, order='{tname}', kind='stable'))")
         if kind != "output" and t[0] < 0:
-            raise EventError(f"event 0 has a negative timestamp ({t[0]} µs); shift the recording to start at 0 or later")
+            raise EventError(f"event 0 has a negative timestamp ({t[0]} µs); shift the recording to start at 0 or "
+                             "later")
     if kind == "dvs" and ev.size:
         bad = np.flatnonzero(ev["p"] > 1)
         if bad.size:

@@ -238,7 +238,7 @@ def test_replace_is_a_checked_what_if(speck2f):
         speck2f.replace(warp_ns=1)
     with pytest.raises(ChipFileError, match="core 9 does not exist"):
         speck2f.replace(synop_ns={9: 1})
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         speck2f.n_cores = 3  # frozen
 
 

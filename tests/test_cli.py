@@ -347,3 +347,68 @@ def test_guess_sensor():
     assert guess_sensor(345, 259)[:2] == (346, 260)
     assert guess_sensor(600, 100)[:2] == (640, 480)
     assert guess_sensor(5000, 10)[:2] == (5001, 11)
+
+
+# ------------------------------------------------------------------------- check refuses what run refuses
+
+def _five_core_file(tmp):
+    """A configuration file with five cnn_layers entries (the chip has nine cores)."""
+    d = json.loads((tmp / "net.json").read_text())
+    d["cnn_layers"] = d["cnn_layers"][:5]
+    path = tmp / "five.json"
+    path.write_text(json.dumps(d))
+    return path
+
+
+@pytest.mark.parametrize("case", ["five_cores", "bin_zero", "leak_too_slow"])
+def test_check_and_run_refuse_the_same_with_the_same_words(files, capsys, case):
+    tmp, config, rec = files
+    extra = []
+    if case == "five_cores":
+        config = _five_core_file(tmp)
+        needle = "cnn_layers has 5 entries; speck2f has 9 cores"
+    elif case == "bin_zero":
+        extra = ["--bin-us", "0"]
+        needle = "--bin-us is 0 µs; it must be in [0.001,"
+    else:
+        cfg = net()
+        cfg.cnn_layers[0].leak_enable = True        # 4 x 32 x 32 neurons: a leak job of 83 + 4096 * 20 ns
+        save_config(cfg, tmp / "leak.json")
+        config = tmp / "leak.json"
+        extra = ["--slow-clock-hz", "20000"]         # a period of 50,000 ns, shorter than the job
+        needle = "core 0: a leak job over its 4096 neurons takes 82003 ns"
+    code_c, out_c, err_c = run(["check", "--config", config] + extra, capsys)
+    code_r, out_r, err_r = run(["run", "--config", config, rec, "-o", "x.h5"] + extra, capsys)
+    assert code_c == code_r == 2
+    assert needle in err_c, err_c
+    assert err_c == err_r
+    assert "RunOptions" not in err_c                  # the command line names its flags
+    assert not (tmp / "x.h5").exists()
+
+
+def test_debug_before_or_after_the_subcommand_shows_the_traceback(files, capsys):
+    tmp, config, rec = files
+    for argv in (["--debug", "info", tmp / "missing.aedat4"], ["info", "--debug", tmp / "missing.aedat4"]):
+        code, out, err = run(argv, capsys)
+        assert code == 3 and "Traceback" in err, argv
+    code, out, err = run(["info", tmp / "missing.aedat4"], capsys)
+    assert code == 3 and "Traceback" not in err
+
+
+def test_python_dash_m_speksim_runs_the_command():
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "speksim", "--version"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"speksim {speksim.__version__}"
+
+
+def test_help_texts_name_what_exists(capsys):
+    code, out, err = run(["run", "--help"], capsys)
+    assert code == 0
+    assert "speksim.save_config" in out and hasattr(speksim, "save_config") and hasattr(speksim, "load_config")
+    for flag, default in (("--chunk-events", "200000"), ("--bin-us", "1000")):
+        assert f"default: {default}" in out.split(f"\n  {flag}", 1)[1][:300], flag
+    assert "aedat4" in out.split("\n  --format", 1)[1][:300]        # the formats are listed where asked for
+    for sub in ("info", "plot", "check"):
+        code, out, err = run([sub, "--help"], capsys)
+        assert code == 0 and len(out.split("\n\n")[1].strip()) > 20, sub   # a description, not only usage

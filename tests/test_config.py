@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import speksim
 from speksim.chip import kernel_memory_words, load_chip, neuron_memory_words
 from speksim.config import (
     ChipConfig,
@@ -538,3 +539,46 @@ def test_conv_destination_shorthand_defaults():
     assert (d1.layer, d1.enable, d1.pooling, d1.feature_shift) == (4, True, 2, 0)
     d = CnnLayerConfig.conv(w, (8, 8), destinations=[(5, 4, 7)]).destinations[0]
     assert (d.layer, d.pooling, d.feature_shift) == (5, 4, 7)
+
+
+def test_pooled_map_overhanging_by_the_rounding_is_a_warning_and_drops_count(chip):
+    """SPEC §1: 15 / 2 rounds up to 8 on the chip (address remap), down to 7 in PyTorch. A target
+    input of 7 x 7 is a warning; the events of the 8th row and column are dropped under F1."""
+    cfg = ChipConfig()
+    one = np.ones((1, 1, 1, 1), np.int8)   # 1x1 kernel, weight 1, threshold 1: every input spikes once
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(one, (15, 15), threshold_high=1, destinations=[(1, 2, 0)])
+    cfg.cnn_layers[1] = CnnLayerConfig.conv(one, (7, 7), threshold_high=100, monitor_enable=True)
+    (warning,) = validate(cfg, chip)
+    assert warning.startswith("core 0: destinations[0]: the pooled map is 8x8") and "dropped" in warning
+    x = np.arange(15).repeat(15)
+    y = np.tile(np.arange(15), 15)
+    ev = speksim.make_events("spike", t=np.arange(225) * 10, layer=np.zeros(225), feature=np.zeros(225), x=x, y=y)
+    res = speksim.simulate(cfg, ev, chip)
+    # pooled x = x // 2 is 7 (outside 0..6) exactly when x == 14; likewise y
+    outside = int(np.count_nonzero((x == 14) | (y == 14)))
+    assert res.stats[1]["dropped_out_of_range"] == outside == 29
+    assert res.stats[1]["events_in"] == 225
+    # a target too small by more than the rounding stays an error
+    cfg.cnn_layers[1] = CnnLayerConfig.conv(one, (6, 6), threshold_high=100, monitor_enable=True)
+    assert any("too big along x (8 > 6)" in p for p in _problems(cfg, chip))
+
+
+@pytest.mark.parametrize("remove, needle", [
+    (lambda d: d["cnn_layers"][1].pop("threshold_high"), "cnn_layers[1].threshold_high: missing"),
+    (lambda d: d["cnn_layers"][0]["dimensions"]["stride"].pop("y"), "cnn_layers[0].dimensions.stride.y: missing"),
+    (lambda d: d["cnn_layers"][0].pop("neurons_initial_value"), "null means all zeros"),
+    (lambda d: d["cnn_layers"][0]["destinations"][0].pop("feature_shift"),
+     "cnn_layers[0].destinations[0].feature_shift: missing"),
+    (lambda d: d.pop("dvs_layer"), "dvs_layer: missing"),
+    (lambda d: d["dvs_layer"].pop("merge"), "dvs_layer.merge: missing"),
+    (lambda d: d.pop("readout"), "readout: missing"),
+    (lambda d: d.pop("version"), "version: missing"),
+])
+def test_configuration_file_must_state_every_field(remove, needle):
+    """A field left out of a file is an error naming it, never a silent default: a core without
+    threshold_high used to load with threshold 1 and fire on every input."""
+    d = config_to_dict(valid_config())
+    remove(d)
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(d)
+    assert needle in str(info.value)

@@ -57,19 +57,19 @@ def validate(config: ChipConfig, chip, options: Optional[RunOptions] = None) -> 
     _check_dvs(config.dvs_layer, layers, geometry, used, chip, problems, warnings)
     _check_readout(config.readout, problems)
     warnings.extend(_cycle_warnings(layers, used))
-    option_problems = check_options(options)
-    if not option_problems:
-        problems.extend(_check_leak_fits_clock(layers, used, geometry, chip, options))
-    if problems or option_problems:
-        cli = problems + [c for _, c in option_problems]
-        problems = problems + [a for a, _ in option_problems]
-        raise ConfigError(problems, cli=cli if option_problems else None)
+    # problems that involve run options are worded twice: naming RunOptions fields, and naming flags
+    paired = check_options(options)
+    if not paired:
+        paired = _check_leak_fits_clock(layers, used, geometry, chip, options)
+    if problems or paired:
+        cli = problems + [c for _, c in paired] if paired else None
+        raise ConfigError(problems + [a for a, _ in paired], cli=cli)
     return warnings
 
 
-def _check_leak_fits_clock(layers, used, geometry, chip, options) -> list[str]:
+def _check_leak_fits_clock(layers, used, geometry, chip, options) -> list[tuple[str, str]]:
     """SPEC T5: a core whose leak job lasts a whole slow-clock period would do nothing but leak
-    (and the run would never end)."""
+    (and the run would never end). Each problem as (Python wording, command-line wording)."""
     period = tick_period_ns(options.slow_clock_hz)
     out = []
     for k in used:
@@ -79,10 +79,11 @@ def _check_leak_fits_clock(layers, used, geometry, chip, options) -> list[str]:
         n = g["c_out"] * g["h_out"] * g["w_out"]
         job = chip.event_ns[k] + n * chip.leak_ns[k]
         if job >= period:
-            out.append(f"core {k}: a leak job over its {n} neurons takes {job} ns, as long as the slow-clock period "
-                       f"({period} ns at {options.slow_clock_hz:g} Hz), so the core would do nothing but leak; use a "
-                       f"slow clock below {1e9 / job:.4g} Hz (RunOptions.slow_clock_hz, --slow-clock-hz) or a "
-                       "smaller layer")
+            what = (f"core {k}: a leak job over its {n} neurons takes {job} ns, as long as the slow-clock period "
+                    f"({period} ns at {options.slow_clock_hz:g} Hz), so the core would do nothing but leak; use a slow "
+                    f"clock below {1e9 / job:.4g} Hz")
+            out.append((f"{what} (RunOptions.slow_clock_hz) or a smaller layer",
+                        f"{what} (--slow-clock-hz) or a smaller layer"))
     return out
 
 

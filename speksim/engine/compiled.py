@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..blocks import DVS, HOST_OUT, N_BLOCKS, N_CORES, N_QUEUED, READOUT, SERIES_NAMES, STAT_NAMES
+# the engines import the block ids from here, with the column constants
+from ..blocks import DVS, HOST_OUT, N_BLOCKS, N_CORES, N_QUEUED, READOUT, SERIES_NAMES, STAT_NAMES  # noqa: F401
 from ..chip import Chip
 from ..config import ChipConfig, RunOptions
 from ..config.rules import tick_period_ns
