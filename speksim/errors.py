@@ -4,6 +4,10 @@
 class SpeksimError(Exception):
     """Base of every error speksim raises on purpose."""
 
+    def __init__(self, *args, cli=None):
+        super().__init__(*args)
+        self.cli = cli
+
 
 class ChipFileError(SpeksimError, ValueError):
     """A chip file is missing, unreadable, or has a key or value that is not allowed."""
