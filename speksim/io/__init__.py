@@ -4,7 +4,9 @@
 * `iter_events(path, chunk_events=...)` streams it in chunks of at most `chunk_events` events, with
   memory bounded by the chunk size (npz files are loaded whole);
 * `sensor_size(path)` gives (width, height) when the file records it, else None;
-* `detect_format(path)` names the format; `FORMATS` lists them.
+* `detect_format(path)` names the format; `FORMATS` lists them;
+* `describe_recording(path)` gives counts, times, extent, peak rate and timestamp problems
+  (`speksim.io.stats`), streaming the file.
 
 The format is detected from the content (magic bytes, text headers) first, then from the file
 extension; ``format=`` overrides detection, but not a contradicting magic. Events come in file
@@ -25,6 +27,7 @@ from ..events import DVS_EVENT
 from . import aedat, aedat4, hdf5, nmnist, numpy_files, prophesee, runfiles
 from ._base import fail, scan_text_header
 from .fit import time_window
+from .stats import RecordingStats, describe_recording
 
 #: Supported formats: name -> description.
 FORMATS = {
@@ -253,4 +256,5 @@ def sensor_size(path, format=None):
     return next(_guarded(p, fmt, call()))
 
 
-__all__ = ["FORMATS", "read_events", "iter_events", "sensor_size", "detect_format"]
+__all__ = ["FORMATS", "read_events", "iter_events", "sensor_size", "detect_format", "describe_recording",
+           "RecordingStats"]
