@@ -690,3 +690,64 @@ def test_npz_is_a_zip_not_mistaken(tmp_path):
         sio.read_events(path)
     _messages_name(exc, path)
 
+
+# --------------------------------------------------------- damage found by the fuzz pass (test_fuzz)
+
+def _zip_patched(data: bytes, method=None, flag=None) -> bytes:
+    """Set the compression method and/or OR a flag bit into every local and central zip header."""
+    buf = bytearray(data)
+    for sig, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = buf.find(sig)
+        while at >= 0:
+            if flag is not None:
+                struct.pack_into("<H", buf, at + flag_at, struct.unpack_from("<H", buf, at + flag_at)[0] | flag)
+            if method is not None:
+                struct.pack_into("<H", buf, at + method_at, method)
+            at = buf.find(sig, at + 4)
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("damage", ["unknown method", "strong encryption", "encrypted", "bad deflate block"])
+def test_npz_damaged_zip_headers_and_data(tmp_path, damage):
+    ev = _sample(50)
+    src = tmp_path / "src.npz"
+    if damage == "bad deflate block":
+        np.savez_compressed(src, t=ev["t"], x=ev["x"], y=ev["y"], p=ev["p"])
+        data = bytearray(src.read_bytes())
+        with zipfile.ZipFile(src) as z:
+            info = z.infolist()[0]
+        name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
+        # deflate block header bits: BFINAL = 1, BTYPE = 11, a type that does not exist
+        data[info.header_offset + 30 + name_len + extra_len] = 0b111
+        data = bytes(data)
+    else:
+        np.savez(src, t=ev["t"], x=ev["x"], y=ev["y"], p=ev["p"])
+        patch = {"unknown method": dict(method=99), "strong encryption": dict(flag=1 << 6),
+                 "encrypted": dict(flag=1)}[damage]
+        data = _zip_patched(src.read_bytes(), **patch)
+    path = tmp_path / "damaged.npz"
+    path.write_bytes(data)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+
+
+@pytest.mark.parametrize("damage", [(b"}", b" "), (b"'descr':", b"'descr'!")])
+def test_npy_damaged_header_text(tmp_path, damage):
+    np.save(tmp_path / "ok.npy", _sample(10))
+    path = tmp_path / "damaged.npy"
+    path.write_bytes((tmp_path / "ok.npy").read_bytes().replace(*damage, 1))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+
+
+def test_npz_bad_value_is_reported_as_such(tmp_path):
+    ev = _sample(10)
+    p = ev["p"].astype(np.int8)
+    p[4] = 2
+    np.savez(tmp_path / "p.npz", t=ev["t"], x=ev["x"], y=ev["y"], p=p)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "p.npz")
+    assert "field 'p' at index 4 is 2" in str(exc.value)
+    assert "cannot read the archive" not in str(exc.value)  # a bad value, not a damaged archive

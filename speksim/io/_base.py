@@ -149,7 +149,8 @@ def columns_to_events(path, t, x, y, p, where: str, first_index: int = 0) -> np.
 
     def bad(name, mask, rule, hint=None):
         i = int(np.flatnonzero(mask)[0])
-        raise fail(path, f"{where}: field '{name}' at index {first_index + i} is {cols[name][i]!r}; {rule}",
+        # .item(): a plain number in the message, not numpy's repr (np.int8(2))
+        raise fail(path, f"{where}: field '{name}' at index {first_index + i} is {cols[name][i].item()!r}; {rule}",
                    hint=hint)
 
     t = cols["t"]
