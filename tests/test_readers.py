@@ -751,3 +751,52 @@ def test_npz_bad_value_is_reported_as_such(tmp_path):
         sio.read_events(tmp_path / "p.npz")
     assert "field 'p' at index 4 is 2" in str(exc.value)
     assert "cannot read the archive" not in str(exc.value)  # a bad value, not a damaged archive
+
+
+def _flip_in(path: Path, at: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_hdf5_damaged_group_header(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    ev = _sample(20)
+    path = tmp_path / "damaged.h5"
+    with h5py.File(path, "w", libver="latest") as f:  # object headers with checksums
+        g = f.create_group("events")
+        for k in "txyp":
+            g[k] = ev[k]
+        address = h5py.h5o.get_info(g.id).addr
+    _flip_in(path, address + 10)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory):
+    from recording_files import sample_events, write_run_file
+    return write_run_file(tmp_path_factory.mktemp("run") / "run.h5", sample_events(50, 128, 128, 10_000, 1))
+
+
+def test_run_file_with_damaged_root_header(run_file, tmp_path):
+    path = tmp_path / "damaged.h5"
+    path.write_bytes(run_file.read_bytes())
+    _flip_in(path, path.read_bytes().index(b"OHDR") + 10)  # the first object header is the root group's
+    assert sio.detect_format(path) == "hdf5"  # its root attributes cannot say it is a run file
+    for fmt in (None, "run"):
+        with pytest.raises(ReaderError) as exc:
+            sio.read_events(path, format=fmt)
+        _messages_name(exc, path)
+
+
+def test_run_file_with_dangling_member(run_file, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "dangling.h5"
+    path.write_bytes(run_file.read_bytes())
+    with h5py.File(path, "r+") as f:
+        f["states"]["lost"] = h5py.SoftLink("/nowhere")
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
