@@ -800,3 +800,59 @@ def test_run_file_with_dangling_member(run_file, tmp_path):
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
     _messages_name(exc, path)
+
+
+# ------------------------------------------------------------------------------- negative times
+
+def test_aedat2_timestamps_are_an_unsigned_counter(tmp_path):
+    """jAER stores the 32-bit µs counter as int32: past 2**31 µs it reads negative as signed."""
+    addr = aedat2_address(5, 6, True)
+    stamps = [2**31 - 2, 2**31 + 5, 2**32 - 1, 3]  # the last wraps the 32-bit counter
+    path = tmp_path / "late.aedat"
+    path.write_bytes(AEDAT2_HEADER + b"".join(struct.pack(">iI", addr, t) for t in stamps))
+    assert sio.read_events(path)["t"].tolist() == [2**31 - 2, 2**31 + 5, 2**32 - 1, 2**32 + 3]
+    # a recording that starts after the counter passed 2**31
+    path.write_bytes(AEDAT2_HEADER + struct.pack(">iI", addr, 2**31 + 7))
+    assert sio.read_events(path)["t"].tolist() == [2**31 + 7]
+
+
+def test_aedat4_negative_timestamp_is_corruption(tmp_path):
+    path = tmp_path / "neg.aedat4"
+    path.write_bytes(aedat4_file(0, [(0, aedat4_event_packet([(5, 1, 1, 1), (-3, 2, 2, 0)]))]))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=True)
+    assert "negative" in str(exc.value)
+
+
+@pytest.mark.parametrize("ext", [".npy", ".npz", ".h5"])
+def test_array_files_with_negative_times(tmp_path, ext):
+    ev = _sample(10).astype([("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "u1")])
+    ev["t"][6] = -1
+    path = tmp_path / f"neg{ext}"
+    if ext == ".npy":
+        np.save(path, ev)
+    elif ext == ".npz":
+        np.savez(path, events=ev)
+    else:
+        h5py = pytest.importorskip("h5py")
+        with h5py.File(path, "w") as f:
+            f["events"] = ev
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+    assert "field 't' at index 6 is -1" in str(exc.value)
+
+
+def test_run_file_with_negative_output_time(run_file, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "neg.h5"
+    path.write_bytes(run_file.read_bytes())
+    with h5py.File(path, "r+") as f:
+        out = f["outputs"][()]
+        out["t_ns"][out["layer"] == 13] = -5_000
+        f["outputs"][...] = out
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+    assert "negative" in str(exc.value)

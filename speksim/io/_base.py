@@ -132,8 +132,8 @@ def pick_fields(names, path, where: str) -> dict | None:
 def columns_to_events(path, t, x, y, p, where: str, first_index: int = 0) -> np.ndarray:
     """Convert columns of any integer/bool type to DVS_EVENT, checking every value.
 
-    t: integers (floats only when they hold whole numbers) in µs; x, y: 0..65535; p: bool, 0/1, or
-    -1/+1 (-1 becomes 0). Errors name `where`, the field and the index of the first bad value.
+    t: integers (floats only when they hold whole numbers) in µs, not negative; x, y: 0..65535; p:
+    bool, 0/1, or -1/+1 (-1 becomes 0). Errors name `where`, the field and the index of the first bad value.
     """
     cols = {"t": np.asarray(t), "x": np.asarray(x), "y": np.asarray(y), "p": np.asarray(p)}
     n = len(cols["t"])
@@ -164,6 +164,9 @@ def columns_to_events(path, t, x, y, p, where: str, first_index: int = 0) -> np.
     elif t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.max() > np.iinfo(np.int64).max:
         bad("t", t > np.iinfo(np.int64).max, "timestamp out of the int64 range")
     out["t"] = t.astype(np.int64)
+    if out["t"].min() < 0:
+        bad("t", out["t"] < 0, "timestamps must not be negative",
+            "shift the times to start at 0 or later (e.g. t - t.min()) before saving")
     for name in ("x", "y"):
         col = cols[name]
         if col.dtype.kind == "f":

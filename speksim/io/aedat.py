@@ -1,10 +1,12 @@
 """AEDAT 2.0 (jAER, DVS128) and AEDAT 3.1 (cAER / DVS Gesture) readers.
 
-AEDAT 2.0: ``#`` text header (first line ``#!AER-DAT2.0``), then big-endian pairs of int32
-address and int32 timestamp (µs). Only the DVS128 (and Tmpdiff128) address map is implemented:
+AEDAT 2.0: ``#`` text header (first line ``#!AER-DAT2.0``), then big-endian pairs of 32-bit
+address and 32-bit timestamp (µs). Only the DVS128 (and Tmpdiff128) address map is implemented:
 ``x = 127 - ((addr >> 1) & 0x7F)``, ``y = (addr >> 8) & 0x7F``, bit 0 is the polarity with
 **0 = ON**. Addresses with bit 15 set are jAER special (sync) events and are skipped.
-int32 timestamps that wrap around are unwrapped.
+jAER writes the camera's 32-bit µs counter as a signed int32, which turns negative after 2**31 µs
+(36 minutes); it is read unsigned, and a drop of more than 2**31 µs is taken as the counter wrapping
+around, so times never go negative.
 
 AEDAT 3.1: ``#`` text header ending with ``#!END-HEADER``, then packets of a 28-byte little-endian
 header (int16 type, int16 source, int32 event size, int32 timestamp offset, int32 timestamp
@@ -63,15 +65,15 @@ def iter_aedat2(path, block: int):
             data = f.read(8 * block)
             if not data:
                 break
-            raw = np.frombuffer(data, dtype=">i4").reshape(-1, 2)
+            raw = np.frombuffer(data, dtype=">u4").reshape(-1, 2)
             addr = raw[:, 0].astype(np.int64)
             t = raw[:, 1].astype(np.int64)
-            bad = np.flatnonzero((addr < 0) | (addr > 0xFFFF))
+            bad = np.flatnonzero(addr > 0xFFFF)
             if bad.size:
                 i = int(bad[0])
-                raise fail(path, f"address 0x{int(addr[i]) & 0xFFFFFFFF:08x} is not a DVS128 address",
+                raise fail(path, f"address 0x{int(addr[i]):08x} is not a DVS128 address",
                            offset=offset + 8 * i, hint="the file is corrupt or was not recorded by a DVS128")
-            # unwrap int32 timestamps: a drop of more than 2**31 µs is a wrap of the 32-bit counter
+            # a drop of more than 2**31 µs is a wrap of the 32-bit counter
             prev = np.concatenate(([last_t if last_t is not None else t[0]], t[:-1]))
             step = np.cumsum(t - prev < -(1 << 31)) + wraps
             last_t, wraps = int(t[-1]), int(step[-1])
