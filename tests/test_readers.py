@@ -856,3 +856,93 @@ def test_run_file_with_negative_output_time(run_file, tmp_path):
         sio.read_events(path)
     _messages_name(exc, path)
     assert "negative" in str(exc.value)
+
+
+# ------------------------------------------------------------ command-line wording of the messages
+
+def _cli_names_flags(exc_info, *flags):
+    """The error's command-line twin names `flags` and none of the Python API's argument names."""
+    cli = exc_info.value.cli
+    assert cli, str(exc_info.value)
+    for flag in flags:
+        assert flag in cli, cli
+    assert "format=" not in cli and "_us" not in cli and "chunk_events" not in cli, cli
+    return cli
+
+
+def test_cli_wording_of_format_advice(tmp_path):
+    bare = tmp_path / "bare.raw"
+    bare.write_bytes(b"".join(EVT3_WORDS))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(bare)
+    assert "format='evt3'" in str(exc.value)
+    assert "pass --format evt2 or --format evt3" in _cli_names_flags(exc, "--format")
+
+    unknown = tmp_path / "rec.xyz"
+    unknown.write_bytes(b"\x01\x02\x03")
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(unknown)
+    assert "pass --format with one of aedat4, aedat2, " in _cli_names_flags(exc, "--format")
+
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(unknown, format="mp4")
+    assert _cli_names_flags(exc, "--format").startswith("unknown --format 'mp4'")
+
+    dvs = tmp_path / "dvs.aedat"
+    dvs.write_bytes(AEDAT2_HEADER + struct.pack(">ii", aedat2_address(1, 2, True), 5))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(dvs, format="evt3")
+    cli = _cli_names_flags(exc, "--format evt3 was given", "use --format aedat2, or leave --format out")
+    assert cli.startswith("dvs.aedat: ") and str(dvs) in cli  # the same file and offset as the message
+
+    for fmt in ("aedat2", "aedat31", "aedat4", "npy", "npz", "dat"):
+        with pytest.raises(ReaderError) as exc:
+            sio.read_events(unknown, format=fmt)
+        _messages_name(exc, unknown)
+        assert "pass the right --format" in _cli_names_flags(exc, "--format"), fmt
+
+    reserved = tmp_path / "reserved.raw"
+    reserved.write_bytes(b"% evt 2.0\n" + evt2_word(8, 5) + evt2_word(3, 0))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(reserved)
+    assert "(wrong --format, misaligned or corrupt data)" in _cli_names_flags(exc)
+
+    back = tmp_path / "back.bin"
+    back.write_bytes(bytes([1, 2, 0x80, 0, 100]) + bytes([1, 2, 0x80, 0, 99]))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(back)
+    assert "pass the right --format" in _cli_names_flags(exc)
+
+
+def test_cli_wording_of_argument_errors(tmp_path):
+    path = tmp_path / "ev.npy"
+    np.save(path, np.zeros(3, dtype=DVS_EVENT))
+    with pytest.raises(EventError) as exc:
+        sio.iter_events(path, chunk_events=0)
+    assert _cli_names_flags(exc) == "--chunk-events must be at least 1, got 0"
+    with pytest.raises(EventError) as exc:
+        sio.read_events(path, t_start_us=10, t_end_us=5)
+    assert _cli_names_flags(exc).startswith("--t-end-us (5) is before --t-start-us (10)")
+
+
+def test_cli_wording_of_a_run_file_without_dvs_output(run_file, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "cores.h5"
+    path.write_bytes(run_file.read_bytes())
+    with h5py.File(path, "r+") as f:
+        out = f["outputs"][()]
+        out["layer"] = 0  # as if only core 0 had been monitored
+        f["outputs"][...] = out
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    assert "run_outputs_as_spikes" in str(exc.value)
+    cli = _cli_names_flags(exc, "'speksim run' on the run file", "--layer-map")
+    assert "speksim.runfile" not in cli
+
+
+def test_messages_without_python_terms_have_no_twin(tmp_path):
+    path = tmp_path / "cut.aedat"
+    path.write_bytes(AEDAT2_HEADER + b"\x00" * 7)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    assert exc.value.cli is None  # nothing to re-word: the command line prints the message

@@ -23,14 +23,27 @@ from ..events import DVS_EVENT
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 
 
-def fail(path, message: str, offset: int | None = None, hint: str | None = None) -> ReaderError:
-    """Build a ReaderError that names the file, the byte offset (when known) and a fix (when known)."""
+#: The advice to name the format, in the Python API's words and in the command line's.
+RIGHT_FORMAT = "pass the right format= or check the file"
+CLI_RIGHT_FORMAT = "pass the right --format or check the file"
+
+
+def fail(path, message: str, offset: int | None = None, hint: str | None = None, *,
+         cli_message: str | None = None, cli_hint: str | None = None) -> ReaderError:
+    """Build a ReaderError that names the file, the byte offset (when known) and a fix (when known).
+
+    `cli_message` / `cli_hint` word the message or the fix for the command line (flags instead of
+    Python arguments); when either is given the error's `cli` holds that wording.
+    """
     where = f"{Path(path).name}" + (f" at byte offset {offset}" if offset is not None else "")
-    text = f"{where}: {message}"
-    if hint:
-        text += f"; {hint}"
-    text += f" [file: {os.fspath(path)}]"
-    return ReaderError(text)
+
+    def text(message, hint):
+        return f"{where}: {message}" + (f"; {hint}" if hint else "") + f" [file: {os.fspath(path)}]"
+
+    cli = None
+    if cli_message is not None or cli_hint is not None:
+        cli = text(cli_message if cli_message is not None else message, cli_hint if cli_hint is not None else hint)
+    return ReaderError(text(message, hint), cli=cli)
 
 
 def assemble(t, x, y, p) -> np.ndarray:

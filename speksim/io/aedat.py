@@ -23,7 +23,8 @@ import struct
 
 import numpy as np
 
-from ._base import assemble, check_record_tail, fail, file_size, read_exact, scan_text_header
+from ._base import (CLI_RIGHT_FORMAT, RIGHT_FORMAT, assemble, check_record_tail, fail, file_size, read_exact,
+                    scan_text_header)
 
 AEDAT2_MAGIC = b"#!AER-DAT2.0"
 AEDAT3_MAGICS = (b"#!AER-DAT3.1", b"#!AER-DAT3.0")
@@ -42,7 +43,7 @@ def _aedat2_header(f, path):
     if not lines or not lines[0].startswith(AEDAT2_MAGIC.decode()):
         found = lines[0][:20] if lines else "no '#' header"
         raise fail(path, f"not an AEDAT 2.0 file: the first line must be '#!AER-DAT2.0', found {found!r}",
-                   offset=0, hint="pass the right format= or check the file")
+                   offset=0, hint=RIGHT_FORMAT, cli_hint=CLI_RIGHT_FORMAT)
     chip = None
     for line in lines:
         m = re.match(r"#\s*AEChip:\s*(\S+)", line)
@@ -104,7 +105,7 @@ def _aedat3_header(f, path):
     if not lines or not any(lines[0].startswith(m.decode()) for m in AEDAT3_MAGICS):
         found = lines[0][:20] if lines else "no '#' header"
         raise fail(path, f"not an AEDAT 3.1 file: the first line must be '#!AER-DAT3.1', found {found!r}",
-                   offset=0, hint="pass the right format= or check the file")
+                   offset=0, hint=RIGHT_FORMAT, cli_hint=CLI_RIGHT_FORMAT)
     if lines[-1] != "#!END-HEADER":
         raise fail(path, "the AEDAT 3.1 header has no '#!END-HEADER' line", offset=start,
                    hint="the file is truncated or its header is corrupt")

@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from ._base import assemble, fail, file_size, read_exact
+from ._base import CLI_RIGHT_FORMAT, RIGHT_FORMAT, assemble, fail, file_size, read_exact
 
 MAGIC = b"#!AER-DAT4.0\r\n"
 _COMPRESSION = {0: "none", 1: "lz4", 2: "lz4", 3: "zstd", 4: "zstd"}
@@ -121,7 +121,7 @@ def _read_header(f, path, size) -> _Header:
     magic = f.read(len(MAGIC))
     if magic != MAGIC:
         raise fail(path, f"not an AEDAT 4.0 file: it starts with {magic[:14]!r}, not {MAGIC!r}", offset=0,
-                   hint="pass the right format= or check the file")
+                   hint=RIGHT_FORMAT, cli_hint=CLI_RIGHT_FORMAT)
     (hsize,) = struct.unpack("<i", read_exact(f, 4, path, "the IOHeader size"))
     if hsize <= 8 or hsize > min(size - len(MAGIC) - 4, _MAX_HEADER):
         raise fail(path, f"IOHeader size {hsize} is impossible for a file of {size} bytes", offset=len(MAGIC),

@@ -21,7 +21,7 @@ import zlib
 import numpy as np
 
 from ..errors import SpeksimError
-from ._base import columns_to_events, fail, pick_fields
+from ._base import CLI_RIGHT_FORMAT, RIGHT_FORMAT, columns_to_events, fail, pick_fields
 
 #: What numpy raises for a damaged .npy header or array data (the header is parsed as a Python
 #: literal, so a damaged one can fail as Python syntax), and zipfile/zlib for a damaged archive
@@ -39,7 +39,7 @@ def _magic(path, magic: bytes, what: str):
         head = f.read(len(magic))
     if head != magic:
         raise fail(path, f"not a {what}: it does not start with {magic!r}", offset=0,
-                   hint="pass the right format= or check the file")
+                   hint=RIGHT_FORMAT, cli_hint=CLI_RIGHT_FORMAT)
 
 
 def _load_npy(path):
