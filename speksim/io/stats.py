@@ -211,7 +211,9 @@ class _PeakCounter:
         if n_late:
             self.late += n_late
             window = window[~late]
-        keys, counts = np.unique(window, return_counts=True)
+            if not window.size:  # late events never move `latest`: nothing closes either
+                return
+        keys, counts = _runs(window if np.all(window[1:] >= window[:-1]) else np.sort(window))
         if self.keys.size:
             merged = np.union1d(self.keys, keys)
             total = np.zeros(merged.size, np.int64)
@@ -225,6 +227,12 @@ class _PeakCounter:
 
     def result(self) -> int:
         return max(self.peak, int(self.counts.max()) if self.counts.size else 0)
+
+
+def _runs(ordered: np.ndarray) -> tuple:
+    """Distinct values of a sorted, non-empty int64 array and how often each occurs."""
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    return ordered[starts], np.diff(np.append(starts, ordered.size))
 
 
 class _Steps:
