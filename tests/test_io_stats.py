@@ -14,7 +14,7 @@ from speksim.events import DVS_EVENT
 from speksim.io.sensors import KNOWN_SENSORS, guess_sensor
 from speksim.io.stats import JUMP_US, PEAK_REORDER_US, TimeStep
 
-from recording_files import aedat4_bytes
+from recording_files import aedat4_bytes, evt2_bytes
 
 
 def npy(tmp_path, t, x=None, y=None, p=None, name="rec.npy"):
@@ -150,6 +150,15 @@ def test_events_fit_but_the_recorded_sensor_does_not(tmp_path):
     path.write_bytes(aedat4_bytes(ev, compression=0, width=346, height=260))
     s = sio.describe_recording(path)
     assert s.extent == (346, 260) and not s.fits() and s.fits(346)
+
+
+def test_events_outside_the_recorded_sensor(tmp_path):
+    ev = np.array([(64, 3, 4, 1), (70, 400, 5, 0)], dtype=DVS_EVENT)
+    path = tmp_path / "cam.raw"
+    path.write_bytes(evt2_bytes(ev, width=320, height=240))  # EVT 2.0 does not check the geometry
+    s = sio.describe_recording(path)
+    assert s.sensor_size == (320, 240) and s.extent == (401, 240)
+    assert "  warning      events reach x = 400, y = 5, outside the 320x240 sensor the file records" in s.lines()
 
 
 def test_unknown_sensor_is_guessed_for_the_text(tmp_path):

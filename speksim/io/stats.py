@@ -19,9 +19,9 @@ import numpy as np
 from .fit import CHIP_SIZE
 from .sensors import guess_sensor
 
-#: A step forward between consecutive events longer than this (µs) is reported as a jump. No real
-#: camera stays silent this long (sensor noise alone fires pixels every few ms), so such a gap is
-#: a corrupt timestamp or recordings joined together.
+#: A step forward between consecutive events longer than this (µs) is reported as a jump. A working
+#: camera is never silent this long (background activity alone fires pixels every few ms), so such
+#: a gap is a corrupt timestamp, recordings joined together, or a paused recording.
 JUMP_US = 10_000_000
 
 #: The peak rate stays exact while no event comes more than this (µs) behind the latest time
@@ -46,6 +46,13 @@ class TimeStep(NamedTuple):
 @dataclass(frozen=True)
 class RecordingStats:
     """Statistics of one recording. Times are µs as in the file; None when there are no events.
+
+    `format` is a key of `speksim.io.FORMATS`; `on` / `off` count p = 1 / p = 0; `t_first` /
+    `t_last` are the first and last event's times in file order, `t_min` / `t_max` the extremes;
+    `x_min` .. `y_max` the pixel extent of the events; `sensor_size` (width, height) as the file
+    records it, or None. `backward_steps` counts the times t decreases from one event to the next
+    and `forward_jumps` the steps up by more than `jump_threshold_us`, each with its first
+    `MAX_EXAMPLES` as `TimeStep` in `backward_examples` / `jump_examples`.
 
     The peak rate counts events in 1 ms windows ``[t_first + k ms, t_first + (k + 1) ms)``; it
     is exact when `peak_exact` (always for time-sorted recordings), else a lower bound that leaves
@@ -92,6 +99,7 @@ class RecordingStats:
 
     @property
     def time_sorted(self) -> bool:
+        """True when no event's time is before the previous event's."""
         return self.backward_steps == 0
 
     @property
@@ -149,7 +157,7 @@ class RecordingStats:
         if self.forward_jumps:
             out.append(f"  warning      timestamps jump forward by more than {self.jump_threshold_us / 1e6:g} s "
                        f"{_times(self.forward_jumps)}: {_examples(self.jump_examples, self.forward_jumps)}; a "
-                       "corrupt timestamp or joined recordings (the simulated time spans the gap)")
+                       "corrupt timestamp, or joined or paused recordings (a simulation spans the gap)")
         return out
 
 
