@@ -222,7 +222,7 @@ def _run_cases(label: str, source: Path, folder: Path, count: int):
 
 @pytest.mark.parametrize("label", SAMPLE_LABELS)
 def test_fuzz_samples(samples, label, tmp_path, memory):
-    path, events = samples[label]
+    path, _ = samples[label]
     # the undamaged file reads back, so the damaged ones start from a valid file
     assert not _problems(path, None, 1000)
     _run_cases(label, path, tmp_path, count=80)
@@ -269,4 +269,6 @@ def test_fuzz_empty_and_random_files(tmp_path, memory):
             check(f"{size} random bytes ({k}), no extension", noise, "")
             for fmt, magic in SIGNATURES.items():
                 check(f"{fmt} signature and {size} random bytes ({k})", magic + noise, ".x")
+        for fmt in sio.FORMATS:  # every decoder on data that is not its format
+            check(f"{size} random bytes read as {fmt}", noise, ".x", fmt)
     assert not failures, "\n".join(failures)
