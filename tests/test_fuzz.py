@@ -16,7 +16,8 @@ reports its buffers to tracemalloc) or run longer than CASE_TIMEOUT_S, a guard a
 a speed requirement.
 
 The case counts keep the whole pass to a few seconds per format; SPEKSIM_FUZZ_SCALE=10 runs ten
-times as many cases for a deeper search.
+times as many cases for a deeper search. Each kind of damage it found a reader mishandling is kept
+at the end as an explicit case built on purpose.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from __future__ import annotations
 import os
 import re
 import signal
+import struct
 import threading
 import tracemalloc
+import zipfile
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +40,8 @@ import speksim.io as sio
 from speksim.errors import EventError, ReaderError
 from speksim.events import DVS_EVENT, validate_events
 
-from recording_files import write_samples
+from recording_files import (AEDAT2_HEADER, aedat2_address, aedat4_event_packet, aedat4_file, sample_events,
+                             write_run_file, write_samples)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "traces"
@@ -272,3 +276,182 @@ def test_fuzz_empty_and_random_files(tmp_path, memory):
         for fmt in sio.FORMATS:  # every decoder on data that is not its format
             check(f"{size} random bytes read as {fmt}", noise, ".x", fmt)
     assert not failures, "\n".join(failures)
+
+
+# ------------------------------------------------------- what the fuzz pass found, kept as cases
+
+def _sample(n: int) -> np.ndarray:
+    return sample_events(n, 640, 480, 10_000_000, seed=0)
+
+
+def _messages_name(exc_info, path: Path, offset: bool = False):
+    """A specific check raised the error: it names the file (and the offset) and is not the catch-all."""
+    text = str(exc_info.value)
+    assert path.name in text, text
+    assert "cannot be decoded as" not in text, text
+    if offset:
+        assert "offset" in text, text
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory):
+    return write_run_file(tmp_path_factory.mktemp("run") / "run.h5", sample_events(50, 128, 128, 10_000, 1))
+
+
+def _zip_patched(data: bytes, method=None, flag=None) -> bytes:
+    """Set the compression method and/or OR a flag bit into every local and central zip header."""
+    buf = bytearray(data)
+    for sig, flag_at, method_at in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = buf.find(sig)
+        while at >= 0:
+            if flag is not None:
+                struct.pack_into("<H", buf, at + flag_at, struct.unpack_from("<H", buf, at + flag_at)[0] | flag)
+            if method is not None:
+                struct.pack_into("<H", buf, at + method_at, method)
+            at = buf.find(sig, at + 4)
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("damage", ["unknown method", "strong encryption", "encrypted", "bad deflate block"])
+def test_npz_damaged_zip_headers_and_data(tmp_path, damage):
+    ev = _sample(50)
+    src = tmp_path / "src.npz"
+    if damage == "bad deflate block":
+        np.savez_compressed(src, t=ev["t"], x=ev["x"], y=ev["y"], p=ev["p"])
+        data = bytearray(src.read_bytes())
+        with zipfile.ZipFile(src) as z:
+            info = z.infolist()[0]
+        name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
+        # deflate block header bits: BFINAL = 1, BTYPE = 11, a type that does not exist
+        data[info.header_offset + 30 + name_len + extra_len] = 0b111
+        data = bytes(data)
+    else:
+        np.savez(src, t=ev["t"], x=ev["x"], y=ev["y"], p=ev["p"])
+        patch = {"unknown method": dict(method=99), "strong encryption": dict(flag=1 << 6),
+                 "encrypted": dict(flag=1)}[damage]
+        data = _zip_patched(src.read_bytes(), **patch)
+    path = tmp_path / "damaged.npz"
+    path.write_bytes(data)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+
+
+@pytest.mark.parametrize("damage", [(b"}", b" "), (b"'descr':", b"'descr'!")])
+def test_npy_damaged_header_text(tmp_path, damage):
+    np.save(tmp_path / "ok.npy", _sample(10))
+    path = tmp_path / "damaged.npy"
+    path.write_bytes((tmp_path / "ok.npy").read_bytes().replace(*damage, 1))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+
+
+def test_npz_bad_value_is_reported_as_such(tmp_path):
+    ev = _sample(10)
+    p = ev["p"].astype(np.int8)
+    p[4] = 2
+    np.savez(tmp_path / "p.npz", t=ev["t"], x=ev["x"], y=ev["y"], p=p)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(tmp_path / "p.npz")
+    assert "field 'p' at index 4 is 2" in str(exc.value)
+    assert "cannot read the archive" not in str(exc.value)  # a bad value, not a damaged archive
+
+
+def _flip_in(path: Path, at: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_hdf5_damaged_group_header(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    ev = _sample(20)
+    path = tmp_path / "damaged.h5"
+    with h5py.File(path, "w", libver="latest") as f:  # object headers with checksums
+        g = f.create_group("events")
+        for k in "txyp":
+            g[k] = ev[k]
+        address = h5py.h5o.get_info(g.id).addr
+    _flip_in(path, address + 10)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+
+
+def test_run_file_with_damaged_root_header(run_file, tmp_path):
+    path = tmp_path / "damaged.h5"
+    path.write_bytes(run_file.read_bytes())
+    _flip_in(path, path.read_bytes().index(b"OHDR") + 10)  # the first object header is the root group's
+    assert sio.detect_format(path) == "hdf5"  # its root attributes cannot say it is a run file
+    for fmt in (None, "run"):
+        with pytest.raises(ReaderError) as exc:
+            sio.read_events(path, format=fmt)
+        _messages_name(exc, path)
+
+
+def test_run_file_with_dangling_member(run_file, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "dangling.h5"
+    path.write_bytes(run_file.read_bytes())
+    with h5py.File(path, "r+") as f:
+        f["states"]["lost"] = h5py.SoftLink("/nowhere")
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+
+
+# ------------------------------------------------------------------------------- negative times
+
+def test_aedat2_timestamps_are_an_unsigned_counter(tmp_path):
+    """jAER stores the 32-bit µs counter as int32: past 2**31 µs it reads negative as signed."""
+    addr = aedat2_address(5, 6, True)
+    stamps = [2**31 - 2, 2**31 + 5, 2**32 - 1, 3]  # the last wraps the 32-bit counter
+    path = tmp_path / "late.aedat"
+    path.write_bytes(AEDAT2_HEADER + b"".join(struct.pack(">iI", addr, t) for t in stamps))
+    assert sio.read_events(path)["t"].tolist() == [2**31 - 2, 2**31 + 5, 2**32 - 1, 2**32 + 3]
+    # a recording that starts after the counter passed 2**31
+    path.write_bytes(AEDAT2_HEADER + struct.pack(">iI", addr, 2**31 + 7))
+    assert sio.read_events(path)["t"].tolist() == [2**31 + 7]
+
+
+def test_aedat4_negative_timestamp_is_corruption(tmp_path):
+    path = tmp_path / "neg.aedat4"
+    path.write_bytes(aedat4_file(0, [(0, aedat4_event_packet([(5, 1, 1, 1), (-3, 2, 2, 0)]))]))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path, offset=True)
+    assert "negative" in str(exc.value)
+
+
+@pytest.mark.parametrize("ext", [".npy", ".npz", ".h5"])
+def test_array_files_with_negative_times(tmp_path, ext):
+    ev = _sample(10).astype([("t", "<i8"), ("x", "<u2"), ("y", "<u2"), ("p", "u1")])
+    ev["t"][6] = -1
+    path = tmp_path / f"neg{ext}"
+    if ext == ".npy":
+        np.save(path, ev)
+    elif ext == ".npz":
+        np.savez(path, events=ev)
+    else:
+        h5py = pytest.importorskip("h5py")
+        with h5py.File(path, "w") as f:
+            f["events"] = ev
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+    assert "field 't' at index 6 is -1" in str(exc.value)
+
+
+def test_run_file_with_negative_output_time(run_file, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "neg.h5"
+    path.write_bytes(run_file.read_bytes())
+    with h5py.File(path, "r+") as f:
+        out = f["outputs"][()]
+        out["t_ns"][out["layer"] == 13] = -5_000
+        f["outputs"][...] = out
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    _messages_name(exc, path)
+    assert "negative" in str(exc.value)
