@@ -334,7 +334,7 @@ def is_run_file(path) -> bool:
     try:
         with h5py.File(path, "r") as f:
             return _attr_str(f.attrs.get("format")) == RUN_FORMAT
-    except (OSError, ValueError):
+    except (OSError, ValueError, KeyError, RuntimeError):  # what h5py raises for a damaged file
         return False
 
 
@@ -396,27 +396,32 @@ def _load(path: Path) -> Result:
     except (OSError, ValueError) as exc:
         raise RunFileError(f"{path}: cannot be opened as HDF5 ({exc}); the file is truncated or corrupt") from None
     with f:
-        fmt = _attr_str(f.attrs.get("format"))
+        try:
+            attrs = dict(f.attrs)
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:  # h5py on damaged metadata
+            raise RunFileError(f"{path}: the run file cannot be read ({exc}); it is damaged") from None
+        fmt = _attr_str(attrs.get("format"))
         if fmt != RUN_FORMAT:
             raise RunFileError(f"{path}: an HDF5 file but not a speksim run file (its root has no "
                                f"format = '{RUN_FORMAT}' attribute)")
-        version = f.attrs.get("schema_version")
+        version = attrs.get("schema_version")
         try:
             version = int(version)
         except (TypeError, ValueError):
             raise RunFileError(f"{path}: the run file has no valid schema_version attribute") from None
         if version > SCHEMA_VERSION:
             raise RunFileError(f"{path}: written by a newer speksim (run file schema {version}, "
-                               f"speksim {_attr_str(f.attrs.get('speksim_version'))}); this speksim "
+                               f"speksim {_attr_str(attrs.get('speksim_version'))}); this speksim "
                                f"{__version__} reads schema {SCHEMA_VERSION} and older: upgrade speksim")
-        if not bool(f.attrs.get("complete", False)):
+        if not bool(attrs.get("complete", False)):
             raise RunFileError(f"{path}: the run file is incomplete (writing it did not finish); run the "
                                "simulation again")
         try:
             return _read(f)
         except KeyError as exc:
             raise RunFileError(f"{path}: the run file lacks {exc}; it is damaged") from None
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, RuntimeError, AttributeError) as exc:
+            # AttributeError: h5py gives None for a member whose link is damaged
             raise RunFileError(f"{path}: the run file cannot be read ({exc}); it is damaged") from None
 
 

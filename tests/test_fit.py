@@ -185,3 +185,20 @@ def test_accepts_other_event_layouts():
                                                                  ("p", "?")])
     out = fit.crop(tonic, 1, 2, 10, 10)
     assert rows(out) == [(5, 2, 2, 1), (6, 0, 0, 0)]
+
+
+def test_command_line_wording_of_errors_the_command_line_can_reach():
+    """Sizes and times come from flags there: the errors' `cli` twin names the flags."""
+    e = ev((0, 300, 5, 1))
+    for call in (lambda: fit.fit_to_chip(e, (240, 180)), lambda: fit.center_crop(e, 240, 180),
+                 lambda: fit.flip(e, x=True, width=240)):
+        with pytest.raises(EventError) as exc:
+            call()
+        assert "event 0 has x=300, outside the sensor" in str(exc.value)
+        assert exc.value.cli.endswith("; pass the recording's real sensor size with --sensor-size W H")
+    with pytest.raises(EventError) as exc:
+        fit.fit_to_chip(e, None)
+    assert "sensor_size" in str(exc.value) and exc.value.cli == "the sensor size is unknown; pass --sensor-size W H"
+    with pytest.raises(EventError) as exc:
+        fit.time_window(e, 10, 5)
+    assert exc.value.cli == "--t-end-us (5) is before --t-start-us (10); the window is [--t-start-us, --t-end-us)"

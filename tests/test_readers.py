@@ -10,16 +10,19 @@ from __future__ import annotations
 import functools
 import struct
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
-
-from pathlib import Path
 
 import speksim.io as sio
 from speksim.errors import EventError, ReaderError
 from speksim.events import DVS_EVENT
 from speksim.io import prophesee
+
+from recording_files import (AEDAT2_HEADER, AEDAT3_HEADER, AEDAT4_XML, aedat2_address, aedat3_packet,
+                             aedat3_polarity, aedat4_event_packet, aedat4_file, aedat4_io_header, evt2_cd,
+                             evt2_word, evt3_word, sample_events, write_run_file)
 
 TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "traces"
 
@@ -59,7 +62,7 @@ TRACE_FACTS = {
 CHUNKS = {"prophesee_gen41_evt3.raw": 777, "prophesee_gen3_evt2.raw": 10_007}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read(path: Path) -> np.ndarray:
     return sio.read_events(path)
 
@@ -498,29 +501,12 @@ def test_hdf5_layouts(tmp_path):
 
 # ------------------------------------------------------------------ hand-built binary recordings
 
-AEDAT3_HEADER = (b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n"
-                 b"#Start-Time: 2024-01-02 03:04:05 (TZ+0000)\r\n#!END-HEADER\r\n")
-
-
-def _aedat3_packet(etype, events, ts_overflow=0, size=8, capacity=None):
-    """events: list of (data word, timestamp) pairs."""
-    body = b"".join(struct.pack("<Ii", d, t) for d, t in events)
-    n = len(events)
-    cap = n if capacity is None else capacity
-    body += b"\x00" * (size * cap - len(body))
-    return struct.pack("<hhiiiiii", etype, 1, size, 4, ts_overflow, cap, n, n) + body
-
-
-def _pol(x, y, on, valid=1):
-    return (x << 17) | (y << 2) | (int(on) << 1) | valid
-
-
 def test_aedat31_by_hand(tmp_path):
     data = AEDAT3_HEADER
-    data += _aedat3_packet(0, [(0x12345678, 3)])  # a special-event packet: skipped
-    data += _aedat3_packet(1, [(_pol(5, 7, True), 10), (_pol(127, 0, False), 11),
-                               (_pol(1, 1, True, valid=0), 12), (_pol(0, 127, False), 13)])
-    data += _aedat3_packet(1, [(_pol(64, 65, True), 4)], ts_overflow=1, capacity=3)
+    data += aedat3_packet(0, [(0x12345678, 3)])  # a special-event packet: skipped
+    data += aedat3_packet(1, [(aedat3_polarity(5, 7, True), 10), (aedat3_polarity(127, 0, False), 11),
+                               (aedat3_polarity(1, 1, True, valid=0), 12), (aedat3_polarity(0, 127, False), 13)])
+    data += aedat3_packet(1, [(aedat3_polarity(64, 65, True), 4)], ts_overflow=1, capacity=3)
     path = tmp_path / "gesture.aedat"
     path.write_bytes(data)
     assert sio.detect_format(path) == "aedat31"
@@ -555,60 +541,43 @@ def test_aedat31_by_hand(tmp_path):
 
 
 def test_aedat2_by_hand(tmp_path):
-    header = (b"#!AER-DAT2.0\r\n# This is a raw AE data file\r\n"
-              b"# AEChip: ch.unizh.ini.jaer.chip.retina.DVS128\r\n")
-
-    def addr(x, y, on):  # inverse of the DVS128 map; 0 = ON in the file
-        return (y << 8) | ((127 - x) << 1) | (0 if on else 1)
-
+    addr = aedat2_address
     pairs = [(addr(10, 20, True), 100), (addr(127, 0, False), 101), (0x8000, 102), (addr(0, 127, True), 103)]
     path = tmp_path / "dvs.aedat"
-    path.write_bytes(header + b"".join(struct.pack(">ii", a, t) for a, t in pairs))
+    path.write_bytes(AEDAT2_HEADER + b"".join(struct.pack(">ii", a, t) for a, t in pairs))
     assert sio.read_events(path).tolist() == [(100, 10, 20, 1), (101, 127, 0, 0), (103, 0, 127, 1)]
     assert sio.sensor_size(path) == (128, 128)
 
 
-def _evt2(typ, payload):
-    return struct.pack("<I", (typ << 28) | payload)
-
-
-def _cd2(on, t_low, x, y):
-    return _evt2(1 if on else 0, (t_low << 22) | (x << 11) | y)
-
-
 def test_evt2_by_hand(tmp_path):
-    words = [_cd2(True, 1, 2, 3),             # before any TIME_HIGH: dropped
-             _evt2(8, 5), _cd2(True, 7, 639, 479), _evt2(0xA, 0x123), _cd2(False, 63, 0, 1),
-             _evt2(8, 6), _cd2(False, 0, 5, 6), _evt2(0xE, 1)]
+    words = [evt2_cd(True, 1, 2, 3),             # before any TIME_HIGH: dropped
+             evt2_word(8, 5), evt2_cd(True, 7, 639, 479), evt2_word(0xA, 0x123), evt2_cd(False, 63, 0, 1),
+             evt2_word(8, 6), evt2_cd(False, 0, 5, 6), evt2_word(0xE, 1)]
     path = tmp_path / "cam.raw"
     path.write_bytes(b"% camera test\n% evt 2.0\n% geometry 640x480\n% end\n" + b"".join(words))
     assert sio.detect_format(path) == "evt2"
     assert sio.read_events(path).tolist() == [(5 * 64 + 7, 639, 479, 1), (5 * 64 + 63, 0, 1, 0), (6 * 64, 5, 6, 0)]
     assert sio.sensor_size(path) == (640, 480)
     reserved = tmp_path / "reserved.raw"
-    reserved.write_bytes(b"% evt 2.0\n" + b"".join(words[:3]) + _evt2(3, 0))
+    reserved.write_bytes(b"% evt 2.0\n" + b"".join(words[:3]) + evt2_word(3, 0))
     with pytest.raises(ReaderError) as exc:
         sio.read_events(reserved)
     _messages_name(exc, reserved, offset=True)
     assert f"offset {len(b'% evt 2.0') + 1 + 12}" in str(exc.value)
 
 
-def _w3(typ, val):
-    return struct.pack("<H", (typ << 12) | val)
-
-
 EVT3_WORDS = [
-    _w3(0, 10), _w3(2, 0x800 | 3),              # before TIME_HIGH: dropped
-    _w3(8, 1), _w3(6, 5), _w3(0, 10),           # t = 4096 + 5, y = 10
-    _w3(2, 0x800 | 100),                        # single ON event at x = 100
-    _w3(3, 200),                                # vector base x = 200, OFF
-    _w3(4, 0b100000000101),                     # x = 200, 202, 211; base -> 212
-    _w3(5, 0x81),                               # x = 212, 219; base -> 220
-    _w3(7, 0x3), _w3(0xA, 0x1), _w3(0xE, 0x7),  # continued / trigger / others: ignored
-    _w3(6, 9), _w3(0, 11),                      # t = 4096 + 9, y = 11
-    _w3(4, 1),                                  # x = 220
-    _w3(3, 0x800 | 5), _w3(5, 0b11),            # ON at x = 5, 6
-    _w3(8, 2), _w3(6, 0), _w3(2, 7),            # t = 8192, x = 7 OFF
+    evt3_word(0, 10), evt3_word(2, 0x800 | 3),              # before TIME_HIGH: dropped
+    evt3_word(8, 1), evt3_word(6, 5), evt3_word(0, 10),           # t = 4096 + 5, y = 10
+    evt3_word(2, 0x800 | 100),                        # single ON event at x = 100
+    evt3_word(3, 200),                                # vector base x = 200, OFF
+    evt3_word(4, 0b100000000101),                     # x = 200, 202, 211; base -> 212
+    evt3_word(5, 0x81),                               # x = 212, 219; base -> 220
+    evt3_word(7, 0x3), evt3_word(0xA, 0x1), evt3_word(0xE, 0x7),  # continued / trigger / others: ignored
+    evt3_word(6, 9), evt3_word(0, 11),                      # t = 4096 + 9, y = 11
+    evt3_word(4, 1),                                  # x = 220
+    evt3_word(3, 0x800 | 5), evt3_word(5, 0b11),            # ON at x = 5, 6
+    evt3_word(8, 2), evt3_word(6, 0), evt3_word(2, 7),            # t = 8192, x = 7 OFF
 ]
 EVT3_EXPECTED = [(4101, 100, 10, 1), (4101, 200, 10, 0), (4101, 202, 10, 0), (4101, 211, 10, 0),
                  (4101, 212, 10, 0), (4101, 219, 10, 0), (4105, 220, 11, 0), (4105, 5, 11, 1), (4105, 6, 11, 1),
@@ -633,14 +602,15 @@ def test_evt3_by_hand(tmp_path):
     assert "format='evt3'" in str(exc.value)
     assert sio.read_events(bare, format="evt3").tolist() == EVT3_EXPECTED
     reserved = tmp_path / "reserved.raw"
-    reserved.write_bytes(b"% evt 3.0\n" + b"".join(EVT3_WORDS[:4]) + _w3(0xC, 0))
+    reserved.write_bytes(b"% evt 3.0\n" + b"".join(EVT3_WORDS[:4]) + evt3_word(0xC, 0))
     with pytest.raises(ReaderError) as exc:
         sio.read_events(reserved)
     assert f"offset {10 + 8}" in str(exc.value)
 
 
 def test_evt3_time_high_wrap(tmp_path):
-    words = [_w3(8, 4095), _w3(6, 4095), _w3(0, 1), _w3(2, 1), _w3(8, 0), _w3(6, 1), _w3(2, 2)]
+    words = [evt3_word(8, 4095), evt3_word(6, 4095), evt3_word(0, 1), evt3_word(2, 1), evt3_word(8, 0),
+             evt3_word(6, 1), evt3_word(2, 2)]
     path = tmp_path / "wrap.raw"
     path.write_bytes(b"% evt 3.0\n" + b"".join(words))
     assert sio.read_events(path)["t"].tolist() == [(1 << 24) - 1, (1 << 24) + 1]
@@ -680,96 +650,31 @@ def test_nmnist_by_hand(tmp_path):
     _messages_name(exc, back, offset=True)
 
 
-# AEDAT 4.0 built by hand: flatbuffers written field by field (unaligned layouts are valid input for
-# the reader, which only follows offsets).
-
-def _table(fields: list[bytes]) -> tuple[bytes, list[int]]:
-    """A vtable followed by its table of inline `fields`; returns bytes and the field positions."""
-    vsize = 4 + 2 * len(fields)
-    offs, pos = [], 4
-    for f in fields:
-        offs.append(pos)
-        pos += len(f)
-    vtable = struct.pack(f"<HH{len(fields)}H", vsize, pos, *offs)
-    table = struct.pack("<i", vsize) + b"".join(fields)
-    return vtable + table, [len(vtable) + o for o in offs]
-
-
-def _io_header(compression: int, data_table: int, xml: str) -> bytes:
-    body, pos = _table([struct.pack("<i", compression), struct.pack("<q", data_table), b"\0\0\0\0"])
-    root = 8 + 4 + 2 * 3  # the table follows its vtable
-    buf = bytearray(struct.pack("<I", root) + b"IOHE" + body)
-    string_at = len(buf)
-    text = xml.encode()
-    buf += struct.pack("<I", len(text)) + text + b"\0"
-    ref = 8 + pos[2]
-    struct.pack_into("<I", buf, ref, string_at - ref)
-    return bytes(buf)
-
-
-def _event_packet(events) -> bytes:
-    body, pos = _table([b"\0\0\0\0"])
-    root = 8 + 4 + 2 * 1
-    buf = bytearray(struct.pack("<I", root) + b"EVTS" + body)
-    vec = len(buf)
-    buf += struct.pack("<I", len(events))
-    for t, x, y, p in events:
-        buf += struct.pack("<qhh?3x", t, x, y, bool(p))
-    ref = 8 + pos[0]
-    struct.pack_into("<I", buf, ref, vec - ref)
-    return struct.pack("<I", len(buf)) + bytes(buf)
-
-
-XML = """<dv version="2.0"><node name="outInfo" path="/mainloop/Recorder/outInfo/">
-<node name="0" path="/0/"><attr key="typeIdentifier" type="string">EVTS</attr>
-<node name="info" path="/0/info/"><attr key="sizeX" type="int">240</attr>
-<attr key="sizeY" type="int">180</attr></node></node>
-<node name="1" path="/1/"><attr key="typeIdentifier" type="string">IMUS</attr></node>
-</node></dv>"""
-
-
-def _aedat4(compression: int, packets) -> bytes:
-    def compress(b):
-        if compression == 3:
-            import zstandard
-            return zstandard.ZstdCompressor(write_content_size=False).compress(b)
-        if compression == 1:
-            import lz4.frame
-            return lz4.frame.compress(b)
-        return b
-    header = _io_header(compression, -1, XML)
-    out = b"#!AER-DAT4.0\r\n" + struct.pack("<i", len(header)) + header
-    for sid, payload in packets:
-        data = compress(payload)
-        out += struct.pack("<ii", sid, len(data)) + data
-    return out
-
-
 @pytest.mark.parametrize("compression", [0, 1, 3])
 def test_aedat4_by_hand(tmp_path, compression):
     first = [(1000, 0, 0, 1), (1001, 239, 179, 0)]
     second = [(1002, 17, 42, 1)]
-    packets = [(0, _event_packet(first)), (1, b"imu samples, never decoded"), (0, _event_packet([])),
-               (0, _event_packet(second))]
+    packets = [(0, aedat4_event_packet(first)), (1, b"imu samples, never decoded"), (0, aedat4_event_packet([])),
+               (0, aedat4_event_packet(second))]
     path = tmp_path / "hand.aedat4"
-    path.write_bytes(_aedat4(compression, packets))
+    path.write_bytes(aedat4_file(compression, packets))
     assert sio.read_events(path).tolist() == first + second
     assert sio.sensor_size(path) == (240, 180)
     assert np.concatenate(list(sio.iter_events(path, chunk_events=2))).tolist() == first + second
     # an event outside the declared sensor is corruption
-    path.write_bytes(_aedat4(compression, [(0, _event_packet([(1, 240, 0, 1)]))]))
+    path.write_bytes(aedat4_file(compression, [(0, aedat4_event_packet([(1, 240, 0, 1)]))]))
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
     _messages_name(exc, path, offset=True)
     # a stream id the header does not declare
-    path.write_bytes(_aedat4(compression, [(5, _event_packet(first))]))
+    path.write_bytes(aedat4_file(compression, [(5, aedat4_event_packet(first))]))
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
     _messages_name(exc, path, offset=True)
 
 
 def test_aedat4_without_event_stream(tmp_path):
-    header = _io_header(0, -1, XML.replace("EVTS", "FRME"))
+    header = aedat4_io_header(0, -1, AEDAT4_XML.replace("EVTS", "FRME"))
     path = tmp_path / "frames.aedat4"
     path.write_bytes(b"#!AER-DAT4.0\r\n" + struct.pack("<i", len(header)) + header)
     with pytest.raises(ReaderError) as exc:
@@ -784,3 +689,98 @@ def test_npz_is_a_zip_not_mistaken(tmp_path):
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
     _messages_name(exc, path)
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory):
+    return write_run_file(tmp_path_factory.mktemp("run") / "run.h5", sample_events(50, 128, 128, 10_000, 1))
+
+
+# ------------------------------------------------------------ command-line wording of the messages
+
+def _cli_names_flags(exc_info, *flags):
+    """The error's command-line twin names `flags` and none of the Python API's argument names."""
+    cli = exc_info.value.cli
+    assert cli, str(exc_info.value)
+    for flag in flags:
+        assert flag in cli, cli
+    assert "format=" not in cli and "_us" not in cli and "chunk_events" not in cli, cli
+    return cli
+
+
+def test_cli_wording_of_format_advice(tmp_path):
+    bare = tmp_path / "bare.raw"
+    bare.write_bytes(b"".join(EVT3_WORDS))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(bare)
+    assert "format='evt3'" in str(exc.value)
+    assert "pass --format evt2 or --format evt3" in _cli_names_flags(exc, "--format")
+
+    unknown = tmp_path / "rec.xyz"
+    unknown.write_bytes(b"\x01\x02\x03")
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(unknown)
+    assert "pass --format with one of aedat4, aedat2, " in _cli_names_flags(exc, "--format")
+
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(unknown, format="mp4")
+    assert _cli_names_flags(exc, "--format").startswith("unknown --format 'mp4'")
+
+    dvs = tmp_path / "dvs.aedat"
+    dvs.write_bytes(AEDAT2_HEADER + struct.pack(">ii", aedat2_address(1, 2, True), 5))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(dvs, format="evt3")
+    cli = _cli_names_flags(exc, "--format evt3 was given", "use --format aedat2, or leave --format out")
+    assert cli.startswith("dvs.aedat: ") and str(dvs) in cli  # the same file and offset as the message
+
+    for fmt in ("aedat2", "aedat31", "aedat4", "npy", "npz", "dat"):
+        with pytest.raises(ReaderError) as exc:
+            sio.read_events(unknown, format=fmt)
+        _messages_name(exc, unknown)
+        assert "pass the right --format" in _cli_names_flags(exc, "--format"), fmt
+
+    reserved = tmp_path / "reserved.raw"
+    reserved.write_bytes(b"% evt 2.0\n" + evt2_word(8, 5) + evt2_word(3, 0))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(reserved)
+    assert "(wrong --format, misaligned or corrupt data)" in _cli_names_flags(exc)
+
+    back = tmp_path / "back.bin"
+    back.write_bytes(bytes([1, 2, 0x80, 0, 100]) + bytes([1, 2, 0x80, 0, 99]))
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(back)
+    assert "pass the right --format" in _cli_names_flags(exc)
+
+
+def test_cli_wording_of_argument_errors(tmp_path):
+    path = tmp_path / "ev.npy"
+    np.save(path, np.zeros(3, dtype=DVS_EVENT))
+    with pytest.raises(EventError) as exc:
+        sio.iter_events(path, chunk_events=0)
+    assert _cli_names_flags(exc) == "--chunk-events must be at least 1, got 0"
+    with pytest.raises(EventError) as exc:
+        sio.read_events(path, t_start_us=10, t_end_us=5)
+    assert _cli_names_flags(exc).startswith("--t-end-us (5) is before --t-start-us (10)")
+
+
+def test_cli_wording_of_a_run_file_without_dvs_output(run_file, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "cores.h5"
+    path.write_bytes(run_file.read_bytes())
+    with h5py.File(path, "r+") as f:
+        out = f["outputs"][()]
+        out["layer"] = 0  # as if only core 0 had been monitored
+        f["outputs"][...] = out
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    assert "run_outputs_as_spikes" in str(exc.value)
+    cli = _cli_names_flags(exc, "'speksim run' on the run file", "--layer-map")
+    assert "speksim.runfile" not in cli
+
+
+def test_messages_without_python_terms_have_no_twin(tmp_path):
+    path = tmp_path / "cut.aedat"
+    path.write_bytes(AEDAT2_HEADER + b"\x00" * 7)
+    with pytest.raises(ReaderError) as exc:
+        sio.read_events(path)
+    assert exc.value.cli is None  # nothing to re-word: the command line prints the message

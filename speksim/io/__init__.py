@@ -4,7 +4,9 @@
 * `iter_events(path, chunk_events=...)` streams it in chunks of at most `chunk_events` events, with
   memory bounded by the chunk size (npz files are loaded whole);
 * `sensor_size(path)` gives (width, height) when the file records it, else None;
-* `detect_format(path)` names the format; `FORMATS` lists them.
+* `detect_format(path)` names the format; `FORMATS` lists them;
+* `describe_recording(path)` gives counts, times, extent, peak rate and timestamp problems
+  (`speksim.io.stats`), streaming the file.
 
 The format is detected from the content (magic bytes, text headers) first, then from the file
 extension; ``format=`` overrides detection, but not a contradicting magic. Events come in file
@@ -25,6 +27,7 @@ from ..events import DVS_EVENT
 from . import aedat, aedat4, hdf5, nmnist, numpy_files, prophesee, runfiles
 from ._base import fail, scan_text_header
 from .fit import time_window
+from .stats import RecordingStats, describe_recording
 
 #: Supported formats: name -> description.
 FORMATS = {
@@ -68,8 +71,8 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _WHOLE_FILE_BLOCK = 1 << 20
 
 
-def _supported() -> str:
-    return ", ".join(f"'{name}'" for name in FORMATS)
+def _supported(quote: str = "'") -> str:
+    return ", ".join(f"{quote}{name}{quote}" for name in FORMATS)
 
 
 def _check_file(path) -> Path:
@@ -136,11 +139,12 @@ def detect_format(path) -> str:
     ext = p.suffix.lower()
     if ext == ".raw":
         raise fail(p, "this RAW file has no header line giving its encoding ('% evt 2.0' / '% evt 3.0')",
-                   hint="pass format='evt2' or format='evt3'")
+                   hint="pass format='evt2' or format='evt3'", cli_hint="pass --format evt2 or --format evt3")
     if ext in _EXTENSIONS:
         return _EXTENSIONS[ext]
     raise fail(p, "unknown recording format (no known magic bytes or header, unknown extension "
-                  f"{ext or '(none)'!r})", hint=f"pass format= one of {_supported()}")
+                  f"{ext or '(none)'!r})", hint=f"pass format= one of {_supported()}",
+               cli_hint=f"pass --format with one of {_supported('')}")
 
 
 def _resolve(path, format) -> tuple[Path, str]:
@@ -152,11 +156,14 @@ def _resolve(path, format) -> tuple[Path, str]:
     name = format.strip().lower()
     name = _ALIASES.get(name, name)
     if name not in FORMATS:
-        raise ReaderError(f"unknown format {format!r}; supported formats: {_supported()}")
+        raise ReaderError(f"unknown format {format!r}; supported formats: {_supported()}",
+                          cli=f"unknown --format {format!r}; supported formats: {_supported('')}")
     found = _sniff(p)
     if found is not None and found != name:
         raise fail(p, f"format={format!r} was given, but the file's content is {FORMATS[found]}",
-                   hint=f"use format={found!r} or format=None to detect it")
+                   hint=f"use format={found!r} or format=None to detect it",
+                   cli_message=f"--format {format} was given, but the file's content is {FORMATS[found]}",
+                   cli_hint=f"use --format {found}, or leave --format out to detect it")
     return p, name
 
 
@@ -177,9 +184,11 @@ def _guarded(p: Path, fmt: str, gen):
 
 def _check_chunk(chunk_events) -> int:
     if isinstance(chunk_events, (bool, np.bool_)) or not isinstance(chunk_events, (int, np.integer)):
-        raise EventError(f"chunk_events must be a positive integer, got {chunk_events!r}")
+        raise EventError(f"chunk_events must be a positive integer, got {chunk_events!r}",
+                         cli=f"--chunk-events must be a positive integer, got {chunk_events!r}")
     if chunk_events < 1:
-        raise EventError(f"chunk_events must be at least 1, got {chunk_events}")
+        raise EventError(f"chunk_events must be at least 1, got {chunk_events}",
+                         cli=f"--chunk-events must be at least 1, got {chunk_events}")
     return int(chunk_events)
 
 
@@ -253,4 +262,5 @@ def sensor_size(path, format=None):
     return next(_guarded(p, fmt, call()))
 
 
-__all__ = ["FORMATS", "read_events", "iter_events", "sensor_size", "detect_format"]
+__all__ = ["FORMATS", "read_events", "iter_events", "sensor_size", "detect_format", "describe_recording",
+           "RecordingStats"]

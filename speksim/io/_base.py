@@ -23,14 +23,27 @@ from ..events import DVS_EVENT
 MAX_HEADER_BYTES = 16 * 1024 * 1024
 
 
-def fail(path, message: str, offset: int | None = None, hint: str | None = None) -> ReaderError:
-    """Build a ReaderError that names the file, the byte offset (when known) and a fix (when known)."""
+#: The advice to name the format, in the Python API's words and in the command line's.
+RIGHT_FORMAT = "pass the right format= or check the file"
+CLI_RIGHT_FORMAT = "pass the right --format or check the file"
+
+
+def fail(path, message: str, offset: int | None = None, hint: str | None = None, *,
+         cli_message: str | None = None, cli_hint: str | None = None) -> ReaderError:
+    """Build a ReaderError that names the file, the byte offset (when known) and a fix (when known).
+
+    `cli_message` / `cli_hint` word the message or the fix for the command line (flags instead of
+    Python arguments); when either is given the error's `cli` holds that wording.
+    """
     where = f"{Path(path).name}" + (f" at byte offset {offset}" if offset is not None else "")
-    text = f"{where}: {message}"
-    if hint:
-        text += f"; {hint}"
-    text += f" [file: {os.fspath(path)}]"
-    return ReaderError(text)
+
+    def text(message, hint):
+        return f"{where}: {message}" + (f"; {hint}" if hint else "") + f" [file: {os.fspath(path)}]"
+
+    cli = None
+    if cli_message is not None or cli_hint is not None:
+        cli = text(cli_message if cli_message is not None else message, cli_hint if cli_hint is not None else hint)
+    return ReaderError(text(message, hint), cli=cli)
 
 
 def assemble(t, x, y, p) -> np.ndarray:
@@ -132,8 +145,8 @@ def pick_fields(names, path, where: str) -> dict | None:
 def columns_to_events(path, t, x, y, p, where: str, first_index: int = 0) -> np.ndarray:
     """Convert columns of any integer/bool type to DVS_EVENT, checking every value.
 
-    t: integers (floats only when they hold whole numbers) in µs; x, y: 0..65535; p: bool, 0/1, or
-    -1/+1 (-1 becomes 0). Errors name `where`, the field and the index of the first bad value.
+    t: integers (floats only when they hold whole numbers) in µs, not negative; x, y: 0..65535; p:
+    bool, 0/1, or -1/+1 (-1 becomes 0). Errors name `where`, the field and the index of the first bad value.
     """
     cols = {"t": np.asarray(t), "x": np.asarray(x), "y": np.asarray(y), "p": np.asarray(p)}
     n = len(cols["t"])
@@ -149,7 +162,8 @@ def columns_to_events(path, t, x, y, p, where: str, first_index: int = 0) -> np.
 
     def bad(name, mask, rule, hint=None):
         i = int(np.flatnonzero(mask)[0])
-        raise fail(path, f"{where}: field '{name}' at index {first_index + i} is {cols[name][i]!r}; {rule}",
+        # .item(): a plain number in the message, not numpy's repr (np.int8(2))
+        raise fail(path, f"{where}: field '{name}' at index {first_index + i} is {cols[name][i].item()!r}; {rule}",
                    hint=hint)
 
     t = cols["t"]
@@ -163,6 +177,9 @@ def columns_to_events(path, t, x, y, p, where: str, first_index: int = 0) -> np.
     elif t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.max() > np.iinfo(np.int64).max:
         bad("t", t > np.iinfo(np.int64).max, "timestamp out of the int64 range")
     out["t"] = t.astype(np.int64)
+    if out["t"].min() < 0:
+        bad("t", out["t"] < 0, "timestamps must not be negative",
+            "shift the times to start at 0 or later (e.g. t - t.min()) before saving")
     for name in ("x", "y"):
         col = cols[name]
         if col.dtype.kind == "f":

@@ -1,10 +1,12 @@
 """AEDAT 2.0 (jAER, DVS128) and AEDAT 3.1 (cAER / DVS Gesture) readers.
 
-AEDAT 2.0: ``#`` text header (first line ``#!AER-DAT2.0``), then big-endian pairs of int32
-address and int32 timestamp (µs). Only the DVS128 (and Tmpdiff128) address map is implemented:
+AEDAT 2.0: ``#`` text header (first line ``#!AER-DAT2.0``), then big-endian pairs of 32-bit
+address and 32-bit timestamp (µs). Only the DVS128 (and Tmpdiff128) address map is implemented:
 ``x = 127 - ((addr >> 1) & 0x7F)``, ``y = (addr >> 8) & 0x7F``, bit 0 is the polarity with
 **0 = ON**. Addresses with bit 15 set are jAER special (sync) events and are skipped.
-int32 timestamps that wrap around are unwrapped.
+jAER writes the camera's 32-bit µs counter as a signed int32, which turns negative after 2**31 µs
+(36 minutes); it is read unsigned, and a drop of more than 2**31 µs is taken as the counter wrapping
+around, so times never go negative.
 
 AEDAT 3.1: ``#`` text header ending with ``#!END-HEADER``, then packets of a 28-byte little-endian
 header (int16 type, int16 source, int32 event size, int32 timestamp offset, int32 timestamp
@@ -21,7 +23,8 @@ import struct
 
 import numpy as np
 
-from ._base import assemble, check_record_tail, fail, file_size, read_exact, scan_text_header
+from ._base import (CLI_RIGHT_FORMAT, RIGHT_FORMAT, assemble, check_record_tail, fail, file_size, read_exact,
+                    scan_text_header)
 
 AEDAT2_MAGIC = b"#!AER-DAT2.0"
 AEDAT3_MAGICS = (b"#!AER-DAT3.1", b"#!AER-DAT3.0")
@@ -40,7 +43,7 @@ def _aedat2_header(f, path):
     if not lines or not lines[0].startswith(AEDAT2_MAGIC.decode()):
         found = lines[0][:20] if lines else "no '#' header"
         raise fail(path, f"not an AEDAT 2.0 file: the first line must be '#!AER-DAT2.0', found {found!r}",
-                   offset=0, hint="pass the right format= or check the file")
+                   offset=0, hint=RIGHT_FORMAT, cli_hint=CLI_RIGHT_FORMAT)
     chip = None
     for line in lines:
         m = re.match(r"#\s*AEChip:\s*(\S+)", line)
@@ -63,15 +66,15 @@ def iter_aedat2(path, block: int):
             data = f.read(8 * block)
             if not data:
                 break
-            raw = np.frombuffer(data, dtype=">i4").reshape(-1, 2)
+            raw = np.frombuffer(data, dtype=">u4").reshape(-1, 2)
             addr = raw[:, 0].astype(np.int64)
             t = raw[:, 1].astype(np.int64)
-            bad = np.flatnonzero((addr < 0) | (addr > 0xFFFF))
+            bad = np.flatnonzero(addr > 0xFFFF)
             if bad.size:
                 i = int(bad[0])
-                raise fail(path, f"address 0x{int(addr[i]) & 0xFFFFFFFF:08x} is not a DVS128 address",
+                raise fail(path, f"address 0x{int(addr[i]):08x} is not a DVS128 address",
                            offset=offset + 8 * i, hint="the file is corrupt or was not recorded by a DVS128")
-            # unwrap int32 timestamps: a drop of more than 2**31 µs is a wrap of the 32-bit counter
+            # a drop of more than 2**31 µs is a wrap of the 32-bit counter
             prev = np.concatenate(([last_t if last_t is not None else t[0]], t[:-1]))
             step = np.cumsum(t - prev < -(1 << 31)) + wraps
             last_t, wraps = int(t[-1]), int(step[-1])
@@ -102,7 +105,7 @@ def _aedat3_header(f, path):
     if not lines or not any(lines[0].startswith(m.decode()) for m in AEDAT3_MAGICS):
         found = lines[0][:20] if lines else "no '#' header"
         raise fail(path, f"not an AEDAT 3.1 file: the first line must be '#!AER-DAT3.1', found {found!r}",
-                   offset=0, hint="pass the right format= or check the file")
+                   offset=0, hint=RIGHT_FORMAT, cli_hint=CLI_RIGHT_FORMAT)
     if lines[-1] != "#!END-HEADER":
         raise fail(path, "the AEDAT 3.1 header has no '#!END-HEADER' line", offset=start,
                    hint="the file is truncated or its header is corrupt")

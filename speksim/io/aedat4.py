@@ -5,8 +5,9 @@ enum: 0 none, 1 LZ4, 2 LZ4 high, 3 zstd, 4 zstd high; field 1 int64 position of 
 table, -1 when absent; field 2 the infoNode XML string that lists the streams). Then packets up to
 the data table: int32 stream id, int32 size, and `size` bytes of one (compressed) size-prefixed
 flatbuffer. Event packets (identifier ``EVTS``) hold a vector of 16-byte structs: int64 timestamp
-(µs), int16 x, int16 y, bool polarity (true = ON), 3 bytes padding. Frame, IMU, trigger and any
-other streams are skipped without decompressing them.
+(µs since the Unix epoch, so a negative one is corruption), int16 x, int16 y, bool polarity
+(true = ON), 3 bytes padding. Frame, IMU, trigger and any other streams are skipped without
+decompressing them.
 
 When a file has several event streams, the one with the lowest stream id is read.
 """
@@ -18,7 +19,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from ._base import assemble, fail, file_size, read_exact
+from ._base import CLI_RIGHT_FORMAT, RIGHT_FORMAT, assemble, fail, file_size, read_exact
 
 MAGIC = b"#!AER-DAT4.0\r\n"
 _COMPRESSION = {0: "none", 1: "lz4", 2: "lz4", 3: "zstd", 4: "zstd"}
@@ -120,7 +121,7 @@ def _read_header(f, path, size) -> _Header:
     magic = f.read(len(MAGIC))
     if magic != MAGIC:
         raise fail(path, f"not an AEDAT 4.0 file: it starts with {magic[:14]!r}, not {MAGIC!r}", offset=0,
-                   hint="pass the right format= or check the file")
+                   hint=RIGHT_FORMAT, cli_hint=CLI_RIGHT_FORMAT)
     (hsize,) = struct.unpack("<i", read_exact(f, 4, path, "the IOHeader size"))
     if hsize <= 8 or hsize > min(size - len(MAGIC) - 4, _MAX_HEADER):
         raise fail(path, f"IOHeader size {hsize} is impossible for a file of {size} bytes", offset=len(MAGIC),
@@ -195,6 +196,9 @@ def _decode_packet(payload: bytes, path, offset: int, sensor):
     raw = np.frombuffer(flat_bytes, dtype=_EVENT_STRUCT, count=count, offset=start)
     x, y, p = raw["x"], raw["y"], raw["p"]
     if count:
+        if raw["t"].min() < 0:
+            raise fail(path, f"event packet holds a negative timestamp ({int(raw['t'].min())} µs)", offset=offset,
+                       hint="the file is corrupt")
         if x.min() < 0 or y.min() < 0:
             raise fail(path, "event packet holds negative pixel coordinates", offset=offset,
                        hint="the file is corrupt")

@@ -45,7 +45,8 @@ def _int(value, name, *, minimum=None, allow_none=False):
 def _size_pair(sensor_size, name="sensor_size"):
     if sensor_size is None:
         raise EventError(f"{name} is None; pass (width, height) of the camera, e.g. from "
-                         "speksim.io.sensor_size(path) when the file records it")
+                         "speksim.io.sensor_size(path) when the file records it",
+                         cli="the sensor size is unknown; pass --sensor-size W H")
     try:
         w, h = sensor_size
     except (TypeError, ValueError):
@@ -60,8 +61,9 @@ def _check_inside(ev, width, height, what):
                 bad = np.flatnonzero(ev[axis] >= limit)
                 if bad.size:
                     i = int(bad[0])
-                    raise EventError(f"event {i} has {axis}={int(ev[axis][i])}, outside the {what} "
-                                     f"{width}x{height}; pass the recording's real sensor size")
+                    text = f"event {i} has {axis}={int(ev[axis][i])}, outside the {what} {width}x{height}"
+                    raise EventError(f"{text}; pass the recording's real sensor size",
+                                     cli=f"{text}; pass the recording's real sensor size with --sensor-size W H")
 
 
 # ------------------------------------------------------------------------------------ functions
@@ -72,7 +74,9 @@ def time_window(ev, t_start_us=None, t_end_us=None) -> np.ndarray:
     t0 = _int(t_start_us, "t_start_us", allow_none=True)
     t1 = _int(t_end_us, "t_end_us", allow_none=True)
     if t0 is not None and t1 is not None and t1 < t0:
-        raise EventError(f"t_end_us ({t1}) is before t_start_us ({t0}); the window is [t_start_us, t_end_us)")
+        raise EventError(f"t_end_us ({t1}) is before t_start_us ({t0}); the window is [t_start_us, t_end_us)",
+                         cli=f"--t-end-us ({t1}) is before --t-start-us ({t0}); the window is "
+                             "[--t-start-us, --t-end-us)")
     keep = np.ones(len(ev), dtype=bool)
     if t0 is not None:
         keep &= ev["t"] >= t0
@@ -157,8 +161,9 @@ def flip(ev, x=False, y=False, width=None, height=None) -> np.ndarray:
         limit = _int(limit, name, minimum=1)
         bad = np.flatnonzero(ev[axis] >= limit)
         if bad.size:
-            raise EventError(f"event {int(bad[0])} has {axis}={int(ev[axis][bad[0]])}, outside the sensor "
-                             f"{name} {limit}; pass the recording's real sensor size")
+            text = f"event {int(bad[0])} has {axis}={int(ev[axis][bad[0]])}, outside the sensor {name} {limit}"
+            raise EventError(f"{text}; pass the recording's real sensor size",
+                             cli=f"{text}; pass the recording's real sensor size with --sensor-size W H")
         out[axis] = limit - 1 - ev[axis].astype(np.int64)
     return out
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import SpeksimError
 from ._base import columns_to_events, fail, pick_fields
 
 _HINT = "store 1-D datasets events/t (µs), events/x, events/y, events/p"
+
+#: What h5py raises for a file whose internal structure is damaged (checksums, heaps, addresses).
+_H5_ERRORS = (OSError, ValueError, KeyError, RuntimeError, TypeError)
 
 
 def _open(path):
@@ -23,7 +27,7 @@ def _open(path):
         raise fail(path, "reading HDF5 files needs the 'h5py' package", hint="pip install h5py") from None
     try:
         return h5py.File(path, "r")
-    except (OSError, ValueError) as exc:
+    except _H5_ERRORS as exc:
         raise fail(path, f"cannot open as an HDF5 file ({exc})",
                    hint="the file is truncated or corrupt") from None
 
@@ -77,11 +81,17 @@ def _locate(h5, path):
 def iter_hdf5(path, block: int):
     block = max(int(block), 1)
     with _open(path) as h5:
-        where, n, read = _locate(h5, path)
+        try:
+            where, n, read = _locate(h5, path)
+        except SpeksimError:
+            raise
+        except _H5_ERRORS as exc:
+            raise fail(path, f"the HDF5 file's groups and datasets cannot be read ({exc})",
+                       hint="the file is truncated or corrupt") from None
         for start in range(0, n, block):
             try:
                 t, x, y, p = read(start, start + block)
-            except (OSError, ValueError, KeyError) as exc:
+            except _H5_ERRORS as exc:
                 raise fail(path, f"cannot read rows {start}..{min(n, start + block)} of {where} ({exc})",
                            hint="the file is corrupt, or compressed with a filter h5py does not have "
                                 "(Prophesee files need the ECF codec plugin)") from None

@@ -49,7 +49,8 @@ def iter_nmnist(path, block: int):
                     i = int(np.flatnonzero(keep)[back[0]])
                     raise fail(path, f"timestamp goes back from {int(prev[back[0]])} to {int(t[back[0]])} µs",
                                offset=offset + 5 * i,
-                               hint="this does not look like an N-MNIST .bin file; pass the right format=")
+                               hint="this does not look like an N-MNIST .bin file; pass the right format=",
+                               cli_hint="this does not look like an N-MNIST .bin file; pass the right --format")
                 last_t = int(t[-1])
             offset += len(data)
             yield assemble(t, x, y, p)

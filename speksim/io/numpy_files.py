@@ -13,11 +13,22 @@ be bool, 0/1 or -1/+1, with -1 read as 0 (OFF).
 
 from __future__ import annotations
 
+import lzma
+import tokenize
 import zipfile
+import zlib
 
 import numpy as np
 
-from ._base import columns_to_events, fail, pick_fields
+from ..errors import SpeksimError
+from ._base import CLI_RIGHT_FORMAT, RIGHT_FORMAT, columns_to_events, fail, pick_fields
+
+#: What numpy raises for a damaged .npy header or array data (the header is parsed as a Python
+#: literal, so a damaged one can fail as Python syntax), and zipfile/zlib for a damaged archive
+#: (damaged flag bits read as encryption or another compression method: NotImplementedError,
+#: RuntimeError, LZMAError).
+_NPY_ERRORS = (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError)
+_NPZ_ERRORS = _NPY_ERRORS + (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError, RuntimeError)
 
 _HINT = ("save a 1-D structured array with fields t (µs), x, y, p, e.g. "
          "np.save(path, speksim.make_events('dvs', t=..., x=..., y=..., p=...))")
@@ -28,14 +39,14 @@ def _magic(path, magic: bytes, what: str):
         head = f.read(len(magic))
     if head != magic:
         raise fail(path, f"not a {what}: it does not start with {magic!r}", offset=0,
-                   hint="pass the right format= or check the file")
+                   hint=RIGHT_FORMAT, cli_hint=CLI_RIGHT_FORMAT)
 
 
 def _load_npy(path):
     _magic(path, b"\x93NUMPY", ".npy file")
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except _NPY_ERRORS as exc:
         raise fail(path, f"cannot load as a .npy array ({exc})",
                    hint="the file is truncated, corrupt, or holds Python objects; re-save it") from None
 
@@ -75,7 +86,7 @@ def _load_npz(path):
     _magic(path, b"PK", ".npz (zip) archive")
     try:
         return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except _NPZ_ERRORS as exc:
         raise fail(path, f"cannot open as a .npz archive ({exc})",
                    hint="the file is truncated or corrupt; re-save it") from None
 
@@ -100,7 +111,9 @@ def iter_npz(path, block: int):
                 raise fail(path, f"the archive holds {keys}: neither arrays named t, x, y, p nor one "
                                  "structured event array (named 'events' or the only member)", hint=_HINT)
             arr = archive[key]
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        except SpeksimError:
+            raise
+        except _NPZ_ERRORS as exc:
             raise fail(path, f"cannot read the archive's arrays ({exc})",
                        hint="the file is truncated or corrupt; re-save it") from None
     yield from _iter_structured(arr, path, f"member '{key}'", block)

@@ -34,7 +34,8 @@ import numba
 import numpy as np
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from ._base import assemble, check_record_tail, fail, file_size, read_exact, scan_text_header
+from ._base import (CLI_RIGHT_FORMAT, RIGHT_FORMAT, assemble, check_record_tail, fail, file_size, read_exact,
+                    scan_text_header)
 
 _PLUGIN_SENSORS = ((r"genx320|gx320", (320, 320)), (r"gen4|imx636|imx646", (1280, 720)),
                    (r"gen3", (640, 480)))
@@ -124,7 +125,9 @@ def _check_raw_header(path, info, want: str):
     if evt != want:
         raise fail(path, f"the header says the events are encoded as EVT {evt}, but EVT {want} was asked for",
                    hint=("speksim reads EVT 2.0 and EVT 3.0 only; convert other encodings with Metavision"
-                         if evt not in ("2.0", "3.0") else f"use format='evt{evt[0]}' or format=None"))
+                         if evt not in ("2.0", "3.0") else f"use format='evt{evt[0]}' or format=None"),
+                   cli_hint=(None if evt not in ("2.0", "3.0") else
+                             f"use --format evt{evt[0]}, or leave --format out to detect it"))
 
 
 def _unwrap(raw, last_raw, wraps, half):
@@ -175,7 +178,8 @@ def _evt2_kernel(w, st, t_out, x_out, y_out, p_out):
 
 def _reserved(path, fmt, word_value, typ_shift, offset):
     return fail(path, f"{fmt} word of reserved type 0x{int(word_value) >> typ_shift:x}", offset=offset,
-                hint=f"the data is not {fmt} (wrong format=, misaligned or corrupt data)")
+                hint=f"the data is not {fmt} (wrong format=, misaligned or corrupt data)",
+                cli_hint=f"the data is not {fmt} (wrong --format, misaligned or corrupt data)")
 
 
 def iter_evt2(path, block: int):
@@ -318,10 +322,11 @@ def _dat_layout(f, path, size):
     info, start = read_header(f, path)
     if info["lines"] == 0:
         raise fail(path, "no '%' text header: not a Prophesee DAT file", offset=0,
-                   hint="pass the right format= or check the file")
+                   hint=RIGHT_FORMAT, cli_hint=CLI_RIGHT_FORMAT)
     if info["evt"] is not None:
         raise fail(path, f"the header says this is a RAW EVT {info['evt']} file, not DAT",
-                   hint=f"use format='evt{info['evt'][0]}' or format=None")
+                   hint=f"use format='evt{info['evt'][0]}' or format=None",
+                   cli_hint=f"use --format evt{info['evt'][0]}, or leave --format out to detect it")
     ev_size = 8
     if (info["version"] or 0) >= 2:
         ev_type, ev_size = read_exact(f, 2, path, "the DAT event type and size bytes")

@@ -19,7 +19,12 @@ def iter_run(path, block):
     if len(ev) == 0 and len(result.outputs):
         raise fail(path, "this run file has no DVS-layer (layer 13) output to read as camera events",
                    hint="replay its core outputs with speksim.runfile.run_outputs_as_spikes, or "
-                        "'speksim run' on the run file")
+                        "'speksim run' on the run file",
+                   cli_hint="replay its core outputs with 'speksim run' on the run file (--layer-map SRC:DST "
+                            "chooses where they go)")
+    if len(ev) and ev["t"].min() < 0:
+        raise fail(path, f"the DVS-layer output holds a negative time ({int(ev['t'].min())} µs)",
+                   hint="the run file is damaged; run the simulation again")
     for i in range(0, len(ev), block):
         yield ev[i:i + block]
 

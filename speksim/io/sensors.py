@@ -1,4 +1,4 @@
-"""Event-camera sensors a recording may come from, for files that do not record their size."""
+"""Event-camera sensor sizes, for recordings whose file does not say which camera made them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,14 @@ KNOWN_SENSORS = ((128, 128, "DVS128 / Speck"), (240, 180, "DAVIS240"), (304, 240
 
 
 def guess_sensor(max_x: int, max_y: int) -> tuple[int, int, str]:
-    """The smallest known sensor holding pixel (max_x, max_y), else exactly that extent."""
+    """The smallest known sensor holding pixel (max_x, max_y), else exactly that extent.
+
+    Returns (width, height, name); the name is "the events' extent" when no known sensor fits.
+    """
     for w, h, name in KNOWN_SENSORS:
         if max_x < w and max_y < h:
             return w, h, name
     return max_x + 1, max_y + 1, "the events' extent"
+
+
+__all__ = ["KNOWN_SENSORS", "guess_sensor"]
