@@ -412,3 +412,18 @@ def test_help_texts_name_what_exists(capsys):
     for sub in ("info", "plot", "check"):
         code, out, err = run([sub, "--help"], capsys)
         assert code == 0 and len(out.split("\n\n")[1].strip()) > 20, sub   # a description, not only usage
+
+
+def test_info_on_an_outlier_timestamp_says_where_it_jumps(files, capsys):
+    """One timestamp of 10^14 µs used to make info allocate a counter per millisecond of the span
+    (745 GiB); now it reports the jump and where it is, in bounded memory."""
+    tmp, config, rec = files
+    t = np.arange(1000, dtype=np.int64) * 10
+    t[500] = 10**14
+    t[501:] += 10**14
+    np.save(tmp / "jump.npy", np.rec.fromarrays([t, np.zeros(1000, np.uint16), np.zeros(1000, np.uint16),
+                                                 np.ones(1000, np.uint8)], names="t,x,y,p"))
+    code, out, err = run(["info", tmp / "jump.npy"], capsys)
+    assert code == 0, err
+    assert "events       1,000" in out
+    assert "jump" in out and "event 500" in out, out

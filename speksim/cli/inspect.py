@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ._common import EXIT_OK, add_option_flags, options_from_args, rate_text, us_text
+from ._common import EXIT_OK, add_option_flags, options_from_args
 
 
 def add(sub, common) -> None:
@@ -140,47 +140,12 @@ def cmd_info(args, argv) -> int:
 
 
 def _info_recording(path: Path, fmt) -> int:
-    from .. import io as sio
-    name = sio.detect_format(path) if fmt is None else fmt
-    chunks = sio.iter_events(path, fmt, chunk_events=1 << 20)
-    n = n_on = 0
-    t_first = None
-    t_min = t_max = None
-    mx = my = -1
-    per_ms = np.zeros(0, np.int64)
-    for ev in chunks:
-        if not len(ev):
-            continue
-        t = ev["t"]
-        if t_first is None:
-            t_first = int(t[0])
-        t_min = int(t.min()) if t_min is None else min(t_min, int(t.min()))
-        t_max = int(t.max()) if t_max is None else max(t_max, int(t.max()))
-        n += len(ev)
-        n_on += int(np.count_nonzero(ev["p"]))
-        mx, my = max(mx, int(ev["x"].max())), max(my, int(ev["y"].max()))
-        idx = np.maximum(t - t_first, 0) // 1000
-        counts = np.bincount(idx)
-        if len(counts) > len(per_ms):
-            per_ms = np.concatenate([per_ms, np.zeros(len(counts) - len(per_ms), np.int64)])
-        per_ms[: len(counts)] += counts
-    size = sio.sensor_size(path, fmt)
-    print(f"{path.name}: {name} recording ({sio.FORMATS.get(name, '')})")
-    print(f"  events       {n:,}" + (f" (ON {n_on:,}, OFF {n - n_on:,})" if n else ""))
-    if n:
-        span = t_max - t_min
-        print(f"  duration     {us_text(span)} (t = {t_min:,} .. {t_max:,} µs)")
-        print(f"  mean rate    {rate_text(n / max(span, 1) * 1e6)}")
-        print(f"  peak rate    {rate_text(int(per_ms.max()) * 1000)} (busiest 1 ms)")
-    if size is not None:
-        print(f"  sensor size  {size[0]}x{size[1]}")
-    else:
-        print("  sensor size  not recorded in the file" + (f"; events reach x = {mx}, y = {my}" if n else ""))
-    if n:
-        w, h = size if size is not None else (mx + 1, my + 1)
-        fits = w <= 128 and h <= 128
-        verdict = "fits 128x128" if fits else "larger than 128x128: use speksim run --fit crop or --fit scale"
-        print(f"  chip input   {verdict}")
+    from ..io.fitplan import WALL_CLOCK_US
+    from ..io.stats import describe_recording
+    stats = describe_recording(path, fmt)
+    print("\n".join(stats.lines()))
+    if stats.events and stats.t_first >= WALL_CLOCK_US:
+        print("  timestamps   wall-clock time: 'speksim run' shifts them to start at 0 (--no-rezero keeps them)")
     return EXIT_OK
 
 
