@@ -229,8 +229,9 @@ def test_model_on_a_fixed_chain(seed):
 
 @pytest.mark.parametrize("can_fire", [False, True])
 def test_model_on_a_fixed_tree(can_fire):
-    """Fan-out from a leaking core with a positive threshold_low: its destinations pool and shift
-    differently, one of them decimates and sends to the readout; two ticks between bursts."""
+    """Fan-out from a leaking core with a positive threshold_low: its two destinations pool
+    differently and both shift, one of them decimates and sends to the readout; two ticks
+    between bursts."""
     rng = np.random.default_rng(11)
     chip = CHIP.replace(leak_can_fire=can_fire)
     cfg = ChipConfig()
@@ -241,12 +242,13 @@ def test_model_on_a_fixed_tree(can_fire):
                                             biases=np.array([3, 2, -1], np.int16), monitor_enable=True,
                                             destinations=[CnnLayerDestination(layer=5, enable=True, pooling=2,
                                                                               feature_shift=1),
-                                                          CnnLayerDestination(layer=6, enable=True, pooling=4)])
+                                                          CnnLayerDestination(layer=6, enable=True, pooling=4,
+                                                                              feature_shift=1)])
     cfg.cnn_layers[5] = CnnLayerConfig.conv(rng.integers(0, 3, (2, 4, 1, 1)).astype(np.int8), (4, 4),
                                             threshold_high=2, threshold_low=1, monitor_enable=True,
                                             output_decimator_enable=True,
                                             destinations=[CnnLayerDestination(layer=12, enable=True)])
-    cfg.cnn_layers[6] = CnnLayerConfig.conv(rng.integers(0, 2, (2, 3, 2, 2)).astype(np.int8), (2, 2), padding=1,
+    cfg.cnn_layers[6] = CnnLayerConfig.conv(rng.integers(0, 2, (2, 4, 2, 2)).astype(np.int8), (2, 2), padding=1,
                                             threshold_high=2, return_to_zero=True, monitor_enable=True)
     bursts = [[(2, int(rng.integers(0, 2)), int(rng.integers(0, 8)), int(rng.integers(0, 8)), 50 * i)
                for i in range(30)] for _ in range(2)] + [[]]
