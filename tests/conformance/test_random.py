@@ -129,21 +129,21 @@ def _assert_same_bytes_in_chunks(case: Case, chunk_seed: int):
 # Tests
 # ----------------------------------------------------------------------------------------------
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=500, **SETTINGS)
 @given(dag_cases())
 def test_random_dags_engines_agree(case):
     assume(valid(case))
     _assert_agree(case)
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=400, **SETTINGS)
 @given(crowded_cases())
 def test_random_crowded_engines_agree(case):
     assume(valid(case))
     _assert_agree(case)
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(cycle_cases())
 def test_random_cycles_engines_agree(case):
     assume(valid(case))
@@ -152,7 +152,7 @@ def test_random_cycles_engines_agree(case):
         assert result.cycle and set(result.cycle) <= set(case.config.used_cores())
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=500, **SETTINGS)
 @given(tree_cases())
 def test_random_trees_match_model(case):
     """F1-F5 on trees: both engines agree with each other and with the model."""
@@ -165,28 +165,28 @@ def test_random_trees_match_model(case):
         assert diff is None, f"{case.describe()}: {engine} engine: {diff}"
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=400, **SETTINGS)
 @given(dag_cases(), st.integers(0, 2**32 - 1))
 def test_random_dags_fed_in_chunks(case, chunk_seed):
     assume(valid(case))
     _assert_same_bytes_in_chunks(case, chunk_seed)
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=400, **SETTINGS)
 @given(crowded_cases(), st.integers(0, 2**32 - 1))
 def test_random_crowded_fed_in_chunks(case, chunk_seed):
     assume(valid(case))
     _assert_same_bytes_in_chunks(case, chunk_seed)
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(cycle_cases(), st.integers(0, 2**32 - 1))
 def test_random_cycles_fed_in_chunks(case, chunk_seed):
     assume(valid(case))
     _assert_same_bytes_in_chunks(case, chunk_seed)
 
 
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(tree_cases(), st.integers(0, 2**32 - 1))
 def test_random_trees_fed_in_chunks(case, chunk_seed):
     _assert_same_bytes_in_chunks(case, chunk_seed)
