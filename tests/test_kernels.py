@@ -69,7 +69,10 @@ def test_scatter_matches_naive(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
     rng = np.random.default_rng(seed)
     size = (int(rng.integers(k, 12)), int(rng.integers(k, 12)))
     th_hi = int(rng.integers(1, 300))
-    th_lo = int(rng.integers(-300, 0))
+    if rng.integers(0, 2) or th_hi == 1:
+        th_lo = int(rng.integers(-300, 0))
+    else:       # positive: F3 clamps after the spike and reset, so a reset can end above 0
+        th_lo = int(rng.integers(1, th_hi))
     W, cfg, init = make_core(rng, cin, cout, k, size, (sy, sx), (py, px), th_hi, th_lo, rtz)
     net = compile_network(cfg, CHIP, RunOptions())
     state = net.initial_state.copy()
@@ -125,23 +128,48 @@ def naive_leak(state, bias, th_hi, th_lo, rtz, wrap, can_fire):
 @pytest.mark.parametrize("can_fire", [False, True])
 @pytest.mark.parametrize("rtz", [False, True])
 @pytest.mark.parametrize("wrap", [False, True])
-def test_leak_matches_naive(can_fire, rtz, wrap):
+@pytest.mark.parametrize("th_lo", [-250, 150])
+def test_leak_matches_naive(can_fire, rtz, wrap, th_lo):
+    """Full-range biases (overflow), and small ones with states placed so that about half the
+    neurons land exactly on the threshold at the first step (F4 fires at it)."""
     rng = np.random.default_rng(7)
-    W, cfg, init = make_core(rng, 2, 5, 3, (6, 7), (1, 1), (1, 1), 200, -250, rtz)
-    bias = rng.integers(-32768, 32768, size=5).astype(np.int16)
-    cfg.cnn_layers[0].biases = bias
+    for bias, place in ((rng.integers(-32768, 32768, size=5).astype(np.int16), False),
+                        (np.array([200, 1, -3, 50, 0], np.int16), True)):
+        W, cfg, init = make_core(rng, 2, 5, 3, (6, 7), (1, 1), (1, 1), 200, th_lo, rtz)
+        if place:
+            exact = rng.integers(0, 2, init.shape).astype(bool)
+            init[exact] = np.broadcast_to(200 - bias[:, None, None], init.shape)[exact]
+            cfg.cnn_layers[0].neurons_initial_value = init
+        cfg.cnn_layers[0].biases = bias
+        net = compile_network(cfg, CHIP, RunOptions())
+        state = net.initial_state.copy()
+        ref = init.astype(np.int64)
+        spk = [np.zeros(5 * 6 * 7, np.int64) for _ in range(4)]
+        r = net.core[0]
+        for _ in range(3):
+            n, nspk = leak_job(state, r[C_NOFF], net.biases, 0, 5, 6, 7, 200, th_lo, int(rtz), int(wrap),
+                               int(can_fire), *spk)
+            want, n_want = naive_leak(ref, bias, 200, th_lo, rtz, wrap, can_fire)
+            assert n == n_want == 5 * 6 * 7
+            assert list(zip(*(a[:nspk].tolist() for a in spk))) == want
+            np.testing.assert_array_equal(net.state_of(state, 0), ref)
+
+
+def test_leak_fires_at_exactly_the_threshold():
+    """F3/F4 with leak_can_fire: a neuron that the bias brings to exactly threshold_high fires
+    (>=), is reset, then clamped. Threshold 5, threshold_low 2, bias 3, subtract reset:
+    state 2 -> 5 fires -> 0 -> clamped to 2; state 1 -> 4 stays; state 3 -> 6 fires -> 1 -> 2."""
+    rng = np.random.default_rng(3)
+    _, cfg, _ = make_core(rng, 1, 1, 1, (1, 3), (1, 1), (0, 0), 5, 2, False)
+    cfg.cnn_layers[0].neurons_initial_value = np.array([[[2, 1, 3]]], np.int16)
+    cfg.cnn_layers[0].biases = np.array([3], np.int16)
     net = compile_network(cfg, CHIP, RunOptions())
     state = net.initial_state.copy()
-    ref = init.astype(np.int64)
-    spk = [np.zeros(5 * 6 * 7, np.int64) for _ in range(4)]
-    r = net.core[0]
-    for _ in range(3):
-        n, nspk = leak_job(state, r[C_NOFF], net.biases, 0, 5, 6, 7, 200, -250, int(rtz), int(wrap),
-                           int(can_fire), *spk)
-        want, n_want = naive_leak(ref, bias, 200, -250, rtz, wrap, can_fire)
-        assert n == n_want == 5 * 6 * 7
-        assert list(zip(*(a[:nspk].tolist() for a in spk))) == want
-        np.testing.assert_array_equal(net.state_of(state, 0), ref)
+    spk = [np.zeros(3, np.int64) for _ in range(4)]
+    n, nspk = leak_job(state, net.core[0, C_NOFF], net.biases, 0, 1, 1, 3, 5, 2, 0, 0, 1, *spk)
+    assert (n, nspk) == (3, 2)
+    assert [a[:nspk].tolist() for a in spk] == [[0, 2], [0, 0], [0, 2], [0, 0]]      # j, f, x, y
+    assert net.state_of(state, 0).tolist() == [[[2, 4, 2]]]
 
 
 def naive_dvs(on, off, merge, pool, origin, cut, mirror, diag, x, y, p):

@@ -1,18 +1,41 @@
-"""A slow, obviously correct model of SPEC F1-F5 for a chain of cores, in plain numpy.
+"""A slow, obviously correct model of SPEC F1-F5 and F8, in plain Python, for trees of cores.
 
-No time and no numba: each core of the chain takes the events its predecessor sent, in order,
-and applies F1 (input space), F2 (scatter order), F3 (SynOp), F5 (decimator, monitor, the
-destination's pooling and feature shift). In a chain each core has a single sender, so the
-order in which a core receives events, and everything it computes, does not depend on timing.
-Reads the configuration itself (PyTorch weight layout), not the compiled network.
+No time, no numba, no engine code: the model reads the configuration itself (PyTorch weight
+layout, the destinations as configured) and applies F1 (input space), F2 (scatter order), F3
+(SynOp, with the threshold_low clamp after the spike and reset), F4 (leak, with and without
+`leak_can_fire`) and F5 (decimator, monitor, each destination's own pooling and feature shift,
+the readout as a counter).
+
+Why trees: a core whose events all come from one sender (the input link, or one core's output
+stage, which may address it through both destinations) receives them in the order they were
+sent (SPEC T0, T2), so everything it computes is independent of timing. With two senders the
+interleaving, and so the states and spikes, depend on the engine's timing; `run_model` refuses
+such graphs.
+
+The input is a list of *phases*, each run to completion before the next starts: a list of input
+events, or `TICK`, one slow-clock tick. In a tick every leaking core runs its leak job first and
+then serves what its sender produced in the same phase (SPEC T5: a leak job is served before any
+waiting event, and an idle core starts it at the tick, before anything its sender produces
+because of the tick can reach it). The test that uses the model must place the phases far
+enough apart in time that the chip is idle between them (see `busy_bound_ns`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from speksim.chip import Chip
 from speksim.config import ChipConfig
+
+TICK = "tick"
+
+#: The per-core statistics the model predicts (names of `speksim.engine.compiled.STAT_NAMES`).
+MODEL_STATS = ("events_in", "served", "dropped_out_of_range", "synops", "spikes", "decimated", "copies",
+               "leak_jobs")
+
+INPUT = -1          # the sender of events written by the host
 
 
 def _overflow(v: int, wrap: bool) -> int:
@@ -22,61 +45,181 @@ def _overflow(v: int, wrap: bool) -> int:
     return min(max(v, -32768), 32767)
 
 
-def run_chain(config: ChipConfig, chip: Chip, chain: list, events: list):
-    """Feed `events` [(feature, x, y)] (roots 0, 1, ...) into core chain[0]; chain[i] must send
-    to chain[i+1] (its only core destination). Returns (monitored, states): monitored[core] is
-    the list of (feature, x, y, root) the core's monitor sends, in order (F5.2); states[core]
-    the final neuron states int64 [c_out, h_out, w_out]."""
-    wrap = chip.state_overflow == "wrap"
-    monitored, states = {}, {}
-    incoming = [(int(c), int(x), int(y), root) for root, (c, x, y) in enumerate(events)]
-    for pos, k in enumerate(chain):
+@dataclass
+class ModelResult:
+    """monitored[core]: the (feature, x, y, root) its monitor sends, in order (F5.2; root -1 for
+    what descends from a leak spike); states[core]: final neuron states, int64 [c_out, h_out,
+    w_out]; stats[core]: {name in MODEL_STATS: count}; readout_events: events sent to the readout."""
+
+    monitored: dict = field(default_factory=dict)
+    states: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+    readout_events: int = 0
+
+
+class _Core:
+    """One configured core: its parameters as plain ints, its state and its decimator count."""
+
+    def __init__(self, k: int, config: ChipConfig, chip: Chip):
         layer = config.cnn_layers[k]
         d = layer.dimensions
-        c_in, h_in, w_in = d.input_shape.feature_count, d.input_shape.size.y, d.input_shape.size.x
-        c_out, h_out, w_out = d.output_shape.feature_count, d.output_shape.size.y, d.output_shape.size.x
-        ks, sy, sx, py, px = d.kernel_size, d.stride.y, d.stride.x, d.padding.y, d.padding.x
-        w = np.asarray(layer.weights, np.int64)
-        v = (np.zeros((c_out, h_out, w_out), np.int64) if layer.neurons_initial_value is None
-             else np.asarray(layer.neurons_initial_value, np.int64).copy())
-        th_hi, th_lo = int(layer.threshold_high), int(layer.threshold_low)
-        n_dec = chip.decimator_ratios[layer.output_decimator_interval] if layer.output_decimator_enable else 0
-        count = 0
-        mon, sent = [], []
-        nxt = None
-        for dest in layer.destinations:
+        self.k = k
+        self.c_in, self.h_in, self.w_in = (d.input_shape.feature_count, d.input_shape.size.y,
+                                           d.input_shape.size.x)
+        self.c_out, self.h_out, self.w_out = (d.output_shape.feature_count, d.output_shape.size.y,
+                                              d.output_shape.size.x)
+        self.ks, self.sy, self.sx = d.kernel_size, d.stride.y, d.stride.x
+        self.py, self.px = d.padding.y, d.padding.x
+        self.w = np.asarray(layer.weights, np.int64)
+        self.v = (np.zeros((self.c_out, self.h_out, self.w_out), np.int64) if layer.neurons_initial_value is None
+                  else np.asarray(layer.neurons_initial_value, np.int64).copy())
+        b = layer.biases
+        self.bias = [0] * self.c_out if b is None or np.size(b) == 0 else [int(x) for x in np.asarray(b)]
+        self.th_hi, self.th_lo = int(layer.threshold_high), int(layer.threshold_low)
+        self.rtz = bool(layer.return_to_zero)
+        self.leak = bool(layer.leak_enable)
+        self.n_dec = (chip.decimator_ratios[layer.output_decimator_interval]
+                      if layer.output_decimator_enable else 0)
+        self.count = 0
+        self.monitor = bool(layer.monitor_enable)
+        # (target core or None for the readout, pooling, feature shift), in F5.3 order
+        self.dests = [(None if dest.layer == chip.readout_layer else int(dest.layer), int(dest.pooling),
+                       int(dest.feature_shift)) for dest in layer.destinations if dest.enable]
+        self.stats = dict.fromkeys(MODEL_STATS, 0)
+
+    def update(self, f: int, y: int, x: int, add: int, wrap: bool, can_fire: bool) -> bool:
+        """F3 (and F4): add, spike and reset at or above threshold_high, then the lower clamp."""
+        val = _overflow(int(self.v[f, y, x]) + add, wrap)
+        spike = can_fire and val >= self.th_hi
+        if spike:
+            val = 0 if self.rtz else val - self.th_hi
+        self.v[f, y, x] = max(val, self.th_lo)
+        return spike
+
+    def serve(self, c: int, x: int, y: int, wrap: bool):
+        """F1, F2, F3 for one event; yields the (f, ox, oy) of its spikes in SynOp order."""
+        self.stats["events_in"] += 1
+        self.stats["served"] += 1
+        if not (0 <= c < self.c_in and 0 <= x < self.w_in and 0 <= y < self.h_in):
+            self.stats["dropped_out_of_range"] += 1
+            return
+        for ky in range(self.ks):
+            for kx in range(self.ks):
+                ny, nx = y + self.py - ky, x + self.px - kx
+                if ny < 0 or nx < 0 or ny % self.sy or nx % self.sx:
+                    continue
+                oy, ox = ny // self.sy, nx // self.sx
+                if oy >= self.h_out or ox >= self.w_out:
+                    continue
+                for f in range(self.c_out):
+                    self.stats["synops"] += 1
+                    if self.update(f, oy, ox, int(self.w[f, c, ky, kx]), wrap, True):
+                        yield f, ox, oy
+
+    def leak_job(self, wrap: bool, can_fire: bool):
+        """F4: bias[f] into every neuron in (f, y, x) order; yields spikes when they can fire."""
+        self.stats["leak_jobs"] += 1
+        for f in range(self.c_out):
+            for y in range(self.h_out):
+                for x in range(self.w_out):
+                    if self.update(f, y, x, self.bias[f], wrap, can_fire):
+                        yield f, x, y
+
+
+def senders(config: ChipConfig, chip: Chip, input_cores) -> dict:
+    """{core: set of senders}: INPUT for the cores in `input_cores`, else the cores whose enabled
+    destinations name it."""
+    out = {k: set() for k in config.used_cores()}
+    for k in input_cores:
+        out.setdefault(int(k), set()).add(INPUT)
+    for k in config.used_cores():
+        for dest in config.cnn_layers[k].destinations:
             if dest.enable and dest.layer != chip.readout_layer:
-                nxt = dest
-        for c, x, y, root in incoming:
-            if not (0 <= c < c_in and 0 <= x < w_in and 0 <= y < h_in):      # F1
-                continue
-            for ky in range(ks):                                                 # F2
-                for kx in range(ks):
-                    ny, nx = y + py - ky, x + px - kx
-                    if ny < 0 or nx < 0 or ny % sy or nx % sx:
-                        continue
-                    oy, ox = ny // sy, nx // sx
-                    if oy >= h_out or ox >= w_out:
-                        continue
-                    for f in range(c_out):
-                        val = _overflow(int(v[f, oy, ox]) + int(w[f, c, ky, kx]), wrap)   # F3
-                        spike = val >= th_hi
-                        if spike:
-                            val = 0 if layer.return_to_zero else val - th_hi
-                        v[f, oy, ox] = max(val, th_lo)
-                        if not spike:
-                            continue
-                        if n_dec:                                                # F5.1
-                            count += 1
-                            if count % n_dec:
-                                continue
-                        if layer.monitor_enable:                                 # F5.2
-                            mon.append((f, ox, oy, root))
-                        if nxt is not None:                                      # F5.3
-                            sent.append((f + nxt.feature_shift, ox // nxt.pooling, oy // nxt.pooling, root))
-        monitored[k] = mon
-        states[k] = v
-        if pos + 1 < len(chain):
-            assert nxt is not None and nxt.layer == chain[pos + 1], "not a chain"
-        incoming = sent
-    return monitored, states
+                out.setdefault(int(dest.layer), set()).add(k)
+    return out
+
+
+def is_tree(config: ChipConfig, chip: Chip, input_cores) -> bool:
+    """True when every used core has at most one sender and the core graph has no cycle."""
+    return _topological(config, chip, input_cores) is not None
+
+
+def _topological(config, chip, input_cores):
+    frm = senders(config, chip, input_cores)
+    if any(len(s) > 1 for s in frm.values()):
+        return None
+    order, placed = [], set()
+    while len(order) < len(frm):
+        ready = [k for k in sorted(frm) if k not in placed and frm[k] <= placed | {INPUT}]
+        if not ready:
+            return None         # a cycle: its cores wait for each other
+        order.extend(ready)
+        placed.update(ready)
+    return order
+
+
+def run_model(config: ChipConfig, chip: Chip, phases: list) -> ModelResult:
+    """Run `phases` (lists of input events (core, feature, x, y), or TICK) through the configured
+    cores. Input events are numbered (their root) 0, 1, ... across all phases, in order."""
+    input_cores = {int(ev[0]) for ph in phases if ph is not TICK for ev in ph}
+    order = _topological(config, chip, input_cores)
+    if order is None:
+        raise ValueError("the model needs every core to have a single sender and no cycle (a tree of cores)")
+    wrap = chip.state_overflow == "wrap"
+    can_fire = bool(chip.leak_can_fire)
+    cores = {k: _Core(k, config, chip) for k in order}
+    res = ModelResult(monitored={k: [] for k in order})
+    root = 0
+    for phase in phases:
+        inbox = {k: [] for k in order}
+        if phase is not TICK:
+            for k, c, x, y in phase:
+                inbox[int(k)].append((int(c), int(x), int(y), root))
+                root += 1
+        for k in order:         # a sender before its receivers
+            core = cores[k]
+            if phase is TICK and core.leak:
+                for f, x, y in core.leak_job(wrap, can_fire):
+                    _output(core, f, x, y, -1, inbox, res)
+            for c, x, y, r in inbox[k]:
+                for f, ox, oy in core.serve(c, x, y, wrap):
+                    _output(core, f, ox, oy, r, inbox, res)
+    for k, core in cores.items():
+        res.states[k] = core.v
+        res.stats[k] = core.stats
+    return res
+
+
+def _output(core: _Core, f: int, x: int, y: int, root: int, inbox: dict, res: ModelResult):
+    """F5 for one spike of `core`."""
+    core.stats["spikes"] += 1
+    if core.n_dec:                                   # F5.1: only the N-th, 2N-th, ... go on
+        core.count += 1
+        if core.count % core.n_dec:
+            core.stats["decimated"] += 1
+            return
+    if core.monitor:                                 # F5.2: the raw address
+        res.monitored[core.k].append((f, x, y, root))
+        core.stats["copies"] += 1
+    for target, pool, shift in core.dests:           # F5.3: destination 0, then 1
+        core.stats["copies"] += 1
+        if target is None:
+            res.readout_events += 1
+        else:
+            inbox[target].append((f + shift, x // pool, y // pool, root))
+
+
+def busy_bound_ns(res: ModelResult, chip: Chip, n_inputs: int) -> int:
+    """An upper bound on how long the chip stays busy in any one phase of a run the model
+    predicted: the sum of every service, transfer and latency of the whole run. Until the chip is
+    idle some of these is in progress (a waiting sender waits for a FIFO whose owner serves, or
+    whose head is in flight), so no phase lasts longer than all of them end to end."""
+    total = n_inputs * (chip.host_in_ns + chip.host_in_latency_ns)
+    for k, s in res.stats.items():
+        neurons = res.states[k].size
+        total += (s["events_in"] * chip.event_ns[k] + s["synops"] * chip.synop_ns[k]
+                  + s["leak_jobs"] * (chip.event_ns[k] + neurons * chip.leak_ns[k])
+                  + s["copies"] * 2 * chip.route_ns[k])
+    n_host = sum(len(m) for m in res.monitored.values())
+    total += n_host * (chip.host_out_ns + chip.host_out_latency_ns) + res.readout_events * chip.readout_event_ns
+    return int(total)
