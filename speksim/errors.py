@@ -12,10 +12,6 @@ class SpeksimError(Exception):
         super().__init__(*args)
         self.cli = cli
 
-    def __init__(self, *args, cli=None):
-        super().__init__(*args)
-        self.cli = cli
-
 
 class ChipFileError(SpeksimError, ValueError):
     """A chip file is missing, unreadable, or has a key or value that is not allowed."""

@@ -14,9 +14,7 @@ format bounds, creation order tracked). Ctrl-C while writing raises KeyboardInte
 no file; the temporary file of a writer that was killed is removed by the next write to the same
 path, and `temporary_file_note` says what such a leftover is.
 
-The monitored output of a run can be replayed as the input of another run:
-`run_outputs_as_spikes` (core outputs → SPIKE_EVENT) and `run_outputs_as_dvs` (the DVS layer's
-monitored output, layer 13 → DVS_EVENT).
+Replaying a run's monitored output as the input of another run is `speksim.io.runfiles`.
 """
 
 from __future__ import annotations
@@ -30,15 +28,15 @@ import os
 import shlex
 import tempfile
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Optional
 
 import numpy as np
 
 from ._files import atomic_path, check_interrupt, parse_temporary, process_alive
 from ._version import __version__
-from .blocks import BLOCK_NAMES, N_CORES, SERIES_UNITS
-from .errors import EventError, RunFileError
-from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT
+from .blocks import BLOCK_NAMES, SERIES_UNITS
+from .errors import RunFileError
+from .events import OUTPUT_EVENT
 from .result import STATS_DTYPE, Result
 
 #: Value of the root attribute `format` of every run file.
@@ -446,97 +444,6 @@ def _read(f) -> Result:
 
 
 # --------------------------------------------------------------------------------------------
-# Replaying a run's output as the input of another run
-# --------------------------------------------------------------------------------------------
-
-def _as_result(path_or_result) -> Result:
-    return path_or_result if isinstance(path_or_result, Result) else load_run(path_or_result)
-
-
-def _layer_ids(res: Result) -> tuple[int, int]:
-    """(DVS layer id, readout layer id) of the chip a run used; the built-in chips' when the run
-    does not say."""
-    dvs, readout = res.chip_parameter("dvs_layer_id"), res.chip_parameter("readout_layer")
-    if dvs is None or readout is None:
-        from .chip import load_chip
-        chip = load_chip()
-        dvs, readout = chip.dvs_layer_id, chip.readout_layer
-    return int(dvs), int(readout)
-
-
-def _to_us(t_ns: np.ndarray) -> np.ndarray:
-    """Output times in ns → input times in µs (floor: the input timestamp resolution is 1 µs)."""
-    return np.asarray(t_ns, np.int64) // 1000
-
-
-def run_outputs_as_spikes(path_or_result, layer_map: Optional[Mapping[int, int]] = None) -> np.ndarray:
-    """The monitored outputs of a run (a `Result` or a run file path) as SPIKE_EVENT input.
-
-    `layer_map` {source layer: target core 0..8} says where each monitored layer's events go;
-    layers not in it are left out. Default: every core layer 0..8 to the same core number (the
-    addresses are kept; pass e.g. ``{2: 0}`` to feed core 2's output into core 0 of another
-    network). Layer 13 (the DVS layer) may be mapped to a core: its events arrive there with
-    feature = the DVS layer's output channel. The readout (layer 12) emits class indices, not
-    spikes, and cannot be mapped. Times: t (µs) = t_ns // 1000, so sub-µs spacing is lost and
-    events keep their host arrival order.
-    """
-    res = _as_result(path_or_result)
-    if layer_map is None:
-        layer_map = {k: k for k in range(N_CORES)}
-    dvs_id, readout_id = _layer_ids(res)
-    mapping = {}
-    for src, dst in dict(layer_map).items():
-        src, dst = int(src), int(dst)
-        if src == readout_id:
-            raise EventError(f"layer_map maps the readout (layer {readout_id}), whose outputs are class indices, "
-                             f"not spikes; map core layers 0..{N_CORES - 1} or the DVS layer {dvs_id}")
-        if not (0 <= src < N_CORES or src == dvs_id):
-            raise EventError(f"layer_map has source layer {src}; monitored layers are cores 0..{N_CORES - 1} and the "
-                             f"DVS layer {dvs_id}")
-        if not 0 <= dst < N_CORES:
-            raise EventError(f"layer_map sends layer {src} to {dst}; spike input goes to a core 0..{N_CORES - 1}")
-        mapping[src] = dst
-    out = res.outputs
-    lut = np.full(256, -1, np.int64)
-    for src, dst in mapping.items():
-        lut[src] = dst
-    target = lut[out["layer"].astype(np.int64)] if len(out) else np.zeros(0, np.int64)
-    keep = target >= 0
-    sel = out[keep]
-    ev = np.empty(len(sel), SPIKE_EVENT)
-    ev["t"] = _to_us(sel["t_ns"])
-    ev["layer"] = target[keep]
-    ev["feature"] = sel["feature"]
-    ev["x"] = sel["x"]
-    ev["y"] = sel["y"]
-    return _sorted(ev)
-
-
-def run_outputs_as_dvs(path_or_result) -> np.ndarray:
-    """The DVS layer's monitored output (layer 13) of a run as DVS_EVENT camera input.
-
-    p = the output feature (the polarity, or 0 when the DVS layer merged polarities); x, y are the
-    DVS layer's output address (after its pooling, crop and mirror). Times: t (µs) = t_ns // 1000.
-    """
-    res = _as_result(path_or_result)
-    sel = res.outputs[res.outputs["layer"] == _layer_ids(res)[0]]
-    if len(sel) and int(sel["feature"].max()) > 1:
-        raise EventError(f"layer-13 outputs have feature {int(sel['feature'].max())}; a camera polarity is 0 or 1")
-    ev = np.empty(len(sel), DVS_EVENT)
-    ev["t"] = _to_us(sel["t_ns"])
-    ev["x"] = sel["x"]
-    ev["y"] = sel["y"]
-    ev["p"] = sel["feature"]
-    return _sorted(ev)
-
-
-def _sorted(ev: np.ndarray) -> np.ndarray:
-    if len(ev) > 1 and np.any(np.diff(ev["t"]) < 0):
-        ev = ev[np.argsort(ev["t"], kind="stable")]
-    return ev
-
-
-# --------------------------------------------------------------------------------------------
 # CSV summary
 # --------------------------------------------------------------------------------------------
 
@@ -589,6 +496,5 @@ def file_sha256(path, block: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-__all__ = ["RUN_FORMAT", "SCHEMA_VERSION", "save_run", "load_run", "is_run_file", "temporary_file_note",
-           "run_outputs_as_spikes", "run_outputs_as_dvs", "export_csv_summary", "summary_blocks", "file_sha256",
-           "CSV_COLUMNS"]
+__all__ = ["RUN_FORMAT", "SCHEMA_VERSION", "save_run", "load_run", "is_run_file", "RunWriter", "temporary_file_note",
+           "export_csv_summary", "summary_blocks", "file_sha256", "CSV_COLUMNS"]

@@ -24,12 +24,11 @@ from speksim.config import ChipConfig, CnnLayerConfig, DvsDestination, Vec2
 from speksim.errors import EventError, RunFileError
 from speksim.events import DVS_EVENT, SPIKE_EVENT
 from speksim.result import STATS_DTYPE
+from speksim.io.runfiles import run_outputs_as_dvs, run_outputs_as_spikes
 from speksim.runfile import (
     export_csv_summary,
     is_run_file,
     load_run,
-    run_outputs_as_dvs,
-    run_outputs_as_spikes,
     save_run,
     temporary_file_note,
 )

@@ -93,7 +93,8 @@ def _parse_layer_map(text: Optional[str]) -> Optional[dict]:
 
 
 def _run_file_source(path: Path, args, chip) -> _Source:
-    from ..runfile import load_run, run_outputs_as_dvs, run_outputs_as_spikes
+    from ..io.runfiles import run_outputs_as_dvs, run_outputs_as_spikes
+    from ..runfile import load_run
     if args.format:
         raise UsageError("--format applies to recordings; the input is a speksim run file")
     res = load_run(path)

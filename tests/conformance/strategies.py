@@ -165,7 +165,7 @@ def _spike_inputs(draw, rng, config: ChipConfig, targets, n_max=40, dvs=False):
     gaps = rng.integers(0, draw(st.sampled_from([1, 50, 300, 2000])), n)     # 1: all at once
     t = np.cumsum(gaps).astype(np.int64)
     tgt, a, x, y = [], [], [], []
-    for i in range(n):
+    for _ in range(n):
         if dvs and rng.integers(0, 3):
             tgt.append(DVS)
             a.append(int(rng.integers(0, 2)))
