@@ -70,6 +70,43 @@ def test_chunked_feed_equals_one_feed():
         assert simulate(cfg, ev, CHIP, chunk_events=chunk).equals(whole), chunk
 
 
+def balancer_drop_net():
+    """SPEC T6 + T0 at a chunk boundary: input 3 is dropped by core 2's balancer at 30 ns and, as
+    a drop costs the link no time, input 4 (to core 0) starts at 30 ns too, before core 1's spike
+    (rank 3) can take core 0's only slot (tests/conformance: balancer_drop_then_next_input)."""
+    chip = CHIP.replace(event_ns=10, synop_ns=10, route_ns=10, host_in_ns=10, host_in_latency_ns=10,
+                        host_out_ns=10, host_out_latency_ns=0, fifo_depth={0: 1, 2: 1})
+    cfg = ChipConfig()
+    one = np.ones((1, 1, 1, 1), np.int8)
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(one, (1, 1), threshold_high=1, threshold_low=-1, monitor_enable=True)
+    cfg.cnn_layers[1] = CnnLayerConfig.conv(one, (1, 1), threshold_high=1, threshold_low=-1,
+                                            destinations=[(0, 1, 0)])
+    cfg.cnn_layers[2] = CnnLayerConfig.conv(np.zeros((3, 1, 1, 1), np.int8), (1, 1), threshold_high=1,
+                                            threshold_low=-1, input_congestion_balancer_enable=True)
+    ev = make_events("spike", t=np.zeros(5, np.int64), layer=[1, 2, 2, 2, 0], feature=np.zeros(5),
+                     x=np.zeros(5), y=np.zeros(5))
+    return cfg, chip, ev
+
+
+def test_chunk_ending_with_a_dropped_input_changes_nothing():
+    """SPEC T8: where the chunks end changes no byte, even when a chunk ends with an input that a
+    congestion balancer drops (the link may start the next chunk's first input in that instant)."""
+    cfg, chip, ev = balancer_drop_net()
+    whole = simulate(cfg, ev, chip)
+    # hand-computed in the conformance scenario: input 4 at 30 ns, lag 40; core 0 serves it first
+    assert whole.lag_ns.tolist() == [10, 20, 30, -1, 40]
+    assert whole.outputs[["t_ns", "root"]].tolist() == [(80, 4), (100, 0)]
+    for chunk in (1, 2, 3, 4):
+        assert simulate(cfg, ev, chip, chunk_events=chunk).equals(whole), chunk
+    rng = np.random.default_rng(12)
+    for _ in range(20):                       # several feed() calls, each cut again into chunks
+        cuts = np.sort(rng.integers(0, len(ev) + 1, rng.integers(1, 4)))
+        sim = Simulation(cfg, chip)
+        for part in np.split(ev, cuts):
+            sim.feed(part, chunk_events=int(rng.integers(1, 4)))
+        assert sim.finish().equals(whole), cuts.tolist()
+
+
 def test_run_can_be_continued_with_more_events():
     cfg, ev = random_net()
     whole = simulate(cfg, ev, CHIP)

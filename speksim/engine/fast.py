@@ -3,8 +3,11 @@
 `_run` advances the chip from one instant to the next, settling each instant in rounds (see
 docs/timing-model.md): tick, servers, then senders by rank. It keeps all state in arrays so it
 can stop at any instant boundary and resume: when the output buffer or the time-series buffer
-is full, when a chunk of input is used up, when the run is over, or on a deadlock. `FastEngine`
-owns the arrays and handles those stops; `run_fast` runs a whole input.
+is full, when a chunk of input is used up, when the run is over, or on a deadlock.
+It also stops inside an instant, at the input link, when the chunk's last input was dropped by
+a congestion balancer: a drop costs the link no time, so the next chunk's first input may start
+in that same instant and must compete there by rank (T0, T8). `FastEngine` owns the arrays and
+handles those stops; `run_fast` runs a whole input.
 """
 
 from __future__ import annotations
@@ -47,8 +50,10 @@ OQ_F, OQ_X, OQ_Y, OQ_ROOT = range(4)
 # stage st[q, :]
 ST_FREE, ST_COPY, ST_BLOCKED = range(3)
 # globals g[:]
-(G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT) = range(10)
-N_G = 10
+# G_RESUME: _run stopped inside instant G_TNOW at the input link, which needs the next chunk
+(G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
+ G_RESUME) = range(11)
+N_G = 11
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -346,9 +351,23 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def _horizon(g, period):
+    """Once the chunk is used up: the earliest instant at which an input of a later chunk could
+    start (T1: it comes no earlier than the chunk's last input, nor than one link period after
+    the last start)."""
+    h = g[G_TLASTIN]
+    if g[G_HASLAST] and g[G_LAST] + period > h:
+        h = g[G_LAST] + period
+    return h
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc, fifo_depth,
-               stats, series, bn, g):
-    """Input link at t (T1): events in recording order, one start per host_in_ns."""
+               stats, series, bn, g, final):
+    """Input link at t (T1): events in recording order, one start per host_in_ns.
+
+    Sets G_RESUME when the chunk is used up and the next chunk's first input could still start
+    at t (the last one was dropped, T6, which does not count as a start)."""
     changed = False
     period = params[P_HOST_IN_NS]
     lat = params[P_HOST_IN_LAT]
@@ -379,6 +398,8 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
         g[G_LBLOCKED] = 0
         g[G_POS] = p + 1
         changed = True
+    if not final and t >= _horizon(g, period):
+        g[G_RESUME] = 1
     return changed
 
 
@@ -391,79 +412,83 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
     period = params[P_HOST_IN_NS]
     n_bins = series.shape[1]
     while True:
-        # the next instant at which anything can happen
-        t_work = INF
-        if g[G_POS] < n_in and not g[G_LBLOCKED]:
-            r = in_t[g[G_POS]]
-            if g[G_HASLAST] and g[G_LAST] + period > r:
-                r = g[G_LAST] + period
-            t_work = min(t_work, r)
-        waiting = g[G_LBLOCKED] == 1
-        for q in active_q:
-            # each server's next instant, kept in SV_WAKE so that the first round visits only those due
-            w = INF
-            if sv[q, SV_BUSY]:
-                if sv[q, SV_BLOCKED]:
-                    waiting = True
-                elif sv[q, SV_K] < sv[q, SV_NSPK]:
-                    w = sv[q, SV_START] + spk_o[sv[q, SV_L] + sv[q, SV_K]] + sv[q, SV_SHIFT]
-                else:
-                    w = sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT]
-            elif fc[q, FC_CNT] > 0:
-                w = fq[fc[q, FC_BASE] + fc[q, FC_HEAD], FQ_AVAIL]
-            sv[q, SV_WAKE] = w
-            t_work = min(t_work, w)
-            if oc[q, OC_CNT] > 0:
-                if st[q, ST_BLOCKED]:
-                    waiting = True
-                else:
-                    t_work = min(t_work, st[q, ST_FREE])
-        for b in active_plain:
-            if sv[b, SV_BUSY]:
-                t_work = min(t_work, sv[b, SV_START] + sv[b, SV_DUR])
-            elif fc[b, FC_CNT] > 0:
-                t_work = min(t_work, fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL])
-        if t_work == INF and waiting:
-            # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
-            g[G_DEADT] = g[G_TNOW]
-            return DEADLOCK
-        t = t_work
-        if tick and g[G_NEXTTICK] < t:
-            # ticks matter while work is pending, before more input may come, or up to end_ns
-            if t_work < INF or not final or g[G_NEXTTICK] <= end_ns:
-                t = g[G_NEXTTICK]
-        if g[G_POS] >= n_in and not final:
-            horizon = g[G_TLASTIN]
-            if g[G_HASLAST] and g[G_LAST] + period > horizon:
-                horizon = g[G_LAST] + period
-            if t >= horizon:
-                return NEED_INPUT
-        if t == INF:
-            return DONE
-        if t >= bn[2] + bn[0]:
-            bn[1] = t // bn[0]
-            bn[2] = bn[1] * bn[0]
-        if bn[1] >= n_bins:
-            return SERIES_FULL
-        if g[G_NOUT] >= out.shape[0]:
-            return OUT_FULL
-        g[G_TNOW] = t
-        g[G_TEND] = t
-        if tick and t == g[G_NEXTTICK]:
-            g[G_NEXTTICK] += tick
+        if g[G_RESUME]:
+            # back inside the instant the previous chunk ended in (see _link_send), as a later round:
+            # visiting the stalled and plain servers again changes nothing, and the link goes on
+            # with the new input in the senders' turn, before the stages it ranks above
+            g[G_RESUME] = 0
+            t = g[G_TNOW]
+            first = False
+        else:
+            # the next instant at which anything can happen
+            t_work = INF
+            if g[G_POS] < n_in and not g[G_LBLOCKED]:
+                r = in_t[g[G_POS]]
+                if g[G_HASLAST] and g[G_LAST] + period > r:
+                    r = g[G_LAST] + period
+                t_work = min(t_work, r)
+            waiting = g[G_LBLOCKED] == 1
             for q in active_q:
-                if q < N_CORES and core[q, C_LEAK]:
-                    if sv[q, SV_LEAKPEND]:
-                        stats[q, S_LEAKMERGED] += 1
+                # each server's next instant, kept in SV_WAKE so that the first round visits only those due
+                w = INF
+                if sv[q, SV_BUSY]:
+                    if sv[q, SV_BLOCKED]:
+                        waiting = True
+                    elif sv[q, SV_K] < sv[q, SV_NSPK]:
+                        w = sv[q, SV_START] + spk_o[sv[q, SV_L] + sv[q, SV_K]] + sv[q, SV_SHIFT]
                     else:
-                        sv[q, SV_LEAKPEND] = 1
-                        sv[q, SV_WAKE] = t
+                        w = sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT]
+                elif fc[q, FC_CNT] > 0:
+                    w = fq[fc[q, FC_BASE] + fc[q, FC_HEAD], FQ_AVAIL]
+                sv[q, SV_WAKE] = w
+                t_work = min(t_work, w)
+                if oc[q, OC_CNT] > 0:
+                    if st[q, ST_BLOCKED]:
+                        waiting = True
+                    else:
+                        t_work = min(t_work, st[q, ST_FREE])
+            for b in active_plain:
+                if sv[b, SV_BUSY]:
+                    t_work = min(t_work, sv[b, SV_START] + sv[b, SV_DUR])
+                elif fc[b, FC_CNT] > 0:
+                    t_work = min(t_work, fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL])
+            if t_work == INF and waiting:
+                # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
+                g[G_DEADT] = g[G_TNOW]
+                return DEADLOCK
+            t = t_work
+            if tick and g[G_NEXTTICK] < t:
+                # ticks matter while work is pending, before more input may come, or up to end_ns
+                if t_work < INF or not final or g[G_NEXTTICK] <= end_ns:
+                    t = g[G_NEXTTICK]
+            if g[G_POS] >= n_in and not final and t >= _horizon(g, period):
+                return NEED_INPUT
+            if t == INF:
+                return DONE
+            if t >= bn[2] + bn[0]:
+                bn[1] = t // bn[0]
+                bn[2] = bn[1] * bn[0]
+            if bn[1] >= n_bins:
+                return SERIES_FULL
+            if g[G_NOUT] >= out.shape[0]:
+                return OUT_FULL
+            g[G_TNOW] = t
+            g[G_TEND] = t
+            if tick and t == g[G_NEXTTICK]:
+                g[G_NEXTTICK] += tick
+                for q in active_q:
+                    if q < N_CORES and core[q, C_LEAK]:
+                        if sv[q, SV_LEAKPEND]:
+                            stats[q, S_LEAKMERGED] += 1
+                        else:
+                            sv[q, SV_LEAKPEND] = 1
+                            sv[q, SV_WAKE] = t
+            first = True
         # Rounds (docs/timing-model.md). Within a round every slot a server frees is seen by the
         # senders after it, and every spike a server queues by its own stage; so only a transfer
         # that frees an output-queue slot for a stalled server calls for another round.
         # The first round visits the servers due at t; a later round only those that were stalled.
         again = True
-        first = True
         while again:
             again = False
             for q in active_q:
@@ -474,7 +499,9 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
             for b in active_plain:
                 _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g)
             _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
-                       fifo_depth, stats, series, bn, g)
+                       fifo_depth, stats, series, bn, g, final)
+            if g[G_RESUME]:
+                return NEED_INPUT
             # senders by rank: the DVS stage (first in active_q when the DVS layer is active), then cores
             for q in active_q:
                 if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,

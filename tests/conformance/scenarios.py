@@ -627,6 +627,44 @@ def balancer_output_stage():
 
 
 @_scenarios
+def balancer_drop_then_next_input():
+    """T6 + T1 + T0: a dropped input costs the link no time and is not its previous start, so the
+    next input starts in the same nanosecond and, by rank (link 0 < core 1's stage 3), takes core
+    0's only slot before core 1's spike. T8: fed in chunks, the dropped input may end a chunk; the
+    next chunk's first input must still compete in that nanosecond (the chunked runs of every
+    scenario check it). Every duration is 10 ns and HL = 0, so the instants are easy to follow."""
+    chip = CHIP.replace(event_ns=10, synop_ns=10, route_ns=10, host_in_ns=10, host_in_latency_ns=10,
+                        host_out_ns=10, host_out_latency_ns=0, fifo_depth={0: 1, 2: 1})
+    p = timing(chip)
+    cfg = chip_config({0: conv(ones(1, 1), (1, 1), monitor_enable=True),
+                       1: conv(ones(1, 1), (1, 1), destinations=[to(0)]),
+                       2: conv(np.zeros((3, 1, 1, 1), np.int8), (1, 1), input_congestion_balancer_enable=True)})
+    inp = spike_in((0, 1, 0, 0, 0), (0, 2, 0, 0, 0), (0, 2, 0, 0, 0), (0, 2, 0, 0, 0), (0, 0, 0, 0, 0))
+    # link starts (T1): input 0 (core 1) at 0; input 1 (core 2) at LINK, served from LINK + LAT;
+    # input 2 (core 2) at 2 LINK = LINK + LAT, when core 2 frees its slot by starting input 1
+    s = [0, p.LINK, 2 * p.LINK]
+    assert s[2] == s[1] + p.LAT
+    core2_busy = s[1] + p.LAT + p.EV + 3 * p.SY     # input 2 holds core 2's only slot until then
+    # input 3 (core 2) at 3 LINK finds that slot taken: dropped (T6); input 4 (core 0) is due at
+    # max(0, s[2] + LINK) = 3 LINK too, and core 1's spike completes in that same nanosecond
+    t_drop = 3 * p.LINK
+    spike1 = s[0] + p.LAT + p.EV + p.SY
+    assert t_drop < core2_busy and spike1 == t_drop
+    s4 = t_drop                                     # the link (rank 0) takes core 0's slot
+    a4 = s4 + p.LAT                                 # core 0 serves input 4, freeing the slot ...
+    copy1 = a4                                      # ... for core 1's copy
+    spike_a = a4 + p.EV + p.SY
+    s_b = max(a4 + p.EV + p.SY, copy1 + p.RT)       # core 0 serves core 1's event after input 4
+    spike_b = s_b + p.EV + p.SY
+    outs = host_output([spike_a + p.RT, spike_b + p.RT], chip)
+    exp = Expected(outputs=[(outs[0], 0, 0, 0, 0, 4), (outs[1], 0, 0, 0, 0, 0)],
+                   lag_ns=[s[0] + p.LAT, s[1] + p.LAT, s[2] + p.LAT, -1, s4 + p.LAT],
+                   stats={(2, "congestion_dropped"): 1, (0, "events_in"): 2, (0, "fifo_max"): 1})
+    assert exp.lag_ns == [10, 20, 30, -1, 40] and outs == [80, 100]
+    return Scenario("balancer_drop_then_next_input", ("T6", "T1", "T0", "T8"), cfg, chip, OPTS, inp, exp)
+
+
+@_scenarios
 def balancer_drop_then_next_copy():
     """T6 + T0: core 0's copy to core 1 (balancer, full) is dropped and its next copy, to core 2,
     is tried at once, within core 0's turn (timing-model: "tries its next copy at once"), so it
@@ -927,6 +965,45 @@ def run_engine(name: str, scenario: Scenario):
         return run(net, scenario.inputs, scenario.options)
     except DeadlockError as exc:
         return exc
+
+
+def run_fast_in_chunks(net, inputs: EngineInput, options: RunOptions, sizes):
+    """The fast engine fed `inputs` in chunks of the given sizes (an iterable, 0 allowed: an empty
+    chunk), through `FastEngine.feed`, then finished with an empty final chunk: a RawResult, or the
+    DeadlockError it raised."""
+    from speksim.engine.fast import FastEngine
+    from speksim.errors import DeadlockError
+    eng = FastEngine(net, options)
+    outs, lags, i, n = [], [], 0, len(inputs)
+    try:
+        for size in sizes:
+            if i >= n:
+                break
+            rows, lag = eng.feed(inputs.slice(i, min(n, i + size)), final=False)
+            outs.append(rows)
+            lags.append(lag)
+            i = min(n, i + size)
+        rows, lag = eng.feed(inputs.slice(i, n), final=True)
+    except DeadlockError as exc:
+        return exc
+    return eng.result(np.concatenate(outs + [rows]), np.concatenate(lags + [lag]))
+
+
+def byte_difference(a, b) -> Optional[str]:
+    """The first field in which two runs of one engine differ to the byte (SPEC T8), or None."""
+    from speksim.errors import DeadlockError
+    if isinstance(a, DeadlockError) or isinstance(b, DeadlockError):
+        if type(a) is not type(b) or str(a) != str(b) or a.t_ns != b.t_ns or a.cycle != b.cycle:
+            return f"deadlocks differ: {a!r} / {b!r}"
+        return None
+    for name in ("outputs", "stats", "lag_ns", "series", "state"):
+        x, y = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
+        if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
+            return f"{name} differ: {x.dtype}{x.shape} / {y.dtype}{y.shape}"
+    for name in ("t_end_ns", "cut", "active", "unsent"):
+        if getattr(a, name, None) != getattr(b, name, None):
+            return f"{name} differs: {getattr(a, name, None)} / {getattr(b, name, None)}"
+    return None
 
 
 def _row(a) -> str:
