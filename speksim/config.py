@@ -183,14 +183,18 @@ class RunOptions:
     input_path: "host" (events written by the host, SPEC T1) or "sensor" (the on-chip DVS).
     slow_clock_hz: slow-clock rate for leak and readout (F4, F7); 0 turns the slow clock off.
     bin_ns: width of the utilisation / FIFO-occupancy time-series bins.
-    end_ns: simulate slow-clock ticks up to this time even after the input ends (None: stop
-    when the chip is idle after the last input).
+    end_ns: the run stops at this time, whatever is still in flight (reported as pending), and
+    simulates slow-clock ticks up to it even after the input ends (None: stop when the chip is
+    idle after the last input) (SPEC T12).
+    drain_ns: without end_ns, a chip still busy this long after the last input's timestamp is
+    stopped there and the result says it was cut (SPEC T12); default 1 s of simulated time.
     """
 
     input_path: str = "host"
     slow_clock_hz: float = 1000.0
     bin_ns: int = 1_000_000
     end_ns: Optional[int] = None
+    drain_ns: int = 1_000_000_000
 
 
 def conv_out(n: int, k: int, s: int, p: int) -> int:

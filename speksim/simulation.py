@@ -27,7 +27,7 @@ from .engine.compiled import (C_CIN, C_COUT, C_EVNS, C_HIN, C_HOUT, C_LEAK, C_LE
                                DVS, N_CORES, EngineInput, RawResult, compile_network, tick_period_ns)
 from .errors import ConfigError, EventError
 from .events import DVS_EVENT, SPIKE_EVENT, validate_events
-from .result import Result, outputs_from_rows, series_dict, stats_table
+from .result import BLOCK_NAMES, Result, outputs_from_rows, series_dict, stats_table
 
 ENGINES = ("fast", "reference")
 DEFAULT_CHUNK = 1 << 16     # events per engine call: bounds the outputs gathered per call
@@ -72,6 +72,8 @@ class Simulation:
             raise ValueError(f"input_path must be 'host' or 'sensor', got {self.options.input_path!r}")
         if self.options.bin_ns < 1:
             raise ValueError(f"bin_ns must be a positive number of ns, got {self.options.bin_ns}")
+        if self.options.drain_ns < 0:
+            raise ValueError(f"drain_ns must be 0 or more ns, got {self.options.drain_ns}")
         self.config = config
         self.warnings = validate_config(config, self.chip) if validate else []
         self.net = compile_network(config, self.chip, self.options)
@@ -198,7 +200,8 @@ class Simulation:
         return out
 
     def finish(self) -> Result:
-        """Run the chip until it is idle (and up to `options.end_ns`) and return the Result."""
+        """Run the chip until it is idle, or until `options.end_ns`, or at most `options.drain_ns`
+        after the last input (SPEC T12), and return the Result."""
         if self._finished:
             raise RuntimeError("finish() was already called")
         self._finished = True
@@ -242,7 +245,8 @@ class Simulation:
         }
         return Result(outputs=outputs, stats=stats_table(raw), input_t_ns=times, lag_ns=lags,
                       series=series_dict(raw), bin_ns=int(self.options.bin_ns), t_end_ns=int(raw.t_end_ns),
-                      states=states, metadata=meta)
+                      states=states, metadata=meta, cut=bool(raw.cut),
+                      active=tuple(BLOCK_NAMES[b] for b in raw.active), unsent=int(raw.unsent))
 
 
 def simulate(config: ChipConfig, events, chip: Chip | str = "speck2f", options: Optional[RunOptions] = None,

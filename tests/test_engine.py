@@ -197,6 +197,52 @@ def test_deadlock_is_reported_even_while_the_slow_clock_ticks():
         simulate(cfg, ev, tiny, options=RunOptions(slow_clock_hz=1e6))
 
 
+def never_idle():
+    """SPEC T12: with leak_can_fire, each tick fires all 16 neurons; behind a one-spike output queue
+    and a 200 ns stage, a leak job lasts 3.2 us, longer than the 2 us slow-clock period, so a leak
+    job always waits and the chip never goes idle (tests/conformance: endless_leak_*)."""
+    chip = CHIP.replace(leak_can_fire=True, route_ns={0: 200}, out_depth={0: 1})
+    cfg = ChipConfig()
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(np.ones((1, 1, 1, 1), np.int8), (4, 4), threshold_high=1,
+                                            threshold_low=-1, leak_enable=True, biases=np.array([1], np.int16),
+                                            monitor_enable=True)
+    return cfg, chip
+
+
+def test_a_chip_that_never_idles_is_cut_drain_ns_after_the_last_input():
+    cfg, chip = never_idle()
+    ev = spikes([1, 2, 3], [1, 1, 1], [1, 1, 1])      # µs; the first is served before the first tick
+    opts = RunOptions(slow_clock_hz=500_000, drain_ns=30_000)
+    r = simulate(cfg, ev, chip, options=opts)
+    assert r.cut and r.t_end_ns == 3_000 + 30_000
+    assert "core0" in r.active and r.stats["pending"][0] > 0
+    assert len(r.outputs) > 100 and r.outputs["t_ns"].max() <= r.t_end_ns
+    assert r.unsent == 0 and "cut at the drain limit" in r.summary()
+    # the same in streaming chunks, and on the reference engine
+    assert simulate(cfg, ev, chip, options=opts, chunk_events=1).equals(r)
+    assert Simulation(cfg, chip, opts, engine="reference").run(ev).equals(r)
+    # end_ns stops it too, and is not a cut
+    e = simulate(cfg, ev, chip, options=RunOptions(slow_clock_hz=500_000, end_ns=20_000))
+    assert not e.cut and e.t_end_ns == 20_000 and e.active and e.outputs["t_ns"].max() <= 20_000
+
+
+def test_end_ns_stops_the_run_and_later_inputs_are_never_sent():
+    """SPEC T12: the run stops at end_ns whatever is in flight; inputs after it get lag -1."""
+    ev = spikes([0, 1, 2, 50], [8, 8, 8, 8], [8, 8, 8, 8])
+    whole = simulate(chain(9), ev, CHIP)
+    assert not whole.cut and not whole.active and whole.unsent == 0
+    cut_at = int(whole.outputs["t_ns"][1])          # the second output is the last one reported
+    r = simulate(chain(9), ev, CHIP, options=RunOptions(end_ns=cut_at))
+    assert np.array_equal(r.outputs, whole.outputs[:2])
+    assert r.t_end_ns == cut_at and r.lag_ns[3] == -1 and r.unsent == 1 and r.active
+    assert int(r.stats["pending"].sum()) > 0 and not r.cut
+
+
+def test_drain_ns_must_not_be_negative():
+    with pytest.raises(ValueError, match="drain_ns"):
+        Simulation(chain(1), CHIP, RunOptions(drain_ns=-1))
+
+
 def test_cycle_validates_with_a_warning():
     sim = Simulation(cycle_config(), CHIP)
     assert any("cycle" in w for w in sim.warnings)

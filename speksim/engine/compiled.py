@@ -211,10 +211,13 @@ STAT_NAMES = (
     "fifo_area",              # integral of FIFO occupancy over time (slot * ns)
     "out_max",                # most output-queue slots taken at once
     "copies",                 # copies made by the output stage (monitor and destinations)
+    "pending",                # work left when the run stopped (T12): FIFO slots taken, job in service,
+                              # leak job waiting, output-queue spikes; host output: also outputs timed
+                              # after the end. 0 everywhere for a run that ended by itself
 )
 N_STATS = len(STAT_NAMES)
 (S_IN, S_SERVED, S_SYNOPS, S_SPIKES, S_DECIMATED, S_OOR, S_CONGESTION, S_DVSFILT, S_LEAKJOBS,
- S_LEAKMERGED, S_BUSY, S_STALL, S_FIFOMAX, S_FIFOAREA, S_OUTMAX, S_COPIES) = range(N_STATS)
+ S_LEAKMERGED, S_BUSY, S_STALL, S_FIFOMAX, S_FIFOAREA, S_OUTMAX, S_COPIES, S_PENDING) = range(N_STATS)
 
 # Per-bin series: RawResult.series[column, bin, block] (int64), bins of RunOptions.bin_ns.
 SERIES_NAMES = ("busy_ns", "stall_ns", "fifo_area", "synops", "dropped")
@@ -228,8 +231,12 @@ class RawResult:
 
     outputs: int64 [n, 6] rows (t_ns, layer, feature, x, y, root) in the order the host output
     emits them; stats: int64 [12, N_STATS]; lag_ns: int64 [n_inputs] (input lag SPEC T1, -1 for
-    an input dropped by a congestion balancer); series: int64 [N_SERIES, n_bins, 12];
-    state: int16 flat final neuron state (layout of CompiledNetwork); t_end_ns: end of the run.
+    an input dropped by a congestion balancer or never sent); series: int64 [N_SERIES, n_bins, 12];
+    state: int16 flat final neuron state (layout of CompiledNetwork); t_end_ns: end of the run
+    (end_ns when given; the drain limit when cut; else the last instant something happened).
+    SPEC T12: cut: the run was stopped drain_ns after the last input's timestamp with work left;
+    active: ids of the blocks with pending work at the end (the `pending` statistic > 0);
+    unsent: input events the input link never sent because the run stopped first (lag -1).
     """
 
     outputs: np.ndarray
@@ -238,6 +245,9 @@ class RawResult:
     series: np.ndarray
     state: np.ndarray
     t_end_ns: int
+    cut: bool = False
+    active: tuple = ()
+    unsent: int = 0
 
 
 @dataclass

@@ -103,6 +103,23 @@ def test_fast_engine_chunking_changes_no_byte(name):
         assert diff is None, f"scenario {name} fed in {how}: {diff}"
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_run_that_ends_by_itself_leaves_nothing_pending(engine):
+    """T12: without end_ns, a run that is not cut ended because nothing was left in flight,
+    queued or in service: no block has pending work and every input was sent or dropped."""
+    engine_function(engine)
+    from speksim.engine.compiled import STAT_NAMES
+    checked = 0
+    for name, s in BY_NAME.items():
+        res = result(engine, name)
+        if isinstance(res, DeadlockError) or s.options.end_ns is not None or res.cut:
+            continue
+        checked += 1
+        pending = res.stats[:, STAT_NAMES.index("pending")]
+        assert not pending.any() and res.active == () and res.unsent == 0, (name, pending.tolist())
+    assert checked >= 30
+
+
 def test_t10_published_latencies():
     """T10: 3.36 us through 9 cores and 1.58 us through one, within 5 %."""
     for name, published in (("t10_anchor_1_core", 1580), ("t10_anchor_9_cores", 3360)):
