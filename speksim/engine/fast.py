@@ -366,9 +366,8 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
                stats, series, bn, g, final):
     """Input link at t (T1): events in recording order, one start per host_in_ns.
 
-    Sets G_RESUME when the chunk is used up and the next chunk's first input could still start
-    at t (the last one was dropped, T6, which does not count as a start)."""
-    changed = False
+    Returns True, and sets G_RESUME, when the chunk is used up and the next chunk's first input
+    could still start at t (the last one was dropped, T6, which does not count as a start)."""
     period = params[P_HOST_IN_NS]
     lat = params[P_HOST_IN_LAT]
     while g[G_POS] < n_in:
@@ -377,7 +376,7 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
         if g[G_HASLAST] and g[G_LAST] + period > ready:
             ready = g[G_LAST] + period
         if ready > t:
-            return changed
+            return False
         tgt = in_tgt[p]
         if fc[tgt, FC_CNT] >= fifo_depth[tgt]:
             if tgt < N_CORES and core[tgt, C_BAL]:
@@ -386,10 +385,9 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
                 lag[p] = -1
                 g[G_POS] = p + 1
                 g[G_LBLOCKED] = 0
-                changed = True
                 continue
             g[G_LBLOCKED] = 1
-            return changed
+            return False
         _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, tgt, in_a[p], in_x[p], in_y[p],
                    root_base + p, t + lat)
         lag[p] = t + lat - in_t[p]
@@ -397,10 +395,40 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
         g[G_HASLAST] = 1
         g[G_LBLOCKED] = 0
         g[G_POS] = p + 1
-        changed = True
     if not final and t >= _horizon(g, period):
         g[G_RESUME] = 1
-    return changed
+        return True
+    return False
+
+
+@njit(cache=True, _nrt=False)
+def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
+            state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, stats, series, out, g,
+            in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, bn):
+    """Finish the instant the previous chunk stopped in (see _link_send): the rounds of `_run`,
+    entered as a later round (visiting the stalled and plain servers again changes nothing), so
+    the link goes on with the new input in the senders' turn, before the stages it ranks above.
+    Returns False if the link stops it again. (A copy of `_run`'s rounds: numba cannot inline a
+    function of so many arguments, and a call per instant would cost `_run` a quarter of its speed.)"""
+    g[G_RESUME] = 0
+    t = g[G_TNOW]
+    again = True
+    while again:
+        again = False
+        for q in active_q:
+            if sv[q, SV_BLOCKED]:
+                _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
+                                oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
+        for b in active_plain:
+            _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g)
+        if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
+                      fifo_depth, stats, series, bn, g, final):
+            return False
+        for q in active_q:
+            if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
+                                                 out_depth, st, sv, stats, series, bn):
+                again = True
+    return True
 
 
 @njit(cache=True, _nrt=False)
@@ -415,85 +443,75 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
     period = params[P_HOST_IN_NS]
     n_bins = series.shape[1]
     while True:
-        if g[G_RESUME]:
-            # back inside the instant the previous chunk ended in (see _link_send), as a later round:
-            # visiting the stalled and plain servers again changes nothing, and the link goes on
-            # with the new input in the senders' turn, before the stages it ranks above
-            g[G_RESUME] = 0
-            t = g[G_TNOW]
-            first = False
-        else:
-            # the next instant at which anything can happen
-            t_work = INF
-            if g[G_POS] < n_in and not g[G_LBLOCKED]:
-                r = in_t[g[G_POS]]
-                if g[G_HASLAST] and g[G_LAST] + period > r:
-                    r = g[G_LAST] + period
-                t_work = min(t_work, r)
-            waiting = g[G_LBLOCKED] == 1
+        # the next instant at which anything can happen
+        t_work = INF
+        if g[G_POS] < n_in and not g[G_LBLOCKED]:
+            r = in_t[g[G_POS]]
+            if g[G_HASLAST] and g[G_LAST] + period > r:
+                r = g[G_LAST] + period
+            t_work = min(t_work, r)
+        waiting = g[G_LBLOCKED] == 1
+        for q in active_q:
+            # each server's next instant, kept in SV_WAKE so that the first round visits only those due
+            w = INF
+            if sv[q, SV_BUSY]:
+                if sv[q, SV_BLOCKED]:
+                    waiting = True
+                elif sv[q, SV_K] < sv[q, SV_NSPK]:
+                    w = sv[q, SV_START] + spk_o[sv[q, SV_L] + sv[q, SV_K]] + sv[q, SV_SHIFT]
+                else:
+                    w = sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT]
+            elif fc[q, FC_CNT] > 0:
+                w = fq[fc[q, FC_BASE] + fc[q, FC_HEAD], FQ_AVAIL]
+            sv[q, SV_WAKE] = w
+            t_work = min(t_work, w)
+            if oc[q, OC_CNT] > 0:
+                if st[q, ST_BLOCKED]:
+                    waiting = True
+                else:
+                    t_work = min(t_work, st[q, ST_FREE])
+        for b in active_plain:
+            if sv[b, SV_BUSY]:
+                t_work = min(t_work, sv[b, SV_START] + sv[b, SV_DUR])
+            elif fc[b, FC_CNT] > 0:
+                t_work = min(t_work, fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL])
+        if t_work == INF and waiting:
+            # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
+            g[G_DEADT] = g[G_TNOW]
+            return DEADLOCK
+        t = t_work
+        if tick and g[G_NEXTTICK] < t:
+            # ticks matter while work is pending, before more input may come, or up to end_ns
+            if t_work < INF or not final or g[G_NEXTTICK] <= end_ns:
+                t = g[G_NEXTTICK]
+        if g[G_POS] >= n_in and not final and t >= _horizon(g, period):
+            return NEED_INPUT
+        if t > limit:       # limit < INF: one test for both stops
+            return DONE if t == INF else limit_code
+        if t >= bn[2] + bn[0]:
+            bn[1] = t // bn[0]
+            bn[2] = bn[1] * bn[0]
+        if bn[1] >= n_bins:
+            return SERIES_FULL
+        if g[G_NOUT] >= out.shape[0]:
+            return OUT_FULL
+        g[G_TNOW] = t
+        g[G_TEND] = t
+        if tick and t == g[G_NEXTTICK]:
+            g[G_NEXTTICK] += tick
             for q in active_q:
-                # each server's next instant, kept in SV_WAKE so that the first round visits only those due
-                w = INF
-                if sv[q, SV_BUSY]:
-                    if sv[q, SV_BLOCKED]:
-                        waiting = True
-                    elif sv[q, SV_K] < sv[q, SV_NSPK]:
-                        w = sv[q, SV_START] + spk_o[sv[q, SV_L] + sv[q, SV_K]] + sv[q, SV_SHIFT]
+                if q < N_CORES and core[q, C_LEAK]:
+                    if sv[q, SV_LEAKPEND]:
+                        stats[q, S_LEAKMERGED] += 1
                     else:
-                        w = sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT]
-                elif fc[q, FC_CNT] > 0:
-                    w = fq[fc[q, FC_BASE] + fc[q, FC_HEAD], FQ_AVAIL]
-                sv[q, SV_WAKE] = w
-                t_work = min(t_work, w)
-                if oc[q, OC_CNT] > 0:
-                    if st[q, ST_BLOCKED]:
-                        waiting = True
-                    else:
-                        t_work = min(t_work, st[q, ST_FREE])
-            for b in active_plain:
-                if sv[b, SV_BUSY]:
-                    t_work = min(t_work, sv[b, SV_START] + sv[b, SV_DUR])
-                elif fc[b, FC_CNT] > 0:
-                    t_work = min(t_work, fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL])
-            if t_work == INF and waiting:
-                # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
-                g[G_DEADT] = g[G_TNOW]
-                return DEADLOCK
-            t = t_work
-            if tick and g[G_NEXTTICK] < t:
-                # ticks matter while work is pending, before more input may come, or up to end_ns
-                if t_work < INF or not final or g[G_NEXTTICK] <= end_ns:
-                    t = g[G_NEXTTICK]
-            if g[G_POS] >= n_in and not final and t >= _horizon(g, period):
-                return NEED_INPUT
-            if t == INF:
-                return DONE
-            if t > limit:
-                return limit_code
-            if t >= bn[2] + bn[0]:
-                bn[1] = t // bn[0]
-                bn[2] = bn[1] * bn[0]
-            if bn[1] >= n_bins:
-                return SERIES_FULL
-            if g[G_NOUT] >= out.shape[0]:
-                return OUT_FULL
-            g[G_TNOW] = t
-            g[G_TEND] = t
-            if tick and t == g[G_NEXTTICK]:
-                g[G_NEXTTICK] += tick
-                for q in active_q:
-                    if q < N_CORES and core[q, C_LEAK]:
-                        if sv[q, SV_LEAKPEND]:
-                            stats[q, S_LEAKMERGED] += 1
-                        else:
-                            sv[q, SV_LEAKPEND] = 1
-                            sv[q, SV_WAKE] = t
-            first = True
+                        sv[q, SV_LEAKPEND] = 1
+                        sv[q, SV_WAKE] = t
         # Rounds (docs/timing-model.md). Within a round every slot a server frees is seen by the
         # senders after it, and every spike a server queues by its own stage; so only a transfer
         # that frees an output-queue slot for a stalled server calls for another round.
         # The first round visits the servers due at t; a later round only those that were stalled.
         again = True
+        first = True
         while again:
             again = False
             for q in active_q:
@@ -503,10 +521,9 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
             first = False
             for b in active_plain:
                 _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g)
-            _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
-                       fifo_depth, stats, series, bn, g, final)
-            if g[G_RESUME]:
-                return NEED_INPUT
+            if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
+                          fifo_depth, stats, series, bn, g, final):
+                return NEED_INPUT       # the next chunk's first input may still start at t
             # senders by rank: the DVS stage (first in active_q when the DVS layer is active), then cores
             for q in active_q:
                 if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
@@ -601,12 +618,16 @@ class FastEngine:
         empty = np.zeros(0, np.int64)
         arrays = [np.ascontiguousarray(a, dtype=np.int64) for a in
                   (inputs.t_ns, inputs.target, inputs.a, inputs.x, inputs.y)] if n else [empty] * 5
+        state = (net.core, net.dvs, net.copies, net.weights, net.biases, net.fifo_depth, net.out_depth,
+                 net.params, self.active_q, self.active_plain, self.state, self.fq, self.fc, self.oq, self.oc,
+                 self.sv, self.st, self.spk[0], self.spk[1], self.spk[2], self.spk[3], self.fired)
         while True:
-            code = _run(net.core, net.dvs, net.copies, net.weights, net.biases, net.fifo_depth, net.out_depth,
-                        net.params, self.active_q, self.active_plain, self.state, self.fq, self.fc, self.oq,
-                        self.oc, self.sv, self.st, self.spk[0], self.spk[1], self.spk[2], self.spk[3], self.fired,
-                        self.stats, self.series, self.out, self.g, *arrays, n, self.n_fed, lag, final,
-                        self.end_ns, limit, limit_code, self.bn)
+            if self.g[G_RESUME] and not _resume(*state, self.stats, self.series, self.out, self.g, *arrays, n,
+                                                self.n_fed, lag, final, self.bn):
+                code = NEED_INPUT
+            else:
+                code = _run(*state, self.stats, self.series, self.out, self.g, *arrays, n, self.n_fed, lag, final,
+                            self.end_ns, limit, limit_code, self.bn)
             if code != SERIES_FULL:
                 k = int(self.g[G_NOUT])
                 if k:
