@@ -6,8 +6,9 @@ can stop at any instant boundary and resume: when the output buffer or the time-
 is full, when a chunk of input is used up, when the run is over (SPEC T12), or on a deadlock.
 It also stops inside an instant, at the input link, when the chunk's last input was dropped by
 a congestion balancer: a drop costs the link no time, so the next chunk's first input may start
-in that same instant and must compete there by rank (T0, T8). `FastEngine` owns the arrays and
-handles those stops; `run_fast` runs a whole input.
+in that same instant and must compete there by rank (T0, T8); `_resume` finishes that instant
+with the next chunk. `FastEngine` owns the arrays and handles those stops; `run_fast` runs a
+whole input.
 """
 
 from __future__ import annotations
