@@ -63,6 +63,9 @@ STATISTICS: tuple[tuple[str, str], ...] = (
     ("fifo_area", "integral of FIFO occupancy over time (slot*ns)"),
     ("out_max", "most output-queue slots taken at once"),
     ("copies", "copies made by the output stage (monitor and destinations)"),
+    ("pending", "work left when the run stopped (T12): FIFO slots taken, job in service, leak job waiting, "
+                "output-queue spikes; host output: also outputs timed after the end; 0 for a run that ended "
+                "by itself"),
 )
 STAT_NAMES: tuple[str, ...] = tuple(name for name, _ in STATISTICS)
 

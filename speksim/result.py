@@ -26,6 +26,9 @@ class Result:
     series: {name: int64 [n_bins, 12]} per-bin busy_ns, stall_ns, fifo_area (slot*ns), synops, dropped.
     states: {core: int16 [c_out, h_out, w_out]} final neuron states of the used cores.
     metadata: chip, configuration, options, versions and input hash, enough to reproduce the run.
+    SPEC T12: cut: the chip was still busy `drain_ns` after the last input's timestamp and the run
+    was stopped there (t_end_ns); active: names of the blocks with work left when the run stopped
+    (their `pending` statistic); unsent: input events never sent (lag -1) because the run stopped.
     """
 
     outputs: np.ndarray
@@ -37,6 +40,9 @@ class Result:
     t_end_ns: int
     states: dict
     metadata: dict = field(default_factory=dict)
+    cut: bool = False
+    active: tuple = ()
+    unsent: int = 0
 
     # ----- derived views -------------------------------------------------------------------
     def core_stats(self, core: int) -> dict[str, Any]:
@@ -99,12 +105,17 @@ class Result:
             lines.append(f"{BLOCK_NAMES[b]:<9}" + "".join(f"{int(r[c]):>19}" for c in cols)
                          + f"{r['fifo_mean']:>11.3f}")
         lines.append(f"{self.n_outputs()} output events; run ends at {self.t_end_ns} ns")
+        if self.cut or self.active or self.unsent:
+            why = "cut at the drain limit (drain_ns after the last input)" if self.cut else "stopped at end_ns"
+            lines.append(f"{why} with work left in: {', '.join(self.active) or 'nothing'}"
+                         f"{f'; {self.unsent} input events never sent' if self.unsent else ''}")
         return "\n".join(lines)
 
     def equals(self, other: "Result") -> bool:
         """True when both runs produced the same outputs, statistics, lags, series and states."""
         return (np.array_equal(self.outputs, other.outputs) and np.array_equal(self.stats, other.stats)
                 and np.array_equal(self.lag_ns, other.lag_ns) and self.t_end_ns == other.t_end_ns
+                and (self.cut, tuple(self.active), self.unsent) == (other.cut, tuple(other.active), other.unsent)
                 and self.series.keys() == other.series.keys()
                 and all(np.array_equal(self.series[k], other.series[k]) for k in self.series)
                 and self.states.keys() == other.states.keys()

@@ -30,7 +30,7 @@ from .engine.base import create_engine
 from .engine.compiled import EngineInput, RawResult, compile_network
 from .errors import ConfigError, EventError
 from .events import DVS_EVENT, SPIKE_EVENT, validate_events
-from .result import Result, outputs_from_rows, series_dict, stats_table
+from .result import BLOCK_NAMES, Result, outputs_from_rows, series_dict, stats_table
 
 DEFAULT_CHUNK = 1 << 16     # events per engine call: bounds the outputs gathered per call
 # Time-series bins cost 480 bytes each (5 series x 12 blocks x int64).
@@ -182,7 +182,8 @@ class Simulation:
             self.sink.outputs(out)
 
     def finish(self) -> Result:
-        """Run the chip until the run ends (SPEC T12) and return the Result."""
+        """Run the chip until it is idle, or until `options.end_ns`, or at most `options.drain_ns`
+        after the last input (SPEC T12), and return the Result."""
         if self._finished:
             raise RuntimeError("finish() was already called")
         self._finished = True
@@ -222,7 +223,8 @@ class Simulation:
         }
         return Result(outputs=outputs, stats=stats_table(raw), input_t_ns=times, lag_ns=lags,
                       series=series_dict(raw), bin_ns=int(self.options.bin_ns), t_end_ns=int(raw.t_end_ns),
-                      states=states, metadata=meta)
+                      states=states, metadata=meta, cut=bool(raw.cut),
+                      active=tuple(BLOCK_NAMES[b] for b in raw.active), unsent=int(raw.unsent))
 
 
 def simulate(config: ChipConfig, events, chip: Chip | str = "speck2f", options: Optional[RunOptions] = None,

@@ -70,6 +70,43 @@ def test_chunked_feed_equals_one_feed():
         assert simulate(cfg, ev, CHIP, chunk_events=chunk).equals(whole), chunk
 
 
+def balancer_drop_net():
+    """SPEC T6 + T0 at a chunk boundary: input 3 is dropped by core 2's balancer at 30 ns and, as
+    a drop costs the link no time, input 4 (to core 0) starts at 30 ns too, before core 1's spike
+    (rank 3) can take core 0's only slot (tests/conformance: balancer_drop_then_next_input)."""
+    chip = CHIP.replace(event_ns=10, synop_ns=10, route_ns=10, host_in_ns=10, host_in_latency_ns=10,
+                        host_out_ns=10, host_out_latency_ns=0, fifo_depth={0: 1, 2: 1})
+    cfg = ChipConfig()
+    one = np.ones((1, 1, 1, 1), np.int8)
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(one, (1, 1), threshold_high=1, threshold_low=-1, monitor_enable=True)
+    cfg.cnn_layers[1] = CnnLayerConfig.conv(one, (1, 1), threshold_high=1, threshold_low=-1,
+                                            destinations=[(0, 1, 0)])
+    cfg.cnn_layers[2] = CnnLayerConfig.conv(np.zeros((3, 1, 1, 1), np.int8), (1, 1), threshold_high=1,
+                                            threshold_low=-1, input_congestion_balancer_enable=True)
+    ev = make_events("spike", t=np.zeros(5, np.int64), layer=[1, 2, 2, 2, 0], feature=np.zeros(5),
+                     x=np.zeros(5), y=np.zeros(5))
+    return cfg, chip, ev
+
+
+def test_chunk_ending_with_a_dropped_input_changes_nothing():
+    """SPEC T8: where the chunks end changes no byte, even when a chunk ends with an input that a
+    congestion balancer drops (the link may start the next chunk's first input in that instant)."""
+    cfg, chip, ev = balancer_drop_net()
+    whole = simulate(cfg, ev, chip)
+    # hand-computed in the conformance scenario: input 4 at 30 ns, lag 40; core 0 serves it first
+    assert whole.lag_ns.tolist() == [10, 20, 30, -1, 40]
+    assert whole.outputs[["t_ns", "root"]].tolist() == [(80, 4), (100, 0)]
+    for chunk in (1, 2, 3, 4):
+        assert simulate(cfg, ev, chip, chunk_events=chunk).equals(whole), chunk
+    rng = np.random.default_rng(12)
+    for _ in range(20):                       # several feed() calls, each cut again into chunks
+        cuts = np.sort(rng.integers(0, len(ev) + 1, rng.integers(1, 4)))
+        sim = Simulation(cfg, chip)
+        for part in np.split(ev, cuts):
+            sim.feed(part, chunk_events=int(rng.integers(1, 4)))
+        assert sim.finish().equals(whole), cuts.tolist()
+
+
 def test_run_can_be_continued_with_more_events():
     cfg, ev = random_net()
     whole = simulate(cfg, ev, CHIP)
@@ -158,6 +195,52 @@ def test_deadlock_is_reported_even_while_the_slow_clock_ticks():
     ev = spikes(np.zeros(6, np.int64), [0, 1, 2, 3, 0, 1], [0, 0, 0, 0, 1, 1])
     with pytest.raises(DeadlockError):
         simulate(cfg, ev, tiny, options=RunOptions(slow_clock_hz=1e6))
+
+
+def never_idle():
+    """SPEC T12: with leak_can_fire, each tick fires all 16 neurons; behind a one-spike output queue
+    and a 200 ns stage, a leak job lasts 3.2 us, longer than the 2 us slow-clock period, so a leak
+    job always waits and the chip never goes idle (tests/conformance: endless_leak_*)."""
+    chip = CHIP.replace(leak_can_fire=True, route_ns={0: 200}, out_depth={0: 1})
+    cfg = ChipConfig()
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(np.ones((1, 1, 1, 1), np.int8), (4, 4), threshold_high=1,
+                                            threshold_low=-1, leak_enable=True, biases=np.array([1], np.int16),
+                                            monitor_enable=True)
+    return cfg, chip
+
+
+def test_a_chip_that_never_idles_is_cut_drain_ns_after_the_last_input():
+    cfg, chip = never_idle()
+    ev = spikes([1, 2, 3], [1, 1, 1], [1, 1, 1])      # µs; the first is served before the first tick
+    opts = RunOptions(slow_clock_hz=500_000, drain_ns=30_000)
+    r = simulate(cfg, ev, chip, options=opts)
+    assert r.cut and r.t_end_ns == 3_000 + 30_000
+    assert "core0" in r.active and r.stats["pending"][0] > 0
+    assert len(r.outputs) > 100 and r.outputs["t_ns"].max() <= r.t_end_ns
+    assert r.unsent == 0 and "cut at the drain limit" in r.summary()
+    # the same in streaming chunks, and on the reference engine
+    assert simulate(cfg, ev, chip, options=opts, chunk_events=1).equals(r)
+    assert Simulation(cfg, chip, opts, engine="reference").run(ev).equals(r)
+    # end_ns stops it too, and is not a cut
+    e = simulate(cfg, ev, chip, options=RunOptions(slow_clock_hz=500_000, end_ns=20_000))
+    assert not e.cut and e.t_end_ns == 20_000 and e.active and e.outputs["t_ns"].max() <= 20_000
+
+
+def test_end_ns_stops_the_run_and_later_inputs_are_never_sent():
+    """SPEC T12: the run stops at end_ns whatever is in flight; inputs after it get lag -1."""
+    ev = spikes([0, 1, 2, 50], [8, 8, 8, 8], [8, 8, 8, 8])
+    whole = simulate(chain(9), ev, CHIP)
+    assert not whole.cut and not whole.active and whole.unsent == 0
+    cut_at = int(whole.outputs["t_ns"][1])          # the second output is the last one reported
+    r = simulate(chain(9), ev, CHIP, options=RunOptions(end_ns=cut_at))
+    assert np.array_equal(r.outputs, whole.outputs[:2])
+    assert r.t_end_ns == cut_at and r.lag_ns[3] == -1 and r.unsent == 1 and r.active
+    assert int(r.stats["pending"].sum()) > 0 and not r.cut
+
+
+def test_drain_ns_must_not_be_negative():
+    with pytest.raises(ValueError, match="drain_ns"):
+        Simulation(chain(1), CHIP, RunOptions(drain_ns=-1))
 
 
 def test_cycle_validates_with_a_warning():

@@ -60,6 +60,9 @@ class RunOptions:
     end_ns: Optional[int] = _option(
         None, int, "ns", "stop the run at this simulated time whatever is still in flight (SPEC T12); "
         "none: run until the chip is idle", lo=0, hi=2**62, optional=True, flag_us=True)
+    drain_ns: int = _option(
+        1_000_000_000, int, "ns", "without end_ns, a chip still busy this long after the last input's timestamp "
+        "is stopped there and the result says it was cut (SPEC T12)", lo=0, hi=2**62, flag_us=True)
 
 
 def _specs() -> tuple[OptionSpec, ...]:

@@ -215,8 +215,12 @@ class RawResult:
 
     outputs: int64 [n, 6] rows (t_ns, layer, feature, x, y, root) in the order the host output
     emits them; stats: int64 [12, N_STATS]; lag_ns: int64 [n_inputs] (input lag SPEC T1, -1 for
-    an input dropped by a congestion balancer); series: int64 [N_SERIES, n_bins, 12];
-    state: int16 flat final neuron state (layout of CompiledNetwork); t_end_ns: end of the run.
+    an input dropped by a congestion balancer or never sent); series: int64 [N_SERIES, n_bins, 12];
+    state: int16 flat final neuron state (layout of CompiledNetwork); t_end_ns: end of the run
+    (end_ns when given; the drain limit when cut; else the last instant something happened).
+    SPEC T12: cut: the run was stopped drain_ns after the last input's timestamp with work left;
+    active: ids of the blocks with pending work at the end (the `pending` statistic > 0);
+    unsent: input events the input link never sent because the run stopped first (lag -1).
     """
 
     outputs: np.ndarray
@@ -225,6 +229,9 @@ class RawResult:
     series: np.ndarray
     state: np.ndarray
     t_end_ns: int
+    cut: bool = False
+    active: tuple = ()
+    unsent: int = 0
 
 
 @dataclass

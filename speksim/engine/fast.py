@@ -3,8 +3,12 @@
 `_run` advances the chip from one instant to the next, settling each instant in rounds (see
 docs/timing-model.md): tick, servers, then senders by rank. It keeps all state in arrays so it
 can stop at any instant boundary and resume: when the output buffer or the time-series buffer
-is full, when a chunk of input is used up, when the run is over, or on a deadlock. `FastEngine`
-owns the arrays and handles those stops; `run_fast` runs a whole input.
+is full, when a chunk of input is used up, when the run is over (SPEC T12), or on a deadlock.
+It also stops inside an instant, at the input link, when the chunk's last input was dropped by
+a congestion balancer: a drop costs the link no time, so the next chunk's first input may start
+in that same instant and must compete there by rank (T0, T8); `_resume` finishes that instant
+with the next chunk. `FastEngine` owns the arrays and handles those stops; `run_fast` runs a
+whole input.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from .compiled import (
     N_QUEUED, N_SERIES, N_STATS, P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE,
     P_READOUT_NS, P_TICK_NS, P_WRAP, R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, READOUT, S_BUSY,
     S_CONGESTION, S_COPIES, S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_LEAKMERGED,
-    S_OOR, S_OUTMAX, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS, CompiledNetwork, EngineInput, RawResult,
+    S_OOR, S_OUTMAX, S_PENDING, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS, CompiledNetwork, EngineInput, RawResult,
 )
 
 INF = np.int64(2**62)
@@ -32,8 +36,8 @@ INF = np.int64(2**62)
 # on, the reference counting of the ~25 array arguments of each step cost 2 us per step (40x the
 # loop's own work). Helpers are inlined into _run for the same reason.
 
-# return codes of _run
-DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK = 0, 1, 2, 3, 4
+# return codes of _run; STOPPED: the next instant is past the end of the run (T12)
+DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK, STOPPED = 0, 1, 2, 3, 4, 5
 
 # server columns sv[block, :]
 (SV_BUSY, SV_START, SV_SHIFT, SV_NSPK, SV_K, SV_DUR, SV_ROOT, SV_BLOCKED, SV_STALLSINCE, SV_LEAKPEND,
@@ -48,8 +52,10 @@ OQ_F, OQ_X, OQ_Y, OQ_ROOT = range(4)
 # stage st[q, :]
 ST_FREE, ST_COPY, ST_BLOCKED = range(3)
 # globals g[:]
-(G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT) = range(10)
-N_G = 10
+# G_RESUME: _run stopped inside instant G_TNOW at the input link, which needs the next chunk
+(G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
+ G_RESUME) = range(11)
+N_G = 11
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -347,10 +353,23 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def _horizon(g, period):
+    """Once the chunk is used up: the earliest instant at which an input of a later chunk could
+    start (T1: it comes no earlier than the chunk's last input, nor than one link period after
+    the last start)."""
+    h = g[G_TLASTIN]
+    if g[G_HASLAST] and g[G_LAST] + period > h:
+        h = g[G_LAST] + period
+    return h
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc, fifo_depth,
-               stats, series, bn, g):
-    """Input link at t (T1): events in recording order, one start per host_in_ns."""
-    changed = False
+               stats, series, bn, g, final):
+    """Input link at t (T1): events in recording order, one start per host_in_ns.
+
+    Returns True, and sets G_RESUME, when the chunk is used up and the next chunk's first input
+    could still start at t (the last one was dropped, T6, which does not count as a start)."""
     period = params[P_HOST_IN_NS]
     lat = params[P_HOST_IN_LAT]
     while g[G_POS] < n_in:
@@ -359,7 +378,7 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
         if g[G_HASLAST] and g[G_LAST] + period > ready:
             ready = g[G_LAST] + period
         if ready > t:
-            return changed
+            return False
         tgt = in_tgt[p]
         if fc[tgt, FC_CNT] >= fifo_depth[tgt]:
             if tgt < N_CORES and core[tgt, C_BAL]:
@@ -368,10 +387,9 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
                 lag[p] = -1
                 g[G_POS] = p + 1
                 g[G_LBLOCKED] = 0
-                changed = True
                 continue
             g[G_LBLOCKED] = 1
-            return changed
+            return False
         _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, tgt, in_a[p], in_x[p], in_y[p],
                    root_base + p, t + lat)
         lag[p] = t + lat - in_t[p]
@@ -379,15 +397,50 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
         g[G_HASLAST] = 1
         g[G_LBLOCKED] = 0
         g[G_POS] = p + 1
-        changed = True
-    return changed
+    if not final and t >= _horizon(g, period):
+        g[G_RESUME] = 1
+        return True
+    return False
+
+
+@njit(cache=True, _nrt=False)
+def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
+            state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, stats, series, out, g,
+            in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, bn):
+    """Finish the instant the previous chunk stopped in (see _link_send): the rounds of `_run`,
+    entered as a later round (visiting the stalled and plain servers again changes nothing), so
+    the link goes on with the new input in the senders' turn, before the stages it ranks above.
+    Returns False if the link stops it again. (A copy of `_run`'s rounds: numba cannot inline a
+    function of so many arguments, and a call per instant would cost `_run` a quarter of its speed.)"""
+    g[G_RESUME] = 0
+    t = g[G_TNOW]
+    again = True
+    while again:
+        again = False
+        for q in active_q:
+            if sv[q, SV_BLOCKED]:
+                _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
+                                oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
+        for b in active_plain:
+            _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g)
+        if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
+                      fifo_depth, stats, series, bn, g, final):
+            return False
+        for q in active_q:
+            if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
+                                                 out_depth, st, sv, stats, series, bn):
+                again = True
+    return True
 
 
 @njit(cache=True, _nrt=False)
 def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
          state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, stats, series, out, g,
-         in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns, bn):
-    """Advance the chip until a stop (see module docstring); returns one of the codes above."""
+         in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns, limit, limit_code, bn):
+    """Advance the chip until a stop (see module docstring); returns one of the codes above.
+
+    Instants later than `limit` are not settled: the call returns `limit_code` before the first
+    of them (STOPPED at the end of the run, NEED_INPUT where only more input can tell, T12)."""
     tick = params[P_TICK_NS]
     period = params[P_HOST_IN_NS]
     n_bins = series.shape[1]
@@ -433,14 +486,10 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
             # ticks matter while work is pending, before more input may come, or up to end_ns
             if t_work < INF or not final or g[G_NEXTTICK] <= end_ns:
                 t = g[G_NEXTTICK]
-        if g[G_POS] >= n_in and not final:
-            horizon = g[G_TLASTIN]
-            if g[G_HASLAST] and g[G_LAST] + period > horizon:
-                horizon = g[G_LAST] + period
-            if t >= horizon:
-                return NEED_INPUT
-        if t == INF:
-            return DONE
+        if g[G_POS] >= n_in and not final and t >= _horizon(g, period):
+            return NEED_INPUT
+        if t > limit:       # limit < INF: one test for both stops
+            return DONE if t == INF else limit_code
         if t >= bn[2] + bn[0]:
             bn[1] = t // bn[0]
             bn[2] = bn[1] * bn[0]
@@ -474,8 +523,9 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
             first = False
             for b in active_plain:
                 _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g)
-            _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
-                       fifo_depth, stats, series, bn, g)
+            if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
+                          fifo_depth, stats, series, bn, g, final):
+                return NEED_INPUT       # the next chunk's first input may still start at t
             # senders by rank: the DVS stage (first in active_q when the DVS layer is active), then cores
             for q in active_q:
                 if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
@@ -486,8 +536,11 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
 class FastEngine:
     """Owns the state of one simulated chip and runs `_run` over chunks of input.
 
-    `feed(inputs, final)` runs until the inputs are used up (and, when `final`, until the chip is
-    idle); it returns the outputs emitted so far as int64 [n, 6] and the chunk's input lags.
+    `feed(inputs, final)` runs until the inputs are used up (and, when `final`, until the run
+    ends, SPEC T12); it returns the outputs emitted meanwhile as int64 [n, 6] and the input lags
+    of the inputs it has settled, in order. Inputs the link has not reached when only more input
+    can tell what happens next (a link held back past the drain limit) are kept and sent before
+    the next chunk's, and their lags come with that chunk's.
     """
 
     def __init__(self, net: CompiledNetwork, options, out_capacity: int = 1 << 16):
@@ -495,6 +548,7 @@ class FastEngine:
         self.binw = int(options.bin_ns)
         self.bn = np.array([self.binw, 0, 0], np.int64)   # bin width, current bin, its start
         self.end_ns = -1 if options.end_ns is None else int(options.end_ns)
+        self.drain_ns = int(options.drain_ns)
         core = net.core
         used = [k for k in range(N_CORES) if core[k, C_USED]]
         # rank order: DVS stage before core stages (T0). Idle blocks are left out of the loop: the
@@ -523,31 +577,60 @@ class FastEngine:
         self.g = np.zeros(N_G, np.int64)
         self.g[G_NEXTTICK] = net.params[P_TICK_NS]
         self.g[G_TLASTIN] = 0
-        self.n_fed = 0
+        self.n_fed = 0          # inputs settled (sent, dropped or never to be sent): root of the next one
+        self.carry = None       # inputs the link had not reached when the last feed returned
+        self.stopped = False    # the run is past its end (T12): later input is never sent
+        self.t_stop = 0         # the end of a stopped run: end_ns, or the drain limit
+        self.cut = False        # stopped by the drain limit with work left (T12)
+        self.late = 0           # outputs of a stopped run timed after its end: not reported (T12)
+        self.unsent = 0         # inputs the link never sent because the run stopped first
         self.done = False
 
     def feed(self, inputs: EngineInput, final: bool):
         if self.done:
             raise RuntimeError("this run has finished; start a new one")
+        if self.carry is not None:
+            inputs = EngineInput(*(np.concatenate([getattr(self.carry, f), getattr(inputs, f)])
+                                   for f in ("t_ns", "target", "a", "x", "y")))
+            self.carry = None
         n = len(inputs)
-        lag = np.zeros(n, np.int64)
+        lag = np.full(n, -1, np.int64)
+        if self.stopped:
+            self.unsent += n
+            self.n_fed += n
+            self.done = final
+            return np.zeros((0, 6), np.int64), lag
         if n and DVS not in self.active_q and np.any(inputs.target == DVS):
             self.active_q = np.concatenate([[DVS], self.active_q]).astype(np.int64)
         if n:
             self.g[G_TLASTIN] = int(inputs.t_ns[-1])
         self.g[G_POS] = 0
+        # T12: the run ends at end_ns, or at the drain limit, drain_ns after the last input's
+        # timestamp. While more input may come the drain limit may still move later, so only the
+        # instants whose outputs (host_out_latency_ns later) are within its earliest value are settled.
+        net = self.net
+        if self.end_ns >= 0:
+            limit, limit_code = self.end_ns, STOPPED
+        elif final:
+            limit, limit_code = int(self.g[G_TLASTIN]) + self.drain_ns, STOPPED
+        else:
+            limit = int(self.g[G_TLASTIN]) + self.drain_ns - int(net.params[P_HOST_OUT_LAT])
+            limit_code = NEED_INPUT
         outs = []
         empty = np.zeros(0, np.int64)
         arrays = [np.ascontiguousarray(a, dtype=np.int64) for a in
                   (inputs.t_ns, inputs.target, inputs.a, inputs.x, inputs.y)] if n else [empty] * 5
-        net = self.net
+        state = (net.core, net.dvs, net.copies, net.weights, net.biases, net.fifo_depth, net.out_depth,
+                 net.params, self.active_q, self.active_plain, self.state, self.fq, self.fc, self.oq, self.oc,
+                 self.sv, self.st, self.spk[0], self.spk[1], self.spk[2], self.spk[3], self.fired)
         while True:
-            code = _run(net.core, net.dvs, net.copies, net.weights, net.biases, net.fifo_depth, net.out_depth,
-                        net.params, self.active_q, self.active_plain, self.state, self.fq, self.fc, self.oq,
-                        self.oc, self.sv, self.st, self.spk[0], self.spk[1], self.spk[2], self.spk[3], self.fired,
-                        self.stats, self.series, self.out, self.g, *arrays, n, self.n_fed, lag, final,
-                        self.end_ns, self.bn)
-            if code == OUT_FULL or code in (NEED_INPUT, DONE, DEADLOCK):
+            if self.g[G_RESUME] and not _resume(*state, self.stats, self.series, self.out, self.g, *arrays, n,
+                                                self.n_fed, lag, final, self.bn):
+                code = NEED_INPUT
+            else:
+                code = _run(*state, self.stats, self.series, self.out, self.g, *arrays, n, self.n_fed, lag, final,
+                            self.end_ns, limit, limit_code, self.bn)
+            if code != SERIES_FULL:
                 k = int(self.g[G_NOUT])
                 if k:
                     outs.append(self.out[:k].copy())
@@ -557,30 +640,64 @@ class FastEngine:
                 grow[:, :self.series.shape[1]] = self.series
                 self.series = grow
             elif code == NEED_INPUT:
+                used = int(self.g[G_POS])
+                if used < n:
+                    self.carry = inputs.slice(used, n)
+                    lag = lag[:used]
                 break
-            elif code == DONE:
-                self.done = True
+            elif code == DONE or code == STOPPED:
+                if code == STOPPED:
+                    self.stopped = True
+                    self.t_stop = limit
+                    self.cut = self.end_ns < 0
+                    self.unsent += n - int(self.g[G_POS])
+                self.done = final
                 break
             elif code == DEADLOCK:
                 self.done = True
                 raise self._deadlock_error()
-        self.n_fed += n
-        return (np.concatenate(outs) if outs else np.zeros((0, 6), np.int64)), lag
+        self.n_fed += len(lag)
+        rows = np.concatenate(outs) if outs else np.zeros((0, 6), np.int64)
+        # T12: no output after the end of a run that was stopped (a run without end_ns that ends
+        # by itself reports every output, also those timed after its last instant)
+        bound = self.end_ns if self.end_ns >= 0 else (self.t_stop if self.cut else -1)
+        if bound >= 0 and len(rows) and rows[-1, 0] > bound:
+            keep = rows[:, 0] <= bound
+            self.late += len(rows) - int(keep.sum())
+            rows = rows[keep]
+        return rows, lag
 
     def result(self, outputs: np.ndarray, lag: np.ndarray) -> RawResult:
-        t_end = max(int(self.g[G_TEND]), self.end_ns)
+        t_end = self.t_stop if self.stopped else max(int(self.g[G_TEND]), self.end_ns)
         n_bins = t_end // self.binw + 1
         if n_bins > self.series.shape[1]:
             grow = np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64)
             grow[:, :self.series.shape[1]] = self.series
             self.series = grow
+        bn = np.array([self.binw, 0, INF], np.int64)
+        sv, stats = self.sv, self.stats
         for b in range(N_BLOCKS):  # close the FIFO area integrals at the end of the run
             tl, cnt = int(self.fc[b, FC_TLAST]), int(self.fc[b, FC_CNT])
             if t_end > tl and cnt:
-                self.stats[b, S_FIFOAREA] += cnt * (t_end - tl)
-                _spread(self.series, R_FIFO, b, tl, t_end, np.array([self.binw, 0, INF], np.int64), cnt)
-        return RawResult(outputs=outputs, stats=self.stats.copy(), lag_ns=lag,
-                         series=self.series[:, :n_bins].copy(), state=self.state.copy(), t_end_ns=t_end)
+                stats[b, S_FIFOAREA] += cnt * (t_end - tl)
+                _spread(self.series, R_FIFO, b, tl, t_end, bn, cnt)
+            if sv[b, SV_BUSY]:     # a job still in service when the run stopped (T12): busy until the end
+                s0 = int(sv[b, SV_START])
+                stats[b, S_BUSY] += t_end - s0
+                _spread(self.series, R_BUSY, b, s0, t_end, bn, 1)
+                if b < N_QUEUED and sv[b, SV_BLOCKED]:
+                    since = int(sv[b, SV_STALLSINCE])
+                    stats[b, S_STALL] += t_end - since
+                    _spread(self.series, R_STALL, b, since, t_end, bn, 1)
+        # T12 pending: FIFO slots taken (events in flight to the block included), the job in service,
+        # a leak job waiting, spikes in the output queue, and host outputs timed after the end
+        pending = self.fc[:, FC_CNT] + sv[:, SV_BUSY] + sv[:, SV_LEAKPEND]
+        pending[:N_QUEUED] += self.oc[:, OC_CNT]
+        pending[HOST_OUT] += self.late
+        stats[:, S_PENDING] = pending
+        return RawResult(outputs=outputs, stats=stats.copy(), lag_ns=lag,
+                         series=self.series[:, :n_bins].copy(), state=self.state.copy(), t_end_ns=t_end,
+                         cut=self.cut, active=tuple(int(b) for b in np.flatnonzero(pending)), unsent=self.unsent)
 
     def _deadlock_error(self) -> DeadlockError:
         t = int(self.g[G_DEADT])

@@ -31,6 +31,11 @@ action), server actions run at NORMAL priority, and the senders' turn is taken b
 scheduled at a priority below NORMAL, so it starts only when every server action of the
 nanosecond is done. It asks the senders in rank order (input link 0, DVS stage 1, core k's stage
 2 + k) to make their transfer (T0).
+
+The end of a run (T12) is a time known before it starts: end_ns, or else the drain limit,
+drain_ns after the last input's timestamp. Every instant up to it is simulated and none after;
+nothing is computed ahead past it (a job that would start later is not served at once), and what
+is left at the end is read off the blocks (`_end_state`).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from .compiled import (C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HO
                        P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_TICK_NS, P_WRAP, R_BUSY,
                        R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, READOUT, S_BUSY, S_CONGESTION, S_COPIES,
                        S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_LEAKMERGED,
-                       S_OOR, S_OUTMAX, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS, CompiledNetwork,
+                       S_OOR, S_OUTMAX, S_PENDING, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS, CompiledNetwork,
                        EngineInput, RawResult)
 
 #: Priority of the senders' turn: after the tick (URGENT) and every server action (NORMAL).
@@ -91,8 +96,9 @@ class _Recorder:
 
     FOLD = 1 << 16
 
-    def __init__(self, bin_ns: int):
+    def __init__(self, bin_ns: int, t_stop: int):
         self.bin_ns = int(bin_ns)
+        self.t_stop = int(t_stop)        # the end of the run: intervals are cut there (T12)
         self.stats = [[0] * N_STATS for _ in range(N_BLOCKS)]
         self.busy: list[int] = []        # block, t0, t1: a job from service start to end, stalls included
         self.stalls: list[int] = []      # block, t0, t1: a completion waiting for the output queue (T4)
@@ -112,6 +118,8 @@ class _Recorder:
         """Add the records to the totals and per-bin series, and empty them."""
         w = self.bin_ns
         ivs = [np.array(x, np.int64).reshape(-1, 3) for x in (self.busy, self.stalls, self.waits)]
+        for iv in ivs:                   # a job still in service at the end is busy until then
+            np.minimum(iv[:, 2], self.t_stop, out=iv[:, 2])
         syn = np.array(self.synops, np.int64).reshape(-1, 3)
         drop = np.array(self.drops, np.int64).reshape(-1, 2)
         last = max([0] + [int(iv[:, 2].max()) for iv in ivs if len(iv)] +
@@ -281,10 +289,11 @@ class _Arbiter:
 class _Sim:
     """What the blocks of one run share: environment, FIFOs, servers, arbiter, recorder."""
 
-    def __init__(self, net: CompiledNetwork, options: RunOptions):
+    def __init__(self, net: CompiledNetwork, options: RunOptions, t_stop: int):
         self.env = simpy.Environment()
         self.net = net
-        self.rec = _Recorder(options.bin_ns)
+        self.t_stop = t_stop             # the last instant the run simulates (T12)
+        self.rec = _Recorder(options.bin_ns, t_stop)
         self.fifos = [_Fifo(self, b, net.fifo_depth[b]) for b in range(N_BLOCKS)]
         self.arbiter = _Arbiter(self.env, self.fifos)
         self.servers: list = [None] * N_BLOCKS
@@ -297,6 +306,8 @@ class _Sim:
         (`_Fifo.occupancy(now)`)."""
         fifo, server = self.fifos[target], self.servers[target]
         available = now + latency
+        if server.foreseeable and max(available, server.busy_until) > self.t_stop:
+            server.foreseeable = False       # it would start after the end of the run (T12): it waits
         if server.foreseeable:
             # Nothing can change when the server starts this event (T3: the later of its
             # availability and the end of the server's last job), so it is served at once, as
@@ -357,6 +368,8 @@ class _Server:
         self.proc = None
         self._wake = None           # event an idle server with an empty FIFO waits on
         self._pending = None        # rest of a job served at once, for the process to time (T4)
+        self.open_since = None      # start of a job in service whose end is not known yet (T4 stalls)
+        self.stall_since = None     # start of the stall in progress (T4)
         sim.servers[block] = self
 
     def job(self, s: int, payload):
@@ -430,6 +443,7 @@ class _Server:
     def _end_job(self, s: int, end: int) -> None:
         """The job that started at s ends at `end` (known as soon as its last spike is queued)."""
         self.busy_until = end
+        self.open_since = None
         busy = self.rec.busy
         busy += (self.block, s, end)
         if len(busy) >= 3 * _Recorder.FOLD:
@@ -462,6 +476,7 @@ class _QueuedServer(_Server):
         queue = stage.queue
         for i, (j, f, x, y) in enumerate(spikes):
             if len(queue) >= depth:
+                self.open_since = s
                 return self._emit_stalling(s, base, step, n, spikes[i:], root)
             # Only this server adds to its output queue, which has a free slot now: the queue
             # cannot be full when this spike completes, so it enters then by itself (T3, T4).
@@ -487,7 +502,9 @@ class _QueuedServer(_Server):
                 t0 = env.now
                 rec.t_last = t0
                 self._slot = env.event()
+                self.stall_since = t0
                 yield self._slot
+                self.stall_since = None
                 delay += env.now - t0
                 rec.stalls += (self.block, t0, env.now)
             stage.add(env.now, f, x, y, root, settled=False)
@@ -828,13 +845,40 @@ def _deadlock(sim: _Sim, stages: list, link: _InputLink) -> DeadlockError:
     return DeadlockError(msg, t_ns=t, cycle=cycle)
 
 
+def _left_at(sim: _Sim, stages: list, link: _InputLink, t: int):
+    """What is left in the chip at the end of instant t (T12): the `pending` statistic of each
+    block, and whether the chip still has work after t.
+
+    Pending: the block's FIFO slots taken (events in flight to it included), the job in service
+    and a leak job waiting (T5), the spikes in its output queue; for the host output, its FIFO and
+    every output timed after t (the one in service, and those on their way to the host, T7)."""
+    pending = [0] * N_BLOCKS
+    work = link.i < link.n or bool(sim.arbiter.waiting)
+    for b, server in enumerate(sim.servers):
+        fifo = sim.fifos[b]
+        queued = len(fifo.entries) + sum(1 for s in fifo.served if s > t)
+        serving = server.open_since is not None or server.busy_until > t
+        spikes = stages[b].queue if b < len(stages) else ()
+        work = work or bool(queued or serving or server.leak_pending or spikes)
+        if b == HOST_OUT:
+            pending[b] = queued + sum(1 for out in sim.outputs if out[0] > t)
+        else:
+            pending[b] = (queued + int(serving) + int(server.leak_pending)
+                          + sum(1 for spike in spikes if spike[0] <= t))
+    return pending, work
+
+
 def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions) -> RawResult:
     """Simulate `inputs` on the compiled chip `net` with SimPy (SPEC §2, §3).
 
     Returns the same `RawResult` as the fast engine, byte for byte. Raises `DeadlockError` (T9)
     when nothing is scheduled while a sender waits for a FIFO slot. `net` is not modified.
     """
-    sim = _Sim(net, options)
+    # T12: the run ends at end_ns, or by itself, or at the latest drain_ns after the last input
+    end_ns = options.end_ns
+    t_last_input = int(inputs.t_ns[-1]) if len(inputs) else 0
+    t_stop = int(end_ns) if end_ns is not None else t_last_input + int(options.drain_ns)
+    sim = _Sim(net, options, t_stop)
     env, rec = sim.env, sim.rec
     p = [int(v) for v in net.params]
     state = net.initial_state.copy()
@@ -854,10 +898,9 @@ def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions
 
     # The slow clock (F4, T5): ticks at 1, 2, 3, ... periods, only when a core leaks, each the
     # first thing of its nanosecond (URGENT). A tick counts while the chip has work left (something
-    # is scheduled, or a job is still in service), or up to end_ns (timing-model: end of a run).
+    # is scheduled, or a job is still in service), or up to end_ns (T12), never after the run's end.
     leak_cores = [c for c in cores if c.leak_enable]
     period = p[P_TICK_NS] if leak_cores else 0
-    end_ns = options.end_ns
 
     def tick(_event):
         now = env.now
@@ -867,7 +910,7 @@ def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions
                 and not any(fifo.served and fifo.served[-1] >= now for fifo in sim.fifos)):
             if sim.arbiter.waiting:
                 return          # deadlocked (T9): no more ticks, the run stops below
-            if all(server.busy_until < now for server in servers) and (end_ns is None or now > end_ns):
+            if all(server.busy_until < now for server in servers) and end_ns is None:
                 return          # the chip is idle: later ticks do not count
         rec.t_last = now
         for core in leak_cores:
@@ -875,20 +918,42 @@ def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions
         schedule_tick(now + period)
 
     def schedule_tick(t: int) -> None:
+        if t > t_stop:
+            return
         ev = simpy.Event(env)
         ev.callbacks.append(tick)
         _fire(env, ev, t - env.now, URGENT)
 
     if period:
         schedule_tick(period)
-    env.run()
-    for stage in stages:
-        stage.count_entered(_INF)
-    if sim.arbiter.waiting:
+    while env.peek() <= t_stop:         # every instant up to the end of the run, none after
+        env.step()
+    if env.peek() == _INF and sim.arbiter.waiting:
         raise _deadlock(sim, stages, link)
 
-    t_end = max(sim.last_instant(), int(end_ns) if end_ns is not None else 0)
+    pending, work = _left_at(sim, stages, link, t_stop)
+    stopped = end_ns is not None or work
+    if stopped:
+        # T12: the run stops at t_stop; what is still under way counts until then
+        t_end = t_stop
+        for server in servers:
+            if server.open_since is not None:
+                rec.busy += (server.block, server.open_since, t_end)
+            if server.stall_since is not None:
+                rec.stalls += (server.block, server.stall_since, t_end)
+        for fifo in sim.fifos:
+            for _, _, start in fifo.entries:
+                rec.waits += (fifo.block, start, t_end)
+        outputs = [out for out in sim.outputs if out[0] <= t_end]
+    else:
+        t_end = sim.last_instant()
+        pending = [0] * N_BLOCKS
+        outputs = sim.outputs
+    for stage in stages:
+        stage.count_entered(t_end)
     stats, series = rec.finish(t_end)
-    outputs = np.array(sim.outputs, np.int64).reshape(-1, 6)
-    return RawResult(outputs=outputs, stats=stats, lag_ns=np.array(link.lag, np.int64), series=series,
-                     state=state, t_end_ns=int(t_end))
+    stats[:, S_PENDING] = pending
+    return RawResult(outputs=np.array(outputs, np.int64).reshape(-1, 6), stats=stats,
+                     lag_ns=np.array(link.lag, np.int64), series=series, state=state, t_end_ns=int(t_end),
+                     cut=end_ns is None and work, active=tuple(b for b in range(N_BLOCKS) if pending[b]),
+                     unsent=link.n - link.i)

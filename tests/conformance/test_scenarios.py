@@ -8,6 +8,8 @@ final neuron state and the end time.
 from __future__ import annotations
 
 import inspect
+import itertools
+import zlib
 
 import numpy as np
 import pytest
@@ -16,7 +18,8 @@ from speksim.config import validate
 from speksim.errors import DeadlockError
 
 from .scenarios import (ALL_RULES, CHIP, ENGINES, NOT_YET_IMPLEMENTED, PARTLY_IMPLEMENTED, all_scenarios,
-                        check_expected, compile_scenario, engine_function, first_difference, run_engine)
+                        byte_difference, check_expected, compile_scenario, engine_function, first_difference,
+                        run_engine, run_fast_in_chunks)
 
 SCENARIOS = all_scenarios()
 BY_NAME = {s.name: s for s in SCENARIOS}
@@ -81,6 +84,40 @@ def test_fast_engine_in_chunks_agrees(name):
             res = exc
         diff = first_difference(result("reference", name), res, ("reference", f"fast in chunks of {chunk}"))
         assert diff is None, f"scenario {name}: {diff}"
+
+
+@pytest.mark.parametrize("name", sorted(BY_NAME))
+def test_fast_engine_chunking_changes_no_byte(name):
+    """T8: fed in chunks of one event, or of random sizes (empty chunks included), the fast engine
+    gives the same bytes as fed at once: outputs, statistics, lags, series, states, the end."""
+    engine_function("fast")
+    s = BY_NAME[name]
+    net = compile_scenario(s)
+    whole = run_fast_in_chunks(net, s.inputs, s.options, [])
+    rng = np.random.default_rng(zlib.crc32(name.encode()))      # seeded per scenario
+    feeds = {"chunks of 1": itertools.repeat(1)}
+    for k in range(3):
+        feeds[f"random chunks #{k}"] = (int(v) for v in rng.integers(0, 5, 10_000))
+    for how, sizes in feeds.items():
+        diff = byte_difference(whole, run_fast_in_chunks(net, s.inputs, s.options, sizes))
+        assert diff is None, f"scenario {name} fed in {how}: {diff}"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_run_that_ends_by_itself_leaves_nothing_pending(engine):
+    """T12: without end_ns, a run that is not cut ended because nothing was left in flight,
+    queued or in service: no block has pending work and every input was sent or dropped."""
+    engine_function(engine)
+    from speksim.engine.compiled import STAT_NAMES
+    checked = 0
+    for name, s in BY_NAME.items():
+        res = result(engine, name)
+        if isinstance(res, DeadlockError) or s.options.end_ns is not None or res.cut:
+            continue
+        checked += 1
+        pending = res.stats[:, STAT_NAMES.index("pending")]
+        assert not pending.any() and res.active == () and res.unsent == 0, (name, pending.tolist())
+    assert checked >= 30
 
 
 def test_t10_published_latencies():
