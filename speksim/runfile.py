@@ -41,8 +41,11 @@ from .result import STATS_DTYPE, Result
 
 #: Value of the root attribute `format` of every run file.
 RUN_FORMAT = "speksim-run"
-#: Layout version written by this speksim; files with a larger number are refused.
-SCHEMA_VERSION = 1
+#: Layout version written by this speksim; files with a larger number are refused. Version 2
+#: added the `pending` statistic and the root attributes `cut`, `active` and `unsent` (SPEC T12);
+#: version 1 files read with pending 0 and an uncut run.
+SCHEMA_VERSION = 2
+_ADDED_STATS = ("pending",)
 
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -182,6 +185,10 @@ def _write_stats(f, result: Result):
 def _write_tail(f, result: Result, metadata: dict):
     f.attrs["bin_ns"] = np.int64(result.bin_ns)
     f.attrs["t_end_ns"] = np.int64(result.t_end_ns)
+    # SPEC T12: how the run ended
+    f.attrs["cut"] = np.bool_(result.cut)
+    f.attrs["active"] = ",".join(result.active)
+    f.attrs["unsent"] = np.int64(result.unsent)
     g = _group(f, "series")
     g.attrs["bin_ns"] = np.int64(result.bin_ns)
     g.attrs["blocks"] = ",".join(BLOCK_NAMES)
@@ -429,6 +436,8 @@ def _read(f) -> Result:
     stats_raw = f["stats"][()]
     stats = np.zeros(len(stats_raw), STATS_DTYPE)
     for name in STATS_DTYPE.names:
+        if name not in stats_raw.dtype.names and name in _ADDED_STATS:
+            continue          # a run file from before the statistic existed: it stays 0
         col = stats_raw[name]
         stats[name] = np.char.decode(col, "ascii") if col.dtype.kind == "S" else col
     series = {name: ds[()] for name, ds in f["series"].items()}
@@ -440,7 +449,9 @@ def _read(f) -> Result:
         metadata[key] = json.loads(text)
     return Result(outputs=outputs, stats=stats, input_t_ns=f["input/t_ns"][()], lag_ns=f["input/lag_ns"][()],
                   series=series, bin_ns=int(f.attrs["bin_ns"]), t_end_ns=int(f.attrs["t_end_ns"]),
-                  states=states, metadata=metadata)
+                  states=states, metadata=metadata, cut=bool(f.attrs.get("cut", False)),
+                  active=tuple(a for a in _attr_str(f.attrs.get("active", "")).split(",") if a),
+                  unsent=int(f.attrs.get("unsent", 0)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -579,3 +579,31 @@ def test_run_abandoned_midway_leaves_nothing(tmp_path):
             assert not (tmp_path / "run.h5").exists()    # nothing at the final name while the run goes
             raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+def test_how_a_run_ended_is_kept_in_the_run_file(tmp_path):
+    """SPEC T12: a run stopped at end_ns with work left keeps `active`, `unsent` and `pending`."""
+    ev = dvs_events()
+    res = speksim.simulate(small_config(), ev, options=speksim.RunOptions(end_ns=int(ev["t"][len(ev) // 2]) * 1000))
+    assert res.active and res.unsent > 0 and int(res.stats["pending"].sum()) > 0
+    back = load_run(save_run(res, tmp_path / "run.h5"))
+    assert back.equals(res)
+    assert (back.cut, back.active, back.unsent) == (res.cut, res.active, res.unsent)
+
+
+def test_version_1_run_file_reads_with_nothing_pending(result, tmp_path):
+    path = save_run(result, tmp_path / "v1.h5")
+    with h5py.File(path, "r+") as f:           # what version 1 wrote: no pending column, no T12 attributes
+        stats = f["stats"][()]
+        names = [n for n in stats.dtype.names if n != "pending"]
+        old = np.zeros(len(stats), [(n, stats.dtype[n]) for n in names])
+        for n in names:
+            old[n] = stats[n]
+        del f["stats"]
+        f.create_dataset("stats", data=old)
+        for key in ("cut", "active", "unsent"):
+            del f.attrs[key]
+        f.attrs["schema_version"] = np.int64(1)
+    back = load_run(path)
+    assert back.equals(result) and not back.cut and back.unsent == 0
+    assert int(back.stats["pending"].sum()) == 0
