@@ -33,10 +33,6 @@ from .events import DVS_EVENT, SPIKE_EVENT, validate_events
 from .result import BLOCK_NAMES, Result, outputs_from_rows, series_dict, stats_table
 
 DEFAULT_CHUNK = 1 << 16     # events per engine call: bounds the outputs gathered per call
-# Time-series bins cost 480 bytes each (5 series x 12 blocks x int64).
-MAX_LEADING_BINS = 2_000_000    # idle bins before the first event (about 1 GB): wall-clock timestamps
-MAX_SERIES_BINS = 4_000_000     # bins of a whole run (about 2 GB)
-
 
 def _event_kind(events) -> str:
     names = getattr(np.asarray(events).dtype, "names", None) or ()
@@ -126,19 +122,6 @@ class Simulation:
             target = ev["layer"].astype(np.int64)
             a = ev["feature"].astype(np.int64)
         if ev.size:
-            t0 = int(ev["t"][0])
-            if self._t_last_us is None and t0 * 1000 // self.options.bin_ns > MAX_LEADING_BINS:
-                raise EventError(
-                    f"the first event is at t = {t0:,} µs ({t0 / 3.6e9:,.1f} hours after 0), so the run would "
-                    f"simulate that idle time in {t0 * 1000 // self.options.bin_ns:,} time-series bins; shift the "
-                    "recording to start at 0 (speksim.io.fit.rezero, or --rezero)")
-            n_bins = int(ev["t"][-1]) * 1000 // self.options.bin_ns
-            if n_bins > MAX_SERIES_BINS:
-                raise EventError(
-                    f"the events reach t = {ev['t'][-1]} µs, which needs {n_bins:,} time-series bins of "
-                    f"{self.options.bin_ns} ns (at most {MAX_SERIES_BINS:,}); if these are wall-clock "
-                    "timestamps, shift the recording to start at 0 (speksim.io.fit.rezero, or --rezero), "
-                    "or choose a larger RunOptions.bin_ns")
             self._t_last_us = int(ev["t"][-1])
         self._hash.update(ev.tobytes())
         return EngineInput(ev["t"].astype(np.int64) * 1000, target, a, ev["x"].astype(np.int64),
@@ -222,7 +205,8 @@ class Simulation:
             "warnings": list(self.warnings),
         }
         return Result(outputs=outputs, stats=stats_table(raw), input_t_ns=times, lag_ns=lags,
-                      series=series_dict(raw), bin_ns=int(self.options.bin_ns), t_end_ns=int(raw.t_end_ns),
+                      series=series_dict(raw), bin_ns=int(raw.bin_ns or self.options.bin_ns),
+                      t_end_ns=int(raw.t_end_ns),
                       states=states, metadata=meta, cut=bool(raw.cut),
                       active=tuple(BLOCK_NAMES[b] for b in raw.active), unsent=int(raw.unsent))
 

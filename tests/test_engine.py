@@ -262,9 +262,42 @@ def test_bad_input_is_a_typed_error(make, fragment):
         simulate(chain(1), make(), CHIP)
 
 
-def test_wall_clock_timestamps_are_refused_with_a_hint():
-    with pytest.raises(EventError, match="rezero"):
-        simulate(chain(1), spikes([1_718_924_406_700_478], [1], [1]), CHIP)
+def test_wall_clock_timestamps_run_in_bounded_series():
+    """A recording in Unix-time µs used to be refused (its idle hours would have filled the time
+    series); now the series keep at most max_series_bins bins of a doubled width, and the run is
+    the same as the same input started near 0, shifted in time (nothing here depends on the clock)."""
+    t0 = 1_718_924_406_700_478
+    late = simulate(chain(1), spikes([t0, t0 + 5], [1, 2], [1, 1]), CHIP)
+    near = simulate(chain(1), spikes([0, 5], [1, 2], [1, 1]), CHIP)
+    assert len(late.outputs) == len(near.outputs) > 0
+    assert np.array_equal(late.outputs["t_ns"] - t0 * 1000, near.outputs["t_ns"])
+    assert np.array_equal(late.lag_ns, near.lag_ns)
+    n_bins = late.series["busy_ns"].shape[0]
+    assert n_bins <= RunOptions().max_series_bins
+    # the width is the requested 1 ms doubled k times, the least k for the run to fit
+    k = int(np.log2(late.bin_ns // RunOptions().bin_ns))
+    assert late.bin_ns == RunOptions().bin_ns * 2 ** k
+    assert late.t_end_ns // (late.bin_ns // 2) + 1 > RunOptions().max_series_bins
+    assert late.series["busy_ns"].sum() == near.series["busy_ns"].sum() == late.stats["busy_ns"].sum()
+
+
+def test_series_with_few_bins_are_the_fine_series_summed():
+    """max_series_bins: a long run's series are its 1 ms series with 2^k consecutive bins summed,
+    on both engines."""
+    cfg, ev = random_net()
+    fine = simulate(cfg, ev, CHIP, options=RunOptions(bin_ns=10_000))
+    n = fine.series["synops"].shape[0]
+    assert n > 8
+    for engine in ("fast", "reference"):
+        few = simulate(cfg, ev, CHIP, options=RunOptions(bin_ns=10_000, max_series_bins=8), engine=engine)
+        factor = few.bin_ns // 10_000
+        assert factor > 1 and few.series["synops"].shape[0] <= 8
+        assert few.series["synops"].shape[0] == -(-n // factor) or few.t_end_ns // few.bin_ns + 1 <= 8
+        for name, arr in fine.series.items():
+            padded = np.zeros((few.series[name].shape[0] * factor, arr.shape[1]), np.int64)
+            padded[:n] = arr
+            summed = padded.reshape(-1, factor, arr.shape[1]).sum(axis=1)
+            assert np.array_equal(few.series[name], summed), (engine, name)
 
 
 def test_later_chunk_must_not_go_back_in_time():

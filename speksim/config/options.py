@@ -57,6 +57,10 @@ class RunOptions:
     bin_ns: int = _option(
         1_000_000, int, "ns", "width of the time-series bins (busy, stall, FIFO occupancy, SynOps, drops)",
         lo=1, hi=10**15, flag_us=True)
+    max_series_bins: int = _option(
+        16_384, int, "bins", "most time-series bins a run keeps: a longer run doubles the bin width as often as "
+        "needed (so memory does not grow with the recording's length); the width used is the result's bin_ns",
+        lo=2, hi=2**26)
     end_ns: Optional[int] = _option(
         None, int, "ns", "stop the run at this simulated time whatever is still in flight (SPEC T12); "
         "none: run until the chip is idle", lo=0, hi=2**62, optional=True, flag_us=True)

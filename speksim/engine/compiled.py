@@ -209,6 +209,27 @@ def compile_network(config: ChipConfig, chip: Chip, options: RunOptions) -> Comp
                            fifo_depth=fifo_depth, out_depth=out_depth, params=params)
 
 
+def series_bin_ns(bin_ns: int, t_end_ns: int, max_bins: int) -> int:
+    """The bin width of a run's series: `bin_ns` doubled as often as needed for the run's
+    t_end_ns // width + 1 bins to be at most `max_bins`. Both engines use it, so a series is the
+    same whichever engine made it: the sum of 2^k consecutive bins of the requested width."""
+    w = int(bin_ns)
+    while t_end_ns // w + 1 > max_bins:
+        w *= 2
+    return w
+
+
+def coarsen(series: np.ndarray, factor: int) -> np.ndarray:
+    """Series int64 [N_SERIES, n, blocks] with every `factor` consecutive bins summed into one."""
+    if factor == 1:
+        return series
+    n = series.shape[1]
+    m = -(-n // factor)
+    padded = np.zeros((series.shape[0], m * factor, series.shape[2]), np.int64)
+    padded[:, :n] = series
+    return padded.reshape(series.shape[0], m, factor, series.shape[2]).sum(axis=2)
+
+
 @dataclass
 class RawResult:
     """What an engine returns; `speksim.result.Result` wraps it for users.
@@ -221,6 +242,7 @@ class RawResult:
     SPEC T12: cut: the run was stopped drain_ns after the last input's timestamp with work left;
     active: ids of the blocks with pending work at the end (the `pending` statistic > 0);
     unsent: input events the input link never sent because the run stopped first (lag -1).
+    bin_ns: the width of the series' bins (`series_bin_ns`).
     """
 
     outputs: np.ndarray
@@ -232,6 +254,7 @@ class RawResult:
     cut: bool = False
     active: tuple = ()
     unsent: int = 0
+    bin_ns: int = 0
 
 
 @dataclass

@@ -28,6 +28,7 @@ from .compiled import (
     P_READOUT_NS, P_TICK_NS, P_WRAP, R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, READOUT, S_BUSY,
     S_CONGESTION, S_COPIES, S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_LEAKMERGED,
     S_OOR, S_OUTMAX, S_PENDING, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS, CompiledNetwork, EngineInput, RawResult,
+    coarsen, series_bin_ns,
 )
 
 INF = np.int64(2**62)
@@ -547,6 +548,7 @@ class FastEngine:
         self.net = net
         self.binw = int(options.bin_ns)
         self.bn = np.array([self.binw, 0, 0], np.int64)   # bin width, current bin, its start
+        self.max_bins = int(options.max_series_bins)
         self.end_ns = -1 if options.end_ns is None else int(options.end_ns)
         self.drain_ns = int(options.drain_ns)
         core = net.core
@@ -572,7 +574,7 @@ class FastEngine:
         self.spk = [np.zeros(nspk, np.int64) for _ in range(4)]
         self.fired = np.zeros(int(max(1, core[:, C_COUT].max())), np.uint8)
         self.stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
-        self.series = np.zeros((N_SERIES, 64, N_BLOCKS), np.int64)
+        self.series = np.zeros((N_SERIES, min(64, self.max_bins), N_BLOCKS), np.int64)
         self.out = np.zeros((out_capacity, 6), np.int64)
         self.g = np.zeros(N_G, np.int64)
         self.g[G_NEXTTICK] = net.params[P_TICK_NS]
@@ -636,9 +638,7 @@ class FastEngine:
                     outs.append(self.out[:k].copy())
                     self.g[G_NOUT] = 0
             if code == SERIES_FULL:
-                grow = np.zeros((N_SERIES, self.series.shape[1] * 2, N_BLOCKS), np.int64)
-                grow[:, :self.series.shape[1]] = self.series
-                self.series = grow
+                self._more_bins()
             elif code == NEED_INPUT:
                 used = int(self.g[G_POS])
                 if used < n:
@@ -667,8 +667,29 @@ class FastEngine:
             rows = rows[keep]
         return rows, lag
 
+    def _more_bins(self):
+        """Room for the current bin: twice the bins up to max_bins, then twice the bin width (each
+        pair of bins summed into one), so the series never hold more than max_bins bins."""
+        cap = self.series.shape[1]
+        if cap < self.max_bins:
+            grow = np.zeros((N_SERIES, min(2 * cap, self.max_bins), N_BLOCKS), np.int64)
+            grow[:, :cap] = self.series
+            self.series = grow
+            return
+        merged = np.zeros_like(self.series)
+        merged[:, :-(-cap // 2)] = coarsen(self.series, 2)
+        self.series = merged
+        self.binw *= 2
+        self.bn[0] = self.binw
+        self.bn[1] //= 2
+        self.bn[2] = self.bn[1] * self.binw
+
     def result(self, outputs: np.ndarray, lag: np.ndarray) -> RawResult:
         t_end = self.t_stop if self.stopped else max(int(self.g[G_TEND]), self.end_ns)
+        width = series_bin_ns(self.binw, t_end, self.max_bins)
+        if width > self.binw:   # end_ns beyond the last instant can call for wider bins still
+            self.series = coarsen(self.series, width // self.binw)
+            self.binw = width
         n_bins = t_end // self.binw + 1
         if n_bins > self.series.shape[1]:
             grow = np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64)
@@ -697,7 +718,8 @@ class FastEngine:
         stats[:, S_PENDING] = pending
         return RawResult(outputs=outputs, stats=stats.copy(), lag_ns=lag,
                          series=self.series[:, :n_bins].copy(), state=self.state.copy(), t_end_ns=t_end,
-                         cut=self.cut, active=tuple(int(b) for b in np.flatnonzero(pending)), unsent=self.unsent)
+                         cut=self.cut, active=tuple(int(b) for b in np.flatnonzero(pending)), unsent=self.unsent,
+                         bin_ns=self.binw)
 
     def _deadlock_error(self) -> DeadlockError:
         t = int(self.g[G_DEADT])

@@ -58,7 +58,7 @@ from .compiled import (C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HO
                        R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, READOUT, S_BUSY, S_CONGESTION, S_COPIES,
                        S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_LEAKMERGED,
                        S_OOR, S_OUTMAX, S_PENDING, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS, CompiledNetwork,
-                       EngineInput, RawResult)
+                       EngineInput, RawResult, coarsen, series_bin_ns)
 
 #: Priority of the senders' turn: after the tick (URGENT) and every server action (NORMAL).
 _SENDERS = NORMAL + 1
@@ -140,15 +140,17 @@ class _Recorder:
         for records in (self.busy, self.stalls, self.waits, self.synops, self.drops):
             records.clear()
 
-    def finish(self, t_end: int):
-        """(stats, series) of a run that ended at t_end: n_bins = t_end // bin_ns + 1."""
+    def finish(self, t_end: int, max_bins: int):
+        """(stats, series, bin width) of a run that ended at t_end: bins of bin_ns, summed into
+        wider ones when there would be more than max_bins (`series_bin_ns`)."""
         self.fold()
         n_bins = t_end // self.bin_ns + 1
         series = np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64)
         m = min(n_bins, self._series.shape[1])
         assert not self._series[:, m:].any(), "something happened after the end of the run"
         series[:, :m] = self._series[:, :m]
-        return np.array(self.stats, np.int64) + self._totals, series
+        width = series_bin_ns(self.bin_ns, t_end, max_bins)
+        return np.array(self.stats, np.int64) + self._totals, coarsen(series, width // self.bin_ns), width
 
 
 def _spread(iv: np.ndarray, w: int):
@@ -951,9 +953,9 @@ def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions
         outputs = sim.outputs
     for stage in stages:
         stage.count_entered(t_end)
-    stats, series = rec.finish(t_end)
+    stats, series, bin_ns = rec.finish(t_end, options.max_series_bins)
     stats[:, S_PENDING] = pending
     return RawResult(outputs=np.array(outputs, np.int64).reshape(-1, 6), stats=stats,
                      lag_ns=np.array(link.lag, np.int64), series=series, state=state, t_end_ns=int(t_end),
                      cut=end_ns is None and work, active=tuple(b for b in range(N_BLOCKS) if pending[b]),
-                     unsent=link.n - link.i)
+                     unsent=link.n - link.i, bin_ns=bin_ns)
