@@ -2,8 +2,8 @@
 
 Both engines call the same kernels and read the same compiled network, so comparing them cannot
 see a mistake in those; these cases pin the result itself. Each one is small enough to follow
-SPEC.md on paper: the comments give the arithmetic, and every time is computed from the chip's
-own parameters (named as in tests/conformance/scenarios.py: LAT host_in_latency_ns, EV event_ns,
+docs/chip-model.md on paper: the comments give the arithmetic, and every time is computed from
+the chip's own parameters (named as in tests/conformance/scenarios.py: LAT host_in_latency_ns, EV event_ns,
 SY synop_ns, LK leak_ns, RT route_ns, HO host_out_ns, HL host_out_latency_ns). The plain-Python
 model of tests/conformance/naive.py must reach the same addresses and states, which checks the
 model against the same hand computation.

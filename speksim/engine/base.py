@@ -107,21 +107,24 @@ def _load_builtin():
     from . import backends  # noqa: F401  (registers the built-in engines)
 
 
-def deadlock_error(t_ns: int, waits: dict, fifo_depth, out_depth, fifo_contents: dict,
-                   out_count: dict) -> DeadlockError:
+def deadlock_error(t_ns: int, waits: dict, fifo_contents: dict, fifo_depth, out_count: dict, out_depth,
+                   link: Optional[tuple] = None) -> DeadlockError:
     """The DeadlockError of SPEC T9, worded the same whichever engine found the deadlock.
 
-    waits: {block: block whose FIFO it waits for}; fifo_contents: {block: [(feature, x, y), ...]}
-    in FIFO order; out_count: {block: spikes in its output queue}; fifo_depth, out_depth: per
-    block. The cycle is listed from its lowest block id.
+    waits: {block: the block whose FIFO its output stage waits for}; fifo_contents: {block:
+    [(feature, x, y), ...]} in FIFO order; out_count: {block: spikes in its output queue};
+    fifo_depth, out_depth: indexed by block; link: (input index, target block) when the input
+    link waits too. The cycle is listed from its lowest block id.
     """
     cycle = find_cycle(waits)
     lines = []
     for b in (cycle or sorted(waits)):
         fifo = fifo_contents.get(b, [])
-        lines.append(f"{block_label(b)}: FIFO {len(fifo)}/{int(fifo_depth[b])} {fifo[:8]}"
+        lines.append(f"{block_label(b)}: FIFO {len(fifo)}/{int(fifo_depth[b])} (feature, x, y) {fifo[:8]}"
                      f"{' ...' if len(fifo) > 8 else ''}, output queue {int(out_count.get(b, 0))}/{int(out_depth[b])}, "
-                     f"waiting to send to {block_label(waits[b]) if b in waits else 'nothing'}")
+                     f"waiting to send to {block_label(waits[b])}")
+    if link is not None:
+        lines.append(f"the input link waits to send input event {link[0]} to {block_label(link[1])}")
     what = " -> ".join(block_label(b) for b in cycle + cycle[:1]) if cycle else "blocked senders"
     msg = (f"deadlock at t = {t_ns} ns (SPEC T9): {what} wait for each other's FIFO slots.\n  "
            + "\n  ".join(lines)

@@ -1,6 +1,6 @@
 """The SimPy reference engine: the chip model of SPEC §3, one SimPy process per block.
 
-Meant to be read next to SPEC.md and docs/timing-model.md, and to agree to the byte with the fast
+Meant to be read next to docs/chip-model.md, and to agree to the byte with the fast
 engine (`speksim.engine.fast`), which implements the same rules in numba.
 
 Processes (SPEC §3): the input link (T1), each core's service (T3, T5) and output stage (T4),
@@ -8,7 +8,7 @@ the DVS layer's service and output stage (T11), the readout service (T11; it onl
 for now) and the host output (T7). A process wakes only when something observable happens and
 its effect cannot be computed ahead; everything else follows from the rules arithmetically:
 
-- The SynOps of a job are applied when its service starts (timing-model: functional work at
+- The SynOps of a job are applied when its service starts (docs/chip-model.md: functional work at
   service start) and their completion times follow from T3. Only its own server adds to an
   output queue, so a spike completing while the queue has a free slot *now* cannot find it full:
   the server puts it in the queue at once, marked with the time it enters (T3), and the stage
@@ -24,7 +24,7 @@ So a process wakes to start a copy (T0, T4), to send an input (T1), to start a j
 not be foreseen (a leak job, or an event queued behind a job that may stall) and when a spike may
 find its output queue full.
 
-One nanosecond is settled in rounds (docs/timing-model.md): the slow-clock tick first, then the
+One nanosecond is settled in rounds (docs/chip-model.md, T0): the slow-clock tick first, then the
 servers, then the senders in rank order, again until nothing changes. SimPy's order of same-time
 events is not trusted for this: ticks are scheduled with URGENT priority (before every server
 action), server actions run at NORMAL priority, and the senders' turn is taken by one arbiter,
@@ -48,6 +48,7 @@ from simpy.events import NORMAL, URGENT
 
 from ..config import RunOptions
 from ..errors import DeadlockError
+from .base import deadlock_error
 from ..kernels import leak_job, scatter_event
 from .compiled import (C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAK, C_LEAKNS,
                        C_NCOPY, C_NOFF, C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKCAP, C_SX, C_SY, C_SYNNS, C_THI,
@@ -67,7 +68,7 @@ _INF = float("inf")
 
 
 def block_name(block: int) -> str:
-    """Human name of a block id (docs/timing-model.md, block table)."""
+    """Human name of a block id (speksim.blocks)."""
     if 0 <= block < N_CORES:
         return f"core {block}"
     return {DVS: "DVS layer", READOUT: "readout", HOST_OUT: "host output"}.get(block, f"block {block}")
@@ -222,7 +223,7 @@ class _Fifo:
 
 
 class _Arbiter:
-    """The senders' turn of a round (T0, docs/timing-model.md): every sender that can start a
+    """The senders' turn of a round (docs/chip-model.md, T0): every sender that can start a
     transfer now is asked, lowest rank first, to make it. A sender that had to wait is asked
     again only once its target FIFO has a free slot (asking earlier would change nothing)."""
 
@@ -353,7 +354,7 @@ class _Server:
     While the server is idle with an empty FIFO and no leak job can come (T5), nothing can change
     when it will start the next event: the later of that event's availability and the end of the
     last job. It is then `foreseeable`, and `_Sim.transfer` serves each event as it arrives, as at
-    its start (timing-model: functional work at service start), without waking the process. The
+    its start (docs/chip-model.md: functional work at service start), without waking the process. The
     process takes over again when a spike of such a job may find the output queue full (T4)."""
 
     leak_pending = False            # only a core has leak jobs (T5)
@@ -583,7 +584,7 @@ class _CoreServer(_QueuedServer):
             nsyn, nspk = scatter_event(self.state, self.noff, self.weights, self.woff, c, x, y, *self.geometry)
             self.rec.synops += (self.block, s, nsyn)
             return self._emit(s, self.event_ns, self.synop_ns, nsyn, self._survivors(nspk) if nspk else (), root)
-        # F1: not processed; served like an event without a valid offset (timing-model)
+        # F1: not processed; served like an event without a valid offset (docs/chip-model.md)
         self.rec.dropped(self.block, S_OOR, s)
         return self._emit(s, self.event_ns, self.synop_ns, 0, (), root)
 
@@ -812,39 +813,20 @@ class _InputLink:
 # ----------------------------------------------------------------------------------------------
 
 def _deadlock(sim: _Sim, stages: list, link: _InputLink) -> DeadlockError:
-    """T9: name the blocks of the waiting cycle, their FIFO contents and the simulated time."""
+    """T9: the stages that wait for a FIFO slot, and what they wait for, found here; worded by
+    `engine.base.deadlock_error` like the fast engine's."""
     waits = {}
     for sender in sim.arbiter.waiting.values():
         if isinstance(sender, _Stage) and sender.queue:
-            waits[sender.block] = sender.copies[sender.queue[0][5]][K_TARGET]
-    cycle: list[int] = []
-    for start in sorted(waits):
-        path, b = [], start
-        while b in waits and b not in path:
-            path.append(b)
-            b = waits[b]
-        if b in path:
-            loop = path[path.index(b):]
-            low = loop.index(min(loop))
-            cycle = loop[low:] + loop[:low]
-            break
-    if not cycle:
-        cycle = sorted(waits)
-    t = sim.last_instant()
-    lines = []
-    for b in cycle:
-        fifo = sim.fifos[b]         # its `served` events start before nothing is scheduled
-        contents = ", ".join(str(tuple(payload)) for _, payload, _ in fifo.entries)
-        lines.append(f"{block_name(b)} (output queue {len(stages[b].queue)} spike(s)) waits for a slot in "
-                     f"{block_name(waits[b])}'s FIFO; {block_name(b)}'s FIFO holds "
-                     f"{len(fifo.entries)}/{fifo.depth} events (feature, x, y, root): [{contents}]")
+            waits[sender.block] = int(sender.copies[sender.queue[0][5]][K_TARGET])
+    blocks = set(waits) | set(waits.values())
+    # a FIFO's `served` events start before nothing is scheduled: its entries are what it holds
+    contents = {b: [tuple(int(v) for v in payload[:3]) for _, payload, _ in sim.fifos[b].entries] for b in blocks}
+    waiting_link = None
     if link.rank in sim.arbiter.waiting and link.i < link.n:
-        lines.append(f"the input link waits to send input event {link.i} to {block_name(link.target[link.i])}")
-    names = " -> ".join(block_name(b) for b in cycle + cycle[:1])
-    msg = (f"the chip deadlocked at t = {t} ns (SPEC T9): nothing is scheduled while senders wait for "
-           f"FIFO slots in the cycle {names}:\n  " + "\n  ".join(lines) +
-           "\nBreak the cycle, enlarge the FIFOs, or enable input_congestion_balancer_enable on a core of it.")
-    return DeadlockError(msg, t_ns=t, cycle=cycle)
+        waiting_link = (link.i, int(link.target[link.i]))
+    return deadlock_error(sim.last_instant(), waits, contents, [f.depth for f in sim.fifos],
+                          {b: len(stages[b].queue) for b in waits}, sim.net.out_depth, waiting_link)
 
 
 def _left_at(sim: _Sim, stages: list, link: _InputLink, t: int):

@@ -1,4 +1,4 @@
-"""Named conformance scenarios: small chips whose behaviour follows from SPEC.md by hand.
+"""Named conformance scenarios: small chips whose behaviour follows from the chip model (docs/chip-model.md) by hand.
 
 Each scenario names the SPEC rules it exercises. Where the result can be worked out by hand it
 carries the expectation, computed in the scenario's code from the chip's parameters with the
@@ -580,7 +580,7 @@ def input_lag():
 
 @_scenarios
 def no_input():
-    """End of a run (timing-model): with no input the run ends at 0, or at end_ns if given."""
+    """End of a run (docs/chip-model.md): with no input the run ends at 0, or at end_ns if given."""
     cfg = chip_config({0: conv(ones(1, 1), (1, 1), monitor_enable=True)})
     return [Scenario("no_input", ("T1",), cfg, CHIP, OPTS, spike_in(), Expected(outputs=[], lag_ns=[], t_end_ns=0)),
             Scenario("no_input_until_end_ns", ("T1",), cfg, CHIP, RunOptions(bin_ns=1000, end_ns=5000), spike_in(),
@@ -670,7 +670,7 @@ def balancer_drop_then_next_input():
 @_scenarios
 def balancer_drop_then_next_copy():
     """T6 + T0: core 0's copy to core 1 (balancer, full) is dropped and its next copy, to core 2,
-    is tried at once, within core 0's turn (timing-model: "tries its next copy at once"), so it
+    is tried at once, within core 0's turn (docs/chip-model.md: "tries its next copy at once"), so it
     takes core 2's only slot before core 3 (rank 5), whose spike completes in the same ns."""
     chip = CHIP.replace(fifo_depth={1: 1, 2: 1})
     p = timing(chip)
@@ -832,7 +832,7 @@ def dvs_layer_mapping():
                              [(0, 1, 1, 1), (5, 2, 2, 0), (10, 3, 3, 1)], [(1, 1, 1), (0, 2, 2), (1, 3, 3)],
                              opts=RunOptions(input_path="sensor")))
     # pass_sensor_events = False: on-chip pixel events do not enter the layer; they are dropped
-    # like filtered events (timing-model does not say; both engines count them in dvs_filtered)
+    # like filtered events (the chip model does not say; both engines count them in dvs_filtered)
     out.append(_dvs_scenario("dvs_sensor_not_passed", ("F6", "T11"),
                              dvs_layer(cut=Vec2(15, 15), monitor_enable=True, pass_sensor_events=False),
                              [(0, 1, 1, 1), (5, 2, 2, 0)], [None, None], opts=RunOptions(input_path="sensor")))
@@ -1010,7 +1010,7 @@ def end_ns_cuts_a_busy_chain():
 @_scenarios
 def end_ns_during_a_leak_job():
     """T12 + T5: end_ns falls inside the second tick's leak job: the core is busy from the tick to
-    end_ns and the job is pending. Its neuron updates are all made (timing-model: functional work
+    end_ns and the job is pending. Its neuron updates are all made (docs/chip-model.md: functional work
     happens at service start), so the states show both ticks."""
     p = timing(CHIP)
     init = np.zeros((2, 2, 2), np.int16)
@@ -1215,8 +1215,10 @@ def first_difference(a, b, names=("reference", "fast")) -> Optional[str]:
         if not (isinstance(a, DeadlockError) and isinstance(b, DeadlockError)):
             which = na if isinstance(a, DeadlockError) else nb
             return f"only {which} deadlocked: {a if which == na else b}"
-        if a.t_ns != b.t_ns or sorted(a.cycle) != sorted(b.cycle):
+        if a.t_ns != b.t_ns or a.cycle != b.cycle:
             return f"deadlocks differ: {na} at {a.t_ns} ns cycle {a.cycle}, {nb} at {b.t_ns} ns cycle {b.cycle}"
+        if str(a) != str(b):     # one message, word for word, whichever engine found the deadlock
+            return f"deadlock messages differ:\n{na}: {a}\n{nb}: {b}"
         return None
     oa, ob = np.asarray(a.outputs), np.asarray(b.outputs)
     m = min(len(oa), len(ob))

@@ -72,7 +72,7 @@ def test_engines_agree(name):
 
 @pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_fast_engine_in_chunks_agrees(name):
-    """timing-model, chunks: input fed in chunks gives the same bytes as input fed at once."""
+    """T8, chunks: input fed in chunks gives the same bytes as input fed at once."""
     run_fast = engine_function("fast")
     if "chunk_events" not in inspect.signature(run_fast).parameters:
         pytest.skip("run_fast takes no chunk_events")
@@ -134,7 +134,8 @@ def test_deadlock_names_cycle_and_time():
     assert sorted(err.cycle) == [0, 1]
     assert err.t_ns is not None and err.t_ns > 0
     text = str(err)
-    assert "core 0" in text and "core 1" in text and f"{err.t_ns} ns" in text and "FIFO holds" in text
+    assert "core 0 -> core 1 -> core 0" in text and f"{err.t_ns} ns" in text
+    assert "core 0: FIFO 1/1 (feature, x, y)" in text
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -1,0 +1,531 @@
+"""The fast engine's loop: numba-compiled, over SPEC T0–T12 and F1–F6 (docs/chip-model.md).
+
+`_run` advances the chip from one instant to the next, settling each instant in rounds (see
+docs/chip-model.md, T0): tick, servers, then senders by rank. It keeps all state in arrays so it
+can stop at any instant boundary and resume: when the output buffer or the time-series buffer
+is full, when a chunk of input is used up, when the run is over (SPEC T12), or on a deadlock.
+It also stops inside an instant, at the input link, when the chunk's last input was dropped by
+a congestion balancer: a drop costs the link no time, so the next chunk's first input may start
+in that same instant and must compete there by rank (T0, T8); `_resume` finishes that instant
+with the next chunk. `speksim.engine.fast.FastEngine` owns the arrays and handles those stops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
+from ..kernels import dvs_map, leak_job, scatter_event
+from .compiled import (
+    C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAK, C_LEAKNS, C_NCOPY, C_NOFF,
+    C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKOFF, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_WIN,
+    C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY,
+    D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_CORES,
+    P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE,
+    P_READOUT_NS, P_TICK_NS, P_WRAP, R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY,
+    S_CONGESTION, S_COPIES, S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_LEAKMERGED,
+    S_OOR, S_OUTMAX, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS,
+)
+
+INF = np.int64(2**62)
+
+# Every function here is compiled with _nrt=False: they allocate nothing, and with numba's runtime
+# on, the reference counting of the ~25 array arguments of each step cost 2 us per step (40x the
+# loop's own work). Helpers are inlined into _run for the same reason.
+
+# return codes of _run; STOPPED: the next instant is past the end of the run (T12)
+DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK, STOPPED = 0, 1, 2, 3, 4, 5
+
+# server columns sv[block, :]
+(SV_BUSY, SV_START, SV_SHIFT, SV_NSPK, SV_K, SV_DUR, SV_ROOT, SV_BLOCKED, SV_STALLSINCE, SV_LEAKPEND,
+ SV_DECCNT, SV_L, SV_F, SV_X, SV_Y, SV_WAKE) = range(16)
+N_SV = 16
+# FIFO control fc[block, :]; FIFO rows fq[slot, :]
+FC_BASE, FC_HEAD, FC_CNT, FC_TLAST = range(4)
+FQ_LAYER, FQ_F, FQ_X, FQ_Y, FQ_ROOT, FQ_AVAIL = range(6)
+# output queue control oc[q, :]; rows oq[slot, :]
+OC_BASE, OC_HEAD, OC_CNT = range(3)
+OQ_F, OQ_X, OQ_Y, OQ_ROOT = range(4)
+# stage st[q, :]
+ST_FREE, ST_COPY, ST_BLOCKED = range(3)
+# globals g[:]
+# G_RESUME: _run stopped inside instant G_TNOW at the input link, which needs the next chunk
+(G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
+ G_RESUME) = range(11)
+N_G = 11
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _spread(series, col, blk, t0, t1, bn, weight):
+    """Add weight * |[t0, t1) ∩ bin| to every bin the interval covers.
+
+    bn = [bin width, current bin, start of the current bin]; t1 is never later than the current
+    instant, so an interval that starts in the current bin needs no division."""
+    if t1 <= t0 or weight == 0:
+        return
+    if t0 >= bn[2]:
+        series[col, bn[1], blk] += (t1 - t0) * weight
+        return
+    binw = bn[0]
+    b0 = t0 // binw
+    b1 = (t1 - 1) // binw
+    if b0 == b1:
+        series[col, b0, blk] += (t1 - t0) * weight
+        return
+    series[col, b0, blk] += ((b0 + 1) * binw - t0) * weight
+    for b in range(b0 + 1, b1):
+        series[col, b, blk] += binw * weight
+    series[col, b1, blk] += (t1 - b1 * binw) * weight
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _occupancy(fc, stats, series, blk, t, bn, delta):
+    """FIFO occupancy of blk changes by delta at t: close the area integral up to t first."""
+    cnt = fc[blk, FC_CNT]
+    tl = fc[blk, FC_TLAST]
+    if t > tl:
+        stats[blk, S_FIFOAREA] += cnt * (t - tl)
+        _spread(series, R_FIFO, blk, tl, t, bn, cnt)
+        fc[blk, FC_TLAST] = t
+    cnt += delta
+    fc[blk, FC_CNT] = cnt
+    if cnt > stats[blk, S_FIFOMAX]:
+        stats[blk, S_FIFOMAX] = cnt
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _fifo_push(fq, fc, depth, stats, series, blk, t, bn, layer, f, x, y, root, avail):
+    slot = fc[blk, FC_HEAD] + fc[blk, FC_CNT]
+    if slot >= depth[blk]:
+        slot -= depth[blk]
+    pos = fc[blk, FC_BASE] + slot
+    fq[pos, FQ_LAYER] = layer
+    fq[pos, FQ_F] = f
+    fq[pos, FQ_X] = x
+    fq[pos, FQ_Y] = y
+    fq[pos, FQ_ROOT] = root
+    fq[pos, FQ_AVAIL] = avail
+    stats[blk, S_IN] += 1
+    _occupancy(fc, stats, series, blk, t, bn, 1)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _fifo_pop(fc, depth, stats, series, blk, t, bn):
+    """Free the head slot (T2); returns the row index of the event just taken."""
+    pos = fc[blk, FC_BASE] + fc[blk, FC_HEAD]
+    head = fc[blk, FC_HEAD] + 1
+    fc[blk, FC_HEAD] = 0 if head == depth[blk] else head
+    stats[blk, S_SERVED] += 1
+    _occupancy(fc, stats, series, blk, t, bn, -1)
+    return pos
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, sv,
+               spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn):
+    """An idle core or DVS layer q starts its next job at t, if it has one (T3, T5, T11)."""
+    if q < N_CORES:
+        r = core[q]
+        base = r[C_SPKOFF]
+        ev = r[C_EVNS]
+        if sv[q, SV_LEAKPEND]:
+            sv[q, SV_LEAKPEND] = 0
+            n, nspk = leak_job(state, r[C_NOFF], biases, r[C_BOFF], r[C_COUT], r[C_HOUT], r[C_WOUT],
+                               r[C_THI], r[C_TLO], r[C_RTZ], params[P_WRAP], params[P_LEAK_FIRE],
+                               spk_o[base:], spk_f[base:], spk_x[base:], spk_y[base:])
+            stats[q, S_LEAKJOBS] += 1
+            step = r[C_LEAKNS]
+            dur = ev + n * step
+            root = -1
+        else:
+            if fc[q, FC_CNT] == 0:
+                return False
+            pos = fc[q, FC_BASE] + fc[q, FC_HEAD]
+            if fq[pos, FQ_AVAIL] > t:
+                return False
+            _fifo_pop(fc, fifo_depth, stats, series, q, t, bn)
+            c, x, y, root = fq[pos, FQ_F], fq[pos, FQ_X], fq[pos, FQ_Y], fq[pos, FQ_ROOT]
+            step = r[C_SYNNS]
+            if c >= r[C_CIN] or x >= r[C_WIN] or y >= r[C_HIN]:
+                stats[q, S_OOR] += 1
+                series[R_DROPPED, bn[1], q] += 1
+                n, nspk = 0, 0
+            else:
+                n, nspk = scatter_event(state, r[C_NOFF], weights, r[C_WOFF], c, x, y, r[C_COUT], r[C_HOUT],
+                                        r[C_WOUT], r[C_K], r[C_SY], r[C_SX], r[C_PY], r[C_PX], r[C_THI],
+                                        r[C_TLO], r[C_RTZ], params[P_WRAP], fired,
+                                        spk_o[base:], spk_f[base:], spk_x[base:], spk_y[base:])
+                stats[q, S_SYNOPS] += n
+                series[R_SYNOPS, bn[1], q] += n
+            dur = ev + n * step
+        # F5.1 decimator, and spikes with no copy to make never enter the queue (T3)
+        decn = r[C_DECN]
+        ncopy = r[C_NCOPY]
+        stats[q, S_SPIKES] += nspk
+        m = 0
+        for i in range(nspk):
+            if decn:
+                sv[q, SV_DECCNT] += 1
+                if sv[q, SV_DECCNT] < decn:
+                    stats[q, S_DECIMATED] += 1
+                    continue
+                sv[q, SV_DECCNT] = 0
+            if ncopy == 0:
+                continue
+            spk_o[base + m] = ev + (spk_o[base + i] + 1) * step
+            spk_f[base + m] = spk_f[base + i]
+            spk_x[base + m] = spk_x[base + i]
+            spk_y[base + m] = spk_y[base + i]
+            m += 1
+        nspk = m
+    else:
+        if fc[DVS, FC_CNT] == 0:
+            return False
+        pos = fc[DVS, FC_BASE] + fc[DVS, FC_HEAD]
+        if fq[pos, FQ_AVAIL] > t:
+            return False
+        _fifo_pop(fc, fifo_depth, stats, series, DVS, t, bn)
+        root = fq[pos, FQ_ROOT]
+        base = spk_o.shape[0] - 1  # the DVS layer's one-entry spike list is the buffers' last slot
+        dur = dvs[D_EVNS]
+        keep, f, x, y = dvs_map(dvs[D_ON], dvs[D_OFF], dvs[D_MERGE], dvs[D_PX], dvs[D_PY], dvs[D_OX], dvs[D_OY],
+                                dvs[D_CX], dvs[D_CY], dvs[D_MX], dvs[D_MY], dvs[D_DIAG],
+                                fq[pos, FQ_X], fq[pos, FQ_Y], fq[pos, FQ_F])
+        if not dvs[D_PASS]:
+            keep = 0
+        nspk = 0
+        if keep:
+            stats[DVS, S_SPIKES] += 1
+            if dvs[D_NCOPY] > 0:
+                spk_o[base], spk_f[base], spk_x[base], spk_y[base] = dur, f, x, y
+                nspk = 1
+        else:
+            stats[DVS, S_DVSFILT] += 1
+            series[R_DROPPED, bn[1], DVS] += 1
+    sv[q, SV_BUSY] = 1
+    sv[q, SV_START] = t
+    sv[q, SV_SHIFT] = 0
+    sv[q, SV_NSPK] = nspk
+    sv[q, SV_K] = 0
+    sv[q, SV_DUR] = dur
+    sv[q, SV_ROOT] = root
+    sv[q, SV_BLOCKED] = 0
+    # keep the spike list's base in SV_L (cores: their slice of the shared buffers; DVS: slot 0)
+    sv[q, SV_L] = base
+    return True
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, oq, oc,
+                    out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn):
+    """Server of a core or the DVS layer at t: spikes into the output queue (T3/T4), job end, next job."""
+    changed = False
+    while True:
+        if sv[q, SV_BUSY]:
+            k = sv[q, SV_K]
+            if k < sv[q, SV_NSPK]:
+                i = sv[q, SV_L] + k
+                if not sv[q, SV_BLOCKED] and sv[q, SV_START] + spk_o[i] + sv[q, SV_SHIFT] > t:
+                    return changed
+                if oc[q, OC_CNT] >= out_depth[q]:
+                    if not sv[q, SV_BLOCKED]:
+                        sv[q, SV_BLOCKED] = 1
+                        sv[q, SV_STALLSINCE] = t
+                    return changed
+                if sv[q, SV_BLOCKED]:
+                    since = sv[q, SV_STALLSINCE]
+                    sv[q, SV_SHIFT] += t - since
+                    stats[q, S_STALL] += t - since
+                    _spread(series, R_STALL, q, since, t, bn, 1)
+                    sv[q, SV_BLOCKED] = 0
+                slot = oc[q, OC_HEAD] + oc[q, OC_CNT]
+                if slot >= out_depth[q]:
+                    slot -= out_depth[q]
+                pos = oc[q, OC_BASE] + slot
+                oq[pos, OQ_F] = spk_f[i]
+                oq[pos, OQ_X] = spk_x[i]
+                oq[pos, OQ_Y] = spk_y[i]
+                oq[pos, OQ_ROOT] = sv[q, SV_ROOT]
+                oc[q, OC_CNT] += 1
+                if oc[q, OC_CNT] > stats[q, S_OUTMAX]:
+                    stats[q, S_OUTMAX] = oc[q, OC_CNT]
+                sv[q, SV_K] = k + 1
+                changed = True
+            else:
+                end = sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT]
+                if end > t:
+                    return changed
+                sv[q, SV_BUSY] = 0
+                stats[q, S_BUSY] += end - sv[q, SV_START]
+                _spread(series, R_BUSY, q, sv[q, SV_START], end, bn, 1)
+                changed = True
+        else:
+            if not _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, sv,
+                              spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn):
+                return changed
+            changed = True
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g):
+    """Readout (counts only) or host output (T7) at t: end of service, next service."""
+    changed = False
+    while True:
+        if sv[b, SV_BUSY]:
+            end = sv[b, SV_START] + sv[b, SV_DUR]
+            if end > t:
+                return changed
+            sv[b, SV_BUSY] = 0
+            stats[b, S_BUSY] += end - sv[b, SV_START]
+            _spread(series, R_BUSY, b, sv[b, SV_START], end, bn, 1)
+            if b == HOST_OUT:
+                n = g[G_NOUT]
+                out[n, 0] = end + params[P_HOST_OUT_LAT]
+                out[n, 1] = sv[b, SV_L]
+                out[n, 2] = sv[b, SV_F]
+                out[n, 3] = sv[b, SV_X]
+                out[n, 4] = sv[b, SV_Y]
+                out[n, 5] = sv[b, SV_ROOT]
+                g[G_NOUT] = n + 1
+            changed = True
+        if fc[b, FC_CNT] == 0:
+            return changed
+        pos = fc[b, FC_BASE] + fc[b, FC_HEAD]
+        if fq[pos, FQ_AVAIL] > t:
+            return changed
+        _fifo_pop(fc, fifo_depth, stats, series, b, t, bn)
+        sv[b, SV_BUSY] = 1
+        sv[b, SV_START] = t
+        sv[b, SV_DUR] = params[P_HOST_OUT_NS] if b == HOST_OUT else params[P_READOUT_NS]
+        sv[b, SV_L] = fq[pos, FQ_LAYER]
+        sv[b, SV_F] = fq[pos, FQ_F]
+        sv[b, SV_X] = fq[pos, FQ_X]
+        sv[b, SV_Y] = fq[pos, FQ_Y]
+        sv[b, SV_ROOT] = fq[pos, FQ_ROOT]
+        changed = True
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats, series, bn):
+    """Output stage of core or DVS layer q at t: copies in F5 order, one at a time (T4, T0, T6).
+
+    Returns True when it freed an output-queue slot that its stalled server waits for: the only
+    effect of a transfer that can enable more work at the same instant (docs/chip-model.md, T0)."""
+    unblocked = False
+    route = dvs[D_ROUTENS] if q == DVS else core[q, C_ROUTENS]
+    ncopy = dvs[D_NCOPY] if q == DVS else core[q, C_NCOPY]
+    while oc[q, OC_CNT] > 0 and st[q, ST_FREE] <= t:
+        ci = st[q, ST_COPY]
+        tgt = copies[q, ci, K_TARGET]
+        if fc[tgt, FC_CNT] >= fifo_depth[tgt]:
+            if tgt < N_CORES and core[tgt, C_BAL]:
+                stats[tgt, S_CONGESTION] += 1
+                series[R_DROPPED, bn[1], tgt] += 1
+            else:
+                st[q, ST_BLOCKED] = 1
+                return unblocked
+        else:
+            pos = oc[q, OC_BASE] + oc[q, OC_HEAD]
+            f, x, y = oq[pos, OQ_F], oq[pos, OQ_X], oq[pos, OQ_Y]
+            if tgt != HOST_OUT:
+                pool = copies[q, ci, K_POOL]
+                f += copies[q, ci, K_SHIFT]
+                x //= pool
+                y //= pool
+            _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, copies[q, ci, K_LAYER], f, x, y,
+                       oq[pos, OQ_ROOT], t + route)
+            st[q, ST_FREE] = t + route
+            stats[q, S_COPIES] += 1
+        st[q, ST_BLOCKED] = 0
+        if ci + 1 == ncopy:
+            head = oc[q, OC_HEAD] + 1
+            oc[q, OC_HEAD] = 0 if head == out_depth[q] else head
+            oc[q, OC_CNT] -= 1
+            st[q, ST_COPY] = 0
+            if sv[q, SV_BLOCKED]:
+                unblocked = True
+        else:
+            st[q, ST_COPY] = ci + 1
+    return unblocked
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _horizon(g, period):
+    """Once the chunk is used up: the earliest instant at which an input of a later chunk could
+    start (T1: it comes no earlier than the chunk's last input, nor than one link period after
+    the last start)."""
+    h = g[G_TLASTIN]
+    if g[G_HASLAST] and g[G_LAST] + period > h:
+        h = g[G_LAST] + period
+    return h
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc, fifo_depth,
+               stats, series, bn, g, final):
+    """Input link at t (T1): events in recording order, one start per host_in_ns.
+
+    Returns True, and sets G_RESUME, when the chunk is used up and the next chunk's first input
+    could still start at t (the last one was dropped, T6, which does not count as a start)."""
+    period = params[P_HOST_IN_NS]
+    lat = params[P_HOST_IN_LAT]
+    while g[G_POS] < n_in:
+        p = g[G_POS]
+        ready = in_t[p]
+        if g[G_HASLAST] and g[G_LAST] + period > ready:
+            ready = g[G_LAST] + period
+        if ready > t:
+            return False
+        tgt = in_tgt[p]
+        if fc[tgt, FC_CNT] >= fifo_depth[tgt]:
+            if tgt < N_CORES and core[tgt, C_BAL]:
+                stats[tgt, S_CONGESTION] += 1
+                series[R_DROPPED, bn[1], tgt] += 1
+                lag[p] = -1
+                g[G_POS] = p + 1
+                g[G_LBLOCKED] = 0
+                continue
+            g[G_LBLOCKED] = 1
+            return False
+        _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, tgt, in_a[p], in_x[p], in_y[p],
+                   root_base + p, t + lat)
+        lag[p] = t + lat - in_t[p]
+        g[G_LAST] = t
+        g[G_HASLAST] = 1
+        g[G_LBLOCKED] = 0
+        g[G_POS] = p + 1
+    if not final and t >= _horizon(g, period):
+        g[G_RESUME] = 1
+        return True
+    return False
+
+
+@njit(cache=True, _nrt=False)
+def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
+            state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, stats, series, out, g,
+            in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, bn):
+    """Finish the instant the previous chunk stopped in (see _link_send): the rounds of `_run`,
+    entered as a later round (visiting the stalled and plain servers again changes nothing), so
+    the link goes on with the new input in the senders' turn, before the stages it ranks above.
+    Returns False if the link stops it again. (A copy of `_run`'s rounds: numba cannot inline a
+    function of so many arguments, and a call per instant would cost `_run` a quarter of its speed.)"""
+    g[G_RESUME] = 0
+    t = g[G_TNOW]
+    again = True
+    while again:
+        again = False
+        for q in active_q:
+            if sv[q, SV_BLOCKED]:
+                _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
+                                oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
+        for b in active_plain:
+            _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g)
+        if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
+                      fifo_depth, stats, series, bn, g, final):
+            return False
+        for q in active_q:
+            if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
+                                                 out_depth, st, sv, stats, series, bn):
+                again = True
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
+         state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, stats, series, out, g,
+         in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns, limit, limit_code, bn):
+    """Advance the chip until a stop (see module docstring); returns one of the codes above.
+
+    Instants later than `limit` are not settled: the call returns `limit_code` before the first
+    of them (STOPPED at the end of the run, NEED_INPUT where only more input can tell, T12)."""
+    tick = params[P_TICK_NS]
+    period = params[P_HOST_IN_NS]
+    n_bins = series.shape[1]
+    while True:
+        # the next instant at which anything can happen
+        t_work = INF
+        if g[G_POS] < n_in and not g[G_LBLOCKED]:
+            r = in_t[g[G_POS]]
+            if g[G_HASLAST] and g[G_LAST] + period > r:
+                r = g[G_LAST] + period
+            t_work = min(t_work, r)
+        waiting = g[G_LBLOCKED] == 1
+        for q in active_q:
+            # each server's next instant, kept in SV_WAKE so that the first round visits only those due
+            w = INF
+            if sv[q, SV_BUSY]:
+                if sv[q, SV_BLOCKED]:
+                    waiting = True
+                elif sv[q, SV_K] < sv[q, SV_NSPK]:
+                    w = sv[q, SV_START] + spk_o[sv[q, SV_L] + sv[q, SV_K]] + sv[q, SV_SHIFT]
+                else:
+                    w = sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT]
+            elif fc[q, FC_CNT] > 0:
+                w = fq[fc[q, FC_BASE] + fc[q, FC_HEAD], FQ_AVAIL]
+            sv[q, SV_WAKE] = w
+            t_work = min(t_work, w)
+            if oc[q, OC_CNT] > 0:
+                if st[q, ST_BLOCKED]:
+                    waiting = True
+                else:
+                    t_work = min(t_work, st[q, ST_FREE])
+        for b in active_plain:
+            if sv[b, SV_BUSY]:
+                t_work = min(t_work, sv[b, SV_START] + sv[b, SV_DUR])
+            elif fc[b, FC_CNT] > 0:
+                t_work = min(t_work, fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL])
+        if t_work == INF and waiting:
+            # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
+            g[G_DEADT] = g[G_TNOW]
+            return DEADLOCK
+        t = t_work
+        if tick and g[G_NEXTTICK] < t:
+            # ticks matter while work is pending, before more input may come, or up to end_ns
+            if t_work < INF or not final or g[G_NEXTTICK] <= end_ns:
+                t = g[G_NEXTTICK]
+        if g[G_POS] >= n_in and not final and t >= _horizon(g, period):
+            return NEED_INPUT
+        if t > limit:       # limit < INF: one test for both stops
+            return DONE if t == INF else limit_code
+        if t >= bn[2] + bn[0]:
+            bn[1] = t // bn[0]
+            bn[2] = bn[1] * bn[0]
+        if bn[1] >= n_bins:
+            return SERIES_FULL
+        if g[G_NOUT] >= out.shape[0]:
+            return OUT_FULL
+        g[G_TNOW] = t
+        g[G_TEND] = t
+        if tick and t == g[G_NEXTTICK]:
+            g[G_NEXTTICK] += tick
+            for q in active_q:
+                if q < N_CORES and core[q, C_LEAK]:
+                    if sv[q, SV_LEAKPEND]:
+                        stats[q, S_LEAKMERGED] += 1
+                    else:
+                        sv[q, SV_LEAKPEND] = 1
+                        sv[q, SV_WAKE] = t
+        # Rounds (docs/chip-model.md, T0). Within a round every slot a server frees is seen by the
+        # senders after it, and every spike a server queues by its own stage; so only a transfer
+        # that frees an output-queue slot for a stalled server calls for another round.
+        # The first round visits the servers due at t; a later round only those that were stalled.
+        again = True
+        first = True
+        while again:
+            again = False
+            for q in active_q:
+                if (sv[q, SV_WAKE] <= t) if first else sv[q, SV_BLOCKED]:
+                    _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
+                                    oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
+            first = False
+            for b in active_plain:
+                _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g)
+            if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
+                          fifo_depth, stats, series, bn, g, final):
+                return NEED_INPUT       # the next chunk's first input may still start at t
+            # senders by rank: the DVS stage (first in active_q when the DVS layer is active), then cores
+            for q in active_q:
+                if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
+                                                     out_depth, st, sv, stats, series, bn):
+                    again = True
