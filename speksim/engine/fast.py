@@ -165,9 +165,13 @@ class FastEngine:
             grow[:, :cap] = self.series
             self.series = grow
             return
-        merged = np.zeros_like(self.series)
-        merged[:, :-(-cap // 2)] = coarsen(self.series, 2)
-        self.series = merged
+        s, half = self.series, cap // 2          # in place: no second copy of the series
+        for c in range(N_SERIES):
+            odd = s[c, cap - 1].copy() if cap % 2 else None
+            s[c, :half] = s[c, 0:2 * half:2] + s[c, 1:2 * half:2]
+            s[c, half:] = 0
+            if odd is not None:
+                s[c, half] = odd
         self.binw *= 2
         self.bn[0] = self.binw
         self.bn[1] //= 2
