@@ -40,7 +40,7 @@ DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK, STOPPED = 0, 1, 2, 3, 4, 5
 # server columns sv[block, :]
 (SV_BUSY, SV_START, SV_SHIFT, SV_NSPK, SV_K, SV_DUR, SV_ROOT, SV_BLOCKED, SV_STALLSINCE, SV_LEAKPEND,
  SV_DECCNT, SV_L, SV_F, SV_X, SV_Y, SV_WAKE) = range(16)
-N_SV = 16
+N_SV = SV_WAKE + 1
 # FIFO control fc[block, :]; FIFO rows fq[slot, :]
 FC_BASE, FC_HEAD, FC_CNT, FC_TLAST = range(4)
 FQ_LAYER, FQ_F, FQ_X, FQ_Y, FQ_ROOT, FQ_AVAIL = range(6)
@@ -53,7 +53,7 @@ ST_FREE, ST_COPY, ST_BLOCKED = range(3)
 # G_RESUME: _run stopped inside instant G_TNOW at the input link, which needs the next chunk
 (G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
  G_RESUME) = range(11)
-N_G = 11
+N_G = G_RESUME + 1
 
 
 @njit(cache=True, inline="always", _nrt=False)
