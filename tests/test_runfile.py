@@ -57,6 +57,15 @@ def dvs_events(n=5000, t_end_us=20_000, seed=1) -> np.ndarray:
                                y=rng.integers(0, 128, n), p=rng.integers(0, 2, n))
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal, even when the tests were started with
+    SIGINT ignored (a background job of a non-interactive shell inherits that)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(scope="module")
 def result():
     return speksim.simulate(small_config(), dvs_events(), options=speksim.RunOptions(bin_ns=500_000))
@@ -266,6 +275,7 @@ def _child_env():
 
 _CLI_INTERRUPTED_WHILE_WRITING = """
 import signal, sys, weakref
+signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a terminal, whatever started the tests
 from speksim import runfile
 from speksim.cli import main
 
