@@ -67,13 +67,6 @@ _SENDERS = NORMAL + 1
 _INF = float("inf")
 
 
-def block_name(block: int) -> str:
-    """Human name of a block id (speksim.blocks)."""
-    if 0 <= block < N_CORES:
-        return f"core {block}"
-    return {DVS: "DVS layer", READOUT: "readout", HOST_OUT: "host output"}.get(block, f"block {block}")
-
-
 def _fire(env: simpy.Environment, event: simpy.Event, delay: int, priority: int = NORMAL, value=None) -> None:
     """Trigger `event` with `value`, `delay` ns from now: what `simpy.Timeout` does for a new
     event, here for an event a process already waits on or one that carries a callback."""

@@ -1209,7 +1209,7 @@ def first_difference(a, b, names=("reference", "fast")) -> Optional[str]:
     """A sentence naming the first difference between two engine results, or None if equal."""
     from speksim.engine.compiled import N_BLOCKS, SERIES_NAMES, STAT_NAMES
     from speksim.errors import DeadlockError
-    from speksim.engine.reference import block_name
+    from speksim.blocks import block_label as block_name
     na, nb = names
     if isinstance(a, DeadlockError) or isinstance(b, DeadlockError):
         if not (isinstance(a, DeadlockError) and isinstance(b, DeadlockError)):
@@ -1262,7 +1262,7 @@ def check_expected(result, scenario: Scenario, engine: str) -> list:
     """Every way `result` differs from the scenario's hand-computed expectation (sentences)."""
     from speksim.engine.compiled import SERIES_NAMES, STAT_NAMES
     from speksim.errors import DeadlockError
-    from speksim.engine.reference import block_name
+    from speksim.blocks import block_label as block_name
     exp = scenario.expected
     where = f"scenario {scenario.name} on the {engine} engine"
     if exp.deadlock_cycle is not None:
