@@ -48,18 +48,17 @@ from simpy.events import NORMAL, URGENT
 
 from ..config import RunOptions
 from ..errors import DeadlockError
-from .base import deadlock_error
 from ..kernels import leak_job, scatter_event
-from .compiled import (C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAK, C_LEAKNS,
-                       C_NCOPY, C_NOFF, C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKCAP, C_SX, C_SY, C_SYNNS, C_THI,
-                       C_TLO, C_WIN, C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY,
-                       D_NCOPY, D_OFF, D_ON, D_OX, D_OY, D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT,
-                       K_TARGET, N_BLOCKS, N_CORES, N_SERIES, N_STATS, P_HOST_IN_LAT, P_HOST_IN_NS,
-                       P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_TICK_NS, P_WRAP, R_BUSY,
-                       R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, READOUT, S_BUSY, S_CONGESTION, S_COPIES,
-                       S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_LEAKMERGED,
-                       S_OOR, S_OUTMAX, S_PENDING, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS, CompiledNetwork,
-                       EngineInput, RawResult, coarsen, series_bin_ns)
+from .base import deadlock_error
+from .compiled import (C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAK, C_LEAKNS, C_NCOPY,
+                       C_NOFF, C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKCAP, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_WIN,
+                       C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX,
+                       D_OY, D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_TARGET, N_BLOCKS, N_CORES, P_HOST_IN_LAT,
+                       P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_TICK_NS, P_WRAP,
+                       READOUT, S_CONGESTION, S_COPIES, S_DECIMATED, S_DVSFILT, S_FIFOMAX, S_IN, S_LEAKJOBS,
+                       S_LEAKMERGED, S_OOR, S_OUTMAX, S_PENDING, S_SERVED, S_SPIKES, CompiledNetwork, EngineInput,
+                       RawResult)
+from .recorder import Recorder
 
 #: Priority of the senders' turn: after the tick (URGENT) and every server action (NORMAL).
 _SENDERS = NORMAL + 1
@@ -73,98 +72,6 @@ def _fire(env: simpy.Environment, event: simpy.Event, delay: int, priority: int 
     event._ok = True
     event._value = value
     env.schedule(event, priority, delay)
-
-
-# ----------------------------------------------------------------------------------------------
-# What a run reports (SPEC §4): statistics and per-bin series
-# ----------------------------------------------------------------------------------------------
-
-class _Recorder:
-    """Counters plus the intervals and instants the series are made of, folded into per-bin
-    arrays every `FOLD` jobs (so memory stays bounded) and at the end: RawResult's
-    stats[12, N_STATS] and series[N_SERIES, n_bins, 12].
-
-    The records are flat lists of ints, one record after the other (`busy += (block, t0, t1)`):
-    cheap to append and to turn into arrays. The lists are emptied in place by a fold, so a
-    block may keep a reference to them."""
-
-    FOLD = 1 << 16
-
-    def __init__(self, bin_ns: int, t_stop: int):
-        self.bin_ns = int(bin_ns)
-        self.t_stop = int(t_stop)        # the end of the run: intervals are cut there (T12)
-        self.stats = [[0] * N_STATS for _ in range(N_BLOCKS)]
-        self.busy: list[int] = []        # block, t0, t1: a job from service start to end, stalls included
-        self.stalls: list[int] = []      # block, t0, t1: a completion waiting for the output queue (T4)
-        self.waits: list[int] = []       # block, t0, t1: a FIFO slot taken at t0 (T0), freed at t1 (T2)
-        self.synops: list[int] = []      # block, t, n: n SynOps of a job whose service started at t
-        self.drops: list[int] = []       # block, t: a congestion, out-of-range or DVS-filter drop
-        self.t_last = 0                  # last instant something happened (besides job ends)
-        self._totals = np.zeros((N_BLOCKS, N_STATS), np.int64)
-        self._series = np.zeros((N_SERIES, 1, N_BLOCKS), np.int64)
-
-    def dropped(self, block: int, stat: int, t: int) -> None:
-        """A congestion drop (T6), an out-of-range event (F1) or a DVS filter drop (F6) at t."""
-        self.stats[block][stat] += 1
-        self.drops += (block, t)
-
-    def fold(self) -> None:
-        """Add the records to the totals and per-bin series, and empty them."""
-        w = self.bin_ns
-        ivs = [np.array(x, np.int64).reshape(-1, 3) for x in (self.busy, self.stalls, self.waits)]
-        for iv in ivs:                   # a job still in service at the end is busy until then
-            np.minimum(iv[:, 2], self.t_stop, out=iv[:, 2])
-        syn = np.array(self.synops, np.int64).reshape(-1, 3)
-        drop = np.array(self.drops, np.int64).reshape(-1, 2)
-        last = max([0] + [int(iv[:, 2].max()) for iv in ivs if len(iv)] +
-                   [int(a[:, 1].max()) for a in (syn, drop) if len(a)])
-        if last // w >= self._series.shape[1]:
-            grown = np.zeros((N_SERIES, max(last // w + 1, 2 * self._series.shape[1]), N_BLOCKS), np.int64)
-            grown[:, :self._series.shape[1]] = self._series
-            self._series = grown
-        series, totals = self._series, self._totals
-        for col, stat, iv in zip((R_BUSY, R_STALL, R_FIFO), (S_BUSY, S_STALL, S_FIFOAREA), ivs):
-            np.add.at(totals[:, stat], iv[:, 0], iv[:, 2] - iv[:, 1])
-            if len(iv):
-                first, overlap = _spread(iv, w)
-                series[col, first:first + len(overlap)] += overlap
-        np.add.at(totals[:, S_SYNOPS], syn[:, 0], syn[:, 2])
-        np.add.at(series[R_SYNOPS], (syn[:, 1] // w, syn[:, 0]), syn[:, 2])
-        np.add.at(series[R_DROPPED], (drop[:, 1] // w, drop[:, 0]), 1)
-        for records in (self.busy, self.stalls, self.waits, self.synops, self.drops):
-            records.clear()
-
-    def finish(self, t_end: int, max_bins: int):
-        """(stats, series, bin width) of a run that ended at t_end: bins of bin_ns, summed into
-        wider ones when there would be more than max_bins (`series_bin_ns`)."""
-        self.fold()
-        n_bins = t_end // self.bin_ns + 1
-        series = np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64)
-        m = min(n_bins, self._series.shape[1])
-        assert not self._series[:, m:].any(), "something happened after the end of the run"
-        series[:, :m] = self._series[:, :m]
-        width = series_bin_ns(self.bin_ns, t_end, max_bins)
-        return np.array(self.stats, np.int64) + self._totals, coarsen(series, width // self.bin_ns), width
-
-
-def _spread(iv: np.ndarray, w: int):
-    """The overlaps of intervals iv[:, (block, t0, t1)] with bins of width w: (first bin,
-    int64 [n_bins, 12]) for the bins from the first interval's to the last one's.
-
-    The overlap of [t0, t1) with bin j is h_j(t1) - h_j(t0), h_j(t) = clamp(t, jw, (j+1)w) - jw:
-    w for a point in a later bin, t - jw for a point in bin j, 0 for one before."""
-    first = int(iv[:, 1].min()) // w
-    n = int(iv[:, 2].max()) // w - first + 1
-    out = np.zeros((n, N_BLOCKS), np.int64)
-    for col, sign in ((2, 1), (1, -1)):
-        block, t = iv[:, 0], iv[:, col]
-        b = t // w
-        np.add.at(out, (b - first, block), sign * (t - b * w))
-        count = np.zeros((n + 1, N_BLOCKS), np.int64)
-        np.add.at(count, (b - first, block), 1)
-        later = count[::-1].cumsum(axis=0)[::-1]      # later[j] = points in bins >= j
-        out += sign * w * later[1:]
-    return first, out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -289,7 +196,7 @@ class _Sim:
         self.env = simpy.Environment()
         self.net = net
         self.t_stop = t_stop             # the last instant the run simulates (T12)
-        self.rec = _Recorder(options.bin_ns, t_stop)
+        self.rec = Recorder(options.bin_ns, t_stop)
         self.fifos = [_Fifo(self, b, net.fifo_depth[b]) for b in range(N_BLOCKS)]
         self.arbiter = _Arbiter(self.env, self.fifos)
         self.servers: list = [None] * N_BLOCKS
@@ -442,7 +349,7 @@ class _Server:
         self.open_since = None
         busy = self.rec.busy
         busy += (self.block, s, end)
-        if len(busy) >= 3 * _Recorder.FOLD:
+        if len(busy) >= 3 * Recorder.FOLD:
             self.rec.fold()
 
 
