@@ -118,7 +118,7 @@ def cmd_describe(args, argv) -> int:
     print("\n[run options] (not part of the chip: speksim.RunOptions, or the flags of 'speksim run')")
     wo = max(len(o["name"]) for o in options)
     for o in options:
-        print(f"  {o['name']:<{wo}}  {value_text(o['default']):<12}  {o['unit']:<3}  {o['flag']:<16}  "
+        print(f"  {o['name']:<{wo}}  {value_text(o['default']):<12}  {o['unit']:<4}  {o['flag']:<17}  "
               f"{o['allowed']}: {o['description']}")
     return EXIT_OK
 

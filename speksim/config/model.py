@@ -36,6 +36,9 @@ class Shape:
 
 @dataclass
 class CnnLayerDimensions:
+    """A core's geometry: input and output maps (the output before destination pooling), padding
+    and stride per axis in pixels, and the side of its square kernel."""
+
     input_shape: Shape = field(default_factory=Shape)
     output_shape: Shape = field(default_factory=Shape)
     padding: Vec2 = field(default_factory=Vec2)
@@ -78,6 +81,7 @@ class CnnLayerConfig:
 
     @property
     def in_use(self) -> bool:
+        """A core is in use when its input has at least one feature channel."""
         return self.dimensions.input_shape.feature_count > 0
 
     @classmethod
@@ -90,6 +94,8 @@ class CnnLayerConfig:
 
 @dataclass
 class DvsDestination:
+    """Where the DVS layer's events go: core `layer` (0..8), when `enable`d."""
+
     layer: int = 0
     enable: bool = False
 
@@ -134,6 +140,7 @@ class ChipConfig:
     readout: ReadoutConfig = field(default_factory=ReadoutConfig)
 
     def used_cores(self) -> list[int]:
+        """The ids of the cores in use, ascending."""
         return [k for k, layer in enumerate(self.cnn_layers) if layer.in_use]
 
 

@@ -90,8 +90,10 @@ def option_table() -> list[dict]:
     for o in OPTIONS:
         if o.choices:
             allowed = " | ".join(o.choices)
+        elif o.hi >= 1e12:
+            allowed = f">= {o.lo:g}" + (" or none" if o.optional else "")
         else:
-            allowed = f"{o.lo:g} .. {o.hi:g}" + (" or none" if o.optional else "")
+            allowed = f"{o.lo:g} .. {o.hi:,.0f}" + (" or none" if o.optional else "")
         rows.append(dict(name=o.name, default=o.default, unit=o.unit, allowed=allowed, flag=o.flag,
                          description=o.description))
     return rows
