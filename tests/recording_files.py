@@ -316,3 +316,11 @@ def write_samples(folder: Path, n: int = 300, seed: int = 0) -> dict:
     out["hdf5-compound"] = (folder / "compound.h5", big)
     out["run"] = (write_run_file(folder / "run.h5", dvs128), None)
     return out
+
+
+def messages_name(exc_info, path: Path, offset: bool = False):
+    text = str(exc_info.value)
+    assert path.name in text, text
+    assert "cannot be decoded as" not in text, text  # a specific check caught it, not the safety net
+    if offset:
+        assert "offset" in text, text
