@@ -98,7 +98,19 @@ def _time_limit(seconds: int):
 
 
 @pytest.fixture(scope="module")
-def memory():
+def compiled_readers(tmp_path_factory):
+    """Every reader run once on a good file, before any case is traced or timed: the first use
+    of a reader compiles its numba code, which under tracemalloc can take longer than a case may,
+    and an alarm must never land inside a compiler."""
+    for path, _ in write_samples(tmp_path_factory.mktemp("warm")).values():
+        try:
+            sio.read_events(path)
+        except (ReaderError, EventError):
+            pass
+
+
+@pytest.fixture(scope="module")
+def memory(compiled_readers):
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start()
