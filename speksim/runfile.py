@@ -253,7 +253,8 @@ class RunWriter:
 
     # what a Simulation calls (its `sink`)
     def inputs(self, t_ns: np.ndarray, lag_ns: np.ndarray) -> None:
-        """Put aside input timestamps and lags (int64 ns, same length)."""
+        """Put aside input timestamps and lags (int64 ns), each continuing the run's input order
+        (the lags may come later than their timestamps)."""
         self._put("t_ns", np.asarray(t_ns, np.int64))
         self._put("lag_ns", np.asarray(lag_ns, np.int64))
 

@@ -33,6 +33,7 @@ from .events import DVS_EVENT, SPIKE_EVENT, validate_events
 from .result import BLOCK_NAMES, Result, outputs_from_rows, series_dict, stats_table
 
 DEFAULT_CHUNK = 1 << 16     # events per engine call: bounds the outputs gathered per call
+_NO_LAGS = np.zeros(0, np.int64)
 
 def _event_kind(events) -> str:
     names = getattr(np.asarray(events).dtype, "names", None) or ()
@@ -62,7 +63,9 @@ class Simulation:
     `initial_states` ({core: int16 [c_out, h_out, w_out]}, e.g. an earlier `result.states`)
     starts from those neuron states instead of the configuration's (SPEC F8: never implicit).
     `sink`, when given, receives what the run produces as it comes: `sink.inputs(t_ns, lag_ns)`
-    and `sink.outputs(events)` (a `speksim.runfile.RunWriter` writes them to a run file).
+    and `sink.outputs(events)` (a `speksim.runfile.RunWriter` writes them to a run file). The
+    two arrays of `inputs` each continue the run's input order, but need not be equally long:
+    an engine may give an input's lag later than its time (at `finish`, for the reference).
     """
 
     def __init__(self, config: ChipConfig, chip: Chip | str = "speck2f", options: Optional[RunOptions] = None,
@@ -90,7 +93,6 @@ class Simulation:
         self.keep_outputs = keep_outputs
         self.sink = sink
         self.n_outputs = 0
-        self._unlagged = []         # input times waiting for lags that the engine gives at finish()
         self.progress = progress
         self._kind = None
         self._t_last_us = None
@@ -137,10 +139,7 @@ class Simulation:
         for i in range(0, max(len(events), 1), chunk_events):
             chunk = self._to_engine(events[i:i + chunk_events])
             fed = self._engine.feed(chunk)
-            if fed.lag is None:
-                self._unlagged.append(chunk.t_ns)
-            else:
-                self._inputs(chunk.t_ns, fed.lag)
+            self._inputs(chunk.t_ns, _NO_LAGS if fed.lag is None else fed.lag)
             if len(fed.outputs):
                 new.append(fed.outputs)
             self._n += len(chunk)
@@ -171,15 +170,13 @@ class Simulation:
             raise RuntimeError("finish() was already called")
         self._finished = True
         raw = self._engine.finish()
-        if self._unlagged:
-            self._inputs(np.concatenate(self._unlagged), raw.lag_ns)
-            self._unlagged = []
+        self._inputs(_NO_LAGS, raw.lag_ns)      # lags the engine gives only now
         self.last_outputs = outputs_from_rows(raw.outputs)
         self._outputs_add(self.last_outputs)
         if self.keep_outputs:
             outputs = np.concatenate(self._outputs)
-            lags = np.concatenate(self._lags) if self._lags else np.zeros(0, np.int64)
-            times = np.concatenate(self._times) if self._times else np.zeros(0, np.int64)
+            lags = np.concatenate(self._lags)
+            times = np.concatenate(self._times)
         else:
             outputs = outputs_from_rows(np.zeros((0, 6), np.int64))
             lags = times = np.zeros(0, np.int64)

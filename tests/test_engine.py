@@ -226,6 +226,26 @@ def test_a_chip_that_never_idles_is_cut_drain_ns_after_the_last_input():
     assert not e.cut and e.t_end_ns == 20_000 and e.active and e.outputs["t_ns"].max() <= 20_000
 
 
+def test_inputs_the_link_never_reached_keep_their_lag():
+    """SPEC T12: the never-idle core serves the first input (1 µs, before the first tick at 2 µs)
+    and then only leak jobs, so 16 more inputs fill its 16-slot FIFO and the link is held back
+    with the other 13 until the drain limit. The fast engine keeps such inputs until the end;
+    their lag (-1) must reach the result whichever way the input was fed, as on the reference
+    engine."""
+    cfg, chip = never_idle()
+    n = 30
+    ev = spikes(np.arange(1, n + 1), [1] * n, [1] * n)
+    opts = RunOptions(slow_clock_hz=500_000, drain_ns=30_000)
+    ref = Simulation(cfg, chip, opts, engine="reference").run(ev)
+    sent = 1 + chip.fifo_depth[0]
+    assert ref.unsent == n - sent and len(ref.lag_ns) == n
+    assert np.all(ref.lag_ns[sent:] == -1) and np.all(ref.lag_ns[:sent] >= 0)
+    for chunk in (n, 7, 1):
+        r = simulate(cfg, ev, chip, options=opts, chunk_events=chunk)
+        assert len(r.lag_ns) == len(r.input_t_ns) == n, chunk
+        assert r.equals(ref), chunk
+
+
 def test_end_ns_stops_the_run_and_later_inputs_are_never_sent():
     """SPEC T12: the run stops at end_ns whatever is in flight; inputs after it get lag -1."""
     ev = spikes([0, 1, 2, 50], [8, 8, 8, 8], [8, 8, 8, 8])

@@ -45,8 +45,10 @@ class EngineSetup:
 @dataclass
 class Fed:
     """What `Engine.feed` returns: output rows int64 [n, 6] (t_ns, layer, feature, x, y, root)
-    emitted so far and not returned before, and the input lags of the chunk (int64 [n_inputs],
-    SPEC T1), or None when the engine gives the lags only at `finish`."""
+    emitted so far and not returned before, and the input lags (int64, SPEC T1) of the inputs the
+    engine settled since its last return, in input order; these need not be the chunk's own (an
+    engine may hold inputs back for a later chunk), or None when the engine gives every lag only
+    at `finish`."""
 
     outputs: np.ndarray
     lag: Optional[np.ndarray]
