@@ -220,14 +220,11 @@ def series_bin_ns(bin_ns: int, t_end_ns: int, max_bins: int) -> int:
 
 
 def coarsen(series: np.ndarray, factor: int) -> np.ndarray:
-    """Series int64 [N_SERIES, n, blocks] with every `factor` consecutive bins summed into one."""
+    """Series int64 [N_SERIES, n, blocks] with every `factor` consecutive bins summed into one
+    (the last bin sums what is left); a new array of ceil(n / factor) bins."""
     if factor == 1:
         return series
-    n = series.shape[1]
-    m = -(-n // factor)
-    padded = np.zeros((series.shape[0], m * factor, series.shape[2]), np.int64)
-    padded[:, :n] = series
-    return padded.reshape(series.shape[0], m, factor, series.shape[2]).sum(axis=2)
+    return np.add.reduceat(series, np.arange(0, series.shape[1], factor), axis=1)
 
 
 @dataclass

@@ -161,21 +161,20 @@ class FastEngine:
         pair of bins summed into one), so the series never hold more than max_bins bins."""
         cap = self.series.shape[1]
         if cap < self.max_bins:
-            grow = np.zeros((N_SERIES, min(2 * cap, self.max_bins), N_BLOCKS), np.int64)
-            grow[:, :cap] = self.series
-            self.series = grow
+            self._grow(min(2 * cap, self.max_bins))
             return
-        s, half = self.series, cap // 2          # in place: no second copy of the series
-        for c in range(N_SERIES):
-            odd = s[c, cap - 1].copy() if cap % 2 else None
-            s[c, :half] = s[c, 0:2 * half:2] + s[c, 1:2 * half:2]
-            s[c, half:] = 0
-            if odd is not None:
-                s[c, half] = odd
+        half = coarsen(self.series, 2)
+        self.series[:, :half.shape[1]] = half
+        self.series[:, half.shape[1]:] = 0
         self.binw *= 2
         self.bn[0] = self.binw
         self.bn[1] //= 2
         self.bn[2] = self.bn[1] * self.binw
+
+    def _grow(self, n_bins: int):
+        grown = np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64)
+        grown[:, :self.series.shape[1]] = self.series
+        self.series = grown
 
     def result(self, outputs: np.ndarray, lag: np.ndarray) -> RawResult:
         t_end = self.t_stop if self.stopped else max(int(self.g[G_TEND]), self.end_ns)
@@ -185,9 +184,7 @@ class FastEngine:
             self.binw = width
         n_bins = t_end // self.binw + 1
         if n_bins > self.series.shape[1]:
-            grow = np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64)
-            grow[:, :self.series.shape[1]] = self.series
-            self.series = grow
+            self._grow(n_bins)
         bn = np.array([self.binw, 0, INF], np.int64)
         sv, stats = self.sv, self.stats
         for b in range(N_BLOCKS):  # close the FIFO area integrals at the end of the run
