@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Optional
 
+from .._text import rate_text
 from ..config.options import OPTIONS, RunOptions
 
 EXIT_OK, EXIT_OTHER, EXIT_CONFIG, EXIT_INPUT, EXIT_DEADLOCK, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -117,18 +118,3 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
             self._width = 0
-
-
-def rate_text(per_s: float) -> str:
-    for div, unit in ((1e6, "Mevents/s"), (1e3, "kevents/s")):
-        if per_s >= div:
-            return f"{per_s / div:.1f} {unit}"
-    return f"{per_s:.0f} events/s"
-
-
-def us_text(us: float) -> str:
-    if us >= 1e6:
-        return f"{us / 1e6:.3f} s"
-    if us >= 1e3:
-        return f"{us / 1e3:.3f} ms"
-    return f"{us:.0f} µs"

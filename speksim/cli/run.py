@@ -10,7 +10,8 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ..errors import EventError, ReaderError
-from ._common import EXIT_OK, Progress, UsageError, add_option_flags, note, options_from_args, rate_text, warn
+from .._text import rate_text
+from ._common import EXIT_OK, Progress, UsageError, add_option_flags, note, options_from_args, warn
 
 _POLARITY = {"keep": "keep", "merge": "merge", "on": "on_only", "off": "off_only"}
 

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._text import duration_text, rate_text
 from .fit import CHIP_SIZE
 from .sensors import guess_sensor
 
@@ -123,12 +124,12 @@ class RecordingStats:
         n = self.events
         out.append(f"  events       {n:,}" + (f" (ON {self.on:,}, OFF {self.off:,})" if n else ""))
         if n:
-            out.append(f"  duration     {_fmt_us(self.duration_us)} (t = {self.t_min:,} .. {self.t_max:,} µs)")
-            out.append(f"  mean rate    {_rate(self.mean_rate)}")
+            out.append(f"  duration     {duration_text(self.duration_us)} (t = {self.t_min:,} .. {self.t_max:,} µs)")
+            out.append(f"  mean rate    {rate_text(self.mean_rate)}")
             if self.peak_exact:
-                out.append(f"  peak rate    {_rate(self.peak_rate)} (busiest 1 ms)")
+                out.append(f"  peak rate    {rate_text(self.peak_rate)} (busiest 1 ms)")
             else:
-                out.append(f"  peak rate    at least {_rate(self.peak_rate)} (busiest 1 ms; {self.late_events:,} "
+                out.append(f"  peak rate    at least {rate_text(self.peak_rate)} (busiest 1 ms; {self.late_events:,} "
                            f"events came more than {PEAK_REORDER_US / 1e6:g} s behind earlier ones and are not "
                            "counted)")
         if self.sensor_size is not None:
@@ -169,21 +170,6 @@ def _examples(steps, total: int, shown: int = 3) -> str:
     steps = steps[:shown]
     text = ", ".join(f"event {s.index:,} at {s.t_after_us:,} µs after {s.t_before_us:,} µs" for s in steps)
     return text + (f", and {total - len(steps):,} more" if total > len(steps) else "")
-
-
-def _fmt_us(us: float) -> str:
-    if us >= 1e6:
-        return f"{us / 1e6:,.3f} s"
-    if us >= 1e3:
-        return f"{us / 1e3:.3f} ms"
-    return f"{us:.0f} µs"
-
-
-def _rate(per_s: float) -> str:
-    for div, unit in ((1e6, "Mevents/s"), (1e3, "kevents/s")):
-        if per_s >= div:
-            return f"{per_s / div:.1f} {unit}"
-    return f"{per_s:.0f} events/s" if per_s >= 1 else f"{per_s:.2g} events/s"
 
 
 class _PeakCounter:
