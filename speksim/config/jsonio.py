@@ -50,14 +50,8 @@ def config_from_dict(d: dict) -> ChipConfig:
     problems: list[str] = []
     if not isinstance(d, dict):
         raise ConfigError(f"a configuration must be a JSON object, got {type(d).__name__}")
-    known = ("format", "version", "cnn_layers", "dvs_layer", "readout")
-    for key in d:
-        if key not in known:
-            problems.append(f"{key}: unknown key; a configuration has {', '.join(known)}")
-    for key in known:
-        if key not in d:
-            problems.append(f"{key}: missing; a configuration file states {', '.join(known)} "
-                            "(speksim.save_config writes them all)")
+    _check_keys(d, ("format", "version", "cnn_layers", "dvs_layer", "readout"), "", "a configuration file",
+                problems)
     if "format" in d and d["format"] != CONFIG_FORMAT:
         problems.append(f"format: is {d['format']!r}; a speksim configuration has {CONFIG_FORMAT!r}")
     if "version" in d and d["version"] not in READABLE_VERSIONS:
@@ -156,19 +150,27 @@ def _dump_array(v, where):
     return {"dtype": dtype, "shape": list(a.shape), "data": a.tolist()}
 
 
+def _check_keys(d: dict, names, prefix: str, owner: str, problems: list) -> None:
+    """A problem for each key of `d` that is not one of `names`, and for each of `names` that `d`
+    lacks (the file states every field: each changes what the chip does)."""
+    for key in d:
+        if key not in names:
+            problems.append(f"{prefix}{key}: unknown key; {owner} has {', '.join(names)}")
+    for name in names:
+        if name not in d:
+            problems.append(f"{prefix}{name}: missing; {owner} states every one of {', '.join(names)}"
+                            f"{_NULL_HINT.get(name, '')}")
+
+
 def _load(cls, d, path, problems):
     obj = cls()
     names = [f.name for f in fields(cls)]
     if not isinstance(d, dict):
         problems.append(f"{path}: must be an object with keys {', '.join(names)}, got {type(d).__name__}")
         return obj
-    for key in d:
-        if key not in names:
-            problems.append(f"{path}.{key}: unknown key; {cls.__name__} has {', '.join(names)}")
+    _check_keys(d, names, f"{path}.", f"a {cls.__name__}", problems)
     for name in names:
         if name not in d:
-            problems.append(f"{path}.{name}: missing; every field of {cls.__name__} must be stated "
-                            f"({', '.join(names)}){_NULL_HINT.get(name, '')}")
             continue
         v, where, default = d[name], f"{path}.{name}", getattr(obj, name)
         if name in _ARRAY_FIELDS:
