@@ -62,7 +62,8 @@ class Simulation:
     which simulates at `finish` holds the input until then).
     `initial_states` ({core: int16 [c_out, h_out, w_out]}, e.g. an earlier `result.states`)
     starts from those neuron states instead of the configuration's (SPEC F8: never implicit).
-    `sink`, when given, receives what the run produces as it comes: `sink.inputs(t_ns, lag_ns)`
+    `sink` (an argument, or the attribute set before the first feed), when given, receives what
+    the run produces as it comes: `sink.inputs(t_ns, lag_ns)`
     and `sink.outputs(events)` (a `speksim.runfile.RunWriter` writes them to a run file). The
     two arrays of `inputs` each continue the run's input order, but need not be equally long:
     an engine may give an input's lag later than its time (at `finish`, for the reference).

@@ -178,7 +178,7 @@ def simulate_source(source: _Source, sim, plan, progress: Progress, image_size: 
 
 def cmd_run(args, argv) -> int:
     from ..chip import load_chip
-    from ..config import load_config, validate
+    from ..config import load_config
     from ..io.fitplan import FitPlan
     from ..runfile import RunWriter, export_csv_summary, file_sha256, is_run_file
     from ..simulation import Simulation
@@ -187,8 +187,13 @@ def cmd_run(args, argv) -> int:
     quiet = args.quiet
     chip = load_chip(args.chip)
     config = load_config(args.config)
-    options = options_from_args(args)
-    validate(config, chip, options)     # before reading anything: the same refusal as 'speksim check'
+    # validated before anything is read: the same refusal as 'speksim check'. Outputs and
+    # per-input arrays go to the run file as they come (the sink, set below), so memory stays
+    # flat however long the recording (an engine that only simulates at the end keeps them).
+    sim = Simulation(config, chip, options_from_args(args), engine=args.engine, keep_outputs=False,
+                     streaming_only=False)
+    for w in sim.warnings:
+        warn(w)
     recording = Path(args.recording)
     if not recording.exists():
         raise ReaderError(f"{recording}: no such file; check the path")
@@ -209,13 +214,8 @@ def cmd_run(args, argv) -> int:
 
     progress = Progress(enabled=not quiet)
     t0 = time.perf_counter()
-    # outputs and per-input arrays go to the run file as they come: memory stays flat however
-    # long the recording (an engine that only simulates at the end keeps them until then)
     with RunWriter(out) as writer:
-        sim = Simulation(config, chip, options, engine=args.engine, sink=writer, keep_outputs=False,
-                         streaming_only=False)
-        for w in sim.warnings:
-            warn(w)
+        sim.sink = writer
         try:
             read, fed, image = simulate_source(source, sim, plan, progress, chip.dvs_size if args.plots else None)
             if plan.offset_us and not quiet:
