@@ -69,18 +69,14 @@ def save_run(result: Result, path, *, input_name: Optional[str] = None, input_si
     KeyboardInterrupt, at the latest once the current dataset is written. Temporary files of
     `path` left by processes that were killed are removed.
     """
-    import h5py
-
     path = Path(os.fspath(path))
     if path.is_dir():
         raise RunFileError(f"{path}: is a folder; give the run file's name, e.g. {path / 'run.h5'}")
-    metadata = _provenance(result, input_name, input_size, input_sha256, command_line)
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w-", **_file_kwargs()) as f:
-            _write(f, result, metadata)
-            f.flush()
-            # written last: a reader trusts a file only when this attribute is present and true
-            f.attrs["complete"] = np.bool_(True)
+    outputs = np.asarray(result.outputs)
+    arrays = {"outputs": outputs if outputs.dtype == OUTPUT_EVENT else outputs.astype(OUTPUT_EVENT),
+              "t_ns": np.asarray(result.input_t_ns, np.int64), "lag_ns": np.asarray(result.lag_ns, np.int64)}
+    _write_file(path, result, _provenance(result, input_name, input_size, input_sha256, command_line),
+                lambda parent, name, **attrs: _dataset(parent, name, arrays[name], **attrs))
     return path
 
 
@@ -99,13 +95,19 @@ def _group(parent, name):
         return parent.create_group(name, track_order=True)
 
 
+def _storage(n: int) -> dict:
+    """How a dataset of `n` elements is stored: small ones contiguous, large ones chunked and
+    compressed; never a timestamp (deterministic bytes)."""
+    kw = {"track_times": False}
+    if n >= _COMPRESS_FROM:
+        kw.update(compression="gzip", compression_opts=4, shuffle=True, chunks=True)
+    return kw
+
+
 def _dataset(parent, name, data, **attrs):
     check_interrupt()  # a Ctrl-C held back while the previous dataset was written stops here
     data = np.ascontiguousarray(data)
-    kw = {"track_times": False}
-    if data.size >= _COMPRESS_FROM:
-        kw.update(compression="gzip", compression_opts=4, shuffle=True, chunks=True)
-    ds = parent.create_dataset(name, data=data, **kw)
+    ds = parent.create_dataset(name, data=data, **_storage(data.size))
     for k, v in attrs.items():
         ds.attrs[k] = v
     return ds
@@ -153,33 +155,31 @@ _T_DESCRIPTION = "timestamp of every input event (input µs * 1000)"
 _LAG_DESCRIPTION = "input lag (SPEC T1): start of transfer + link latency - timestamp; -1 if dropped"
 
 
-def _write_head(f):
+def _write_file(path: Path, result: Result, metadata: dict, put) -> None:
+    """The run file at `path`, atomically: root attributes, the outputs, the statistics, the input
+    times and lags, the series, states and metadata, and `complete` last. `put(parent, name,
+    **attrs)` writes the dataset `name` ("outputs", "t_ns" or "lag_ns"): from the Result for
+    `save_run`, from what `RunWriter` put aside for it."""
     import h5py
-    f.attrs["format"] = RUN_FORMAT
-    f.attrs["schema_version"] = np.int64(SCHEMA_VERSION)
-    f.attrs["speksim_version"] = __version__
-    f.attrs["h5py_version"] = h5py.__version__
-    f.attrs["hdf5_version"] = h5py.version.hdf5_version
-
-
-def _write(f, result: Result, metadata: dict):
-    _write_head(f)
-    outputs = np.asarray(result.outputs)
-    if outputs.dtype != OUTPUT_EVENT:
-        outputs = outputs.astype(OUTPUT_EVENT)
-    _dataset(f, "outputs", outputs, description=_OUTPUTS_DESCRIPTION)
-    _write_stats(f, result)
-    g = _group(f, "input")
-    _dataset(g, "t_ns", np.asarray(result.input_t_ns, np.int64), unit="ns", description=_T_DESCRIPTION)
-    _dataset(g, "lag_ns", np.asarray(result.lag_ns, np.int64), unit="ns", description=_LAG_DESCRIPTION)
-    _write_tail(f, result, metadata)
-
-
-def _write_stats(f, result: Result):
-    stats = np.asarray(result.stats)
-    _dataset(f, "stats", stats.astype(_storable(stats.dtype)),
-             description="one row per block (core0..core8, dvs, readout, host_out); times in ns, fifo_area "
-                         "in slot*ns, fifo_mean in slots")
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w-", **_file_kwargs()) as f:
+            f.attrs["format"] = RUN_FORMAT
+            f.attrs["schema_version"] = np.int64(SCHEMA_VERSION)
+            f.attrs["speksim_version"] = __version__
+            f.attrs["h5py_version"] = h5py.__version__
+            f.attrs["hdf5_version"] = h5py.version.hdf5_version
+            put(f, "outputs", description=_OUTPUTS_DESCRIPTION)
+            stats = np.asarray(result.stats)
+            _dataset(f, "stats", stats.astype(_storable(stats.dtype)),
+                     description="one row per block (core0..core8, dvs, readout, host_out); times in ns, "
+                                 "fifo_area in slot*ns, fifo_mean in slots")
+            g = _group(f, "input")
+            put(g, "t_ns", unit="ns", description=_T_DESCRIPTION)
+            put(g, "lag_ns", unit="ns", description=_LAG_DESCRIPTION)
+            _write_tail(f, result, metadata)
+            f.flush()
+            # written last: a reader trusts a file only when this attribute is present and true
+            f.attrs["complete"] = np.bool_(True)
 
 
 def _write_tail(f, result: Result, metadata: dict):
@@ -245,6 +245,7 @@ class RunWriter:
         self._parts = {name: tempfile.TemporaryFile(dir=self.path.parent, prefix=".speksim-")
                        for name, _ in self._PARTS}
         self._counts = dict.fromkeys(self._parts, 0)
+        self._dtypes = dict(self._PARTS)
         self._done = False
 
     @property
@@ -268,14 +269,11 @@ class RunWriter:
         self._parts[name].write(np.ascontiguousarray(rows).tobytes())
         self._counts[name] += len(rows)
 
-    def _copy(self, parent, name, dtype, **attrs):
+    def _copy(self, parent, name, **attrs):
         """A dataset made as `_dataset` makes it for the whole array, filled block by block."""
         check_interrupt()
-        n = self._counts[name]
-        kw = {"track_times": False}
-        if n >= _COMPRESS_FROM:
-            kw.update(compression="gzip", compression_opts=4, shuffle=True, chunks=True)
-        ds = parent.create_dataset(name, shape=(n,), dtype=dtype, **kw)
+        n, dtype = self._counts[name], self._dtypes[name]
+        ds = parent.create_dataset(name, shape=(n,), dtype=dtype, **_storage(n))
         fh = self._parts[name]
         fh.seek(0)
         for i in range(0, n, self.block):
@@ -290,22 +288,11 @@ class RunWriter:
                command_line=None) -> Path:
         """Write the run file (see `save_run` for the arguments) and put it in place; returns its
         path. The file holds the outputs and inputs put aside, not the result's own arrays."""
-        import h5py
         if self._done:
             raise RunFileError(f"{self.path}: this run file was already finished")
-        metadata = _provenance(result, input_name, input_size, input_sha256, command_line)
         try:
-            with atomic_path(self.path) as tmp:
-                with h5py.File(tmp, "w-", **_file_kwargs()) as f:
-                    _write_head(f)
-                    self._copy(f, "outputs", OUTPUT_EVENT, description=_OUTPUTS_DESCRIPTION)
-                    _write_stats(f, result)
-                    g = _group(f, "input")
-                    self._copy(g, "t_ns", np.dtype(np.int64), unit="ns", description=_T_DESCRIPTION)
-                    self._copy(g, "lag_ns", np.dtype(np.int64), unit="ns", description=_LAG_DESCRIPTION)
-                    _write_tail(f, result, metadata)
-                    f.flush()
-                    f.attrs["complete"] = np.bool_(True)
+            _write_file(self.path, result, _provenance(result, input_name, input_size, input_sha256, command_line),
+                        self._copy)
         finally:
             self.abort()
         return self.path

@@ -141,16 +141,27 @@ def test_csv_summary_is_deterministic_and_lists_used_blocks(result, tmp_path):
 
 @pytest.mark.parametrize("exc", [RuntimeError("disk on fire"), KeyboardInterrupt()])
 def test_failure_mid_write_leaves_no_file(result, tmp_path, monkeypatch, exc):
-    real = runfile._write
+    real = runfile._write_tail
 
     def broken(f, res, metadata):
         real(f, res, metadata)   # most of the file is written ...
         f.flush()
         raise exc                # ... then the write fails before `complete`
 
-    monkeypatch.setattr(runfile, "_write", broken)
+    monkeypatch.setattr(runfile, "_write_tail", broken)
     with pytest.raises(type(exc)):
         save_run(result, tmp_path / "run.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_while_a_streamed_run_file_is_written_leaves_no_file(tmp_path, monkeypatch):
+    """RunWriter.finish writes through the same atomic path as save_run."""
+    def broken(f, res, metadata):
+        raise OSError("no space left")
+
+    monkeypatch.setattr(runfile, "_write_tail", broken)
+    with pytest.raises(OSError):
+        _streamed(tmp_path / "run.h5", chunk=500)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -161,7 +172,7 @@ def test_failure_keeps_the_previous_file(result, tmp_path, monkeypatch):
     def broken(f, res, metadata):
         raise OSError("no space left")
 
-    monkeypatch.setattr(runfile, "_write", broken)
+    monkeypatch.setattr(runfile, "_write_tail", broken)
     with pytest.raises(OSError):
         save_run(result, path)
     assert path.read_bytes() == before and _tmp_files(tmp_path) == []
@@ -279,7 +290,7 @@ signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a terminal, w
 from speksim import runfile
 from speksim.cli import main
 
-real = runfile._write_stats
+real = runfile._write_tail
 
 class Freed:
     pass
@@ -289,13 +300,13 @@ def send(_ref):
     for _ in range(3):
         pass
 
-def write_stats(f, result):
-    real(f, result)
-    obj = Freed()        # the run file is half written: outputs and statistics, not the rest
+def write_tail(f, result, metadata):
+    obj = Freed()        # the run file is half written: outputs, statistics and inputs, not the rest
     ref = weakref.ref(obj, send)
     del obj
+    real(f, result, metadata)
 
-runfile._write_stats = write_stats
+runfile._write_tail = write_tail
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -551,12 +562,12 @@ def test_read_events_on_a_run_without_dvs_output_says_what_to_use(tmp_path):
 
 # ------------------------------------------------------------------------------------- written as it goes
 
-def _streamed(path, chunk, block=64):
+def _streamed(path, chunk, block=64, keep_outputs=False):
     from speksim.runfile import RunWriter
     ev = dvs_events()
     with RunWriter(path, block=block) as writer:
-        sim = speksim.Simulation(small_config(), options=speksim.RunOptions(bin_ns=500_000), keep_outputs=False,
-                                 sink=writer)
+        sim = speksim.Simulation(small_config(), options=speksim.RunOptions(bin_ns=500_000),
+                                 keep_outputs=keep_outputs, sink=writer)
         for i in range(0, len(ev), chunk):
             sim.feed(ev[i:i + chunk])
         res = sim.finish()
@@ -577,6 +588,13 @@ def test_run_written_as_it_goes_has_the_same_bytes_whatever_the_chunks(tmp_path)
     _streamed(tmp_path / "a.h5", chunk=37)
     _streamed(tmp_path / "b.h5", chunk=1000)
     assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
+
+
+def test_run_written_as_it_goes_has_the_bytes_save_run_writes(tmp_path):
+    """The same run kept in memory too: save_run of its Result writes the very same file."""
+    res = _streamed(tmp_path / "streamed.h5", chunk=333, keep_outputs=True)
+    save_run(res, tmp_path / "saved.h5", input_name="rec.npz")
+    assert (tmp_path / "streamed.h5").read_bytes() == (tmp_path / "saved.h5").read_bytes()
 
 
 def test_run_abandoned_midway_leaves_nothing(tmp_path):
