@@ -56,10 +56,10 @@ class Simulation:
     `engine`: a registered engine name (`speksim.engine.base.engine_names()`: "fast", the
     default, or "reference").
     `progress(events_done, seconds)` is called after each chunk, if given.
-    `keep_outputs=False` streams: `feed()` returns each chunk's outputs and the Result keeps no
-    outputs or per-input arrays, so memory is bounded by the chip state and queues (needs an
-    engine that streams, such as "fast", unless `streaming_only=False` accepts that an engine
-    which simulates at `finish` holds the input until then).
+    `keep_outputs=False`: the Result keeps no outputs or per-input arrays (`feed()` returns the
+    outputs as they come, and a `sink` receives them). With an engine that simulates as it is fed
+    (`engine.streams`, the fast one) memory is then bounded by the chip's state and queues; the
+    reference engine holds the input until `finish`.
     `initial_states` ({core: int16 [c_out, h_out, w_out]}, e.g. an earlier `result.states`)
     starts from those neuron states instead of the configuration's (SPEC F8: never implicit).
     `sink` (an argument, or the attribute set before the first feed), when given, receives what
@@ -72,7 +72,7 @@ class Simulation:
     def __init__(self, config: ChipConfig, chip: Chip | str = "speck2f", options: Optional[RunOptions] = None,
                  engine: str = "fast", validate: bool = True,
                  progress: Optional[Callable[[int, float], None]] = None, keep_outputs: bool = True,
-                 initial_states: Optional[dict] = None, sink=None, streaming_only: bool = True):
+                 initial_states: Optional[dict] = None, sink=None):
         self.chip = load_chip(chip)
         self.options = options or RunOptions()
         self.config = config
@@ -88,9 +88,6 @@ class Simulation:
             self.net = self.net.with_states(initial_states)
         self.engine_name = engine
         self._engine = create_engine(engine, config, self.chip, self.options, self.net)
-        if not keep_outputs and streaming_only and not self._engine.streams:
-            raise ValueError(f"keep_outputs=False needs an engine that simulates as it is fed; the {engine} engine "
-                             "runs at finish()")
         self.keep_outputs = keep_outputs
         self.sink = sink
         self.n_outputs = 0

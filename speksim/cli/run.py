@@ -190,8 +190,7 @@ def cmd_run(args, argv) -> int:
     # validated before anything is read: the same refusal as 'speksim check'. Outputs and
     # per-input arrays go to the run file as they come (the sink, set below), so memory stays
     # flat however long the recording (an engine that only simulates at the end keeps them).
-    sim = Simulation(config, chip, options_from_args(args), engine=args.engine, keep_outputs=False,
-                     streaming_only=False)
+    sim = Simulation(config, chip, options_from_args(args), engine=args.engine, keep_outputs=False)
     for w in sim.warnings:
         warn(w)
     recording = Path(args.recording)
