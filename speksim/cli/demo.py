@@ -21,6 +21,7 @@ def add(sub, common) -> None:
     pl.add_argument("--out", metavar="DIR", help="folder for the PNGs (default: <run name>-plots)")
     pl.set_defaults(func=cmd_plot)
 
+    from ..engine.base import engine_names
     traces = bundled_traces()
     dm = sub.add_parser("demo", parents=[common], help="run the bundled example network on a bundled recording",
                         description="Write the example configuration, a run file, a CSV summary and the report "
@@ -28,7 +29,7 @@ def add(sub, common) -> None:
     dm.add_argument("--out", metavar="DIR", default="speksim-demo", help="output folder (default: ./speksim-demo)")
     dm.add_argument("--trace", choices=traces, default="rotating_dot" if "rotating_dot" in traces else None,
                     help="bundled recording to use (default: rotating_dot)")
-    dm.add_argument("--engine", choices=("fast", "reference"), default="fast",
+    dm.add_argument("--engine", choices=engine_names(), default="fast",
                     help="fast (numba, default) or reference (SimPy: slow, written to be read)")
     dm.add_argument("--quiet", action="store_true", help="no progress display")
     dm.set_defaults(func=cmd_demo)

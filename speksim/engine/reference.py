@@ -46,6 +46,7 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, URGENT
 
+from ..blocks import sender_rank
 from ..config import RunOptions
 from ..errors import DeadlockError
 from ..kernels import leak_job, scatter_event
@@ -767,8 +768,8 @@ def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions
     p = [int(v) for v in net.params]
     state = net.initial_state.copy()
 
-    stages = [_Stage(sim, q, 2 + q, int(net.core[q, C_ROUTENS]), net.copies[q]) for q in range(N_CORES)]
-    stages.append(_Stage(sim, DVS, 1, int(net.dvs[D_ROUTENS]), net.copies[DVS]))
+    stages = [_Stage(sim, q, sender_rank(q), int(net.core[q, C_ROUTENS]), net.copies[q]) for q in range(N_CORES)]
+    stages.append(_Stage(sim, DVS, sender_rank(DVS), int(net.dvs[D_ROUTENS]), net.copies[DVS]))
     cores = [_CoreServer(sim, k, stages[k], state, bool(p[P_LEAK_FIRE]), bool(p[P_WRAP])) for k in range(N_CORES)]
     servers = cores + [_DvsServer(sim, stages[DVS]),
                        _PlainServer(sim, READOUT, p[P_READOUT_NS], 0),
