@@ -246,6 +246,25 @@ def test_inputs_the_link_never_reached_keep_their_lag():
         assert r.equals(ref), chunk
 
 
+def test_ticks_of_an_idle_chip_after_the_last_input_do_not_count():
+    """SPEC T12, T8: the input (t = 0) starts at once, arrives after host_in_latency_ns = 40 ns and
+    is served in event_ns + 1 SynOp = 2 ns: the chip is idle from 42 ns. The slow-clock tick at
+    50 ns comes later and no input follows, so it gives no leak job and the run ends at 42 ns.
+    Simulation feeds the fast engine without knowing whether more input follows, and until the
+    next input could start (host_in_ns = 80 ns after the last) the engine must wait for that
+    answer rather than serve the tick."""
+    chip = CHIP.replace(event_ns=1, synop_ns=1, leak_ns=1, route_ns=1, host_in_latency_ns=40)
+    cfg = ChipConfig()
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(np.zeros((1, 1, 1, 1), np.int8), (1, 1), leak_enable=True,
+                                            threshold_low=-1, monitor_enable=True)
+    opts = RunOptions(slow_clock_hz=2e7)                 # a tick every 50 ns
+    ev = spikes([0], [0], [0])
+    for engine in ("fast", "reference"):
+        r = Simulation(cfg, chip, opts, engine=engine).run(ev)
+        assert r.t_end_ns == 40 + 1 + 1, engine
+        assert r.stats[0]["leak_jobs"] == 0 and r.stats[0]["served"] == 1, engine
+
+
 def test_end_ns_stops_the_run_and_later_inputs_are_never_sent():
     """SPEC T12: the run stops at end_ns whatever is in flight; inputs after it get lag -1."""
     ev = spikes([0, 1, 2, 50], [8, 8, 8, 8], [8, 8, 8, 8])
@@ -311,8 +330,10 @@ def test_series_with_few_bins_are_the_fine_series_summed():
     for engine in ("fast", "reference"):
         few = simulate(cfg, ev, CHIP, options=RunOptions(bin_ns=10_000, max_series_bins=8), engine=engine)
         factor = few.bin_ns // 10_000
-        assert factor > 1 and few.series["synops"].shape[0] <= 8
-        assert few.series["synops"].shape[0] == -(-n // factor) or few.t_end_ns // few.bin_ns + 1 <= 8
+        # the least power of two that fits: n bins summed `factor` at a time are at most 8, by half
+        # as many they would not be (n = t_end // w + 1 bins of width w give ceil(n / f) of width f*w)
+        assert factor & (factor - 1) == 0 and -(-n // factor) <= 8 < -(-n // (factor // 2))
+        assert few.series["synops"].shape[0] == -(-n // factor)
         for name, arr in fine.series.items():
             padded = np.zeros((few.series[name].shape[0] * factor, arr.shape[1]), np.int64)
             padded[:n] = arr

@@ -481,10 +481,12 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
             return DEADLOCK
         t = t_work
         if tick and g[G_NEXTTICK] < t:
-            # ticks matter while work is pending, before more input may come, or up to end_ns
-            if t_work < INF or not final or g[G_NEXTTICK] <= end_ns:
+            # ticks matter while work is pending (more input included), or up to end_ns (T12)
+            if t_work < INF or g[G_NEXTTICK] <= end_ns:
                 t = g[G_NEXTTICK]
-        if g[G_POS] >= n_in and not final and t >= _horizon(g, period):
+        if g[G_POS] >= n_in and not final and (t >= _horizon(g, period) or t_work == INF):
+            # only more input can tell what comes next: whether an idle chip's ticks count (T12:
+            # they do only before input), and who wins an instant the next input may start in (T8)
             return NEED_INPUT
         if t > limit:       # limit < INF: one test for both stops
             return DONE if t == INF else limit_code
