@@ -2,7 +2,7 @@
 
 The real recordings live outside the project, in ../shared/traces next to the checkout (see its
 SOURCES.md for where each comes from and the facts checked here); the tests that need them skip
-when that folder is absent. Everything else builds its files byte by byte in tmp_path.
+when that folder is absent. Files built byte by byte are tested in test_readers_built.py.
 """
 
 from __future__ import annotations

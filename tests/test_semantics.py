@@ -3,8 +3,9 @@
 Both engines call the same kernels and read the same compiled network, so comparing them cannot
 see a mistake in those; these cases pin the result itself. Each one is small enough to follow
 docs/chip-model.md on paper: the comments give the arithmetic, and every time is computed from
-the chip's own parameters (named as in tests/conformance/scenarios.py: LAT host_in_latency_ns, EV event_ns,
-SY synop_ns, LK leak_ns, RT route_ns, HO host_out_ns, HL host_out_latency_ns). The plain-Python
+the chip's own parameters (named as in tests/conformance/scenarios/base.py: LAT
+host_in_latency_ns, EV event_ns, SY synop_ns, LK leak_ns, RT route_ns, HO host_out_ns, HL
+host_out_latency_ns). The plain-Python
 model of tests/conformance/naive.py must reach the same addresses and states, which checks the
 model against the same hand computation.
 """
@@ -17,12 +18,12 @@ import pytest
 from speksim import SPIKE_EVENT, ChipConfig, CnnLayerConfig, CnnLayerDestination, RunOptions, load_chip, simulate
 
 from conformance.naive import TICK, run_model
+from conformance.scenarios import host_output, timing
 
 CHIP = load_chip("speck2f")
 ENGINES = ("fast", "reference")
-LAT, EV, SY, LK, RT = (CHIP.host_in_latency_ns, CHIP.event_ns[0], CHIP.synop_ns[0], CHIP.leak_ns[0],
-                       CHIP.route_ns[0])
-HO, HL = CHIP.host_out_ns, CHIP.host_out_latency_ns
+P = timing(CHIP)
+LAT, EV, SY, LK, RT, HO, HL = P.LAT, P.EV, P.SY, P.LK, P.RT, P.HO, P.HL
 
 
 def one_input(core: int, feature: int, x: int, y: int) -> np.ndarray:
@@ -159,12 +160,13 @@ def test_each_destination_pools_and_shifts_on_its_own(engine, pool0, shift0, poo
     c0 = LAT + EV + SY
     spike1 = c0 + RT + EV + (shift0 + 1) * SY
     spike2 = c0 + 2 * RT + EV + (shift1 + 1) * SY
+    if (shift0, shift1) == (0, 1):
+        assert (spike1, spike2) == (886, 946)   # the docstring's arithmetic
     arrive1, arrive2 = spike1 + RT, spike2 + RT
     assert arrive1 < arrive2                # so the host output serves core 1's first (T7)
-    end1 = arrive1 + HO
-    end2 = max(arrive2, end1) + HO
+    out1, out2 = host_output([arrive1, arrive2], CHIP)
     addr1 = (shift0, 3 // pool0, 2 // pool0)
     addr2 = (shift1, 3 // pool1, 2 // pool1)
     res = simulate(cfg, one_input(0, 0, 3, 2), CHIP, RunOptions(), engine=engine)
-    assert rows(res) == [(end1 + HL, 1) + addr1 + (0,), (end2 + HL, 2) + addr2 + (0,)]
+    assert rows(res) == [(out1, 1) + addr1 + (0,), (out2, 2) + addr2 + (0,)]
     model_says(cfg, CHIP, [[(0, 0, 3, 2)]], {0: [], 1: [addr1 + (0,)], 2: [addr2 + (0,)]}, {})

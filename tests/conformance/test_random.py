@@ -19,15 +19,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from speksim.chip import Chip
-from speksim.config import (ChipConfig, CnnLayerConfig, CnnLayerDestination, ReadoutConfig, RunOptions,
-                            validate)
-from speksim.engine.compiled import READOUT, STAT_NAMES, EngineInput, compile_network
-from speksim.engine.fast import FastEngine, run_fast
+from speksim.config import (ChipConfig, CnnLayerConfig, CnnLayerDestination, ReadoutConfig, validate)
+from speksim.engine.compiled import READOUT, STAT_NAMES, compile_network
+from speksim.engine.fast import run_fast
 from speksim.engine.reference import run_reference
 from speksim.errors import DeadlockError
 
 from .naive import MODEL_STATS
-from .scenarios import CHIP, first_difference
+from .scenarios import CHIP, byte_difference, first_difference, run_fast_in_chunks
 from .strategies import (SETTINGS, Case, crowded_cases, cycle_cases, dag_cases, timed_phases, tree_cases,
                          valid)
 
@@ -77,35 +76,12 @@ def _model_difference(case: Case, raw, net) -> Optional[str]:
     return None
 
 
-def _feed_in_chunks(net, inputs: EngineInput, options: RunOptions, sizes: list, empty_final: bool):
-    """The fast engine fed `sizes` events at a time (as `Simulation.feed` does), the last chunk
-    final, or every chunk not final and then an empty final one (as `Simulation.finish` does)."""
-    eng = FastEngine(net, options)
-    outs, lags, i = [], [], 0
-    try:
-        for j, size in enumerate(sizes):
-            o, lag = eng.feed(inputs.slice(i, i + size), final=not empty_final and j == len(sizes) - 1)
-            outs.append(o)
-            lags.append(lag)
-            i += size
-        if empty_final or not sizes:
-            o, lag = eng.feed(inputs.slice(i, i), final=True)
-            outs.append(o)
-            lags.append(lag)
-    except DeadlockError as exc:
-        return exc
-    return eng.result(np.concatenate(outs), np.concatenate(lags))
-
-
 def _assert_same_bytes_in_chunks(case: Case, chunk_seed: int):
     """SPEC T8: fed in chunks of 1 and of seeded random sizes (some empty), the fast engine gives
     the same bytes as fed at once."""
     net = compile_network(case.config, case.chip, case.options)
     n = len(case.inputs)
-    try:
-        whole = run_fast(net, case.inputs, case.options)
-    except DeadlockError as exc:
-        whole = exc
+    whole = run_fast_in_chunks(net, case.inputs, case.options, [n], empty_final=False)
     rng = np.random.default_rng(chunk_seed)
     sizes = []
     while sum(sizes) < n:
@@ -114,15 +90,10 @@ def _assert_same_bytes_in_chunks(case: Case, chunk_seed: int):
         sizes[-1] = n - sum(sizes[:-1])
     for label, plan, empty_final in (("chunks of 1", [1] * n, False),
                                      (f"chunks of {sizes}", sizes, bool(rng.integers(0, 2)))):
-        got = _feed_in_chunks(net, case.inputs, case.options, plan, empty_final)
+        got = run_fast_in_chunks(net, case.inputs, case.options, plan, empty_final)
         how = f"{label}{', then an empty final chunk' if empty_final else ''}"
-        diff = first_difference(whole, got, ("fed at once", f"fed in {how}"))
-        assert diff is None, f"{case.describe()}: {diff}"
-        if not isinstance(whole, DeadlockError):
-            for name in ("outputs", "stats", "lag_ns", "series", "state"):
-                x, y = getattr(whole, name), getattr(got, name)
-                same = (x.dtype, x.shape, x.tobytes()) == (y.dtype, y.shape, y.tobytes())
-                assert same, f"{case.describe()}: fed in {how}, {name} differs in dtype, shape or bytes"
+        diff = first_difference(whole, got, ("fed at once", f"fed in {how}")) or byte_difference(whole, got)
+        assert diff is None, f"{case.describe()}: fed in {how}: {diff}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -165,31 +136,20 @@ def test_random_trees_match_model(case):
         assert diff is None, f"{case.describe()}: {engine} engine: {diff}"
 
 
-@settings(max_examples=400, **SETTINGS)
-@given(dag_cases(), st.integers(0, 2**32 - 1))
-def test_random_dags_fed_in_chunks(case, chunk_seed):
-    assume(valid(case))
-    _assert_same_bytes_in_chunks(case, chunk_seed)
+def _fed_in_chunks(cases, max_examples: int):
+    """A test: cases drawn from `cases` give the same bytes fed in chunks as fed at once."""
+    @settings(max_examples=max_examples, **SETTINGS)
+    @given(cases, st.integers(0, 2**32 - 1))
+    def test(case, chunk_seed):
+        assume(valid(case))
+        _assert_same_bytes_in_chunks(case, chunk_seed)
+    return test
 
 
-@settings(max_examples=400, **SETTINGS)
-@given(crowded_cases(), st.integers(0, 2**32 - 1))
-def test_random_crowded_fed_in_chunks(case, chunk_seed):
-    assume(valid(case))
-    _assert_same_bytes_in_chunks(case, chunk_seed)
-
-
-@settings(max_examples=100, **SETTINGS)
-@given(cycle_cases(), st.integers(0, 2**32 - 1))
-def test_random_cycles_fed_in_chunks(case, chunk_seed):
-    assume(valid(case))
-    _assert_same_bytes_in_chunks(case, chunk_seed)
-
-
-@settings(max_examples=150, **SETTINGS)
-@given(tree_cases(), st.integers(0, 2**32 - 1))
-def test_random_trees_fed_in_chunks(case, chunk_seed):
-    _assert_same_bytes_in_chunks(case, chunk_seed)
+test_random_dags_fed_in_chunks = _fed_in_chunks(dag_cases(), 400)
+test_random_crowded_fed_in_chunks = _fed_in_chunks(crowded_cases(), 400)
+test_random_cycles_fed_in_chunks = _fed_in_chunks(cycle_cases(), 100)
+test_random_trees_fed_in_chunks = _fed_in_chunks(tree_cases(), 150)
 
 
 def _check_fixed(cfg: ChipConfig, chip: Chip, bursts: list, end: bool = True):
