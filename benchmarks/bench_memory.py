@@ -1,4 +1,4 @@
-"""Peak memory against recording length: it must stay flat.
+"""Peak memory against recording length (which speksim keeps flat; this script reports it).
 
     python benchmarks/bench_memory.py                    # 10 s, 100 s, 1000 s and 1 h
     python benchmarks/bench_memory.py --seconds 10 100   # chosen lengths
@@ -38,7 +38,6 @@ def one_run(seconds: float, out_dir: str) -> dict:
     n_total = int(seconds * RATE)
     path = os.path.join(out_dir, f"mem-{seconds:g}.h5")
     t0 = time.perf_counter()
-    n_out = 0
     with RunWriter(path) as writer:
         sim = speksim.Simulation(demo_config(), keep_outputs=False, sink=writer)
         done = 0
@@ -50,7 +49,7 @@ def one_run(seconds: float, out_dir: str) -> dict:
             t = np.sort(rng.integers(lo, max(hi, lo + 1), n))
             ev = speksim.make_events("dvs", t=t, x=rng.integers(0, 128, n), y=rng.integers(0, 128, n),
                                      p=rng.integers(0, 2, n))
-            n_out += len(sim.feed(ev))
+            sim.feed(ev)
             done += n
         result = sim.finish()
         writer.finish(result)
@@ -73,9 +72,18 @@ def main(argv=None) -> int:
     if args.child is not None:
         print(json.dumps(one_run(args.child, args.out)))
         return 0
-    out_dir = args.out or tempfile.mkdtemp(prefix="speksim-mem-")
+    with tempfile.TemporaryDirectory(prefix="speksim-mem-") as scratch:
+        rows = _measure(args.seconds, args.out or scratch)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
+    return 0
+
+
+def _measure(lengths, out_dir: str) -> list:
+    """Each length in a fresh process (after an empty run, for the baseline); prints a row each."""
     rows = []
-    for seconds in [0.0] + list(args.seconds):
+    for seconds in [0.0] + list(lengths):
         proc = subprocess.run([sys.executable, __file__, "--child", str(seconds), "--out", out_dir],
                               capture_output=True, text=True, check=True)
         row = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -84,10 +92,7 @@ def main(argv=None) -> int:
               f"peak {row['peak_rss_mb']:>7.1f} MB  wall {row['wall_s']:>7.1f} s  "
               f"run file {row['run_file_mb']:>7.1f} MB  "
               f"series {row['series_bins']:,} bins of {row['bin_ns'] / 1e6:g} ms", flush=True)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

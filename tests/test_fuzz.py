@@ -33,6 +33,7 @@ import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -40,8 +41,8 @@ import speksim.io as sio
 from speksim.errors import EventError, ReaderError
 from speksim.events import DVS_EVENT, validate_events
 
-from recording_files import (AEDAT2_HEADER, aedat2_address, aedat4_event_packet, aedat4_file, sample_events,
-                             write_run_file, write_samples)
+from recording_files import (AEDAT2_HEADER, aedat2_address, aedat4_event_packet, aedat4_file, messages_name,
+                             patched_run_copy, sample_events, write_samples)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "traces"
@@ -98,15 +99,12 @@ def _time_limit(seconds: int):
 
 
 @pytest.fixture(scope="module")
-def compiled_readers(tmp_path_factory):
-    """Every reader run once on a good file, before any case is traced or timed: the first use
-    of a reader compiles its numba code, which under tracemalloc can take longer than a case may,
-    and an alarm must never land inside a compiler."""
-    for path, _ in write_samples(tmp_path_factory.mktemp("warm")).values():
-        try:
-            sio.read_events(path)
-        except (ReaderError, EventError):
-            pass
+def compiled_readers(samples):
+    """Every reader run once on its good sample, before any case is traced or timed: the first
+    use of a reader compiles its numba code, which under tracemalloc can take longer than a case
+    may, and an alarm must never land inside a compiler."""
+    for path, _ in samples.values():
+        sio.read_events(path)
 
 
 @pytest.fixture(scope="module")
@@ -296,20 +294,6 @@ def _sample(n: int) -> np.ndarray:
     return sample_events(n, 640, 480, 10_000_000, seed=0)
 
 
-def _messages_name(exc_info, path: Path, offset: bool = False):
-    """A specific check raised the error: it names the file (and the offset) and is not the catch-all."""
-    text = str(exc_info.value)
-    assert path.name in text, text
-    assert "cannot be decoded as" not in text, text
-    if offset:
-        assert "offset" in text, text
-
-
-@pytest.fixture(scope="module")
-def run_file(tmp_path_factory):
-    return write_run_file(tmp_path_factory.mktemp("run") / "run.h5", sample_events(50, 128, 128, 10_000, 1))
-
-
 def _zip_patched(data: bytes, method=None, flag=None) -> bytes:
     """Set the compression method and/or OR a flag bit into every local and central zip header."""
     buf = bytearray(data)
@@ -346,7 +330,7 @@ def test_npz_damaged_zip_headers_and_data(tmp_path, damage):
     path.write_bytes(data)
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
-    _messages_name(exc, path)
+    messages_name(exc, path)
 
 
 @pytest.mark.parametrize("damage", [(b"}", b" "), (b"'descr':", b"'descr'!")])
@@ -356,7 +340,7 @@ def test_npy_damaged_header_text(tmp_path, damage):
     path.write_bytes((tmp_path / "ok.npy").read_bytes().replace(*damage, 1))
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
-    _messages_name(exc, path)
+    messages_name(exc, path)
 
 
 def test_npz_bad_value_is_reported_as_such(tmp_path):
@@ -377,7 +361,6 @@ def _flip_in(path: Path, at: int) -> None:
 
 
 def test_hdf5_damaged_group_header(tmp_path):
-    h5py = pytest.importorskip("h5py")
     ev = _sample(20)
     path = tmp_path / "damaged.h5"
     with h5py.File(path, "w", libver="latest") as f:  # object headers with checksums
@@ -388,7 +371,7 @@ def test_hdf5_damaged_group_header(tmp_path):
     _flip_in(path, address + 10)
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
-    _messages_name(exc, path)
+    messages_name(exc, path)
 
 
 def test_run_file_with_damaged_root_header(run_file, tmp_path):
@@ -399,18 +382,17 @@ def test_run_file_with_damaged_root_header(run_file, tmp_path):
     for fmt in (None, "run"):
         with pytest.raises(ReaderError) as exc:
             sio.read_events(path, format=fmt)
-        _messages_name(exc, path)
+        messages_name(exc, path)
 
 
 def test_run_file_with_dangling_member(run_file, tmp_path):
-    h5py = pytest.importorskip("h5py")
     path = tmp_path / "dangling.h5"
     path.write_bytes(run_file.read_bytes())
     with h5py.File(path, "r+") as f:
         f["states"]["lost"] = h5py.SoftLink("/nowhere")
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
-    _messages_name(exc, path)
+    messages_name(exc, path)
 
 
 # ------------------------------------------------------------------------------- negative times
@@ -432,7 +414,7 @@ def test_aedat4_negative_timestamp_is_corruption(tmp_path):
     path.write_bytes(aedat4_file(0, [(0, aedat4_event_packet([(5, 1, 1, 1), (-3, 2, 2, 0)]))]))
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
-    _messages_name(exc, path, offset=True)
+    messages_name(exc, path, offset=True)
     assert "negative" in str(exc.value)
 
 
@@ -446,24 +428,20 @@ def test_array_files_with_negative_times(tmp_path, ext):
     elif ext == ".npz":
         np.savez(path, events=ev)
     else:
-        h5py = pytest.importorskip("h5py")
         with h5py.File(path, "w") as f:
             f["events"] = ev
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
-    _messages_name(exc, path)
+    messages_name(exc, path)
     assert "field 't' at index 6 is -1" in str(exc.value)
 
 
 def test_run_file_with_negative_output_time(run_file, tmp_path):
-    h5py = pytest.importorskip("h5py")
-    path = tmp_path / "neg.h5"
-    path.write_bytes(run_file.read_bytes())
-    with h5py.File(path, "r+") as f:
-        out = f["outputs"][()]
+    def negative(out):
         out["t_ns"][out["layer"] == 13] = -5_000
-        f["outputs"][...] = out
+
+    path = patched_run_copy(run_file, tmp_path / "neg.h5", negative)
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
-    _messages_name(exc, path)
+    messages_name(exc, path)
     assert "negative" in str(exc.value)

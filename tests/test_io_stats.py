@@ -48,7 +48,7 @@ def test_sorted_recording(tmp_path):
     # 1500; [2000, 3000) holds 2999; [5000, 6000) holds 5000: the busiest has 3 events
     assert s.peak_events_per_ms == 3 and s.peak_rate == 3000 and s.peak_exact and s.late_events == 0
     assert s.time_sorted and s.backward_steps == 0 and s.forward_jumps == 0
-    assert s.mean_rate == 7 / 5000 * 1e6
+    assert s.mean_rate == pytest.approx(1400.0)     # 7 events in 5 ms
     lines = s.lines()
     assert lines[0] == "rec.npy: npy recording (" + sio.FORMATS["npy"] + ")"
     assert "  events       7 (ON 4, OFF 3)" in lines

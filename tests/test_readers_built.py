@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 import zipfile
 
+import h5py
 import numpy as np
 import pytest
 
@@ -17,7 +18,7 @@ from speksim.io import prophesee
 
 from recording_files import (AEDAT2_HEADER, AEDAT3_HEADER, AEDAT4_XML, aedat2_address, aedat3_packet,
                              aedat3_polarity, aedat4_event_packet, aedat4_file, aedat4_io_header, evt2_cd,
-                             evt2_word, evt3_word, messages_name, sample_events, write_run_file)
+                             evt2_word, evt3_word, messages_name, patched_run_copy, sample_events)
 
 
 # -------------------------------------------------------------------- bad files without traces
@@ -85,13 +86,7 @@ def test_bad_arguments(tmp_path):
 # ------------------------------------------------------------------------- numpy and HDF5 files
 
 def _sample(n=1000, seed=0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    ev = np.empty(n, dtype=DVS_EVENT)
-    ev["t"] = np.sort(rng.integers(0, 10**7, n))
-    ev["x"] = rng.integers(0, 640, n)
-    ev["y"] = rng.integers(0, 480, n)
-    ev["p"] = rng.integers(0, 2, n)
-    return ev
+    return sample_events(n, 640, 480, 10**7, seed)
 
 
 def test_npy_round_trip_canonical_and_tonic_layouts(tmp_path):
@@ -183,7 +178,6 @@ def test_npz_round_trips(tmp_path):
 
 
 def test_hdf5_layouts(tmp_path):
-    h5py = pytest.importorskip("h5py")
     ev = _sample()
     with h5py.File(tmp_path / "group.h5", "w") as f:
         g = f.create_group("events")
@@ -413,11 +407,6 @@ def test_npz_is_a_zip_not_mistaken(tmp_path):
     messages_name(exc, path)
 
 
-@pytest.fixture(scope="module")
-def run_file(tmp_path_factory):
-    return write_run_file(tmp_path_factory.mktemp("run") / "run.h5", sample_events(50, 128, 128, 10_000, 1))
-
-
 # ------------------------------------------------------------ command-line wording of the messages
 
 def _cli_names_flags(exc_info, *flags):
@@ -486,13 +475,10 @@ def test_cli_wording_of_argument_errors(tmp_path):
 
 
 def test_cli_wording_of_a_run_file_without_dvs_output(run_file, tmp_path):
-    h5py = pytest.importorskip("h5py")
-    path = tmp_path / "cores.h5"
-    path.write_bytes(run_file.read_bytes())
-    with h5py.File(path, "r+") as f:
-        out = f["outputs"][()]
+    def only_core0(out):
         out["layer"] = 0  # as if only core 0 had been monitored
-        f["outputs"][...] = out
+
+    path = patched_run_copy(run_file, tmp_path / "cores.h5", only_core0)
     with pytest.raises(ReaderError) as exc:
         sio.read_events(path)
     assert "run_outputs_as_spikes" in str(exc.value)

@@ -139,11 +139,6 @@ def senders(config: ChipConfig, chip: Chip, input_cores) -> dict:
     return out
 
 
-def is_tree(config: ChipConfig, chip: Chip, input_cores) -> bool:
-    """True when every used core has at most one sender and the core graph has no cycle."""
-    return _topological(config, chip, input_cores) is not None
-
-
 def _topological(config, chip, input_cores):
     frm = senders(config, chip, input_cores)
     if any(len(s) > 1 for s in frm.values()):
