@@ -6,15 +6,44 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
 import pytest
-from test_chip import _NO_TOOLS, _clean_env, _copy_source
 
 CHECKOUT = Path(__file__).resolve().parent.parent
+
+_NO_TOOLS = ("invalid command 'bdist_wheel'", "No module named", "BackendUnavailable",
+             "Could not find a version", "No matching distribution", "Cannot import 'setuptools")
+
+
+def _copy_source(dest: Path) -> Path:
+    dest.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE", "setup.cfg", "MANIFEST.in"):
+        if (CHECKOUT / name).is_file():
+            shutil.copy2(CHECKOUT / name, dest / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(CHECKOUT / "speksim", dest / "speksim", ignore=ignore)
+    shutil.copytree(CHECKOUT / "chips", dest / "chips", ignore=ignore)
+    shutil.copytree(CHECKOUT / "traces", dest / "traces", ignore=ignore)
+    return dest
+
+
+def _clean_env():
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_REQUIRE_VIRTUALENV")}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+_CHECK_INSTALLED = """
+import json, speksim, speksim.chip as c
+chip = c.load_chip("speck2f")
+print(json.dumps({"name": chip.name, "module": speksim.chip.__file__, "chips_dir": str(c.chips_dir()),
+                  "builtin": c.builtin_chips()}))
+"""
 
 
 def _cache_env(root: Path, checkout: bool = False) -> dict:
@@ -129,9 +158,13 @@ def test_wheel_then_editable_install_keeps_the_command_working(tmp_path):
     py = bin_dir / ("python.exe" if os.name == "nt" else "python")
     speksim_cmd = bin_dir / ("speksim.exe" if os.name == "nt" else "speksim")
     _pip_install(py, env, "--ignore-installed", wheel)
-    installed = Path(_run([py, "-c", "import speksim; print(speksim.__file__)"], cwd=tmp_path, env=env)
-                     .stdout.strip()).parent
-    assert installed.resolve().is_relative_to(env_dir.resolve()), installed
+    check = _run([py, "-c", _CHECK_INSTALLED], cwd=tmp_path, env=env)
+    assert check.returncode == 0, check.stderr
+    info = json.loads(check.stdout)              # the built-in chips load from the installed package
+    assert info["name"] == "speck2f" and {"speck2f", "speck2e", "dynapcnn"} <= set(info["builtin"])
+    for key in ("module", "chips_dir"):
+        assert Path(info[key]).resolve().is_relative_to(env_dir.resolve()), info
+    installed = Path(info["module"]).parent
 
     demo = _run([speksim_cmd, "demo", "--out", tmp_path / "demo", "--quiet"], cwd=tmp_path, env=env)
     assert demo.returncode == 0, demo.stderr
