@@ -83,10 +83,7 @@ def _chip(draw) -> Chip:
             host_out_ns=draw(st.sampled_from([1, 10, 80])), dvs_event_ns=draw(st.sampled_from([1, 20])),
             dvs_route_ns=draw(st.sampled_from([1, 40])), readout_event_ns=draw(st.sampled_from([1, 20])))
     elif draw(st.integers(0, 6)) == 0:
-        d = draw(st.sampled_from([1, 10]))
-        chip = chip.replace(event_ns=d, synop_ns=d, leak_ns=d, route_ns=d, host_in_ns=d, host_in_latency_ns=d,
-                            host_out_ns=d, host_out_latency_ns=0, dvs_event_ns=d, dvs_route_ns=d,
-                            readout_event_ns=d, sensor_ns=d, sensor_latency_ns=d)
+        chip = _lockstep(chip, draw(st.sampled_from([1, 10])))
     if draw(st.integers(0, 9)) == 0:
         chip = chip.replace(state_overflow="wrap")
     return chip
@@ -199,6 +196,13 @@ def _leak_period(draw, cfg: ChipConfig, chip: Chip) -> int:
         [cfg.cnn_layers[k].dimensions.output_shape.feature_count, cfg.cnn_layers[k].dimensions.output_shape.size.x,
          cfg.cnn_layers[k].dimensions.output_shape.size.y])) for k in cfg.used_cores() if cfg.cnn_layers[k].leak_enable)
     return longest * draw(st.integers(2, 6))
+
+
+def _lockstep(chip: Chip, d: int, **more) -> Chip:
+    """Every duration `d` ns and no host-output latency: many things happen at the same instants."""
+    return chip.replace(event_ns=d, synop_ns=d, leak_ns=d, route_ns=d, host_in_ns=d, host_in_latency_ns=d,
+                        host_out_ns=d, host_out_latency_ns=0, dvs_event_ns=d, dvs_route_ns=d, readout_event_ns=d,
+                        sensor_ns=d, sensor_latency_ns=d, **more)
 
 
 @st.composite
@@ -364,11 +368,9 @@ def crowded_cases(draw):
     (T8) meet."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     d = draw(st.sampled_from([1, 10]))
-    chip = CHIP.replace(event_ns=d, synop_ns=d, leak_ns=d, route_ns=d, host_in_ns=d, host_in_latency_ns=d,
-                        host_out_ns=d, host_out_latency_ns=0, readout_event_ns=d,
-                        fifo_depth=draw(st.lists(st.integers(1, 2), min_size=9, max_size=9)),
-                        out_depth=draw(st.lists(st.integers(1, 2), min_size=9, max_size=9)),
-                        host_out_fifo_depth=draw(st.integers(1, 4)))
+    chip = _lockstep(CHIP, d, fifo_depth=draw(st.lists(st.integers(1, 2), min_size=9, max_size=9)),
+                     out_depth=draw(st.lists(st.integers(1, 2), min_size=9, max_size=9)),
+                     host_out_fifo_depth=draw(st.integers(1, 4)))
     order = [int(k) for k in rng.permutation(9)[:draw(st.integers(2, 4))]]
     cfg = ChipConfig()
     for k in order:
