@@ -58,3 +58,22 @@ class DeadlockError(SpeksimError, RuntimeError):
 
 class RunFileError(SpeksimError, ValueError):
     """A run file is missing, incomplete or not a speksim run file."""
+
+
+class ModelError(SpeksimError, ValueError):
+    """A trained model (PyTorch, sinabs or NIR) cannot be put on the chip: the message names the
+    module or node, says why, and what to change."""
+
+
+class PlacementError(ModelError):
+    """The layers of a model do not fit the chip's cores; `needs` lists each layer's memory needs
+    and the cores it could take."""
+
+    def __init__(self, message, needs=None):
+        super().__init__(message)
+        self.needs = list(needs or [])
+
+
+class MissingExtraError(SpeksimError, ImportError):
+    """An optional dependency (torch, sinabs, nir) is needed and not installed; the message says
+    which extra to install."""
