@@ -10,7 +10,7 @@ The layout mirrors the dataclasses of `speksim.config.model` field for field; ar
 from __future__ import annotations
 
 import json
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +35,11 @@ def config_to_dict(config: ChipConfig) -> dict:
     layers = []
     for i, layer in enumerate(config.cnn_layers):
         layers.append(None if _same(layer, default) else _dump(layer, f"cnn_layers[{i}]"))
-    return {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "cnn_layers": layers,
-            "dvs_layer": _dump(config.dvs_layer, "dvs_layer"), "readout": _dump(config.readout, "readout")}
+    d = {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "cnn_layers": layers,
+         "dvs_layer": _dump(config.dvs_layer, "dvs_layer"), "readout": _dump(config.readout, "readout")}
+    if config.model is not None:
+        d["model"] = config.model
+    return d
 
 
 def config_from_dict(d: dict) -> ChipConfig:
@@ -50,8 +53,8 @@ def config_from_dict(d: dict) -> ChipConfig:
     problems: list[str] = []
     if not isinstance(d, dict):
         raise ConfigError(f"a configuration must be a JSON object, got {type(d).__name__}")
-    _check_keys(d, ("format", "version", "cnn_layers", "dvs_layer", "readout"), "", "a configuration file",
-                problems)
+    _check_keys({k: v for k, v in d.items() if k != "model"}, ("format", "version", "cnn_layers", "dvs_layer",
+                                                                "readout"), "", "a configuration file", problems)
     if "format" in d and d["format"] != CONFIG_FORMAT:
         problems.append(f"format: is {d['format']!r}; a speksim configuration has {CONFIG_FORMAT!r}")
     if "version" in d and d["version"] not in READABLE_VERSIONS:
@@ -69,6 +72,11 @@ def config_from_dict(d: dict) -> ChipConfig:
         config.dvs_layer = _load(DvsLayerConfig, d["dvs_layer"], "dvs_layer", problems)
     if "readout" in d:
         config.readout = _load(ReadoutConfig, d["readout"], "readout", problems)
+    if "model" in d:
+        if not isinstance(d["model"], dict):
+            problems.append("model: must be an object (what the configuration was made from), or left out")
+        else:
+            config.model = d["model"]
     if problems:
         raise ConfigError(problems)
     return config
@@ -98,8 +106,9 @@ def load_config(path) -> ChipConfig:
 
 
 def configs_equal(a: ChipConfig, b: ChipConfig) -> bool:
-    """True when every field and array (dtype, shape and values) of the two configurations is equal."""
-    return _same(a, b)
+    """True when every field and array (dtype, shape and values) of the two configurations is equal;
+    `model` (where a configuration came from) is not compared: it changes nothing on the chip."""
+    return _same(replace(a, model=None), replace(b, model=None))
 
 
 def _same(a, b) -> bool:

@@ -138,6 +138,10 @@ class ChipConfig:
     cnn_layers: list = field(default_factory=lambda: [CnnLayerConfig() for _ in range(N_CORES)])
     dvs_layer: DvsLayerConfig = field(default_factory=DvsLayerConfig)
     readout: ReadoutConfig = field(default_factory=ReadoutConfig)
+    #: What the configuration was made from, when an importer made it (`speksim.from_torch`,
+    #: `speksim.from_nir`): the layers, their cores and discretisation scales, and the decisions
+    #: taken. JSON-ready; None for a configuration written by hand. It changes nothing on the chip.
+    model: Optional[dict] = None
 
     def used_cores(self) -> list[int]:
         """The ids of the cores in use, ascending."""
