@@ -171,7 +171,8 @@ def _place(network: Network, chip: Chip, placement, load) -> list:
                                      f"{', '.join(names)}")
                 key = names.index(key)
             if not isinstance(key, (int, np.integer)) or not 0 <= key < len(layers):
-                raise ModelError(f"placement names layer {key!r}; give a module name or a position 0..{len(layers) - 1}")
+                raise ModelError(f"placement names layer {key!r}; give a module name or a position "
+                                 f"0..{len(layers) - 1}")
             fixed[int(key)] = int(core)
         return list(place(needs, chip, names=names, fixed=fixed))
     if placement not in ("auto", "balanced"):

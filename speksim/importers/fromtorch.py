@@ -137,7 +137,7 @@ def network_from_torch(model, input_shape, *, dvs_input: Optional[bool] = None) 
         for src, _, _ in v.sources:
             b.layers[src].is_output = True
     dvs = _dvs(b, dvs_input)
-    for i, layer in enumerate(b.layers):
+    for layer in b.layers:
         routes = layer.routes
         if len(routes) > 2:
             names = ", ".join(b.layers[r.target].name if isinstance(r.target, int) else str(r.target)
@@ -396,7 +396,7 @@ def _pool(b: _Builder, name, mod, kind, x: _Stream, what):
         raise ModelError(f"{what}: pooling {ks[0]}x{ks[1]}; a destination pools squares: use {ks[0]}x{ks[0]}")
     if any(src == "input" for src, _, _ in x.sources):
         raise ModelError(f"{what}: pools a sum of the input and spikes; pool each before they meet")
-    sources = [(src, pool * ks[0], shift // 1) for src, pool, shift in x.sources]
+    sources = [(src, pool * ks[0], shift) for src, pool, shift in x.sources]
     return _Stream(sources, (c, h // ks[0], w // ks[1]), x.scale * scale, x.flat, x.names)
 
 
