@@ -1,7 +1,8 @@
 """The `speksim` command.
 
     speksim run recording.aedat4 --config net.json --fit crop -o run.h5 --plots plots/
-    speksim check --config net.json
+    speksim run recording.aedat4 --model net.nir
+    speksim check net.json|net.nir|net.pt|net.py:make_model [--recording FILE] [--json]
     speksim describe [CHIP] [--json]
     speksim info FILE
     speksim plot run.h5 [--out DIR]
@@ -9,8 +10,8 @@
 
 The command line only parses and reports: every subcommand calls the library, which raises
 typed errors and never prints. This module turns an error into one line on stderr
-(`speksim: error: ...`, with indented details) and an exit code: 2 for chip, configuration and
-argument errors, 3 for input errors (recordings, events, run files), 4 for a deadlock, 1 for
+(`speksim: error: ...`, with indented details) and an exit code: 2 for chip, configuration, model
+and argument errors, 3 for input errors (recordings, events, run files), 4 for a deadlock, 1 for
 anything else, 130 when interrupted. `--debug` (before or after the subcommand) adds the
 traceback. One module per group of subcommands (`run`, `inspect`, `demo`); each has `add(sub,
 common)` to add its parsers.
@@ -24,7 +25,8 @@ import sys
 import traceback
 
 from .._version import __version__
-from ..errors import ChipFileError, ConfigError, DeadlockError, EventError, ReaderError, RunFileError, SpeksimError
+from ..errors import (ChipFileError, ConfigError, DeadlockError, EventError, ModelError, ReaderError, RunFileError,
+                      SpeksimError)
 from . import demo, inspect, run
 from ._common import EXIT_CONFIG, EXIT_DEADLOCK, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_OTHER, UsageError
 
@@ -63,7 +65,7 @@ def exit_code(exc: BaseException) -> int:
     """The exit code of an error (see the module docstring)."""
     if isinstance(exc, DeadlockError):
         return EXIT_DEADLOCK
-    if isinstance(exc, (ChipFileError, ConfigError, UsageError)):
+    if isinstance(exc, (ChipFileError, ConfigError, ModelError, UsageError)):
         return EXIT_CONFIG
     if isinstance(exc, (EventError, ReaderError, RunFileError)):
         return EXIT_INPUT

@@ -8,18 +8,30 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ._common import EXIT_OK, add_option_flags, options_from_args
+from ._common import EXIT_CONFIG, EXIT_OK, UsageError, add_option_flags, options_from_args
+from ._model import MODEL_HELP, add_model_flags, config_from_source
 
 
 def add(sub, common) -> None:
     from ..io import FORMATS
     c = sub.add_parser(
-        "check", parents=[common], help="validate a configuration against a chip and run options",
-        description="Check a configuration file against a chip and the run options: every problem that "
-                    "'speksim run' would refuse, in the same words and with the same exit code (2); warnings are "
-                    "listed either way.")
+        "check", parents=[common], help="preflight: will a configuration or a model fit the chip and keep up?",
+        description="Check a configuration file, or a trained model imported on the way, against a chip and the "
+                    "run options: every problem that 'speksim run' would refuse, in the same words and with the "
+                    "same exit code (2), and the memory each core needs and has. With --recording, also the load "
+                    "the recording offers each core (SynOps/s from SynSense's estimate and counted exactly by a "
+                    "functional pass) against its capacity, the windows where a core cannot keep up, and what to "
+                    "change.")
+    c.add_argument("source", nargs="?", metavar="CONFIG_OR_MODEL",
+                   help="configuration JSON (written by speksim.save_config), or " + MODEL_HELP)
     c.add_argument("--chip", default="speck2f", help="built-in chip name or chip file (default: speck2f)")
-    c.add_argument("--config", required=True, help="chip configuration JSON (written by speksim.save_config)")
+    c.add_argument("--config", help="configuration JSON (the same as giving it as CONFIG_OR_MODEL)")
+    c.add_argument("--recording", metavar="FILE", help="measure the load this recording offers each core")
+    c.add_argument("--format", choices=sorted(FORMATS), help="recording format (default: detected from the file)")
+    c.add_argument("--window-ms", type=float, default=10.0,
+                   help="window over which the offered load is counted (default: 10 ms)")
+    c.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    add_model_flags(c)
     add_option_flags(c)
     c.set_defaults(func=cmd_check)
 
@@ -46,19 +58,62 @@ def add(sub, common) -> None:
 # --------------------------------------------------------------------------------------------
 
 def cmd_check(args, argv) -> int:
+    from ..analysis.preflight import Preflight, memory_rows, preflight
     from ..chip import load_chip
-    from ..config import load_config, validate
+    from ..errors import PlacementError
     chip = load_chip(args.chip)
-    path = Path(args.config)
+    if (args.source is None) == (args.config is None):
+        raise UsageError("give one configuration or model to check: speksim check net.json (or --config net.json)")
+    source = args.source or args.config
+    path = Path(source.split(":", 1)[0] if ".py:" in source else source)
     if not path.is_file():
         raise ConfigError(f"{path}: no such file" if not path.exists() else f"{path}: is not a file")
-    config = load_config(path)
-    warnings = validate(config, chip, options_from_args(args))
-    used = config.used_cores()
-    print(f"{path}: valid for {chip.name}; core(s) {', '.join(map(str, used))} in use")
-    for w in warnings:
-        print(f"  warning: {w}")
+    options = options_from_args(args)
+    try:
+        config = config_from_source(source, args, chip)
+    except PlacementError as exc:
+        if not args.json:
+            raise
+        doc = Preflight(chip=chip.name, memory=[], problems=[str(exc)]).to_dict()
+        doc["placement"] = exc.needs
+        print(json.dumps(doc, indent=2))
+        return EXIT_CONFIG
+    from ..config import validate
+    try:
+        validate(config, chip, options)
+    except ConfigError as exc:
+        if args.json:
+            doc = Preflight(chip=chip.name, memory=memory_rows(config, chip), problems=list(exc.problems)).to_dict()
+            print(json.dumps(doc, indent=2))
+            return EXIT_CONFIG
+        print(Preflight(chip=chip.name, memory=memory_rows(config, chip)).memory_text())
+        raise
+    events = _recording_chunks(args) if args.recording else None
+    report = preflight(config, chip, events, options=options, window_ns=int(round(args.window_ms * 1e6)))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return EXIT_OK
+    print(f"{source}: valid for {chip.name}; core(s) {', '.join(map(str, config.used_cores()))} in use")
+    print(report.text())
     return EXIT_OK
+
+
+def _recording_chunks(args):
+    """The recording's events in chunks, moved to start at t = 0 when its timestamps are
+    wall-clock (as `speksim run` does by default)."""
+    from .. import io as sio
+    from ..io.fitplan import WALL_CLOCK_US
+    path = Path(args.recording)
+    if not path.is_file():
+        raise UsageError(f"--recording {path}: no such file")
+    shift = None
+    for ev in sio.iter_events(path, args.format, chunk_events=1 << 20):
+        if shift is None and len(ev):
+            shift = int(ev["t"][0]) if int(ev["t"][0]) >= WALL_CLOCK_US else 0
+        if shift:
+            ev = ev.copy()
+            ev["t"] -= shift
+        yield ev
 
 
 # --------------------------------------------------------------------------------------------

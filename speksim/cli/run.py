@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import EventError, ReaderError
 from .._text import rate_text
 from ._common import EXIT_OK, Progress, UsageError, add_option_flags, note, options_from_args, warn
+from ._model import MODEL_HELP, add_model_flags, config_from_source
 
 _POLARITY = {"keep": "keep", "merge": "merge", "on": "on_only", "off": "off_only"}
 
@@ -26,8 +27,10 @@ def add(sub, common) -> None:
     r.add_argument("recording", metavar="RECORDING", help="event recording (any format of 'speksim info') "
                                                           "or a speksim run file")
     r.add_argument("--chip", default="speck2f", help="built-in chip name or chip file (default: speck2f)")
-    r.add_argument("--config", required=True,
-                   help="chip configuration JSON (written by speksim.save_config; 'speksim check' validates it)")
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config",
+                     help="chip configuration JSON (written by speksim.save_config; 'speksim check' validates it)")
+    src.add_argument("--model", help=MODEL_HELP + "; imported on the way ('speksim check MODEL' shows how)")
     g = r.add_argument_group("reading the input")
     g.add_argument("--format", choices=sorted(FORMATS), help="recording format (default: detected from the file)")
     g.add_argument("--t-start-us", type=int, help="skip events before this time (µs, as in the file)")
@@ -60,6 +63,7 @@ def add(sub, common) -> None:
     g = r.add_argument_group("simulation")
     g.add_argument("--engine", choices=engine_names(), default="fast",
                    help="fast (numba, default) or reference (SimPy: slow, written to be read)")
+    add_model_flags(r)
     add_option_flags(r)
     g = r.add_argument_group("output")
     g.add_argument("-o", "--output", help="run file to write (default: <recording name>.run.h5 here)")
@@ -178,7 +182,6 @@ def simulate_source(source: _Source, sim, plan, progress: Progress, image_size: 
 
 def cmd_run(args, argv) -> int:
     from ..chip import load_chip
-    from ..config import load_config
     from ..io.fitplan import FitPlan
     from ..runfile import RunWriter, export_csv_summary, file_sha256, is_run_file
     from ..simulation import Simulation
@@ -186,7 +189,7 @@ def cmd_run(args, argv) -> int:
     _check_args(args)
     quiet = args.quiet
     chip = load_chip(args.chip)
-    config = load_config(args.config)
+    config = config_from_source(args.config or args.model, args, chip)
     # validated before anything is read: the same refusal as 'speksim check'. Outputs and
     # per-input arrays go to the run file as they come (the sink, set below), so memory stays
     # flat however long the recording (an engine that only simulates at the end keeps them).

@@ -1,0 +1,117 @@
+"""Where a chip configuration comes from on the command line: a configuration file, or a trained
+model imported on the way (`--model`): a NIR file, a whole PyTorch module saved with
+`torch.save(model, path)`, or `file.py:function` returning a module."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from pathlib import Path
+
+from ..errors import ModelError
+from ._common import UsageError, warn
+
+MODEL_HELP = ("trained model: a NIR file (.nir), a whole PyTorch module saved with torch.save(model, path) "
+              "(.pt/.pth), or FILE.py:FUNCTION returning one")
+
+
+def add_model_flags(parser, positional: bool = False) -> None:
+    """The flags that import a model: input shape, NIR meaning, placement, discretisation."""
+    g = parser.add_argument_group("importing a model (--model, or a model file given to check)")
+    g.add_argument("--input-shape", metavar="C,H,W",
+                   help="the model's input (channels, height, width); PyTorch models need it, NIR files have it")
+    g.add_argument("--reset", choices=("subtract", "zero"),
+                   help="what a NIR IF node's reset means (default: from the file's NIR version, with a warning)")
+    g.add_argument("--min-v-mem", type=float, help="lower bound of the membrane for NIR IF nodes (default: none)")
+    g.add_argument("--placement", default="auto",
+                   help="'auto' (as sinabs), 'balanced', or LAYER:CORE,... with layers by module name or position")
+    g.add_argument("--no-discretize", dest="discretize", action="store_false",
+                   help="the model already holds the chip's integers; do not scale and round")
+    g.add_argument("--readout", action="store_true", help="route the output layer to the readout block")
+    g.add_argument("--host-input", action="store_true",
+                   help="input spikes go straight to the first core instead of through the DVS layer")
+
+
+def is_config_file(path: Path) -> bool:
+    return path.suffix.lower() == ".json"
+
+
+def config_from_source(source: str, args, chip):
+    """The ChipConfig of a configuration file or model (`source`), with the import flags; what the
+    importer warns about is printed as speksim warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        config = _config_from_source(source, args, chip)
+    for w in caught:
+        warn(str(w.message))
+    return config
+
+
+def _config_from_source(source: str, args, chip):
+    path = Path(source.split(":", 1)[0] if ".py:" in source else source)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if is_config_file(path):
+        from ..config import load_config
+        return load_config(path)
+    from ..importers.build import from_nir, from_torch
+    common = dict(dvs_input=False if args.host_input else None, discretize=args.discretize,
+                  placement=_placement(args.placement), readout=args.readout)
+    shape = _shape(args.input_shape)
+    if path.suffix.lower() == ".nir":
+        return from_nir(path, chip, reset=args.reset, min_v_mem=args.min_v_mem, input_shape=shape, **common)
+    model = _torch_model(source, path)
+    if shape is None:
+        raise UsageError(f"{source}: a PyTorch model does not record its input size; give --input-shape C,H,W "
+                         "(e.g. --input-shape 2,128,128 for the full DVS sensor)")
+    return from_torch(model, shape, chip, **common)
+
+
+def _shape(text):
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3:
+        raise UsageError(f"--input-shape {text!r}: give three whole numbers C,H,W, e.g. 2,128,128")
+    return shape
+
+
+def _placement(text):
+    if text in ("auto", "balanced"):
+        return text
+    out = {}
+    for item in text.split(","):
+        name, _, core = item.rpartition(":")
+        try:
+            out[int(name) if name.isdigit() else name] = int(core)
+        except ValueError:
+            raise UsageError(f"--placement: {item!r} is not LAYER:CORE (e.g. 0:2 or conv1:5)") from None
+    return out
+
+
+def _torch_model(source: str, path: Path):
+    if path.suffix == ".py":
+        func = source.split(":", 1)[1] if ":" in source else None
+        if not func:
+            raise UsageError(f"{source}: name the function that builds the model: {path}:make_model")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not callable(getattr(module, func, None)):
+            raise UsageError(f"{path} has no function {func!r}")
+        return getattr(module, func)()
+    if path.suffix.lower() not in (".pt", ".pth"):
+        raise UsageError(f"{path}: not a model speksim reads ({MODEL_HELP}), nor a configuration (.json)")
+    from ..importers.fromtorch import _torch
+    torch = _torch()
+    # a whole module is a pickle: loading it runs code from the file, as torch.load always does
+    # for modules; only load files you trust
+    obj = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(obj, dict):
+        raise ModelError(f"{path} holds a state dict (weights without the network that uses them); save the whole "
+                         "model with torch.save(model, path), or give a Python file: --model net.py:make_model")
+    return obj
+
