@@ -137,7 +137,9 @@ def _load(nir, graph_or_path):
     try:
         graph = nir.read(path, **kwargs)
     except Exception as exc:  # nir raises ValueError, KeyError, AssertionError... on a bad file
-        raise ModelError(f"{path}: nir {nir.version} cannot read it: {type(exc).__name__}: {exc}") from None
+        written = f" (written by nir {version})" if version is not None else ""
+        raise ModelError(f"{path}: nir {nir.version} cannot read it{written}: {type(exc).__name__}: {exc}; "
+                         f"try another nir version") from None
     return graph, path, None if version is None else str(version)
 
 
