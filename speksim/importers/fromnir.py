@@ -17,6 +17,9 @@ makes where NIR and the chip differ:
 * NIR fires when v > threshold; the chip fires when v >= threshold. With float parameters the
   two differ only when v lands exactly on the threshold; the threshold is kept as it is.
 * Arrays keep the file's float precision (float32 for a sinabs export).
+
+The sidecar file is TOML, like the chip files: comments can say where the model came from, and
+TOML writes `-inf` for "no lower bound", which JSON cannot.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ def network_from_nir(graph_or_path, *, reset=None, min_v_mem=None, input_shape=N
     g.infer_shapes(_input_shape(g, input_shape))
     notes = {"source": "nir", "file": None if path is None else path.name, "nir_version": version}
     if sidecar:
-        notes["sidecar"] = path.name + ".toml"
+        notes["sidecar"] = sidecar["file"]
     applied, notes["reset"] = _choose_reset(reset, sidecar, version, g)
     bounds, notes["min_v_mem"] = _choose_min_v_mem(min_v_mem, sidecar, g)
     return g.network(applied, bounds, bool(dvs_input), notes)
@@ -180,14 +183,12 @@ def _choose_reset(reset, sidecar: dict, version, g: "_Graph"):
                       f"reset='{implied}' is applied; pass reset= (or write it in a .nir.toml sidecar) to "
                       f"state it, since exporters such as sinabs mean 'subtract' whatever nir they ran with",
                       NirResetWarning, stacklevel=3)
-    elif g.spiking:
+    else:
         why = ("records no nir version" if version is None and g.from_file else
                f"records nir version {version!r}, which is not a version number" if g.from_file else
                "was built in memory, so no nir version says what its IF reset means")
         raise ModelError(f"the graph {why}: pass reset='subtract' (nir <= 1.0.5, and every sinabs export) "
                          f"or reset='zero' (nir >= 1.0.6 with v_reset = 0)")
-    else:
-        applied, source = "subtract", "no IF node"
     if source in ("argument", "sidecar") and implied is not None and implied != applied:
         warnings.warn(f"NIR IF reset: reset='{applied}' ({source}) disagrees with the file's nir version "
                       f"{version}, whose IF {meaning}; '{applied}' is applied", NirResetWarning, stacklevel=3)
@@ -208,8 +209,7 @@ def _version_reset(version):
     m = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", version or "")
     if m is None:
         return None
-    number = tuple(int(x or 0) for x in m.groups())
-    return "subtract" if number <= LAST_SUBTRACT_VERSION else "zero"
+    return "subtract" if tuple(int(x or 0) for x in m.groups()) <= LAST_SUBTRACT_VERSION else "zero"
 
 
 def _choose_min_v_mem(min_v_mem, sidecar: dict, g: "_Graph"):
@@ -264,10 +264,8 @@ def _array(x) -> np.ndarray:
 
 
 def _describe(a: np.ndarray) -> str:
-    a = np.asarray(a)
-    if a.size and np.all(a == a.reshape(-1)[0]):
-        return f"{a.reshape(-1)[0]:g}"
-    return f"between {a.min():g} and {a.max():g}"
+    a = np.asarray(a).reshape(-1)
+    return f"{a[0]:g}" if np.all(a == a[0]) else f"between {a.min():g} and {a.max():g}"
 
 
 def _natural(name: str):
@@ -310,17 +308,12 @@ class _Graph:
         self.nodes = {str(k): v for k, v in graph.nodes.items()}
         self.kind = {}
         for name in sorted(self.nodes, key=_natural):
-            node = self.nodes[name]
-            t = type(node).__name__
-            if t in _KINDS:
-                self.kind[name] = _KINDS[t]
-            elif t in _REFUSED:
-                raise _node_error(name, node, *_REFUSED[t])
-            else:
-                raise _node_error(name, node, "the chip has no equivalent of this node type",
-                                  f"use only {', '.join(_KINDS)}")
-        self.preds = {n: [] for n in self.nodes}
-        self.succs = {n: [] for n in self.nodes}
+            t = type(self.nodes[name]).__name__
+            if t not in _KINDS:
+                unknown = ("the chip has no equivalent of this node type", f"use only {', '.join(_KINDS)}")
+                raise self.error(name, *_REFUSED.get(t, unknown))
+            self.kind[name] = _KINDS[t]
+        self.preds, self.succs = {n: [] for n in self.nodes}, {n: [] for n in self.nodes}
         for a, b in graph.edges:
             a, b = (x.decode() if isinstance(x, bytes) else str(x) for x in (a, b))
             for end in (a, b):
@@ -367,6 +360,8 @@ class _Graph:
                                     f"convolution", "send those inputs to one convolution (its input edges sum)")
         self.order, self.position = self._order()
         self.spiking = [n for n in self.order if self.kind[n] == "spike"]
+        if not self.spiking:
+            raise ModelError("the NIR graph has no Conv2d, Affine or Linear node, so nothing runs on the cores")
 
     def _order(self):
         """Kahn's topological order, ties broken by natural name order (edge lists and node dicts are
@@ -460,8 +455,9 @@ class _Graph:
             else:
                 padding = _pair(node.padding, "padding", n, node)
             declared = getattr(node, "input_shape", None)
-            if declared is not None and tuple(int(x) for x in _array(declared).reshape(-1)) != (h, w):
-                raise self.error(n, f"its input_shape {tuple(_array(declared).reshape(-1))} disagrees with its "
+            declared = None if declared is None else tuple(int(x) for x in _array(declared).reshape(-1))
+            if declared is not None and declared != (h, w):
+                raise self.error(n, f"its input_shape {declared} disagrees with its "
                                     f"input {_shape_text(incoming)}", "fix the graph's shapes")
             out = (weight.shape[0], conv_out(h, k, stride[0], padding[0]), conv_out(w, k, stride[1], padding[1]))
             if min(out) < 1:
@@ -581,8 +577,6 @@ class _Graph:
 
     def network(self, reset: str, bounds: dict, dvs: bool, notes: dict) -> Network:
         weighted = [n for n in self.order if self.kind[n] == "weight"]
-        if not weighted:
-            raise ModelError("the NIR graph has no Conv2d, Affine or Linear node, so nothing runs on the cores")
         for n in self.order:
             if self.kind[n] == "output":
                 self._output(n)
