@@ -95,7 +95,8 @@ def test_a_sequential_graph_gives_its_layers_shapes_and_routes():
     assert c1.weight.dtype == np.float32  # the file's precision is kept
     assert net.notes["reset"] == {"applied": "subtract", "from": "argument"}
     assert net.notes["min_v_mem"] == {"applied": -1.0, "from": "argument"}
-    assert net.dvs is None
+    # a 2-channel 10x10 input fits the DVS layer: camera events enter through it by default
+    assert net.dvs is not None and net.notes["dvs_input"] == {"applied": True, "from": "input shape"}
 
 
 def test_the_graph_is_not_changed_and_reading_twice_gives_the_same_network():
@@ -226,7 +227,7 @@ def test_a_dvs_input_merges_polarities_for_one_channel_and_takes_the_input_pooli
     assert [(r.target, r.pooling) for r in net.input_routes] == [(0, 1)]  # the DVS layer pooled already
     assert net.input_shape == (1, 16, 16) and net.layers[0].input_shape == (1, 8, 8)
     # without the DVS layer the host writes the spikes and the route pools
-    net = _read(_graph(nodes, _chain("input", "p", "c", "s")))
+    net = _read(_graph(nodes, _chain("input", "p", "c", "s")), dvs_input=False)
     assert net.dvs is None and [(r.target, r.pooling) for r in net.input_routes] == [(0, 2)]
 
 

@@ -97,6 +97,10 @@ def network_to_config(network: Network, chip: Union[Chip, str] = "speck2f", *, d
         config.readout.enable = True
         config.readout.monitor_enable = True
     input_core = None
+    if network.dvs is None and any(r.pooling != 1 or r.feature_shift for r in network.input_routes):
+        raise ModelError("the model pools (or shifts the channels of) its input before the first layer; spikes the "
+                         "host writes reach a core as they are: pool them before writing them, or put the DVS layer "
+                         "in front (dvs_input=True, for an input of 1 or 2 channels of at most 128x128)")
     if network.dvs is not None:
         config.dvs_layer = _dvs_config(network, cores)
     else:
@@ -158,9 +162,9 @@ def _exact_ints(a, lo, hi, what, dtype, bad):
 
 
 def _place(network: Network, chip: Chip, placement, load) -> list:
-    from .placement import place
+    from .placement import layer_needs, place
     layers = network.layers
-    needs = [layer.memory_needs() for layer in layers]
+    needs = [layer_needs(layer) for layer in layers]
     names = [layer.name for layer in layers]
     if isinstance(placement, dict):
         fixed = {}

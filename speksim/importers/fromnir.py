@@ -29,13 +29,14 @@ import math
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Optional
 from pathlib import Path
 
 import numpy as np
 
 from ..config.model import conv_out
 from ..errors import MissingExtraError, ModelError
-from .graph import DvsInput, Network, Route, SpikingLayer
+from .graph import DVS_MAX_SIZE, DvsInput, Network, Route, SpikingLayer
 
 RESETS = ("subtract", "zero")
 
@@ -88,8 +89,9 @@ def network_from_nir(graph_or_path, *, reset=None, min_v_mem=None, input_shape=N
     input_shape: (c, h, w) of the input, needed when the Input node has no 3-D shape (a flat
     vector is read as (n, 1, 1) otherwise).
     dvs_input: True puts the chip's DVS layer in front (polarity merge when the model takes one
-    channel; pooling right after the Input becomes the DVS layer's pooling); None or False: the
-    host writes the input spikes.
+    channel; pooling right after the Input becomes the DVS layer's pooling); False: the host
+    writes the input spikes; None: the DVS layer when the input has 1 or 2 channels and fits the
+    128 x 128 sensor.
 
     Raises MissingExtraError without the nir package and ModelError for anything the chip cannot
     compute. The result's `notes` say which reset and lower bound were applied and why.
@@ -105,7 +107,7 @@ def network_from_nir(graph_or_path, *, reset=None, min_v_mem=None, input_shape=N
         notes["sidecar"] = sidecar["file"]
     applied, notes["reset"] = _choose_reset(reset, sidecar, version, g)
     bounds, notes["min_v_mem"] = _choose_min_v_mem(min_v_mem, sidecar, g)
-    return g.network(applied, bounds, bool(dvs_input), notes)
+    return g.network(applied, bounds, None if dvs_input is None else bool(dvs_input), notes)
 
 
 def _import_nir():
@@ -575,7 +577,7 @@ class _Graph:
                 todo.extend(self.succs[m])
         return False
 
-    def network(self, reset: str, bounds: dict, dvs: bool, notes: dict) -> Network:
+    def network(self, reset: str, bounds: dict, dvs: Optional[bool], notes: dict) -> Network:
         weighted = [n for n in self.order if self.kind[n] == "weight"]
         for n in self.order:
             if self.kind[n] == "output":
@@ -608,6 +610,12 @@ class _Graph:
                                         f"{_DESTINATIONS} destinations", "give that layer at most two successors")
         c, h, w = self.signal[self.input].shape
         dvs_layer = None
+        if dvs is None:
+            # as for PyTorch models: camera events enter through the DVS layer when it can take them
+            dvs = c in (1, 2) and h <= DVS_MAX_SIZE and w <= DVS_MAX_SIZE
+            notes["dvs_input"] = {"applied": bool(dvs), "from": "input shape"}
+        else:
+            notes["dvs_input"] = {"applied": bool(dvs), "from": "argument"}
         if dvs:
             input_routes, dvs_layer = self._dvs(input_routes, (c, h, w))
         layers = []

@@ -28,10 +28,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import MissingExtraError, ModelError
-from .graph import DvsInput, Network, Route, SpikingLayer
-
-#: Inputs the chip's DVS layer can take: 1 or 2 channels, at most 128 x 128.
-DVS_MAX_SIZE = 128
+from .graph import DVS_MAX_SIZE, DvsInput, Network, Route, SpikingLayer
 
 
 def _torch():

@@ -22,6 +22,10 @@ from ..config.model import conv_out
 #: Route targets that are not layers.
 READOUT = "readout"
 
+#: The largest input the chip's DVS layer takes (1 or 2 channels of at most this side): an
+#: importer puts the DVS layer in front of a model whose input fits, unless told otherwise.
+DVS_MAX_SIZE = 128
+
 
 @dataclass
 class Route:
@@ -74,11 +78,12 @@ class SpikingLayer:
                 conv_out(w, k, self.stride[1], self.padding[1]))
 
     def memory_needs(self) -> dict:
-        """Kernel, neuron and bias words this layer needs on a core (SPEC §1)."""
+        """Kernel, neuron and bias words this layer needs on a core (SPEC §1); a layer with a
+        bias tensor needs its bias words even when they are all zero, as sinabs counts them."""
         c_out, h, w = self.output_shape
         return {"kernel": kernel_memory_words(int(self.weight.shape[1]), c_out, self.kernel_size),
                 "neuron": neuron_memory_words(c_out, h, w),
-                "bias": c_out if self.bias is not None and np.any(self.bias != 0) else 0}
+                "bias": c_out if self.bias is not None else 0}
 
 
 @dataclass

@@ -1,0 +1,113 @@
+"""A Network on the chip: integers, cores, destinations, the DVS layer, and the record of what
+the importer decided (`config.model`)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'speksim[torch]')")
+sl = pytest.importorskip("sinabs.layers", reason="sinabs is not installed (pip install sinabs --no-deps)")
+from torch import nn  # noqa: E402
+
+import speksim  # noqa: E402
+from speksim.config.jsonio import config_from_dict, config_to_dict, configs_equal  # noqa: E402
+from speksim.errors import ModelError, PlacementError  # noqa: E402
+
+
+def int_model():
+    """Two layers with integer weights, so discretize=False keeps them as they are."""
+    c0, c1 = nn.Conv2d(2, 4, 3, padding=1, bias=False), nn.Conv2d(4, 3, 3, bias=True)
+    c0.weight.data = torch.arange(72, dtype=torch.float32).reshape(4, 2, 3, 3) % 7 - 3
+    c1.weight.data = torch.ones(3, 4, 3, 3)
+    c1.bias.data = torch.tensor([0.0, 2.0, -1.0])
+    return nn.Sequential(c0, sl.IAFSqueeze(batch_size=1, spike_threshold=5.0, min_v_mem=-5.0), sl.SumPool2d(2),
+                         c1, sl.IAFSqueeze(batch_size=1, spike_threshold=3.0,
+                                           reset_fn=__import__("sinabs").activation.MembraneReset()))
+
+
+def test_integers_destinations_and_dvs_layer():
+    model = int_model()
+    config = speksim.from_torch(model, (2, 16, 16), discretize=False, placement={"0": 4, "3": 7})
+    speksim.validate(config, "speck2f")
+    a, b = config.cnn_layers[4], config.cnn_layers[7]
+    np.testing.assert_array_equal(a.weights, model[0].weight.detach().numpy().astype(np.int8))
+    assert (a.threshold_high, a.threshold_low, a.return_to_zero) == (5, -5, False)
+    assert (b.threshold_high, b.threshold_low, b.return_to_zero) == (3, -32768, True)
+    # a non-zero bias is the core's leak, added per slow-clock tick
+    assert b.leak_enable and list(b.biases) == [0, 2, -1] and not a.leak_enable
+    d = a.destinations[0]
+    assert (d.enable, d.layer, d.pooling, d.feature_shift) == (True, 7, 2, 0) and not a.destinations[1].enable
+    assert b.monitor_enable and not a.monitor_enable
+    assert (b.dimensions.input_shape.size.x, b.dimensions.input_shape.size.y) == (8, 8)
+    dvs = config.dvs_layer
+    assert dvs.destinations[0].enable and dvs.destinations[0].layer == 4 and not dvs.merge
+    assert (dvs.cut.x, dvs.cut.y, dvs.origin.x, dvs.origin.y) == (15, 15, 0, 0)
+    assert [layer["core"] for layer in config.model["layers"]] == [4, 7]
+    assert config.model["placement"] == "given" and config.model["discretized"] is False
+
+
+def test_model_record_survives_a_configuration_file(tmp_path):
+    config = speksim.from_torch(int_model(), (2, 16, 16), discretize=False)
+    speksim.save_config(config, tmp_path / "net.json")
+    back = speksim.load_config(tmp_path / "net.json")
+    assert back.model == config.model
+    assert configs_equal(back, config)
+    # the record changes nothing on the chip: equal configurations with or without it
+    bare = config_from_dict({k: v for k, v in config_to_dict(config).items() if k != "model"})
+    assert bare.model is None and configs_equal(bare, config)
+
+
+def test_discretize_false_refuses_fractions_and_says_what_to_do():
+    model = nn.Sequential(nn.Conv2d(2, 2, 1, bias=False), sl.IAFSqueeze(batch_size=1))
+    model[0].weight.data.fill_(0.3)
+    with pytest.raises(ModelError, match="'0\\+1'.*whole numbers.*discretize=True"):
+        speksim.from_torch(model, (2, 8, 8), discretize=False)
+
+
+def test_discretised_scale_and_warning_are_recorded():
+    model = nn.Sequential(nn.Conv2d(2, 2, 1, bias=False), sl.IAFSqueeze(batch_size=1, spike_threshold=1.0))
+    model[0].weight.data = torch.tensor([0.2, 0.3, 0.1, 0.05]).reshape(2, 2, 1, 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        config = speksim.from_torch(model, (2, 8, 8))   # min_v_mem None: the scale is capped at 1
+    layer = config.model["layers"][0]
+    assert layer["scale"] == 1.0
+    assert any(issubclass(w.category, speksim.ModelWarning) for w in caught)
+    assert config.model["warnings"] and "min_v_mem" in " ".join(config.model["warnings"])
+
+
+def test_readout_destination_and_host_input():
+    model = nn.Sequential(nn.Conv2d(3, 4, 1, bias=False), sl.IAFSqueeze(batch_size=1))
+    model[0].weight.data.fill_(1.0)
+    config = speksim.from_torch(model, (3, 4, 4), discretize=False, readout=True)
+    core = config.model["layers"][0]["core"]
+    d = config.cnn_layers[core].destinations[0]
+    assert d.enable and d.layer == 12 and config.readout.enable
+    assert config.model["input"] == {"shape": [3, 4, 4], "dvs": False, "core": core}
+    assert not any(d.enable for d in config.dvs_layer.destinations)
+
+
+def test_placement_errors_name_the_layer():
+    model = nn.Sequential(nn.Conv2d(2, 64, 3, padding=1, bias=False), sl.IAFSqueeze(batch_size=1))
+    with pytest.raises(PlacementError, match="neuron"):      # 64 x 128 x 128 neurons fit no core
+        speksim.from_torch(model, (2, 128, 128))
+    with pytest.raises(ModelError, match="'nope'.*not in the model"):
+        speksim.from_torch(int_model(), (2, 16, 16), placement={"nope": 1})
+
+
+def test_a_sinabs_nir_export_gives_the_configuration_of_from_torch():
+    sinabs = pytest.importorskip("sinabs")
+    pytest.importorskip("nir", reason="nir is not installed (pip install 'speksim[nir]')")
+    torch.manual_seed(0)
+    iaf = dict(batch_size=1, min_v_mem=-1.0)
+    model = nn.Sequential(nn.Conv2d(2, 8, 3, padding=1, bias=False), sl.IAFSqueeze(**iaf), sl.SumPool2d(2),
+                          nn.Conv2d(8, 16, 3, stride=2, bias=False), sl.IAFSqueeze(**iaf), sl.SumPool2d(2),
+                          nn.Flatten(), nn.Linear(16 * 3 * 3, 10), sl.IAFSqueeze(**iaf))
+    graph = sinabs.to_nir(model, torch.zeros(1, 2, 32, 32))
+    # NIR's IF has no lower bound, and sinabs' export means "subtract" whatever the NIR version
+    # says: both are given, as a user importing a sinabs export must
+    from_nir = speksim.from_nir(graph, reset="subtract", min_v_mem=-1.0)
+    from_torch = speksim.from_torch(model, (2, 32, 32))
+    assert configs_equal(from_nir, from_torch)
+    assert len(from_torch.used_cores()) == 3
