@@ -96,6 +96,7 @@ def test_placement_errors_name_the_layer():
         speksim.from_torch(int_model(), (2, 16, 16), placement={"nope": 1})
 
 
+@pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph is being deprecated:DeprecationWarning")
 def test_a_sinabs_nir_export_gives_the_configuration_of_from_torch():
     sinabs = pytest.importorskip("sinabs")
     pytest.importorskip("nir", reason="nir is not installed (pip install 'speksim[nir]')")
