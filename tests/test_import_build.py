@@ -112,3 +112,23 @@ def test_a_sinabs_nir_export_gives_the_configuration_of_from_torch():
     from_torch = speksim.from_torch(model, (2, 32, 32))
     assert configs_equal(from_nir, from_torch)
     assert len(from_torch.used_cores()) == 3
+
+
+def test_an_odd_map_pooled_the_pytorch_way_is_a_warning_and_its_edge_events_are_dropped():
+    # 15x15 -> pooling 2: PyTorch sizes the next layer 7x7 (floor), the chip's address remap
+    # reaches 8x8 (SPEC §1, F5): the last row and column of pooled spikes fall outside (F1)
+    c0, c1 = nn.Conv2d(2, 1, 1, bias=False), nn.Conv2d(1, 1, 1, bias=False)
+    c0.weight.data.fill_(1.0)
+    c1.weight.data.fill_(1.0)
+    model = nn.Sequential(c0, sl.IAFSqueeze(batch_size=1), sl.SumPool2d(2), c1, sl.IAFSqueeze(batch_size=1))
+    config = speksim.from_torch(model, (2, 15, 15), discretize=False)
+    warned = speksim.validate(config, "speck2f")
+    assert any("rounded up" in w and "dropped" in w for w in warned)
+    # one event per pixel: the 29 pixels of the last row and column (x or y = 14) land on pooled
+    # row/column 7, outside core 1's 7x7 input
+    xs, ys = np.meshgrid(np.arange(15), np.arange(15))
+    events = speksim.make_events("dvs", t=np.arange(225) * 10, x=xs.ravel(), y=ys.ravel(), p=np.ones(225))
+    result = speksim.simulate(config, events, "speck2f")
+    second = config.model["layers"][1]["core"]
+    assert result.core_stats(second)["dropped_out_of_range"] == 29
+    assert result.core_stats(second)["events_in"] == 225
