@@ -17,17 +17,18 @@ from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
 from ..kernels import dvs_map, leak_job, scatter_event
-from .readout import RS_AVG, RS_BLOCKED, RS_CLASS, RS_END, RS_FREE, RS_NEXT, readout_class, readout_count, readout_tick
 from .compiled import (
     C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAK, C_LEAKNS, C_NCOPY, C_NOFF,
     C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKOFF, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_WIN,
     C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY,
     D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_CORES,
     P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_RO_ERRATA,
-    P_RO_LAYER, P_RO_MON, P_RO_PIN, P_RO_SEL, P_RO_THRESH, P_RO_TICK, P_RO_WINDOW, P_TICK_NS, P_WRAP, READOUT, R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY,
+    P_RO_LAYER, P_RO_MON, P_RO_PIN, P_RO_SEL, P_RO_THRESH, P_RO_TICK, P_RO_WINDOW, P_TICK_NS, P_WRAP, READOUT,
+    R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY,
     S_CONGESTION, S_COPIES, S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_LEAKMERGED,
     S_OOR, S_OUTMAX, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS,
 )
+from .readout import RS_AVG, RS_BLOCKED, RS_CLASS, RS_END, RS_FREE, RS_NEXT, readout_class, readout_count, readout_tick
 
 INF = np.int64(2**62)
 

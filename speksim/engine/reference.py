@@ -30,7 +30,7 @@ events is not trusted for this: ticks are scheduled with URGENT priority (before
 action), server actions run at NORMAL priority, and the senders' turn is taken by one arbiter,
 scheduled at a priority below NORMAL, so it starts only when every server action of the
 nanosecond is done. It asks the senders in rank order (input link 0, DVS stage 1, core k's stage
-2 + k) to make their transfer (T0).
+2 + k, the readout 12) to make their transfer (T0).
 
 The end of a run (T12) is a time known before it starts: end_ns, or else the drain limit,
 drain_ns after the last input's timestamp. Every instant up to it is simulated and none after;

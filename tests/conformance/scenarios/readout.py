@@ -257,13 +257,13 @@ def readout_events_lost_behind_a_busy_host():
         unsent = None
     outs = host_output([s + p.RO for s in starts], chip)
     rows = [(o, 12, 0, 0, 0, -1) for o in outs if o <= end_ns]
-    pending_host = len(outs) - len(rows)
+    pending_host = len(outs) - len(rows)        # T12: every event sent whose output comes after end_ns
     assert lost > 0 and len(starts) > 3
     return Scenario("readout_events_lost_behind_a_busy_host", ("T11", "T7", "T0", "T12"), cfg, chip,
                     RunOptions(slow_clock_hz=1e9 / period, end_ns=end_ns, bin_ns=2 * end_ns), spike_in(),
                     Expected(outputs=rows, t_end_ns=end_ns,
                              stats={(READOUT, "copies"): len(starts), (READOUT, "congestion_dropped"): lost,
-                                    (READOUT, "pending"): int(unsent is not None),
+                                    (READOUT, "pending"): int(unsent is not None), (11, "pending"): pending_host,
                                     (11, "events_in"): len(starts)},
                              series={("dropped", READOUT): {0: lost}}))
 
