@@ -9,7 +9,7 @@ import pytest
 import speksim
 from speksim import ChipConfig, CnnLayerConfig, ConfigError, ReadoutConfig, RunOptions, Simulation, make_events
 from speksim import simulate, validate
-from speksim.engine.readout import COUNT_MAX, RS_COUNT, new_state, readout_count, readout_tick
+from speksim.engine.readout import COUNT_MAX, RS_AVG, RS_CLASS, RS_COUNT, new_state, readout_count, readout_tick
 from speksim.result import READOUT_DTYPE
 
 CHIP = speksim.load_chip("speck2f")
@@ -120,8 +120,8 @@ def test_counters_are_16_bit_and_saturate():
     for _ in range(5):
         readout_count(rs, 3)
     assert rs[RS_COUNT + 3] == COUNT_MAX == 65535
-    readout_tick(rs, 1, 0, 1, 0)
-    assert rs[RS_COUNT + 3] == 0        # the tick clears the counters
+    readout_tick(rs, 1, 0, 1, 0)        # window 1, threshold 0, ReadoutValue only
+    assert (rs[RS_CLASS], rs[RS_AVG]) == (3, 65535) and rs[RS_COUNT + 3] == 0    # the tick clears the counters
 
 
 @pytest.mark.parametrize("field, value, fragment", [
