@@ -200,7 +200,8 @@ def _spike_inputs(draw, rng, config: ChipConfig, targets, n_max=40, dvs=False):
 
 
 def _options(draw, leak_period: int = 0, sensor: bool = False) -> RunOptions:
-    """Run options; with leak, a slow clock of `leak_period` ns (so ticks fall inside the run)."""
+    """Run options; with leak or a readout, a slow clock of `leak_period` ns (so ticks fall inside
+    the run)."""
     return RunOptions(input_path="sensor" if sensor else "host",
                       slow_clock_hz=1e9 / leak_period if leak_period else 1000.0,
                       bin_ns=draw(st.sampled_from([1_000, 10_000, 1_000_000])),
@@ -265,8 +266,11 @@ def dag_cases(draw):
     dvs = draw(st.integers(0, 4)) == 0
     if dvs:
         cfg.dvs_layer = _dvs(draw, cfg, order)
-    opts = _options(draw, _leak_period(draw, cfg, chip) if leak_any else 0,
-                    sensor=dvs and draw(st.integers(0, 3)) == 0)
+    # a readout's ticks come often enough to meet the cores' copies at the host output (T0, T11);
+    # each period outlasts the two events a tick sends, so ticks alone never keep the chip busy
+    period = (_leak_period(draw, cfg, chip) if leak_any
+              else draw(st.sampled_from([500, 3_000, 20_000])) if readout else 0)
+    opts = _options(draw, period, sensor=dvs and draw(st.integers(0, 3)) == 0)
     inputs = _spike_inputs(draw, rng, cfg, order, dvs=dvs)
     return Case(cfg, chip, opts, inputs)
 
@@ -392,8 +396,8 @@ def tree_cases(draw):
 def crowded_cases(draw):
     """2 to 4 small cores in a feed-forward graph where everything happens at the same few
     nanoseconds: lockstep timings, one- or two-slot FIFOs, balancers on half the cores, inputs
-    all at once to any core. Here arbitration (T0), balancer drops (T6) and chunk boundaries
-    (T8) meet."""
+    all at once to any core, sometimes a readout ticking every few nanoseconds. Here arbitration
+    (T0), balancer drops (T6), the readout's tick events (T11) and chunk boundaries (T8) meet."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     d = draw(st.sampled_from([1, 10]))
     chip = _lockstep(CHIP, d, fifo_depth=draw(st.lists(st.integers(1, 2), min_size=9, max_size=9)),
@@ -418,6 +422,16 @@ def crowded_cases(draw):
                 cfg.cnn_layers[k].destinations[slot] = link
         if not any(dest.enable for dest in cfg.cnn_layers[k].destinations):
             cfg.cnn_layers[k].monitor_enable = True
+    slow_clock_hz = 1000.0
+    if draw(st.integers(0, 2)) == 0:
+        # the last core feeds a readout that reports every few durations too: its tick events meet
+        # the cores' copies at the host output (T0, T11), and behind a full one they are lost; a
+        # period longer than the 3 durations a tick's two events take keeps ticks alone from
+        # keeping the chip busy
+        cfg.cnn_layers[order[-1]].destinations[0] = CnnLayerDestination(layer=chip.readout_layer, enable=True)
+        cfg.readout = ReadoutConfig(enable=True, readout_configuration_sel=3, low_pass_filter_disable=True,
+                                    monitor_enable=True, readout_pin_monitor_enable=True)
+        slow_clock_hz = 1e9 / (d * draw(st.sampled_from([4, 5, 7])))
     n = draw(st.integers(1, 30))
     t = np.cumsum(rng.integers(0, draw(st.sampled_from([1, 2, 3 * d])), n)).astype(np.int64)
     tgt = np.array([order[int(i)] for i in rng.integers(0, len(order), n)], np.int64)
@@ -425,7 +439,7 @@ def crowded_cases(draw):
     a = np.array([rng.integers(0, shp.feature_count) for shp in shapes], np.int64)
     x = np.array([rng.integers(0, shp.size.x) for shp in shapes], np.int64)
     y = np.array([rng.integers(0, shp.size.y) for shp in shapes], np.int64)
-    return Case(cfg, chip, RunOptions(bin_ns=draw(st.sampled_from([10, 1_000_000]))),
+    return Case(cfg, chip, RunOptions(slow_clock_hz=slow_clock_hz, bin_ns=draw(st.sampled_from([10, 1_000_000]))),
                 EngineInput(t, tgt, a, x, y))
 
 
