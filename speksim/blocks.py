@@ -7,7 +7,7 @@ and print these names, so a block is spelled the same way everywhere:
 |-----|------------|-------------|---------------------------------------|------------------|
 | 0-8 | core0..8   | core 0..8   | FIFO, server, output queue and stage  | 2 + id           |
 | 9   | dvs        | DVS layer   | FIFO, server, output queue and stage  | 1                |
-| 10  | readout    | readout     | FIFO, server                          | -                |
+| 10  | readout    | readout     | FIFO, server, its tick events (F7)    | 12               |
 | 11  | host_out   | host output | FIFO, server                          | -                |
 
 The input link is a sender (rank 0) but not a block: it has no FIFO and no statistics row.
@@ -40,7 +40,8 @@ def block_label(block: int) -> str:
 
 
 def sender_rank(block: int) -> int:
-    """Rank of a block's output stage in T0's arbitration (the input link has rank 0)."""
+    """Rank of a block's output stage in T0's arbitration (the input link has rank 0); the
+    readout's, for its tick events, is 12, after every core's."""
     return 1 if block == DVS else 2 + int(block)
 
 
@@ -52,8 +53,9 @@ STATISTICS: tuple[tuple[str, str], ...] = (
     ("synops", "SynOps performed (F2)"),
     ("spikes", "spikes fired by neurons (F3, and F4 when leak_can_fire); DVS layer: events surviving F6"),
     ("decimated", "spikes dropped by the output decimator (F5)"),
-    ("dropped_out_of_range", "events outside the core's input space (F1)"),
-    ("congestion_dropped", "transfers dropped by the congestion balancer (T6)"),
+    ("dropped_out_of_range", "events outside the core's input space (F1); readout: spikes no class reads (F7)"),
+    ("congestion_dropped", "transfers dropped by the congestion balancer (T6); readout: tick events lost because "
+                           "the last tick's were still unsent (T11)"),
     ("dvs_filtered", "DVS events dropped by polarity or crop (F6)"),
     ("leak_jobs", "leak jobs served (T5)"),
     ("leak_ticks_merged", "slow-clock ticks that found a leak job still waiting (T5)"),
@@ -62,10 +64,11 @@ STATISTICS: tuple[tuple[str, str], ...] = (
     ("fifo_max", "most FIFO slots taken at once"),
     ("fifo_area", "integral of FIFO occupancy over time (slot*ns)"),
     ("out_max", "most output-queue slots taken at once"),
-    ("copies", "copies made by the output stage (monitor and destinations)"),
+    ("copies", "copies made by the output stage (monitor and destinations); readout: tick events sent to the "
+               "host (T11)"),
     ("pending", "work left when the run stopped (T12): FIFO slots taken, job in service, leak job waiting, "
-                "output-queue spikes; host output: also outputs timed after the end; 0 for a run that ended "
-                "by itself"),
+                "output-queue spikes; readout: also tick events not sent; host output: also outputs timed after "
+                "the end; 0 for a run that ended by itself"),
 )
 STAT_NAMES: tuple[str, ...] = tuple(name for name, _ in STATISTICS)
 

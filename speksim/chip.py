@@ -79,7 +79,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _p("timing", "dvs_route_ns", "int", "ns", 1, 10**9, "DVS layer: output stage time and latency per copy (SPEC T11)"),
     _p("timing", "dvs_fifo_depth", "int", "slots", 1, 2**20, "DVS layer input FIFO depth"),
     _p("timing", "dvs_out_depth", "int", "slots", 1, 2**20, "DVS layer output queue depth"),
-    _p("timing", "readout_event_ns", "int", "ns", 1, 10**9, "readout: service time per event (SPEC T11)"),
+    _p("timing", "readout_event_ns", "int", "ns", 1, 10**9, "readout: service time per event, and time and latency of each tick event it sends to the host (SPEC T11)"),
     _p("timing", "readout_fifo_depth", "int", "slots", 1, 2**20, "readout input FIFO depth"),
     _p("timing.core", "event_ns", "percore", "ns", 1, 10**9, "core: decode time of an event or leak job (SPEC T3, T5)"),
     _p("timing.core", "synop_ns", "percore", "ns", 1, 10**9, "core: time of one SynOp (SPEC T3)"),

@@ -14,6 +14,13 @@ from .events import OUTPUT_EVENT
 #: statistic of `speksim.blocks.STATISTICS` plus fifo_mean, the time-weighted mean FIFO occupancy over the run.
 STATS_DTYPE = np.dtype([("block", "U8")] + [(n, "<i8") for n in STAT_NAMES] + [("fifo_mean", "<f8")])
 
+#: What the readout reported at a slow-clock tick (SPEC F7), as `Result.readout()` gives it.
+READOUT_DTYPE = np.dtype([("t_ns", "<i8"), ("class", "u1"), ("average", "<u2"), ("pin", "?")])
+
+#: The readout's output events (layer 12) carry the class as their feature, the kind as x (a
+#: ReadoutValue, a pin event) and the class's moving average as y.
+READOUT_VALUE, READOUT_PIN = 0, 1
+
 
 @dataclass
 class Result:
@@ -58,6 +65,29 @@ class Result:
         ok = root >= 0
         lat[ok] = self.outputs["t_ns"][ok] - self.input_t_ns[root[ok]]
         return lat
+
+    def readout(self) -> np.ndarray:
+        """What the readout reported (SPEC F7): READOUT_DTYPE [n], one row per slow-clock tick
+        whose report reached the host, in order. t_ns: output time of the tick's first event (its
+        ReadoutValue, or its pin event when only `readout_pin_monitor_enable` is set), ns;
+        class: the class with the largest moving average, 1..15, or 0 (idle) when every average
+        is 0; average: that class's average, in spikes per tick; pin: whether a pin event was
+        sent (the average was above `threshold`). Built from the output events (layer 12), so
+        empty when they were not kept (`Simulation(keep_outputs=False)`)."""
+        layer = self.chip_parameter("readout_layer")
+        ev = self.outputs[self.outputs["layer"] == (12 if layer is None else int(layer))]
+        kind = ev["x"]
+        # a tick's pin event follows its ReadoutValue in the readout's own order (they are sent,
+        # or lost, together), whatever other outputs come between them
+        joined = np.zeros(len(ev), bool)
+        joined[1:] = (kind[1:] == READOUT_PIN) & (kind[:-1] == READOUT_VALUE)
+        pin = kind == READOUT_PIN
+        pin[:-1] |= joined[1:]
+        keep = ~joined
+        out = np.empty(int(keep.sum()), READOUT_DTYPE)
+        for name, column in (("t_ns", ev["t_ns"]), ("class", ev["feature"]), ("average", ev["y"]), ("pin", pin)):
+            out[name] = column[keep]
+        return out
 
     def utilisation(self) -> np.ndarray:
         """float64 [n_bins, 12]: fraction of each bin a block spent serving (stalls included)."""

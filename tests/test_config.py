@@ -373,7 +373,7 @@ def rich_config() -> ChipConfig:
     cfg.dvs_layer.mirror_diagonal = True
     cfg.dvs_layer.monitor_enable = True
     cfg.dvs_layer.pass_sensor_events = False
-    cfg.readout = dataclasses.replace(cfg.readout, readout_configuration_sel=2, output_mode_sel=3, threshold=-5,
+    cfg.readout = dataclasses.replace(cfg.readout, readout_configuration_sel=2, output_mode_sel=3, threshold=5,
                                       low_pass_filter32_not16=True, monitor_enable=True)
     return cfg
 

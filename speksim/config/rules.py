@@ -522,10 +522,18 @@ def _dvs_map_size(dvs, chip):
 
 
 def _check_readout(readout, problems):
+    """SPEC F7: the readout's mode selectors and its 16-bit threshold."""
     sel = readout.readout_configuration_sel
     if not _is_int(sel) or not 0 <= sel <= 3:
         problems.append(f"readout: readout_configuration_sel is {sel!r}; it must be 0..3 "
                         "(0 = 2x2y4f, 1 = 2x4y2f, 2 = 4x4y1f, 3 = 1x1y16f)")
+    mode = readout.output_mode_sel
+    if not _is_int(mode) or not 0 <= mode <= 3:
+        problems.append(f"readout: output_mode_sel is {mode!r}; it must be 0..3")
+    threshold = readout.threshold
+    if not _is_int(threshold) or not 0 <= threshold <= 65535:
+        problems.append(f"readout: threshold is {threshold!r}; it must be 0..65535 (a class's average, 16 bits, "
+                        "is compared with it)")
 
 
 def _cycle_warnings(layers, used):

@@ -51,7 +51,7 @@ _columns("K_", COPY_COLUMNS)
 
 #: Entries of CompiledNetwork.params, as P_<NAME>.
 PARAM_NAMES = ("HOST_IN_NS", "HOST_IN_LAT", "HOST_OUT_NS", "HOST_OUT_LAT", "READOUT_NS", "WRAP", "LEAK_FIRE",
-               "TICK_NS")
+               "TICK_NS", "RO_TICK", "RO_SEL", "RO_ERRATA", "RO_WINDOW", "RO_THRESH", "RO_MON", "RO_PIN", "RO_LAYER")
 N_PARAMS = _columns("P_", PARAM_NAMES)
 
 #: Statistic columns of RawResult.stats, as S_<NAME> (names: speksim.blocks.STATISTICS).
@@ -73,7 +73,8 @@ class CompiledNetwork:
     core: int64 [9, N_CCOLS]; dvs: int64 [N_DCOLS]; copies: int64 [10, 3, 4] (target FIFO id,
     layer id written into monitor copies, pooling, feature shift); weights: int8 flat;
     biases: int16 flat; initial_state: int16 flat (neuron state at the start of a run);
-    fifo_depth: int64 [12]; out_depth: int64 [10]; params: int64 [8] (see P_* below).
+    fifo_depth: int64 [12]; out_depth: int64 [10]; params: int64 [N_PARAMS] (see PARAM_NAMES:
+    the readout's settings are P_RO_*; P_RO_TICK is 1 when the readout takes slow-clock ticks).
     """
 
     core: np.ndarray
@@ -198,7 +199,15 @@ def compile_network(config: ChipConfig, chip: Chip, options: RunOptions) -> Comp
     params[P_READOUT_NS] = chip.readout_event_ns
     params[P_WRAP] = int(chip.state_overflow == "wrap")
     params[P_LEAK_FIRE] = int(chip.leak_can_fire)
-    uses_ticks = bool(core[:, C_LEAK].any())
+    # F7, T11: the readout works at ticks when something feeds it and the host is to hear from it
+    ro = config.readout
+    fed = bool(np.any(copies[:N_CORES, :, K_TARGET] == READOUT))
+    params[P_RO_TICK] = int(bool(ro.enable) and fed and bool(ro.monitor_enable or ro.readout_pin_monitor_enable))
+    params[P_RO_SEL], params[P_RO_ERRATA] = ro.readout_configuration_sel, int(chip.readout_errata)
+    params[P_RO_WINDOW] = 1 if ro.low_pass_filter_disable else (32 if ro.low_pass_filter32_not16 else 16)
+    params[P_RO_THRESH], params[P_RO_LAYER] = ro.threshold, chip.readout_layer
+    params[P_RO_MON], params[P_RO_PIN] = int(bool(ro.monitor_enable)), int(bool(ro.readout_pin_monitor_enable))
+    uses_ticks = bool(core[:, C_LEAK].any()) or bool(params[P_RO_TICK])
     params[P_TICK_NS] = tick_period_ns(options.slow_clock_hz) if uses_ticks else 0
 
     def cat(parts, dtype):

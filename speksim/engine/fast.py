@@ -19,6 +19,7 @@ from .loop import (
     G_RESUME, G_TEND, G_TLASTIN, INF, NEED_INPUT, N_G, N_SV, OC_BASE, OC_CNT, SERIES_FULL, STOPPED, ST_BLOCKED, ST_COPY,
     SV_BLOCKED, SV_BUSY, SV_LEAKPEND, SV_STALLSINCE, SV_START, _resume, _run, _spread,
 )
+from .readout import RS_END, RS_NEXT, new_state
 
 
 class FastEngine:
@@ -60,6 +61,7 @@ class FastEngine:
         nspk = int((core[:, C_SPKOFF] + core[:, C_SPKCAP]).max()) + 1
         self.spk = [np.zeros(nspk, np.int64) for _ in range(4)]
         self.fired = np.zeros(int(max(1, core[:, C_COUT].max())), np.uint8)
+        self.rs = new_state()
         self.stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
         self.series = np.zeros((N_SERIES, min(64, self.max_bins), N_BLOCKS), np.int64)
         self.out = np.zeros((out_capacity, 6), np.int64)
@@ -111,7 +113,7 @@ class FastEngine:
                   (inputs.t_ns, inputs.target, inputs.a, inputs.x, inputs.y)] if n else [empty] * 5
         state = (net.core, net.dvs, net.copies, net.weights, net.biases, net.fifo_depth, net.out_depth,
                  net.params, self.active_q, self.active_plain, self.state, self.fq, self.fc, self.oq, self.oc,
-                 self.sv, self.st, self.spk[0], self.spk[1], self.spk[2], self.spk[3], self.fired)
+                 self.sv, self.st, self.spk[0], self.spk[1], self.spk[2], self.spk[3], self.fired, self.rs)
         while True:
             if self.g[G_RESUME] and not _resume(*state, self.stats, self.series, self.out, self.g, *arrays, n,
                                                 self.n_fed, lag, final, self.bn):
@@ -201,9 +203,11 @@ class FastEngine:
                     stats[b, S_STALL] += t_end - since
                     _spread(self.series, R_STALL, b, since, t_end, bn, 1)
         # T12 pending: FIFO slots taken (events in flight to the block included), the job in service,
-        # a leak job waiting, spikes in the output queue, and host outputs timed after the end
+        # a leak job waiting, spikes in the output queue, readout events not sent yet, and host
+        # outputs timed after the end
         pending = self.fc[:, FC_CNT] + sv[:, SV_BUSY] + sv[:, SV_LEAKPEND]
         pending[:N_QUEUED] += self.oc[:, OC_CNT]
+        pending[READOUT] += self.rs[RS_END] - self.rs[RS_NEXT]
         pending[HOST_OUT] += self.late
         stats[:, S_PENDING] = pending
         return RawResult(outputs=outputs, stats=stats.copy(), lag_ns=lag,

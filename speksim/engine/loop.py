@@ -22,11 +22,13 @@ from .compiled import (
     C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKOFF, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_WIN,
     C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY,
     D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_CORES,
-    P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE,
-    P_READOUT_NS, P_TICK_NS, P_WRAP, R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY,
+    P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_RO_ERRATA,
+    P_RO_LAYER, P_RO_MON, P_RO_PIN, P_RO_SEL, P_RO_THRESH, P_RO_TICK, P_RO_WINDOW, P_TICK_NS, P_WRAP, READOUT,
+    R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY,
     S_CONGESTION, S_COPIES, S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_LEAKMERGED,
     S_OOR, S_OUTMAX, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS,
 )
+from .readout import RS_AVG, RS_BLOCKED, RS_CLASS, RS_END, RS_FREE, RS_NEXT, readout_class, readout_count, readout_tick
 
 INF = np.int64(2**62)
 
@@ -268,8 +270,9 @@ def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq,
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g):
-    """Readout (counts only) or host output (T7) at t: end of service, next service."""
+def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g):
+    """Readout (T11) or host output (T7) at t: end of service, next service. The readout counts
+    a spike for its class when it starts serving it (F7; functional work at service start)."""
     changed = False
     while True:
         if sv[b, SV_BUSY]:
@@ -303,6 +306,13 @@ def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out,
         sv[b, SV_X] = fq[pos, FQ_X]
         sv[b, SV_Y] = fq[pos, FQ_Y]
         sv[b, SV_ROOT] = fq[pos, FQ_ROOT]
+        if b == READOUT:
+            cls = readout_class(params[P_RO_SEL], params[P_RO_ERRATA], sv[b, SV_F], sv[b, SV_X], sv[b, SV_Y])
+            if cls < 0:
+                stats[b, S_OOR] += 1
+                series[R_DROPPED, bn[1], b] += 1
+            else:
+                readout_count(rs, cls)
         changed = True
 
 
@@ -348,6 +358,24 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
         else:
             st[q, ST_COPY] = ci + 1
     return unblocked
+
+
+# not inlined: it runs at most twice a tick, and inlined into _run it slowed every instant by ~15 %
+@njit(cache=True, _nrt=False)
+def _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn):
+    """The readout's tick events to the host output at t (T11, T0): one transfer at a time, each
+    taking the sender and arriving `readout_event_ns` later; a full host-output FIFO holds it."""
+    while rs[RS_END] > rs[RS_NEXT] and rs[RS_FREE] <= t:
+        if fc[HOST_OUT, FC_CNT] >= fifo_depth[HOST_OUT]:
+            rs[RS_BLOCKED] = 1
+            return
+        rs[RS_BLOCKED] = 0
+        ns = params[P_READOUT_NS]
+        _fifo_push(fq, fc, fifo_depth, stats, series, HOST_OUT, t, bn, params[P_RO_LAYER], rs[RS_CLASS],
+                   rs[RS_NEXT], rs[RS_AVG], -1, t + ns)
+        stats[READOUT, S_COPIES] += 1
+        rs[RS_FREE] = t + ns
+        rs[RS_NEXT] += 1
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -403,7 +431,7 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
 
 @njit(cache=True, _nrt=False)
 def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
-            state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, stats, series, out, g,
+            state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, rs, stats, series, out, g,
             in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, bn):
     """Finish the instant the previous chunk stopped in (see _link_send): the rounds of `_run`,
     entered as a later round (visiting the stalled and plain servers again changes nothing), so
@@ -420,7 +448,7 @@ def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, a
                 _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
                                 oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
         for b in active_plain:
-            _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g)
+            _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g)
         if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
                       fifo_depth, stats, series, bn, g, final):
             return False
@@ -428,18 +456,22 @@ def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, a
             if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
                                                  out_depth, st, sv, stats, series, bn):
                 again = True
+        if rs[RS_END] > rs[RS_NEXT]:
+            _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn)
     return True
 
 
 @njit(cache=True, _nrt=False)
 def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
-         state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, stats, series, out, g,
+         state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, rs, stats, series, out, g,
          in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns, limit, limit_code, bn):
     """Advance the chip until a stop (see module docstring); returns one of the codes above.
 
     Instants later than `limit` are not settled: the call returns `limit_code` before the first
     of them (STOPPED at the end of the run, NEED_INPUT where only more input can tell, T12)."""
     tick = params[P_TICK_NS]
+    # the readout's checks, skipped in runs where it never reports: they also cost every instant
+    readout = tick != 0 and params[P_RO_TICK] != 0
     period = params[P_HOST_IN_NS]
     n_bins = series.shape[1]
     while True:
@@ -475,6 +507,11 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
                 t_work = min(t_work, sv[b, SV_START] + sv[b, SV_DUR])
             elif fc[b, FC_CNT] > 0:
                 t_work = min(t_work, fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL])
+        if readout and rs[RS_END] > rs[RS_NEXT]:
+            if rs[RS_BLOCKED]:
+                waiting = True
+            else:
+                t_work = min(t_work, rs[RS_FREE])
         if t_work == INF and waiting:
             # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
             g[G_DEADT] = g[G_TNOW]
@@ -508,6 +545,14 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
                     else:
                         sv[q, SV_LEAKPEND] = 1
                         sv[q, SV_WAKE] = t
+            if params[P_RO_TICK]:
+                # F7, T11: the tick's result is to be sent from now on, or lost if the last is still waiting
+                lost = readout_tick(rs, params[P_RO_WINDOW], params[P_RO_THRESH], params[P_RO_MON], params[P_RO_PIN])
+                if lost:
+                    stats[READOUT, S_CONGESTION] += lost
+                    series[R_DROPPED, bn[1], READOUT] += lost
+                elif rs[RS_FREE] < t:
+                    rs[RS_FREE] = t
         # Rounds (docs/chip-model.md, T0). Within a round every slot a server frees is seen by the
         # senders after it, and every spike a server queues by its own stage; so only a transfer
         # that frees an output-queue slot for a stalled server calls for another round.
@@ -522,12 +567,15 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
                                     oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
             first = False
             for b in active_plain:
-                _advance_plain(b, t, params, fq, fc, fifo_depth, sv, stats, series, bn, out, g)
+                _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g)
             if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
                           fifo_depth, stats, series, bn, g, final):
                 return NEED_INPUT       # the next chunk's first input may still start at t
-            # senders by rank: the DVS stage (first in active_q when the DVS layer is active), then cores
+            # senders by rank: the DVS stage (first in active_q when the DVS layer is active), cores,
+            # the readout
             for q in active_q:
                 if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
                                                      out_depth, st, sv, stats, series, bn):
                     again = True
+            if readout and rs[RS_END] > rs[RS_NEXT]:
+                _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn)

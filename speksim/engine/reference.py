@@ -4,8 +4,8 @@ Meant to be read next to docs/chip-model.md, and to agree to the byte with the f
 engine (`speksim.engine.fast`), which implements the same rules in numba.
 
 Processes (SPEC §3): the input link (T1), each core's service (T3, T5) and output stage (T4),
-the DVS layer's service and output stage (T11), the readout service (T11; it only counts events
-for now) and the host output (T7). A process wakes only when something observable happens and
+the DVS layer's service and output stage (T11), the readout's service and its tick (F7, T11) and
+the host output (T7). A process wakes only when something observable happens and
 its effect cannot be computed ahead; everything else follows from the rules arithmetically:
 
 - The SynOps of a job are applied when its service starts (docs/chip-model.md: functional work at
@@ -30,7 +30,7 @@ events is not trusted for this: ticks are scheduled with URGENT priority (before
 action), server actions run at NORMAL priority, and the senders' turn is taken by one arbiter,
 scheduled at a priority below NORMAL, so it starts only when every server action of the
 nanosecond is done. It asks the senders in rank order (input link 0, DVS stage 1, core k's stage
-2 + k) to make their transfer (T0).
+2 + k, the readout 12) to make their transfer (T0).
 
 The end of a run (T12) is a time known before it starts: end_ns, or else the drain limit,
 drain_ns after the last input's timestamp. Every instant up to it is simulated and none after;
@@ -55,10 +55,13 @@ from .compiled import (C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HO
                        C_NOFF, C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKCAP, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_WIN,
                        C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX,
                        D_OY, D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_TARGET, N_BLOCKS, N_CORES, P_HOST_IN_LAT,
-                       P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_TICK_NS, P_WRAP,
-                       READOUT, S_CONGESTION, S_COPIES, S_DECIMATED, S_DVSFILT, S_FIFOMAX, S_IN, S_LEAKJOBS,
+                       P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_RO_ERRATA,
+                       P_RO_LAYER, P_RO_MON, P_RO_PIN, P_RO_SEL, P_RO_THRESH, P_RO_TICK, P_RO_WINDOW, P_TICK_NS,
+                       P_WRAP, READOUT, S_CONGESTION, S_COPIES, S_DECIMATED, S_DVSFILT, S_FIFOMAX, S_IN, S_LEAKJOBS,
                        S_LEAKMERGED, S_OOR, S_OUTMAX, S_PENDING, S_SERVED, S_SPIKES, CompiledNetwork, EngineInput,
                        RawResult)
+from .readout import (RS_AVG, RS_CLASS, RS_END, RS_FREE, RS_NEXT, new_state, readout_class, readout_count,
+                      readout_tick)
 from .recorder import Recorder
 
 #: Priority of the senders' turn: after the tick (URGENT) and every server action (NORMAL).
@@ -533,8 +536,8 @@ class _DvsServer(_QueuedServer):
 
 
 class _PlainServer(_Server):
-    """The readout (T11: it only counts events, for now) and the host output (T7): one event per
-    `ns`; a host-output event's timestamp is the end of its service plus `latency`."""
+    """The readout's service (T11) and the host output (T7): one event per `ns`; a host-output
+    event's timestamp is the end of its service plus `latency`."""
 
     def __init__(self, sim: _Sim, block: int, ns: int, latency: int):
         super().__init__(sim, block)
@@ -548,9 +551,87 @@ class _PlainServer(_Server):
         return None
 
 
+class _ReadoutServer(_PlainServer):
+    """The readout's service (T11): each spike counts for its class (F7) from its service start,
+    so a tick at t counts the spikes whose service started before t (the tick comes first in its
+    nanosecond). Served jobs may be timed ahead (`_Server`): they wait in `counted` until then."""
+
+    def __init__(self, sim: _Sim, p: list):
+        super().__init__(sim, READOUT, p[P_READOUT_NS], 0)
+        self.sel, self.errata = p[P_RO_SEL], p[P_RO_ERRATA]
+        self.ticks = bool(p[P_RO_TICK] and p[P_TICK_NS])
+        self.counted: deque = deque()      # (service start, class), in service order
+
+    def job(self, s: int, payload):
+        f, x, y, _ = payload
+        cls = readout_class(self.sel, self.errata, f, x, y)
+        if cls < 0:
+            self.rec.dropped(READOUT, S_OOR, s)
+        elif self.ticks:
+            self.counted.append((s, cls))
+        self._end_job(s, s + self.ns)
+        return None
+
+
 # ----------------------------------------------------------------------------------------------
-# Senders (SPEC T0, T1, T4, T6)
+# Senders (SPEC T0, T1, T4, T6, T11)
 # ----------------------------------------------------------------------------------------------
+
+class _ReadoutSender:
+    """The readout at each slow-clock tick (F7) and the sender of its events to the host output
+    (T11): one transfer at a time, each taking it and arriving `readout_event_ns` later (T0)."""
+
+    def __init__(self, sim: _Sim, server: _ReadoutServer, p: list):
+        self.sim, self.env, self.server = sim, sim.env, server
+        self.rank = sender_rank(READOUT)
+        self.rs = new_state()
+        self.ns, self.layer = p[P_READOUT_NS], p[P_RO_LAYER]
+        self.settings = (p[P_RO_WINDOW], p[P_RO_THRESH], p[P_RO_MON], p[P_RO_PIN])
+        self.stats = sim.rec.stats[READOUT]
+
+    def unsent(self) -> int:
+        return int(self.rs[RS_END] - self.rs[RS_NEXT])
+
+    def tick(self, now: int) -> None:
+        rs, counted = self.rs, self.server.counted
+        while counted and counted[0][0] < now:
+            readout_count(rs, counted.popleft()[1])
+        lost = readout_tick(rs, *self.settings)
+        for _ in range(lost):                # the last tick's events still wait (T11)
+            self.sim.rec.dropped(READOUT, S_CONGESTION, now)
+        if not lost and self.unsent():
+            rs[RS_FREE] = max(int(rs[RS_FREE]), now)
+            self._wake(now, settled=False)
+
+    def _wake(self, now: int, settled: bool = True) -> None:
+        """Ask for a turn when the sender is free again."""
+        free = int(self.rs[RS_FREE])
+        if free <= now:
+            self.sim.arbiter.register(self, settled)
+        else:
+            ev = simpy.Event(self.env)
+            ev.callbacks.append(lambda event: self._wake(self.env.now))
+            _fire(self.env, ev, free - now)
+
+    def attempt(self, now: int):
+        """The readout's turn (T0): send its next event, or wait for a slot of the host output."""
+        rs, sim = self.rs, self.sim
+        if not self.unsent():
+            return None
+        if rs[RS_FREE] > now:
+            self._wake(now)
+            return None
+        fifo = sim.fifos[HOST_OUT]
+        if fifo.occupancy(now) >= fifo.depth:
+            return HOST_OUT
+        sim.transfer(HOST_OUT, now, self.ns, (self.layer, int(rs[RS_CLASS]), int(rs[RS_NEXT]), int(rs[RS_AVG]), -1))
+        self.stats[S_COPIES] += 1
+        rs[RS_FREE] = now + self.ns
+        rs[RS_NEXT] += 1
+        if self.unsent():
+            self._wake(now)
+        return None
+
 
 _IDLE, _WAITING, _BUSY = 0, 1, 2      # stage: nothing to send / asked the arbiter / turn scheduled
 
@@ -730,15 +811,17 @@ def _deadlock(sim: _Sim, stages: list, link: _InputLink) -> DeadlockError:
                           {b: len(stages[b].queue) for b in waits}, sim.net.out_depth, waiting_link)
 
 
-def _left_at(sim: _Sim, stages: list, link: _InputLink, t: int):
+def _left_at(sim: _Sim, stages: list, link: _InputLink, readout: _ReadoutSender, t: int):
     """What is left in the chip at the end of instant t (T12): the `pending` statistic of each
     block, and whether the chip still has work after t.
 
     Pending: the block's FIFO slots taken (events in flight to it included), the job in service
     and a leak job waiting (T5), the spikes in its output queue; for the host output, its FIFO and
-    every output timed after t (the one in service, and those on their way to the host, T7)."""
+    every output timed after t (the one in service, and those on their way to the host, T7); for
+    the readout also its tick events not sent yet (T11)."""
     pending = [0] * N_BLOCKS
-    work = link.i < link.n or bool(sim.arbiter.waiting)
+    pending[READOUT] = readout.unsent()
+    work = link.i < link.n or bool(sim.arbiter.waiting) or readout.unsent() > 0
     for b, server in enumerate(sim.servers):
         fifo = sim.fifos[b]
         queued = len(fifo.entries) + sum(1 for s in fifo.served if s > t)
@@ -748,8 +831,8 @@ def _left_at(sim: _Sim, stages: list, link: _InputLink, t: int):
         if b == HOST_OUT:
             pending[b] = queued + sum(1 for out in sim.outputs if out[0] > t)
         else:
-            pending[b] = (queued + int(serving) + int(server.leak_pending)
-                          + sum(1 for spike in spikes if spike[0] <= t))
+            pending[b] += (queued + int(serving) + int(server.leak_pending)
+                           + sum(1 for spike in spikes if spike[0] <= t))
     return pending, work
 
 
@@ -771,9 +854,9 @@ def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions
     stages = [_Stage(sim, q, sender_rank(q), int(net.core[q, C_ROUTENS]), net.copies[q]) for q in range(N_CORES)]
     stages.append(_Stage(sim, DVS, sender_rank(DVS), int(net.dvs[D_ROUTENS]), net.copies[DVS]))
     cores = [_CoreServer(sim, k, stages[k], state, bool(p[P_LEAK_FIRE]), bool(p[P_WRAP])) for k in range(N_CORES)]
-    servers = cores + [_DvsServer(sim, stages[DVS]),
-                       _PlainServer(sim, READOUT, p[P_READOUT_NS], 0),
+    servers = cores + [_DvsServer(sim, stages[DVS]), _ReadoutServer(sim, p),
                        _PlainServer(sim, HOST_OUT, p[P_HOST_OUT_NS], p[P_HOST_OUT_LAT])]
+    readout = _ReadoutSender(sim, servers[READOUT], p)
     link = _InputLink(sim, inputs, p[P_HOST_IN_NS], p[P_HOST_IN_LAT])
     for server in servers:
         server.proc = env.process(server.run())
@@ -781,11 +864,12 @@ def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions
         env.process(stage.run())
     env.process(link.run())
 
-    # The slow clock (F4, T5): ticks at 1, 2, 3, ... periods, only when a core leaks, each the
-    # first thing of its nanosecond (URGENT). A tick counts while the chip has work left (something
-    # is scheduled, or a job is still in service), or up to end_ns (T12), never after the run's end.
+    # The slow clock (F4, T5, F7): ticks at 1, 2, 3, ... periods, only when a core leaks or the
+    # readout reports, each the first thing of its nanosecond (URGENT). A tick counts while the chip
+    # has work left (something is scheduled, or a job is still in service), or up to end_ns (T12),
+    # never after the run's end.
     leak_cores = [c for c in cores if c.leak_enable]
-    period = p[P_TICK_NS] if leak_cores else 0
+    period = p[P_TICK_NS]
 
     def tick(_event):
         now = env.now
@@ -800,6 +884,8 @@ def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions
         rec.t_last = now
         for core in leak_cores:
             core.tick()
+        if readout.server.ticks:
+            readout.tick(now)
         schedule_tick(now + period)
 
     def schedule_tick(t: int) -> None:
@@ -816,7 +902,7 @@ def run_reference(net: CompiledNetwork, inputs: EngineInput, options: RunOptions
     if env.peek() == _INF and sim.arbiter.waiting:
         raise _deadlock(sim, stages, link)
 
-    pending, work = _left_at(sim, stages, link, t_stop)
+    pending, work = _left_at(sim, stages, link, readout, t_stop)
     stopped = end_ns is not None or work
     if stopped:
         # T12: the run stops at t_stop; what is still under way counts until then

@@ -1,10 +1,10 @@
-"""A slow, obviously correct model of SPEC F1-F5 and F8, in plain Python, for trees of cores.
+"""A slow, obviously correct model of SPEC F1-F5, F7 and F8, in plain Python, for trees of cores.
 
 No time, no numba, no engine code: the model reads the configuration itself (PyTorch weight
 layout, the destinations as configured) and applies F1 (input space), F2 (scatter order), F3
 (SynOp, with the threshold_low clamp after the spike and reset), F4 (leak, with and without
-`leak_can_fire`) and F5 (decimator, monitor, each destination's own pooling and feature shift,
-the readout as a counter).
+`leak_can_fire`), F5 (decimator, monitor, each destination's own pooling and feature shift) and
+F7 (the readout's classes, counts per tick, moving average, and what it reports at each tick).
 
 Why trees: a core whose events all come from one sender (the input link, or one core's output
 stage, which may address it through both destinations) receives them in the order they were
@@ -16,8 +16,10 @@ The input is a list of *phases*, each run to completion before the next starts: 
 events, or `TICK`, one slow-clock tick. In a tick every leaking core runs its leak job first and
 then serves what its sender produced in the same phase (SPEC T5: a leak job is served before any
 waiting event, and an idle core starts it at the tick, before anything its sender produces
-because of the tick can reach it). The test that uses the model must place the phases far
-enough apart in time that the chip is idle between them (see `busy_bound_ns`).
+because of the tick can reach it). The readout's tick comes before both: it reports the spikes
+of the phases since the last tick. The test that uses the model must place the phases far
+enough apart in time that the chip is idle between them (see `busy_bound_ns`); the readout then
+never finds its last tick's events unsent.
 """
 
 from __future__ import annotations
@@ -49,12 +51,66 @@ def _overflow(v: int, wrap: bool) -> int:
 class ModelResult:
     """monitored[core]: the (feature, x, y, root) its monitor sends, in order (F5.2; root -1 for
     what descends from a leak spike); states[core]: final neuron states, int64 [c_out, h_out,
-    w_out]; stats[core]: {name in MODEL_STATS: count}; readout_events: events sent to the readout."""
+    w_out]; stats[core]: {name in MODEL_STATS: count}; readout_events: events sent to the readout;
+    readout_dropped: those no class reads; readout: what the readout sends the host at each tick,
+    in order, as (class, kind, average) with kind 0 a ReadoutValue and 1 a pin event."""
 
     monitored: dict = field(default_factory=dict)
     states: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
     readout_events: int = 0
+    readout_dropped: int = 0
+    readout: list = field(default_factory=list)
+
+
+# F7's readout modes: (columns, rows, features) of the 16 neurons it reads, by readout_configuration_sel
+_MODES = {0: (2, 2, 4), 1: (2, 4, 2), 2: (4, 4, 1), 3: (1, 1, 16)}
+
+
+class _Readout:
+    """The readout block: the neuron each class reads, its counts and its moving window."""
+
+    def __init__(self, config: ChipConfig, chip: Chip):
+        ro = config.readout
+        fed = any(d.enable and d.layer == chip.readout_layer
+                  for k in config.used_cores() for d in config.cnn_layers[k].destinations)
+        self.reports = bool(ro.enable and fed)
+        self.monitor, self.pins = bool(ro.monitor_enable), bool(ro.readout_pin_monitor_enable)
+        self.threshold = int(ro.threshold)
+        self.window = 1 if ro.low_pass_filter_disable else 32 if ro.low_pass_filter32_not16 else 16
+        # class i reads neuron i - 1, numbered feature fastest, then x, then y; with the erratum the
+        # neuron of feature f is wired to feature 4 f
+        cols, _, feats = _MODES[ro.readout_configuration_sel]
+        self.reader = {}
+        for cls in range(1, 16):
+            rest, f = divmod(cls - 1, feats)
+            y, x = divmod(rest, cols)
+            self.reader[(4 * f if chip.readout_errata else f, x, y)] = cls
+        self.count = [0] * 16
+        self.history = []       # the count vectors of the ticks so far
+
+    def receive(self, f: int, x: int, y: int, res: "ModelResult"):
+        res.readout_events += 1
+        cls = self.reader.get((f, x, y))
+        if cls is None:
+            res.readout_dropped += 1
+        else:
+            self.count[cls] = min(self.count[cls] + 1, 65535)       # 16-bit, saturating
+
+    def tick(self, res: "ModelResult"):
+        self.history.append(self.count)
+        self.count = [0] * 16
+        if not self.reports:
+            return
+        recent = self.history[-self.window:]
+        avg = [sum(h[c] for h in recent) // self.window for c in range(16)]    # earlier ticks: 0
+        best = max(range(1, 16), key=lambda c: (avg[c], -c))
+        if avg[best] == 0:
+            best = 0                                                # the idle class
+        if self.monitor:
+            res.readout.append((best, 0, avg[best]))
+        if self.pins and avg[best] > self.threshold:
+            res.readout.append((best, 1, avg[best]))
 
 
 class _Core:
@@ -163,11 +219,14 @@ def run_model(config: ChipConfig, chip: Chip, phases: list) -> ModelResult:
     wrap = chip.state_overflow == "wrap"
     can_fire = bool(chip.leak_can_fire)
     cores = {k: _Core(k, config, chip) for k in order}
+    readout = _Readout(config, chip)
     res = ModelResult(monitored={k: [] for k in order})
     root = 0
     for phase in phases:
         inbox = {k: [] for k in order}
-        if phase is not TICK:
+        if phase is TICK:
+            readout.tick(res)
+        else:
             for k, c, x, y in phase:
                 inbox[int(k)].append((int(c), int(x), int(y), root))
                 root += 1
@@ -175,17 +234,17 @@ def run_model(config: ChipConfig, chip: Chip, phases: list) -> ModelResult:
             core = cores[k]
             if phase is TICK and core.leak:
                 for f, x, y in core.leak_job(wrap, can_fire):
-                    _output(core, f, x, y, -1, inbox, res)
+                    _output(core, f, x, y, -1, inbox, readout, res)
             for c, x, y, r in inbox[k]:
                 for f, ox, oy in core.serve(c, x, y, wrap):
-                    _output(core, f, ox, oy, r, inbox, res)
+                    _output(core, f, ox, oy, r, inbox, readout, res)
     for k, core in cores.items():
         res.states[k] = core.v
         res.stats[k] = core.stats
     return res
 
 
-def _output(core: _Core, f: int, x: int, y: int, root: int, inbox: dict, res: ModelResult):
+def _output(core: _Core, f: int, x: int, y: int, root: int, inbox: dict, readout: _Readout, res: ModelResult):
     """F5 for one spike of `core`."""
     core.stats["spikes"] += 1
     if core.n_dec:                                   # F5.1: only the N-th, 2N-th, ... go on
@@ -199,7 +258,7 @@ def _output(core: _Core, f: int, x: int, y: int, root: int, inbox: dict, res: Mo
     for target, pool, shift in core.dests:           # F5.3: destination 0, then 1
         core.stats["copies"] += 1
         if target is None:
-            res.readout_events += 1
+            readout.receive(f + shift, x // pool, y // pool, res)
         else:
             inbox[target].append((f + shift, x // pool, y // pool, root))
 
@@ -215,6 +274,7 @@ def busy_bound_ns(res: ModelResult, chip: Chip, n_inputs: int) -> int:
         total += (s["events_in"] * chip.event_ns[k] + s["synops"] * chip.synop_ns[k]
                   + s["leak_jobs"] * (chip.event_ns[k] + neurons * chip.leak_ns[k])
                   + s["copies"] * 2 * chip.route_ns[k])
-    n_host = sum(len(m) for m in res.monitored.values())
-    total += n_host * (chip.host_out_ns + chip.host_out_latency_ns) + res.readout_events * chip.readout_event_ns
+    n_host = sum(len(m) for m in res.monitored.values()) + len(res.readout)
+    total += (n_host * (chip.host_out_ns + chip.host_out_latency_ns)
+              + (res.readout_events + len(res.readout)) * chip.readout_event_ns)
     return int(total)

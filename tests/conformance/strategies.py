@@ -3,7 +3,8 @@ limits of Speck2f, and inputs for them.
 
 The cases draw where bugs hide: positive threshold_low, leaks that land exactly on the
 threshold, leak_can_fire, two destinations with their own pooling and feature shift,
-decimators, balancers, instants where every sender meets. Configurations are valid by
+decimators, balancers, instants where every sender meets, a readout in every mode, with and
+without the Speck2e/2f erratum. Configurations are valid by
 construction (`valid` filters the rest); shapes stay small and inputs few so that each case runs
 in milliseconds.
 """
@@ -87,6 +88,25 @@ def _chip(draw) -> Chip:
     if draw(st.integers(0, 9)) == 0:
         chip = chip.replace(state_overflow="wrap")
     return chip
+
+
+def _readout(draw, enable: bool) -> ReadoutConfig:
+    """Readout settings (F7): any mode, often a window of one tick (a few spikes then show), a low
+    threshold (so pins happen), either monitor."""
+    monitor = draw(st.integers(0, 3))
+    return ReadoutConfig(enable=enable, readout_configuration_sel=draw(st.integers(0, 3)),
+                         threshold=draw(st.sampled_from([0, 0, 1, 3])),
+                         low_pass_filter_disable=draw(st.integers(0, 2)) > 0,
+                         low_pass_filter32_not16=draw(st.booleans()),
+                         monitor_enable=monitor & 1 == 1, readout_pin_monitor_enable=monitor >= 2)
+
+
+def _to_readout(draw, chip: Chip) -> CnnLayerDestination:
+    """A destination to the readout: pooling and shift move spikes between its classes (F5, F7),
+    shifts by multiples of 4 reach the classes the erratum leaves."""
+    shift = draw(st.sampled_from([0, 0, 0, 4, 8, 12, 1, 2, 14]))
+    return CnnLayerDestination(layer=chip.readout_layer, enable=True, pooling=draw(st.sampled_from([1, 2, 4, 4])),
+                               feature_shift=shift)
 
 
 def _geometry(draw, h_in: int, w_in: int):
@@ -180,7 +200,8 @@ def _spike_inputs(draw, rng, config: ChipConfig, targets, n_max=40, dvs=False):
 
 
 def _options(draw, leak_period: int = 0, sensor: bool = False) -> RunOptions:
-    """Run options; with leak, a slow clock of `leak_period` ns (so ticks fall inside the run)."""
+    """Run options; with leak or a readout, a slow clock of `leak_period` ns (so ticks fall inside
+    the run)."""
     return RunOptions(input_path="sensor" if sensor else "host",
                       slow_clock_hz=1e9 / leak_period if leak_period else 1000.0,
                       bin_ns=draw(st.sampled_from([1_000, 10_000, 1_000_000])),
@@ -222,11 +243,13 @@ def dag_cases(draw):
         cfg.cnn_layers[k] = _core(draw, rng, c_in, h_in, w_in, leak=leak_any and (i == 0 or draw(st.booleans())),
                                   finite_leak=chip.leak_can_fire)
     readout = draw(st.integers(0, 4)) == 0
+    if readout and draw(st.booleans()):
+        chip = chip.replace(readout_errata=False)
     for i, k in enumerate(order):
         dests = []
         for _ in range(draw(st.integers(0, 2))):
             if readout and (i == n - 1 or draw(st.integers(0, 3)) == 0):
-                dests.append(CnnLayerDestination(layer=12, enable=True))
+                dests.append(_to_readout(draw, chip))
                 continue
             later = order[i + 1:]
             if not later:
@@ -239,12 +262,15 @@ def dag_cases(draw):
             cfg.cnn_layers[k].destinations[slot] = d
         if not dests:
             cfg.cnn_layers[k].monitor_enable = True
-    cfg.readout = ReadoutConfig(enable=readout)
+    cfg.readout = _readout(draw, readout)
     dvs = draw(st.integers(0, 4)) == 0
     if dvs:
         cfg.dvs_layer = _dvs(draw, cfg, order)
-    opts = _options(draw, _leak_period(draw, cfg, chip) if leak_any else 0,
-                    sensor=dvs and draw(st.integers(0, 3)) == 0)
+    # a readout's ticks come often enough to meet the cores' copies at the host output (T0, T11);
+    # each period outlasts the two events a tick sends, so ticks alone never keep the chip busy
+    period = (_leak_period(draw, cfg, chip) if leak_any
+              else draw(st.sampled_from([500, 3_000, 20_000])) if readout else 0)
+    opts = _options(draw, period, sensor=dvs and draw(st.integers(0, 3)) == 0)
     inputs = _spike_inputs(draw, rng, cfg, order, dvs=dvs)
     return Case(cfg, chip, opts, inputs)
 
@@ -301,7 +327,8 @@ def tree_cases(draw):
     """1 to 9 cores in a forest, each core fed by a single sender (the input link, or one core
     through one or both of its destinations), so that naive.py can predict the run: fan-out with
     each destination's own pooling and feature shift, the readout, positive threshold_low,
-    leaks (firing or not) over up to three slow-clock ticks, decimators, both resets."""
+    leaks (firing or not) over up to three slow-clock ticks, the readout's reports at those ticks,
+    decimators, both resets."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     chip = _chip(draw)
     if draw(st.booleans()):
@@ -309,8 +336,10 @@ def tree_cases(draw):
     ids = [int(k) for k in rng.permutation(9)[:draw(st.integers(1, 9))]]
     leak_any = draw(st.integers(0, 2)) > 0
     readout = draw(st.integers(0, 3)) == 0
+    if readout and draw(st.booleans()):
+        chip = chip.replace(readout_errata=False)
     cfg = ChipConfig()
-    cfg.readout = ReadoutConfig(enable=readout)
+    cfg.readout = _readout(draw, readout)
     free, roots = [], []            # destination slots (core, slot) not used yet; cores fed by the host
     for k in ids:
         parent = None
@@ -339,12 +368,14 @@ def tree_cases(draw):
                     free.remove((parent, 1 - slot))
                     cfg.cnn_layers[parent].destinations[1 - slot] = d
         free += [(k, 0), (k, 1)]
-    for k, slot in free:
-        if readout and draw(st.integers(0, 2)) == 0:
-            cfg.cnn_layers[k].destinations[slot] = CnnLayerDestination(layer=chip.readout_layer, enable=True)
+    fed = draw(st.integers(0, len(free) - 1))      # an enabled readout gets at least this slot
+    for i, (k, slot) in enumerate(free):
+        if readout and (i == fed or draw(st.integers(0, 2)) == 0):
+            cfg.cnn_layers[k].destinations[slot] = _to_readout(draw, chip)
     assume(valid(Case(cfg, chip, RunOptions(), None)))
     bursts = []
-    for j in range(draw(st.integers(1, 4)) if leak_any else draw(st.integers(1, 2))):
+    n_bursts = draw(st.integers(2, 4)) if readout else draw(st.integers(1, 4)) if leak_any else draw(st.integers(1, 2))
+    for j in range(n_bursts):
         gap = draw(st.sampled_from([1, 50, 300, 2000]))
         burst, t = [], 0
         for _ in range(draw(st.integers(1, 20)) if j == 0 else draw(st.sampled_from([0, 0, 3, 10]))):
@@ -355,8 +386,9 @@ def tree_cases(draw):
                           int(rng.integers(0, shp.size.y)), t))
             t += int(rng.integers(0, gap))
         bursts.append(burst)
+    # a tick with no input after it counts only up to end_ns (T12): the model's ticks all do with it
     opts, inputs, model = timed_phases(cfg, chip, bursts, draw(st.sampled_from([1_000, 10_000, 1_000_000])),
-                                       end=leak_any or draw(st.booleans()))
+                                       end=leak_any or readout or draw(st.booleans()))
     return Case(cfg, chip, opts, inputs, model)
 
 
@@ -364,8 +396,8 @@ def tree_cases(draw):
 def crowded_cases(draw):
     """2 to 4 small cores in a feed-forward graph where everything happens at the same few
     nanoseconds: lockstep timings, one- or two-slot FIFOs, balancers on half the cores, inputs
-    all at once to any core. Here arbitration (T0), balancer drops (T6) and chunk boundaries
-    (T8) meet."""
+    all at once to any core, sometimes a readout ticking every few nanoseconds. Here arbitration
+    (T0), balancer drops (T6), the readout's tick events (T11) and chunk boundaries (T8) meet."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     d = draw(st.sampled_from([1, 10]))
     chip = _lockstep(CHIP, d, fifo_depth=draw(st.lists(st.integers(1, 2), min_size=9, max_size=9)),
@@ -390,6 +422,16 @@ def crowded_cases(draw):
                 cfg.cnn_layers[k].destinations[slot] = link
         if not any(dest.enable for dest in cfg.cnn_layers[k].destinations):
             cfg.cnn_layers[k].monitor_enable = True
+    slow_clock_hz = 1000.0
+    if draw(st.integers(0, 2)) == 0:
+        # the last core feeds a readout that reports every few durations too: its tick events meet
+        # the cores' copies at the host output (T0, T11), and behind a full one they are lost; a
+        # period longer than the 3 durations a tick's two events take keeps ticks alone from
+        # keeping the chip busy
+        cfg.cnn_layers[order[-1]].destinations[0] = CnnLayerDestination(layer=chip.readout_layer, enable=True)
+        cfg.readout = ReadoutConfig(enable=True, readout_configuration_sel=3, low_pass_filter_disable=True,
+                                    monitor_enable=True, readout_pin_monitor_enable=True)
+        slow_clock_hz = 1e9 / (d * draw(st.sampled_from([4, 5, 7])))
     n = draw(st.integers(1, 30))
     t = np.cumsum(rng.integers(0, draw(st.sampled_from([1, 2, 3 * d])), n)).astype(np.int64)
     tgt = np.array([order[int(i)] for i in rng.integers(0, len(order), n)], np.int64)
@@ -397,7 +439,7 @@ def crowded_cases(draw):
     a = np.array([rng.integers(0, shp.feature_count) for shp in shapes], np.int64)
     x = np.array([rng.integers(0, shp.size.x) for shp in shapes], np.int64)
     y = np.array([rng.integers(0, shp.size.y) for shp in shapes], np.int64)
-    return Case(cfg, chip, RunOptions(bin_ns=draw(st.sampled_from([10, 1_000_000]))),
+    return Case(cfg, chip, RunOptions(slow_clock_hz=slow_clock_hz, bin_ns=draw(st.sampled_from([10, 1_000_000]))),
                 EngineInput(t, tgt, a, x, y))
 
 

@@ -4,8 +4,9 @@
   everything, and the fast engine fed in chunks (of 1 event, and of seeded random sizes) gives
   the same bytes as fed at once (SPEC T8).
 - On trees of cores (each core fed by a single sender), both engines also agree with the plain
-  Python model of F1-F5 (naive.py), which shares no code with them: each core's monitored events
-  in order, final states, per-core counts and the readout's count. The engines share the kernels
+  Python model of F1-F5 and F7 (naive.py), which shares no code with them: each core's monitored
+  events in order, final states, per-core counts, the readout's counts and what it reports at
+  each tick. The engines share the kernels
   and the compiled network, so only this comparison sees a bug in those.
 """
 
@@ -73,6 +74,12 @@ def _model_difference(case: Case, raw, net) -> Optional[str]:
     n = int(raw.stats[READOUT, STAT_NAMES.index("events_in")])
     if n != m.readout_events:
         return f"the readout received {n} events, the model {m.readout_events}"
+    n = int(raw.stats[READOUT, STAT_NAMES.index("dropped_out_of_range")])
+    if n != m.readout_dropped:
+        return f"no class of the readout read {n} of its events, the model {m.readout_dropped}"
+    got = [tuple(int(v) for v in row) for row in raw.outputs[raw.outputs[:, 1] == case.chip.readout_layer][:, 2:5]]
+    if got != m.readout:
+        return f"the readout reported (class, kind, average) {got}, the model {m.readout}"
     return None
 
 
@@ -190,12 +197,13 @@ def test_model_on_a_fixed_chain(seed):
 @pytest.mark.parametrize("can_fire", [False, True])
 def test_model_on_a_fixed_tree(can_fire):
     """Fan-out from a leaking core with a positive threshold_low: its two destinations pool
-    differently and both shift, one of them decimates and sends to the readout; two ticks
-    between bursts."""
+    differently and both shift, one of them decimates and sends to the readout, which reports at
+    the two ticks between bursts."""
     rng = np.random.default_rng(11)
     chip = CHIP.replace(leak_can_fire=can_fire)
     cfg = ChipConfig()
-    cfg.readout = ReadoutConfig(enable=True)
+    cfg.readout = ReadoutConfig(enable=True, readout_configuration_sel=0, low_pass_filter_disable=True,
+                                monitor_enable=True, readout_pin_monitor_enable=True)
     # biases: feature 0 lands exactly on the threshold from 0, feature 1 from the clamp at 1
     cfg.cnn_layers[2] = CnnLayerConfig.conv(rng.integers(-1, 3, (3, 2, 3, 3)).astype(np.int8), (8, 8), padding=1,
                                             threshold_high=3, threshold_low=1, leak_enable=True,
@@ -214,3 +222,28 @@ def test_model_on_a_fixed_tree(can_fire):
                for i in range(30)] for _ in range(2)] + [[]]
     model = _check_fixed(cfg, chip, bursts)
     assert model.stats[2]["leak_jobs"] == 2 and model.readout_events and all(model.monitored[k] for k in (2, 5, 6))
+    assert len(model.readout) >= 2
+
+
+@pytest.mark.parametrize("sel", range(4))
+@pytest.mark.parametrize("errata", [False, True])
+def test_model_on_a_fixed_readout(sel, errata):
+    """F7 in every mode, with and without the erratum: a core with a 4x4 map of 8 features feeds
+    the readout, which reports at the ticks between five bursts: small bursts over a window of
+    one tick (ties between classes are frequent), then large ones over a window of 16 ticks,
+    through a destination that pools by 2 (and, with the erratum, shifts by 4 to reach features
+    4k + 4, except in mode 2, which then reads feature 0 alone)."""
+    rng = np.random.default_rng(100 + 10 * sel + errata)
+    chip = CHIP.replace(readout_errata=errata)
+    for window_off, pool, shift, n_in in ((True, 1, 0, 12), (False, 2, 4 * (errata and sel != 2), 80)):
+        cfg = ChipConfig()
+        cfg.readout = ReadoutConfig(enable=True, readout_configuration_sel=sel, low_pass_filter_disable=window_off,
+                                    threshold=1, monitor_enable=True, readout_pin_monitor_enable=True)
+        cfg.cnn_layers[3] = CnnLayerConfig.conv(rng.integers(0, 3, (8, 2, 3, 3)).astype(np.int8), (4, 4), padding=1,
+                                                threshold_high=3, monitor_enable=True,
+                                                destinations=[CnnLayerDestination(layer=12, enable=True, pooling=pool,
+                                                                                  feature_shift=shift)])
+        bursts = [[(3, int(rng.integers(0, 2)), int(rng.integers(0, 4)), int(rng.integers(0, 4)), 20 * i)
+                   for i in range(int(rng.integers(1, n_in)))] for _ in range(5)]
+        model = _check_fixed(cfg, chip, bursts)
+        assert len(model.readout) >= 4 and any(cls for cls, _, _ in model.readout)

@@ -316,8 +316,9 @@ def dvs_to_core():
 
 @_scenarios
 def readout_counts():
-    """T11: the readout serves the events sent to layer 12, one per readout_event_ns (it only
-    counts them for now: F7 is not implemented)."""
+    """T11: the readout serves the events sent to layer 12, one per readout_event_ns (neither of
+    its monitors is enabled, so it has nothing to send at slow-clock ticks, F7: the run ends when
+    it has served them)."""
     p = timing(CHIP)
     cfg = chip_config({0: conv(ones(3, 1), (1, 1), destinations=[to(12)])}, readout=True)
     T = p.LAT + p.EV
