@@ -77,15 +77,49 @@ def test_discretised_scale_and_warning_are_recorded():
     assert config.model["warnings"] and "min_v_mem" in " ".join(config.model["warnings"])
 
 
-def test_readout_destination_and_host_input():
+def test_host_input_goes_to_the_first_core():
     model = nn.Sequential(nn.Conv2d(3, 4, 1, bias=False), sl.IAFSqueeze(batch_size=1))
     model[0].weight.data.fill_(1.0)
-    config = speksim.from_torch(model, (3, 4, 4), discretize=False, readout=True)
+    config = speksim.from_torch(model, (3, 4, 4), discretize=False)
     core = config.model["layers"][0]["core"]
-    d = config.cnn_layers[core].destinations[0]
-    assert d.enable and d.layer == 12 and config.readout.enable
     assert config.model["input"] == {"shape": [3, 4, 4], "dvs": False, "core": core}
     assert not any(d.enable for d in config.dvs_layer.destinations)
+
+
+def classifier(n_classes=3):
+    """2x4x4 input -> Linear to n_classes, integer weights: class k sums the input of channel 0
+    with weight k + 1, so a burst of events makes class n - 1 fire the most."""
+    lin = nn.Linear(32, n_classes, bias=False)
+    w = torch.zeros(n_classes, 2, 4, 4)
+    for k in range(n_classes):
+        w[k, 0] = k + 1
+    lin.weight.data = w.reshape(n_classes, 32)
+    return nn.Sequential(nn.Flatten(), lin, sl.IAFSqueeze(batch_size=1, spike_threshold=4.0))
+
+
+@pytest.mark.parametrize("chip", ["speck2f", "dynapcnn"])
+def test_readout_reports_the_model_class(chip):
+    config = speksim.from_torch(classifier(), (2, 4, 4), chip, discretize=False, readout=True)
+    speksim.validate(config, chip)
+    core = config.model["layers"][0]["core"]
+    layer = config.cnn_layers[core]
+    assert layer.destinations[0].enable and layer.destinations[0].layer == 12
+    assert config.readout.enable and config.readout.readout_configuration_sel == 3
+    # on speck2f the erratum makes readout class i read feature 4(i - 1): channel k moves to 4k
+    step = 4 if chip == "speck2f" else 1
+    assert layer.dimensions.output_shape.feature_count == step * 2 + 1
+    assert config.model["readout"]["feature_of_class"] == [0, step, 2 * step]
+    # 20 OFF events at one pixel in each of 20 slow-clock ticks (1 ms): each adds k + 1 to class
+    # k's neuron, threshold 4, so per tick class 2 fires 15 times, class 1 10, class 0 5; the
+    # readout's 16-tick mean of class 2 reaches 15 once 16 ticks are in its window
+    t = np.repeat(np.arange(20) * 1000 + 100, 20)
+    events = speksim.make_events("dvs", t=t, x=np.ones(400), y=np.ones(400), p=np.zeros(400))
+    result = speksim.simulate(config, events, chip)
+    ticks = result.readout()
+    # ticks at 1..19 ms; the run ends when the chip is idle after the last input (19.1 ms), and a
+    # later tick alone does not keep it alive (T12)
+    assert len(ticks) == 19
+    assert ticks["class"][-1] == 3 and ticks["average"][-1] == 15   # readout class 3: the model's channel 2
 
 
 def test_placement_errors_name_the_layer():

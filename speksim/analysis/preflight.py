@@ -236,7 +236,9 @@ def _load_hints(config, load) -> list:
         fed_by_dvs = any(dest.enable and dest.layer == k for dest in config.dvs_layer.destinations)
         ways = []
         if fed_by_dvs:
-            ways.append("pool the DVS input by 2 (dvs_layer.pooling: about 4x fewer events)")
+            # DVS pooling only remaps addresses (F6): every event still arrives; a crop drops some
+            ways.append("crop the camera input to the region that matters (dvs_layer origin/cut): fewer events "
+                        "reach it")
         for s in senders:
             ways.append(f"enable core {s}'s output decimator (interval code 0 passes 1 spike in 2)")
         ways.append(f"use stride 2 in core {k}'s layer (4x fewer SynOps per event; retrain)")

@@ -10,6 +10,7 @@ discretisation scale and shapes, and every decision the importer took.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Optional, Union
 
@@ -74,6 +75,10 @@ def network_to_config(network: Network, chip: Union[Chip, str] = "speck2f", *, d
         raise ModelError("the model has no layer the chip can compute (a convolution or Linear with an IAF after it)")
     names = [layer.spiking_name and f"{layer.name}+{layer.spiking_name}" or layer.name for layer in layers]
     notes = []
+    if readout:
+        network = copy.deepcopy(network)   # the output layer may grow for the readout: not the caller's
+        layers = network.layers
+    readout_note = _prepare_readout(network, chip, names) if readout else None
     ints = [_integers(layer, discretize, notes) for layer in layers]
     cores = _place(network, chip, placement, load)
     config = ChipConfig()
@@ -94,8 +99,10 @@ def network_to_config(network: Network, chip: Union[Chip, str] = "speck2f", *, d
             biases=d.bias if has_bias else None, leak_enable=has_bias, monitor_enable=layer.is_output,
             destinations=dests)
     if readout:
+        # one class per output channel, 1x1 map: 16 features in one place (SPEC F7, mode 3)
         config.readout.enable = True
         config.readout.monitor_enable = True
+        config.readout.readout_configuration_sel = 3
     input_core = None
     if network.dvs is None and any(r.pooling != 1 or r.feature_shift for r in network.input_routes):
         raise ModelError("the model pools (or shifts the channels of) its input before the first layer; spikes the "
@@ -118,9 +125,46 @@ def network_to_config(network: Network, chip: Union[Chip, str] = "speck2f", *, d
         "discretized": bool(discretize),
         "placement": placement if isinstance(placement, str) else "given",
         "notes": _jsonable(network.notes),
+        "readout": readout_note,
         "warnings": list(notes),
     }
     return config
+
+
+#: The readout's classes (SPEC F7): class i (1..15) reads feature i - 1 of a 1x1 map.
+READOUT_CLASSES = 15
+
+
+def _prepare_readout(network: Network, chip: Chip, names: list) -> dict:
+    """Check that the output layer can feed the readout, and on a chip with the Speck2e/2f
+    erratum (readout class i reads feature 4*(i - 1)) spread its channels to every fourth
+    feature, as SynSense's own remedy does: the layer grows to 4*(n - 1) + 1 channels whose extra
+    ones have zero weights and never fire. Returns what the readout's classes mean."""
+    outputs = [i for i, layer in enumerate(network.layers) if layer.is_output]
+    if len(outputs) != 1:
+        raise ModelError(f"readout=True needs one output layer; the model has {len(outputs)}")
+    i = outputs[0]
+    layer = network.layers[i]
+    c, h, w = layer.output_shape
+    if (h, w) != (1, 1):
+        raise ModelError(f"layer '{names[i]}' ends the model with a {c}x{h}x{w} map; the readout reads one class per "
+                         "channel of a 1x1 map: end the model with a Linear layer (or a convolution covering its "
+                         "input)")
+    if c > READOUT_CLASSES:
+        raise ModelError(f"layer '{names[i]}' has {c} output channels; the readout has {READOUT_CLASSES} classes: "
+                         f"use at most {READOUT_CLASSES}, or read the output layer's monitored spikes instead")
+    step = 4 if chip.readout_errata else 1
+    if step > 1:
+        weight = np.zeros((step * (c - 1) + 1,) + layer.weight.shape[1:], layer.weight.dtype)
+        weight[::step] = layer.weight
+        layer.weight = weight
+        if layer.bias is not None:
+            bias = np.zeros(weight.shape[0], layer.bias.dtype)
+            bias[::step] = layer.bias
+            layer.bias = bias
+    return {"layer": names[i], "classes": c, "feature_of_class": [step * k for k in range(c)],
+            "erratum": bool(chip.readout_errata),
+            "meaning": "readout class k + 1 is the model's output channel k; class 0 is idle"}
 
 
 class _AsIs:
