@@ -123,10 +123,10 @@ def power_text(watts: float) -> str:
     return f"{watts / 1e-9:.3g} nW"
 
 
-def energy_line(est: dict) -> str:
+def energy_line(est: dict, label: str = "energy (estimate): ") -> str:
     """One line: total energy and mean power, the dynamic part and the core that takes most of
-    it, and the static part."""
-    line = (f"energy (estimate): {energy_text(est['total_j'])} over {est['duration_s'] * 1e3:.3f} ms, mean "
+    it, and the static part; after `label`."""
+    line = (f"{label}{energy_text(est['total_j'])} over {est['duration_s'] * 1e3:.3f} ms, mean "
             f"{power_text(est['mean_w'])}; dynamic {energy_text(est['dynamic_j'])}")
     if est["cores"] and est["dynamic_j"] > 0:
         top = max(est["cores"], key=lambda c: c["total_j"])

@@ -249,5 +249,5 @@ def _info_energy(res) -> None:
     except RunFileError as exc:
         print(f"  energy       not estimated: {exc}")
         return
-    print(f"  energy       {energy_line(est).removeprefix('energy ')}")
-    print(f"               {per_core_line(est)}")
+    print(f"  energy       {energy_line(est, label='')}")
+    print(f"               {per_core_line(est)} (estimates: 'speksim describe' shows the figures)")
