@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from .._text import duration_text
 from ..blocks import DVS
 from ..chip import Chip, chip_from_dict
 from ..errors import ChipFileError, RunFileError
@@ -126,7 +127,7 @@ def power_text(watts: float) -> str:
 def energy_line(est: dict, label: str = "energy (estimate): ") -> str:
     """One line: total energy and mean power, the dynamic part and the core that takes most of
     it, and the static part; after `label`."""
-    line = (f"{label}{energy_text(est['total_j'])} over {est['duration_s'] * 1e3:.3f} ms, mean "
+    line = (f"{label}{energy_text(est['total_j'])} over {duration_text(est['duration_s'] * 1e6)}, mean "
             f"{power_text(est['mean_w'])}; dynamic {energy_text(est['dynamic_j'])}")
     if est["cores"] and est["dynamic_j"] > 0:
         top = max(est["cores"], key=lambda c: c["total_j"])

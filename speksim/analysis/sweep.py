@@ -48,8 +48,10 @@ _ON, _OFF = ("on", "true", "1", "yes"), ("off", "false", "0", "no")
 
 #: The figures of a row, after `recording`, `point` and one column per axis; `{core}` columns
 #: repeat for every core in use. Times in ns, energy in J, power in W, fractions in [0, 1].
+#: `stall_ns` is the stall time (T4) of the cores in use and the DVS layer together; `busy_max`
+#: the busy share of the busiest core; drops are summed over the cores and the DVS layer.
 METRICS = ("input_events", "inputs_dropped", "outputs", "t_end_ns", "cut", "stall_ns", "stall_ns_core{core}",
-           "busy_max", "lag_p50_ns", "lag_p95_ns", "lag_p99_ns", "lag_max_ns", "latency_p50_ns",
+           "stall_ns_dvs", "busy_max", "lag_p50_ns", "lag_p95_ns", "lag_p99_ns", "lag_max_ns", "latency_p50_ns",
            "latency_p95_ns", "latency_p99_ns", "latency_max_ns", "congestion_dropped", "decimated",
            "dropped_out_of_range", "agree_events", "agree_classes", "same_top_class", "energy_j", "power_w",
            "error")
@@ -314,9 +316,10 @@ def measure(result) -> dict:
     blocks = cores + [DVS]
     out = {"input_events": int(len(lag)), "inputs_dropped": int((lag < 0).sum()),
            "outputs": int(result.n_outputs()), "t_end_ns": int(result.t_end_ns), "cut": int(bool(result.cut)),
-           "stall_ns": int(sum(int(stats[k]["stall_ns"]) for k in cores))}
+           "stall_ns": int(sum(int(stats[b]["stall_ns"]) for b in blocks))}
     for k in cores:
         out[f"stall_ns_core{k}"] = int(stats[k]["stall_ns"])
+    out["stall_ns_dvs"] = int(stats[DVS]["stall_ns"])
     out["busy_max"] = max((int(stats[k]["busy_ns"]) / t_end for k in cores), default=0.0)
     out.update(_pct(lag[lag >= 0], "lag"))
     out.update(_pct(lat[lat >= 0], "latency"))
@@ -520,8 +523,9 @@ def axis_keys(rows: Sequence[dict]) -> list[str]:
 
 
 def table(rows: Sequence[dict]) -> str:
-    """A short fixed-width table: per row its swept values, total stall, the busiest core's busy
-    share, p99 input lag and output latency, drops, agreement with the baseline and energy."""
+    """A short fixed-width table: per row its swept values, the stall time of the cores and the DVS
+    layer, the busiest core's busy share, p99 input lag and output latency, drops, agreement with
+    the baseline and energy."""
     from .energy import energy_text
     keys = axis_keys(rows)
     many = len({r["recording"] for r in rows}) > 1

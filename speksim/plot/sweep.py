@@ -21,7 +21,7 @@ def _number(text):
 
 def sweep_plot(rows: Sequence[dict], *, path=None):
     """Two panels over the first grid axis (`speksim.analysis.sweep.sweep` rows): the stall time
-    of all cores together (ms) and the 99th percentile of the input lag (µs). One line per
+    of the cores and the DVS layer together (ms) and the 99th percentile of the input lag (µs). One line per
     recording and combination of the other axes; each recording's baseline (point 0) is a
     dashed line. A numeric axis is drawn to scale, any other (`off`, `on`) as categories in grid
     order. Points that failed (a deadlock) are left out."""
@@ -62,7 +62,7 @@ def sweep_plot(rows: Sequence[dict], *, path=None):
         ax_s.axhline(base["stall_ns"] / 1e6, color="0.4", ls=("--", ":", "-.")[j % 3], lw=1, label=label)
         if base["lag_p99_ns"] is not None:
             ax_l.axhline(base["lag_p99_ns"] / 1e3, color="0.4", ls=("--", ":", "-.")[j % 3], lw=1, label=label)
-    ax_s.set_ylabel("stall time, all cores (ms)")
+    ax_s.set_ylabel("stall time, cores and DVS layer (ms)")
     ax_l.set_ylabel("input lag p99 (µs)")
     ax_l.set_xlabel(x_key)
     if not numeric:
