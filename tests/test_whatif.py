@@ -317,6 +317,23 @@ def test_a_pool_gives_the_same_rows_as_one_process(tmp_path):
         table_rows = list(csv.DictReader(fh))
     assert len(table_rows) == 8 and table_rows[0]["point"] == "0" and table_rows[0]["recording"] == "a"
     assert int(table_rows[1]["stall_ns"]) == one[1]["stall_ns"]
+    for r in one:          # the total is the cores' and the DVS layer's stalls
+        assert r["stall_ns"] == r["stall_ns_core0"] + r["stall_ns_dvs"]
+
+
+def test_the_plot_shows_each_line_against_the_first_axis():
+    """Categorical first axis (decimator off, 0): two x positions labelled as given; one line per
+    value of the second axis, and the baseline."""
+    from speksim.plot.sweep import sweep_plot
+    rows = sweep(busy_core(), CHIP, one_per_us(100), ["core.0.decimator=off,0", "core.0.synop_ns=5,40"], jobs=1)
+    fig = sweep_plot(rows)
+    stall, lag = fig.axes
+    assert [t.get_text() for t in lag.get_xticklabels()] == ["off", "0"]
+    labels = [line.get_label() for line in stall.get_lines()]
+    assert labels == ["core.0.synop_ns=5", "core.0.synop_ns=40", "baseline (core.0.decimator=off)"]
+    got = sorted(tuple(line.get_ydata()) for line in stall.get_lines()[:2])
+    want = sorted(tuple(r["stall_ns"] / 1e6 for r in rows[1:] if r["core.0.synop_ns"] == v) for v in ("5", "40"))
+    assert got == want
 
 
 def test_a_deadlocked_point_is_a_row_with_its_error():
