@@ -5,15 +5,22 @@ one-line description. A chip file gives each one as `{ value = ..., source = "do
 reason = "..." }`; a file may `extends` another (a built-in name or a path relative to itself)
 and then gives only what it changes. A per-core parameter takes one value for all cores or a list
 with one value per core; in an extending file `cores = [3]` changes only the cores listed.
+
+What-ifs change a loaded chip without a file: `chip.with_overrides(["core.3.synop_ns=8",
+"fifo_depth=64"])` (the command line's `--set`), or `chip.replace(synop_ns={3: 8})`. The result
+keeps the chip's name and lists the changes in `overrides`, which a run file records.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
+import re
 from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Optional, Union
 
 try:
     import tomllib
@@ -87,6 +94,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     _p("timing.core", "route_ns", "percore", "ns", 1, 10**9, "core output stage: time and latency of one copy (SPEC T4)"),
     _p("timing.core", "fifo_depth", "percore", "slots", 1, 2**20, "core input FIFO depth (SPEC T2)"),
     _p("timing.core", "out_depth", "percore", "slots", 1, 2**20, "core output queue depth in spikes (SPEC T4)"),
+    _p("energy", "static_uw", "int", "µW", 0, 10**7, "whole chip: static (resting) power, drawn for the whole run"),
+    _p("energy", "dvs_event_pj", "int", "pJ", 0, 10**7, "DVS layer: energy per event served, its copies included"),
+    _p("energy.core", "synop_pj", "percore", "pJ", 0, 10**7, "core: energy per SynOp, and per neuron of a leak job"),
+    _p("energy.core", "event_pj", "percore", "pJ", 0, 10**7, "core: energy per input event or leak job served (decode)"),
+    _p("energy.core", "copy_pj", "percore", "pJ", 0, 10**7, "core output stage: energy per copy (monitor or destination)"),
 )
 _SPEC_BY_KEY = {f"{p.section}.{p.name}": p for p in PARAMETERS}
 
@@ -108,9 +120,11 @@ class _ChipMethods:
 
     def replace(self, reason: str = "override", **values) -> "Chip":
         """A copy with some parameters changed (what-if). Per-core values may be a scalar or a
-        `{core: value}` mapping; every value is range-checked like a chip file's."""
+        `{core: value}` mapping; every value is range-checked like a chip file's. Each change is
+        added to `overrides` in the `--set` spelling (`core.3.synop_ns=8`)."""
         raw = {k: getattr(self, k) for k in _param_names()}
         prov = dict(self.provenance)
+        texts = []
         for key, value in values.items():
             spec = _spec_named(key, "replace()")
             if spec.kind == "percore" and isinstance(value, Mapping):
@@ -119,10 +133,52 @@ class _ChipMethods:
                     if not 0 <= int(core) < self.n_cores:
                         raise ChipFileError(f"replace(): core {core} does not exist (0..{self.n_cores - 1})")
                     cur[int(core)] = v
+                    texts.append(f"core.{int(core)}.{key}={_value_text(v)}")
                 value = cur
+            else:
+                texts.append(f"{key}={_value_text(value)}")
             raw[key] = value
             prov[key] = Provenance("unk", reason, "replace()")
-        return _build(raw, prov, self.name, self.description, self.files, "replace()")
+        return _build(raw, prov, self.name, self.description, self.files, "replace()", self.overrides + tuple(texts))
+
+    def with_overrides(self, overrides: Union[str, Iterable[str], Mapping[str, Any]], *,
+                       cli_flag: str = "--set") -> "Chip":
+        """A copy with the parameters that `overrides` name changed (what-if), applied in order.
+
+        `overrides`: strings `NAME=VALUE` (every core, for a per-core parameter) or
+        `core.K.NAME=VALUE` (core K only), e.g. `["core.3.synop_ns=8", "fifo_depth=64",
+        "host_out_ns=100"]`; or a mapping {`NAME` or `core.K.NAME`: value}. NAME may carry its
+        section (`timing.core.synop_ns`). A list value is comma-separated (`decimator_ratios=2,4,...`;
+        a per-core parameter then takes one value per core); a switch takes true/false.
+        Every value is range-checked like a chip file's; an unknown name raises ChipFileError
+        listing the close matches. The copy keeps the chip's name and adds each change to
+        `overrides` (`core.3.synop_ns=8`), with provenance `unk` from file "override".
+        `cli_flag` is the command-line flag named in the errors' command-line wording.
+        """
+        if isinstance(overrides, str):
+            items = [(overrides, _GIVEN_IN_TEXT)]
+        elif isinstance(overrides, Mapping):
+            items = list(overrides.items())
+        else:
+            items = [(o, _GIVEN_IN_TEXT) for o in overrides]
+        raw = {k: getattr(self, k) for k in _param_names()}
+        prov = dict(self.provenance)
+        texts = []
+        for item, value in items:
+            o = parse_override(item, value, self.n_cores, cli_flag=cli_flag)
+            name = o.spec.name
+            if o.core is not None:
+                cur = list(raw[name])
+                cur[o.core] = o.value
+                old = prov.get(name)
+                rest = f"; the other cores: {old.source}, {old.file}" if old else ""
+                raw[name] = cur
+                prov[name] = Provenance("unk", f"what-if override {o.text}{rest}", "override")
+            else:
+                raw[name] = o.value
+                prov[name] = Provenance("unk", f"what-if override {o.text}", "override")
+            texts.append(o.text)
+        return _build(raw, prov, self.name, self.description, self.files, "override", self.overrides + tuple(texts))
 
     def param_table(self) -> list[dict[str, Any]]:
         """Every parameter with section, value, unit, source, reason and description (for `describe`)."""
@@ -136,7 +192,8 @@ class _ChipMethods:
 
     def to_dict(self) -> dict[str, Any]:
         """Every resolved value with its provenance, JSON-ready (embedded in run files)."""
-        out = {"name": self.name, "description": self.description, "files": list(self.files), "parameters": {}}
+        out = {"name": self.name, "description": self.description, "files": list(self.files),
+               "overrides": list(self.overrides), "parameters": {}}
         for row in self.param_table():
             v = row["value"]
             out["parameters"][row["name"]] = {"value": list(v) if isinstance(v, tuple) else v,
@@ -148,14 +205,17 @@ _PY_TYPES = {"int": int, "bool": bool, "choice": str, "intlist": tuple, "percore
 
 #: A chip description: `name`, `description`, `files` (the chain of chip files it was read
 #: from), then one field per entry of `PARAMETERS` (per-core values are tuples indexed by core;
-#: times are integer ns), then `provenance` {parameter: Provenance}. Frozen; use `replace()`
-#: for what-ifs. The fields are generated from the declarations, so a new parameter is one row
-#: of `PARAMETERS` (and its value in the chip files).
+#: times are integer ns), then `provenance` {parameter: Provenance} and `overrides` (the
+#: what-ifs applied since loading, in `--set` spelling; empty for a chip as its files give it).
+#: Frozen; use `with_overrides()` or `replace()` for what-ifs. The fields are generated from the
+#: declarations, so a new parameter is one row of `PARAMETERS` (and its value in the chip files).
+#: Two chips with the same values are equal, however they were reached.
 Chip = make_dataclass(
     "Chip",
     [("name", str), ("description", str), ("files", tuple)]
     + [(p.name, _PY_TYPES[p.kind]) for p in PARAMETERS]
-    + [("provenance", Mapping, field(default_factory=dict, compare=False, repr=False))],
+    + [("provenance", Mapping, field(default_factory=dict, compare=False, repr=False)),
+       ("overrides", tuple, field(default=(), compare=False))],
     bases=(_ChipMethods,), frozen=True)
 Chip.__module__ = __name__
 Chip.__doc__ = _ChipMethods.__doc__.replace("What every `Chip` can do; its fields come", "A chip description; its fields come")
@@ -174,6 +234,139 @@ def _spec_named(name: str, where: str) -> ParamSpec:
         if p.name == name:
             return p
     raise ChipFileError(f"{where}: unknown chip parameter '{name}'; known: {', '.join(_param_names())}")
+
+
+# --------------------------------------------------------------------------------------------
+# what-if overrides
+# --------------------------------------------------------------------------------------------
+
+_GIVEN_IN_TEXT = object()       # the value is the part of the override text after '='
+_SPEC_BY_NAME = {p.name: p for p in PARAMETERS}
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+_INT = re.compile(r"[+-]?\d[\d_]*$")
+
+
+@dataclass(frozen=True)
+class Override:
+    """One what-if, parsed and range-checked: the parameter, the core it changes (None: the
+    parameter as a whole, every core of a per-core one), the value (int, bool, str, or a tuple
+    for a list) and `text`, its canonical spelling (`core.3.synop_ns=8`)."""
+
+    spec: ParamSpec
+    core: Optional[int]
+    value: Any
+    text: str
+
+
+def close_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """The candidates that look like `name` (a misspelling), best first."""
+    return difflib.get_close_matches(name, list(candidates), n=n, cutoff=0.6)
+
+
+def parse_override(item: str, value: Any = _GIVEN_IN_TEXT, n_cores: int = N_CORES, *,
+                   cli_flag: str = "--set") -> Override:
+    """Parse and range-check one override: `item` is `[core.K.]NAME=VALUE` (or only the name when
+    `value` is given as a Python value). Raises ChipFileError naming the override, the parameter
+    and its allowed range; for an unknown name, the close matches."""
+    item = str(item).strip()
+    if value is _GIVEN_IN_TEXT:
+        key, eq, text = item.partition("=")
+        if not eq or not key.strip():
+            _override_error(item, cli_flag, "it is not NAME=VALUE (e.g. core.3.synop_ns=8 or fifo_depth=64)")
+        key, given = key.strip(), text.strip()
+    else:
+        key, given = item, value
+    core, name = None, key
+    parts = key.split(".")
+    if parts[0] == "core":
+        if len(parts) < 3 or not parts[1].isdigit():
+            _override_error(item, cli_flag, f"'{key}' is not core.K.NAME with K a core number (0..{n_cores - 1})")
+        core, name = int(parts[1]), ".".join(parts[2:])
+        if core >= n_cores:
+            _override_error(item, cli_flag, f"core {core} does not exist (cores are 0..{n_cores - 1})")
+    spec = _SPEC_BY_KEY.get(name) or _SPEC_BY_NAME.get(name)
+    if spec is None:
+        near = close_names(name, list(_SPEC_BY_NAME) + list(_SPEC_BY_KEY))
+        hint = f"did you mean {', '.join(near)}? " if near else ""
+        _override_error(item, cli_flag, f"no chip parameter is named '{name}'; {hint}"
+                                        "'speksim describe' lists every parameter")
+    if core is not None and spec.kind != "percore":
+        _override_error(item, cli_flag, f"'{spec.name}' is not a per-core parameter: set it as {spec.name}=VALUE")
+    if isinstance(given, str):
+        given = _parse_value(spec, given, core is None, item, cli_flag)
+    if spec.kind == "percore" and core is None and not isinstance(given, (list, tuple)):
+        given = [given] * n_cores
+    check = dataclasses.replace(spec, kind="int") if core is not None else spec
+    where = f"override {item!r}"
+    try:
+        checked = _check(check, list(given) if isinstance(given, tuple) else given, n_cores, where)
+    except ChipFileError as exc:
+        msg = str(exc)
+        raise ChipFileError(msg, cli=msg.replace(where, f"{cli_flag} {item}", 1)) from None
+    if spec.kind == "percore" and core is None and len(set(checked)) == 1:
+        shown = _value_text(checked[0])
+    else:
+        shown = _value_text(checked)
+    text = f"core.{core}.{spec.name}={shown}" if core is not None else f"{spec.name}={shown}"
+    return Override(spec, core, checked, text)
+
+
+def _parse_value(spec: ParamSpec, text: str, whole: bool, item: str, cli_flag: str):
+    if spec.kind == "bool":
+        low = text.lower()
+        if low in _TRUE or low in _FALSE:
+            return low in _TRUE
+        _override_error(item, cli_flag, f"'{spec.name}' is a switch: give true or false, not {text!r}")
+    if spec.kind == "choice":
+        return text
+    if spec.kind == "int" or (spec.kind == "percore" and not whole):
+        return _parse_int(spec, text, item, cli_flag)
+    # intlist, or a per-core parameter for every core: one value, or a comma-separated list
+    values = [_parse_int(spec, v.strip(), item, cli_flag) for v in text.split(",")]
+    return values[0] if spec.kind == "percore" and len(values) == 1 else values
+
+
+def _parse_int(spec: ParamSpec, text: str, item: str, cli_flag: str) -> int:
+    if not _INT.match(text):
+        _override_error(item, cli_flag, f"'{spec.name}' takes whole numbers of {spec.unit or 'units'}, "
+                                        f"not {text!r}")
+    return int(text)
+
+
+def _override_error(item: str, cli_flag: str, why: str):
+    raise ChipFileError(f"override {item!r}: {why}", cli=f"{cli_flag} {item}: {why}")
+
+
+def _value_text(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return ",".join(_value_text(x) for x in v)
+    return str(v)
+
+
+def chip_from_dict(d: Mapping[str, Any]) -> "Chip":
+    """The Chip that `Chip.to_dict()` described (a run file's `metadata["chip"]`), overrides
+    included; every value is checked again. Raises ChipFileError when the record lacks a
+    parameter (a run from an older speksim) or has one this speksim does not know."""
+    try:
+        params = dict(d["parameters"])
+        name = str(d["name"])
+    except (KeyError, TypeError):
+        raise ChipFileError("the chip record has no 'name' or 'parameters': it is not Chip.to_dict()'s") from None
+    unknown = sorted(set(params) - set(_SPEC_BY_NAME))
+    if unknown:
+        raise ChipFileError(f"the recorded chip {name!r} has parameter(s) {unknown} that this speksim does not "
+                            "know: it was recorded by a newer speksim")
+    missing = [p.name for p in PARAMETERS if p.name not in params]
+    if missing:
+        raise ChipFileError(f"the recorded chip {name!r} lacks parameter(s) {missing}: it was recorded by an "
+                            "older speksim")
+    values = {k: v["value"] for k, v in params.items()}
+    prov = {k: Provenance(str(v.get("source", "unk")), str(v.get("reason", "")), "recorded chip")
+            for k, v in params.items()}
+    return _build(values, prov, name, d.get("description", ""), tuple(d.get("files", ())), "the recorded chip",
+                  tuple(d.get("overrides", ())))
 
 
 def builtin_chips() -> list[str]:
@@ -312,7 +505,7 @@ def _check(spec: ParamSpec, value, n_cores: int, where: str):
     return tuple(num(v, f"[{i}]") for i, v in enumerate(value))
 
 
-def _build(values: dict, prov: dict, name: str, description: str, files, where: str) -> Chip:
+def _build(values: dict, prov: dict, name: str, description: str, files, where: str, overrides=()) -> Chip:
     missing = [f"{p.section}.{p.name}" for p in PARAMETERS if p.name not in values]
     if missing:
         raise ChipFileError(f"{where}: missing parameter(s) {missing}; a chip file must set every parameter "
@@ -340,7 +533,7 @@ def _build(values: dict, prov: dict, name: str, description: str, files, where: 
         raise ChipFileError(f"{where}: 'limits.readout_layer' and 'limits.dvs_layer_id' are both {checked['readout_layer']}; "
                             "they must differ")
     return Chip(name=str(name), description=str(description), files=tuple(files), **checked,
-                provenance=MappingProxyType(dict(prov)))
+                provenance=MappingProxyType(dict(prov)), overrides=tuple(str(o) for o in overrides))
 
 
 def kernel_memory_words(c_in: int, c_out: int, k: int) -> int:
@@ -357,5 +550,5 @@ def _clog2(n: int) -> int:
     return 0 if n <= 1 else math.ceil(math.log2(n))
 
 
-__all__ = ["Chip", "PARAMETERS", "ParamSpec", "Provenance", "load_chip", "builtin_chips", "chips_dir",
-           "kernel_memory_words", "neuron_memory_words"]
+__all__ = ["Chip", "PARAMETERS", "ParamSpec", "Provenance", "Override", "load_chip", "builtin_chips", "chips_dir",
+           "kernel_memory_words", "neuron_memory_words", "parse_override", "chip_from_dict", "close_names"]

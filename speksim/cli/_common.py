@@ -1,4 +1,5 @@
-"""What the subcommands share: exit codes, usage errors, progress display, run-option flags."""
+"""What the subcommands share: exit codes, usage errors, progress display, run-option flags, chip
+overrides (`--set`)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,32 @@ def options_from_args(args) -> RunOptions:
             v = v * o.flag_scale
         values[o.name] = v
     return RunOptions(**values)
+
+
+# --------------------------------------------------------------------------------------------
+# chip overrides
+# --------------------------------------------------------------------------------------------
+
+def add_set_flag(parser: argparse.ArgumentParser) -> None:
+    """`--set [core.K.]NAME=VALUE`, repeatable: what-if overrides of the chip's parameters."""
+    parser.add_argument("--set", dest="set", action="append", default=[], metavar="[core.K.]NAME=VALUE",
+                        help="override a chip parameter (repeatable): core.3.synop_ns=8 changes core 3, "
+                             "fifo_depth=64 every core, host_out_ns=100; the run file records the overrides; "
+                             "'speksim describe' lists the parameters")
+
+
+def chip_from_args(args):
+    """The chip of `--chip` with the `--set` overrides applied, in order."""
+    from ..analysis.sweep import is_config_setting
+    from ..chip import load_chip
+    chip = load_chip(args.chip)
+    overrides = list(getattr(args, "set", None) or [])
+    for item in overrides:
+        if is_config_setting(item):
+            raise UsageError(f"--set {item}: that is a setting of the configuration, not of the chip; change it in "
+                             "the configuration, or compare values with 'speksim sweep --grid "
+                             f"{item.partition('=')[0]}=...'")
+    return chip.with_overrides(overrides) if overrides else chip
 
 
 # --------------------------------------------------------------------------------------------

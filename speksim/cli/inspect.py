@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from ._common import EXIT_CONFIG, EXIT_OK, UsageError, add_option_flags, options_from_args
+from ._common import EXIT_CONFIG, EXIT_OK, UsageError, add_option_flags, add_set_flag, chip_from_args, options_from_args
 from ._model import MODEL_HELP, add_model_flags, config_from_source
 
 
@@ -25,6 +25,7 @@ def add(sub, common) -> None:
     c.add_argument("source", nargs="?", metavar="CONFIG_OR_MODEL",
                    help="configuration JSON (written by speksim.save_config), or " + MODEL_HELP)
     c.add_argument("--chip", default="speck2f", help="built-in chip name or chip file (default: speck2f)")
+    add_set_flag(c)
     c.add_argument("--config", help="configuration JSON (the same as giving it as CONFIG_OR_MODEL)")
     c.add_argument("--recording", metavar="FILE", help="measure the load this recording offers each core")
     c.add_argument("--format", choices=sorted(FORMATS), help="recording format (default: detected from the file)")
@@ -59,9 +60,8 @@ def add(sub, common) -> None:
 
 def cmd_check(args, argv) -> int:
     from ..analysis.preflight import Preflight, memory_rows, preflight
-    from ..chip import load_chip
     from ..errors import PlacementError
-    chip = load_chip(args.chip)
+    chip = chip_from_args(args)
     if (args.source is None) == (args.config is None):
         raise UsageError("give one configuration or model to check: speksim check net.json (or --config net.json)")
     source = args.source or args.config
@@ -93,7 +93,8 @@ def cmd_check(args, argv) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return EXIT_OK
-    print(f"{source}: valid for {chip.name}; core(s) {', '.join(map(str, config.used_cores()))} in use")
+    changed = f" with {', '.join(chip.overrides)}" if chip.overrides else ""
+    print(f"{source}: valid for {chip.name}{changed}; core(s) {', '.join(map(str, config.used_cores()))} in use")
     print(report.text())
     return EXIT_OK
 
@@ -211,6 +212,8 @@ def _info_run(path: Path) -> int:
     chip = md.get("chip", {})
     print(f"{path.name}: speksim run file")
     print(f"  chip         {chip.get('name', '?')} ({', '.join(chip.get('files', [])) or 'no file'})")
+    if chip.get("overrides"):
+        print(f"  overrides    {', '.join(chip['overrides'])}")
     print(f"  engine       {md.get('engine', '?')}; speksim {md.get('versions', {}).get('speksim', '?')}")
     inp = md.get("input", {})
     print(f"  input        {inp.get('events', len(res.input_t_ns)):,} {inp.get('kind', '')} events, "
@@ -230,8 +233,21 @@ def _info_run(path: Path) -> int:
     if len(lat):
         med, p99 = np.percentile(lat, [50, 99]) / 1e3
         print(f"  latency      median {med:.3f} µs, p99 {p99:.3f} µs")
+    _info_energy(res)
     for w in md.get("warnings", []):
         print(f"  warning      {w}")
     print()
     print(res.summary())
     return EXIT_OK
+
+
+def _info_energy(res) -> None:
+    from ..analysis.energy import energy_line, estimate, per_core_line
+    from ..errors import RunFileError
+    try:
+        est = estimate(res)
+    except RunFileError as exc:
+        print(f"  energy       not estimated: {exc}")
+        return
+    print(f"  energy       {energy_line(est, label='')}")
+    print(f"               {per_core_line(est)} (estimates: 'speksim describe' shows the figures)")

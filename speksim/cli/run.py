@@ -11,7 +11,8 @@ import numpy as np
 
 from ..errors import EventError, ReaderError
 from .._text import rate_text
-from ._common import EXIT_OK, Progress, UsageError, add_option_flags, note, options_from_args, warn
+from ._common import (EXIT_OK, Progress, UsageError, add_option_flags, add_set_flag, chip_from_args, note,
+                      options_from_args, warn)
 from ._model import MODEL_HELP, add_model_flags, config_from_source
 
 _POLARITY = {"keep": "keep", "merge": "merge", "on": "on_only", "off": "off_only"}
@@ -19,7 +20,6 @@ _POLARITY = {"keep": "keep", "merge": "merge", "on": "on_only", "off": "off_only
 
 def add(sub, common) -> None:
     from ..engine.base import engine_names
-    from ..io import FORMATS
     r = sub.add_parser(
         "run", parents=[common], help="simulate a recording (or a run file's output)",
         description="Simulate a recording through a configured chip, write a run file and print the per-core "
@@ -27,10 +27,33 @@ def add(sub, common) -> None:
     r.add_argument("recording", metavar="RECORDING", help="event recording (any format of 'speksim info') "
                                                           "or a speksim run file")
     r.add_argument("--chip", default="speck2f", help="built-in chip name or chip file (default: speck2f)")
+    add_set_flag(r)
     src = r.add_mutually_exclusive_group(required=True)
     src.add_argument("--config",
                      help="chip configuration JSON (written by speksim.save_config; 'speksim check' validates it)")
     src.add_argument("--model", help=MODEL_HELP + "; imported on the way ('speksim check MODEL' shows how)")
+    g = add_input_flags(r)
+    g.add_argument("--layer-map", metavar="SRC:DST[,SRC:DST]",
+                   help="run-file input: send monitored layer SRC's events to core DST (13 = DVS layer); "
+                        "default: layer-13 output as camera input if the run has any, else each core's "
+                        "output to the same core")
+    g = r.add_argument_group("simulation")
+    g.add_argument("--engine", choices=engine_names(), default="fast",
+                   help="fast (numba, default) or reference (SimPy: slow, written to be read)")
+    add_model_flags(r)
+    add_option_flags(r)
+    g = r.add_argument_group("output")
+    g.add_argument("-o", "--output", help="run file to write (default: <recording name>.run.h5 here)")
+    g.add_argument("--plots", metavar="DIR", help="also write the report plots (PNG) into DIR")
+    g.add_argument("--csv", metavar="FILE", help="also write a CSV summary (one row per block)")
+    g.add_argument("--quiet", action="store_true", help="print nothing but warnings and errors")
+    r.set_defaults(func=cmd_run)
+
+
+def add_input_flags(r):
+    """The flags that read a recording and fit it to the chip (`run` and `sweep` share them);
+    returns the "reading the input" group."""
+    from ..io import FORMATS
     g = r.add_argument_group("reading the input")
     g.add_argument("--format", choices=sorted(FORMATS), help="recording format (default: detected from the file)")
     g.add_argument("--t-start-us", type=int, help="skip events before this time (µs, as in the file)")
@@ -43,34 +66,20 @@ def add(sub, common) -> None:
                    help="keep the file's timestamps as they are")
     g.add_argument("--chunk-events", type=int, default=200_000,
                    help="events read and simulated at a time (default: 200000)")
-    g.add_argument("--layer-map", metavar="SRC:DST[,SRC:DST]",
-                   help="run-file input: send monitored layer SRC's events to core DST (13 = DVS layer); "
-                        "default: layer-13 output as camera input if the run has any, else each core's "
-                        "output to the same core")
-    g = r.add_argument_group("fitting a camera recording to the chip's input (in this order)")
-    g.add_argument("--sensor-size", type=int, nargs=2, metavar=("W", "H"),
+    f = r.add_argument_group("fitting a camera recording to the chip's input (in this order)")
+    f.add_argument("--sensor-size", type=int, nargs=2, metavar=("W", "H"),
                    help="sensor size when the file does not record it (default: guessed from the events)")
-    g.add_argument("--flip-x", action="store_true", help="mirror x (in sensor coordinates)")
-    g.add_argument("--flip-y", action="store_true", help="mirror y (in sensor coordinates)")
-    g.add_argument("--downscale", type=int, choices=(1, 2, 4), default=1, help="divide x and y by this (default: 1)")
-    g.add_argument("--crop", type=int, nargs=2, metavar=("X0", "Y0"),
+    f.add_argument("--flip-x", action="store_true", help="mirror x (in sensor coordinates)")
+    f.add_argument("--flip-y", action="store_true", help="mirror y (in sensor coordinates)")
+    f.add_argument("--downscale", type=int, choices=(1, 2, 4), default=1, help="divide x and y by this (default: 1)")
+    f.add_argument("--crop", type=int, nargs=2, metavar=("X0", "Y0"),
                    help="keep the chip-sized window starting at (X0, Y0)")
-    g.add_argument("--fit", choices=("crop", "scale"),
+    f.add_argument("--fit", choices=("crop", "scale"),
                    help="make any sensor fit: 'crop' the central window, or 'scale' down by a power of "
                         "two first, then crop")
-    g.add_argument("--polarity", choices=tuple(_POLARITY), default="keep",
+    f.add_argument("--polarity", choices=tuple(_POLARITY), default="keep",
                    help="keep both, merge into one channel, or keep only ON / OFF events (default: keep)")
-    g = r.add_argument_group("simulation")
-    g.add_argument("--engine", choices=engine_names(), default="fast",
-                   help="fast (numba, default) or reference (SimPy: slow, written to be read)")
-    add_model_flags(r)
-    add_option_flags(r)
-    g = r.add_argument_group("output")
-    g.add_argument("-o", "--output", help="run file to write (default: <recording name>.run.h5 here)")
-    g.add_argument("--plots", metavar="DIR", help="also write the report plots (PNG) into DIR")
-    g.add_argument("--csv", metavar="FILE", help="also write a CSV summary (one row per block)")
-    g.add_argument("--quiet", action="store_true", help="print nothing but warnings and errors")
-    r.set_defaults(func=cmd_run)
+    return g
 
 
 @dataclass
@@ -180,15 +189,21 @@ def simulate_source(source: _Source, sim, plan, progress: Progress, image_size: 
     return read, fed, (None if image is None else image.reshape(image_size, image_size))
 
 
-def cmd_run(args, argv) -> int:
-    from ..chip import load_chip
+def fit_plan(args, source: _Source, chip):
+    """The FitPlan of the input flags, prepared for `source` on `chip`."""
     from ..io.fitplan import FitPlan
+    plan = FitPlan(rezero=args.rezero, flip_x=args.flip_x, flip_y=args.flip_y, downscale=args.downscale,
+                   crop=tuple(args.crop) if args.crop else None, fit=args.fit, polarity=_POLARITY[args.polarity])
+    return plan.prepare(source.sensor, chip.dvs_size, camera=source.kind == "dvs")
+
+
+def cmd_run(args, argv) -> int:
     from ..runfile import RunWriter, export_csv_summary, file_sha256, is_run_file
     from ..simulation import Simulation
 
     _check_args(args)
     quiet = args.quiet
-    chip = load_chip(args.chip)
+    chip = chip_from_args(args)
     config = config_from_source(args.config or args.model, args, chip)
     # validated before anything is read: the same refusal as 'speksim check'. Outputs and
     # per-input arrays go to the run file as they come (the sink, set below), so memory stays
@@ -205,9 +220,7 @@ def cmd_run(args, argv) -> int:
         if args.layer_map:
             raise UsageError("--layer-map applies to speksim run files given as input")
         source = _recording_source(recording, args, quiet)
-    plan = FitPlan(rezero=args.rezero, flip_x=args.flip_x, flip_y=args.flip_y, downscale=args.downscale,
-                   crop=tuple(args.crop) if args.crop else None, fit=args.fit, polarity=_POLARITY[args.polarity])
-    plan = plan.prepare(source.sensor, chip.dvs_size, camera=source.kind == "dvs")
+    plan = fit_plan(args, source, chip)
     out = Path(args.output) if args.output else Path(recording.stem + ".run.h5")
     if out.exists() and out.resolve() == recording.resolve():
         raise UsageError(f"the run file {out} would overwrite the input; choose another -o")
@@ -244,7 +257,9 @@ def cmd_run(args, argv) -> int:
         from ..runfile import load_run
         written += [str(p) for p in plot.report(load_run(out), args.plots, input_events=image).values()]
     if not quiet:
+        from ..analysis.energy import energy_line, estimate
         print(result.summary())
+        print(energy_line(estimate(result)))
         print(one_line(fed, read, wall, result, out))
         if written:
             print("wrote " + ", ".join(written))
@@ -257,4 +272,4 @@ def one_line(fed, read, wall, result, out) -> str:
             f"{result.n_outputs():,} output events; chip time {result.t_end_ns / 1e6:.3f} ms; run file {out}")
 
 
-__all__ = ["add", "cmd_run", "simulate_source", "one_line"]
+__all__ = ["add", "cmd_run", "simulate_source", "one_line", "add_input_flags", "fit_plan"]
