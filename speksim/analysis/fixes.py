@@ -32,8 +32,8 @@ from typing import Optional
 import numpy as np
 
 from ..blocks import DVS, HOST_OUT, N_CORES, N_QUEUED, block_label
-from ..config import conv_out
-from ..errors import ConfigError, DeadlockError
+from ..config import CnnLayerDestination, conv_out
+from ..errors import ConfigError, DeadlockError, ModelError
 from .preflight import functional_pass
 from .saturation import (LINK, block_series, feeders, lag_threshold, link_timing, runs, upstream,
                          window_sums)
@@ -257,11 +257,45 @@ def _candidates(episode, config, chip, opts, sel, states, fp_base, m):
     return cands, not_tried
 
 
-def _with(config, core, **changes):
-    c = copy.deepcopy(config)
-    for k, v in changes.items():
-        setattr(c.cnn_layers[core], k, v)
-    return c
+def apply_fix(change: dict, config, chip=None):
+    """(configuration, chip) with a fix's `change` (the "change" of a fix in a StallReport) made
+    to copies of `config` and `chip`. Keys: "cnn_layers[k]" -> {field: value} (with
+    "output_channels": n, the layer keeps its first n channels), "dvs_layer" -> {"origin": [x, y],
+    "cut": [x, y]}, "swap_cores" -> [a, b], "chip" -> {parameter: value} (`Chip.replace`); a
+    layer's "destinations" are given as dicts of `CnnLayerDestination`'s fields.
+    A larger "stride" cannot be made without retraining: it raises ModelError."""
+    cfg = copy.deepcopy(config)
+    for key, what in change.items():
+        if key.startswith("cnn_layers["):
+            k = int(key[len("cnn_layers["):-1])
+            layer = cfg.cnn_layers[k]
+            for name, value in what.items():
+                if name == "output_channels":
+                    _keep_channels(layer, int(value))
+                elif name == "destinations":
+                    layer.destinations = [CnnLayerDestination(**d) for d in value]
+                elif name == "stride":
+                    raise ModelError(f"core {k}: a stride of {value} changes the layer's output map and the next "
+                                     "layer's input; retrain the model with it and import it again")
+                else:
+                    setattr(layer, name, value)
+        elif key == "dvs_layer":
+            cfg.dvs_layer.origin.x, cfg.dvs_layer.origin.y = what["origin"]
+            cfg.dvs_layer.cut.x, cfg.dvs_layer.cut.y = what["cut"]
+        elif key == "swap_cores":
+            cfg = swap_cores(cfg, *what)
+        elif key == "chip":
+            chip = chip.replace(reason="stall fix", **what)
+        else:
+            raise ValueError(f"apply_fix: unknown change {key!r}")
+    return cfg, chip
+
+
+def _keep_channels(layer, keep):
+    layer.weights, layer.biases = layer.weights[:keep], layer.biases[:keep]
+    layer.dimensions.output_shape.feature_count = keep
+    if layer.neurons_initial_value is not None:
+        layer.neurons_initial_value = layer.neurons_initial_value[:keep]
 
 
 def _decimator(root, config, chip, states, fp, m, load, episode, not_tried):
@@ -277,19 +311,18 @@ def _decimator(root, config, chip, states, fp, m, load, episode, not_tried):
     need = max(load / TARGET, 1.0)
     attempts = []
     for step in (0, 1):
-        cfg = copy.deepcopy(config)
         change = {}
         for s in srcs:
-            layer = cfg.cnn_layers[s]
+            layer = config.cnn_layers[s]
             have = ratios[layer.output_decimator_interval] if layer.output_decimator_enable else 1
             codes = [i for i, r in enumerate(ratios) if r >= have * need] or [len(ratios) - 1]
             code = min(codes[0] + step, len(ratios) - 1)
-            layer.output_decimator_enable, layer.output_decimator_interval = True, code
             change[f"cnn_layers[{s}]"] = {"output_decimator_enable": True, "output_decimator_interval": code}
         kept = ", ".join(f"core {s}" for s in srcs)
-        n = ratios[cfg.cnn_layers[srcs[0]].output_decimator_interval]
+        n = ratios[change[f"cnn_layers[{srcs[0]}]"]["output_decimator_interval"]]
         attempts.append(Candidate(
-            "decimator", f"output decimator on {kept} (1 spike in {n} passes)", change, cfg, chip, states, root,
+            "decimator", f"output decimator 1 in {n} on {kept}", change,
+            apply_fix(change, config)[0], chip, states, root,
             note=f"{kept}'s other destinations and monitor get the decimated spikes too",
             extra={"feeders": srcs}))
     if attempts[1].change == attempts[0].change:
@@ -303,10 +336,10 @@ def _balancer(root, config, chip, states, fp, m, load, episode, not_tried):
     if config.cnn_layers[root].input_congestion_balancer_enable:
         not_tried.append({"kind": "balancer", "why": f"core {root}'s congestion balancer is already on"})
         return None
-    cfg = _with(config, root, input_congestion_balancer_enable=True)
-    return Candidate("balancer", f"congestion balancer on core {root}",
-                     {f"cnn_layers[{root}]": {"input_congestion_balancer_enable": True}}, cfg, chip, states, root,
-                     same_offered=True, note="events that find its FIFO full are dropped instead of waiting")
+    change = {f"cnn_layers[{root}]": {"input_congestion_balancer_enable": True}}
+    return Candidate("balancer", f"congestion balancer on core {root}", change, apply_fix(change, config)[0], chip,
+                     states, root, same_offered=True,
+                     note="events that find its FIFO full are dropped instead of waiting")
 
 
 def _peak_window(fp, chip, core, m):
@@ -339,17 +372,12 @@ def _channels(root, config, chip, states, fp, m, load, episode, not_tried):
     if keep >= c:
         return None
     total = int(fp.series["synops"][:, root].sum())
-    cfg = copy.deepcopy(config)
-    layer = cfg.cnn_layers[root]
-    layer.weights, layer.biases = layer.weights[:keep], layer.biases[:keep]
-    layer.dimensions.output_shape.feature_count = keep
-    if layer.neurons_initial_value is not None:
-        layer.neurons_initial_value = layer.neurons_initial_value[:keep]
     kept = dict(states or {})
     if root in kept:
         kept[root] = kept[root][:keep]
-    return Candidate("channels", f"{keep} output channels instead of {c} in core {root}'s layer",
-                     {f"cnn_layers[{root}]": {"output_channels": keep}}, cfg, chip, kept, root, retrain=True,
+    change = {f"cnn_layers[{root}]": {"output_channels": keep}}
+    return Candidate("channels", f"{keep} output channels instead of {c} in core {root}'s layer", change,
+                     apply_fix(change, config)[0], chip, kept, root, retrain=True,
                      saves_synops=total - total * keep // c,
                      note=f"a model change: retrain; checked with the layer's first {keep} channels and their "
                           "trained weights, the next layers unchanged (they receive fewer channels)")
@@ -404,13 +432,14 @@ def _placement(root, config, chip, states, fp, m, load, episode, not_tried):
     for j in sorted(range(N_CORES), key=lambda j: _speed(chip, j, ev, syn)):
         if j == root or _speed(chip, j, ev, syn) >= 0.9 * here:
             continue
-        cfg = swap_cores(config, root, j)
+        change = {"swap_cores": [root, j]}
+        cfg = apply_fix(change, config)[0]
         try:
             validate(cfg, chip)
         except ConfigError:
             continue
         moved = {({root: j, j: root}.get(k, k)): v for k, v in (states or {}).items()}
-        return Candidate("placement", f"core {root}'s layer on core {j} (faster)", {"swap_cores": [root, j]}, cfg,
+        return Candidate("placement", f"core {root}'s layer on core {j} (faster)", change, cfg,
                          chip, moved, j, note="the same model placed differently")
     not_tried.append({"kind": "placement", "why": f"no faster core can hold core {root}'s layer"})
     return None
@@ -453,13 +482,11 @@ def _crop(root, config, chip, states, fp, m, load, episode, not_tried):
         not_tried.append({"kind": "crop", "why": "the burst covers most of the field of view: cropping it out "
                                                  "would leave less than a quarter"})
         return None
-    cfg = copy.deepcopy(config)
-    cfg.dvs_layer.origin.x, cfg.dvs_layer.origin.y = best[0]
-    cfg.dvs_layer.cut.x, cfg.dvs_layer.cut.y = best[1]
-    return Candidate("crop", f"DVS crop to x {best[0][0]}..{best[1][0]}, y {best[0][1]}..{best[1][1]} (the burst's "
-                     "region left out)", {"dvs_layer": {"origin": list(best[0]), "cut": list(best[1])}}, cfg, chip,
-                     states, root, note="the network no longer sees the burst's region, and what it sees is "
-                                        "shifted by the new origin")
+    change = {"dvs_layer": {"origin": list(best[0]), "cut": list(best[1])}}
+    return Candidate("crop", f"DVS crop to x {best[0][0]}..{best[1][0]}, y {best[0][1]}..{best[1][1]} (burst "
+                     "left out)", change, apply_fix(change, config)[0], chip, states, root,
+                     note="the network no longer sees the burst's region, and what it sees is shifted by the new "
+                          "origin")
 
 
 def _monitor_candidates(config, chip, states, fp):
@@ -467,10 +494,9 @@ def _monitor_candidates(config, chip, states, fp):
     if not watched:
         return []
     k = max(watched, key=lambda k: int(fp.stats["spikes"][k]))
-    cfg = _with(config, k, monitor_enable=False)
-    return [Candidate("monitor", f"monitor off on core {k}", {f"cnn_layers[{k}]": {"monitor_enable": False}}, cfg,
-                      chip, states, HOST_OUT, note="its spikes still go to their destinations",
-                      extra={"monitor_off": k})]
+    change = {f"cnn_layers[{k}]": {"monitor_enable": False}}
+    return [Candidate("monitor", f"monitor off on core {k}", change, apply_fix(change, config)[0], chip, states,
+                      HOST_OUT, note="its spikes still go to their destinations", extra={"monitor_off": k})]
 
 
 # --------------------------------------------------------------------------------------------
@@ -509,27 +535,28 @@ def explain_deadlock(error: DeadlockError, *, config=None, events=None, chip=Non
     cands = []
     for k in [b for b in cycle if b < N_CORES]:
         if not config.cnn_layers[k].input_congestion_balancer_enable:
-            cands.append(("balancer", f"congestion balancer on core {k}", _with(config, k,
-                          input_congestion_balancer_enable=True), chip, False))
-    cores = {k: chip.fifo_depth[k] * 4 for k in cycle if k < N_CORES}
-    cands.append(("fifo depth", "FIFOs 4x deeper on the cores of the cycle (a different chip)", config,
-                  chip.replace(reason="what-if", fifo_depth=cores), False))
+            cands.append(("balancer", f"congestion balancer on core {k}",
+                          {f"cnn_layers[{k}]": {"input_congestion_balancer_enable": True}}, False))
+    cands.append(("fifo depth", "FIFOs 4x deeper on the cores of the cycle (a different chip)",
+                  {"chip": {"fifo_depth": {k: chip.fifo_depth[k] * 4 for k in cycle if k < N_CORES}}}, False))
     last, first = cycle[-1], cycle[0]
     if last < N_CORES:
-        cut = copy.deepcopy(config)
-        for d in cut.cnn_layers[last].destinations:
-            if d.enable and d.layer == first:
-                d.enable = False
-        cands.append(("break cycle", f"no destination from core {last} to {block_label(first)}", cut, chip, True))
-    for kind, title, cfg, ch, retrain in cands:
+        dests = [dict(layer=d.layer, enable=d.enable and d.layer != first, pooling=d.pooling,
+                      feature_shift=d.feature_shift) for d in config.cnn_layers[last].destinations]
+        cands.append(("break cycle", f"no destination from core {last} to {block_label(first)}",
+                      {f"cnn_layers[{last}]": {"destinations": dests}}, True))
+    for kind, title, change, retrain in cands:
         if progress:
             progress(f"running the input with {title}")
-        row = {"kind": kind, "title": title, "retrain": retrain}
+        row = {"kind": kind, "title": title, "change": change, "retrain": retrain}
+        cfg, ch = apply_fix(change, config, chip)
         try:
             res = _simulate(cfg, ch, options, events, None)
-            row.update(resolved=True, after={"congestion_dropped": int(res.stats["congestion_dropped"].sum()),
-                                             "stall_ns": int(res.stats["stall_ns"].sum()),
-                                             "peak_lag_ns": int(res.lag_ns.max()) if len(res.lag_ns) else None})
+            # a cycle that no longer deadlocks may still never fall idle: the run is then cut (T12)
+            row.update(resolved=not res.cut, after={
+                "congestion_dropped": int(res.stats["congestion_dropped"].sum()), "cut": bool(res.cut),
+                "stall_ns": int(res.stats["stall_ns"].sum()),
+                "peak_lag_ns": int(res.lag_ns.max()) if len(res.lag_ns) else None})
         except DeadlockError as exc:
             row.update(resolved=False, after={"deadlock": str(exc).splitlines()[0]})
         report.fixes.append(row)
@@ -539,5 +566,5 @@ def explain_deadlock(error: DeadlockError, *, config=None, events=None, chip=Non
     return report
 
 
-__all__ = ["verify_fixes", "explain_deadlock", "window_bounds", "swap_cores", "Candidate", "MAX_WINDOW_NS", "TARGET",
-           "RESOLVED_STALL"]
+__all__ = ["verify_fixes", "explain_deadlock", "apply_fix", "window_bounds", "swap_cores", "Candidate", "MAX_WINDOW_NS",
+           "TARGET", "RESOLVED_STALL"]

@@ -380,8 +380,9 @@ def _starved(e, ser, offered, config, root, names) -> list:
         ratio = np.where(judged, got / np.maximum(off, 1), np.inf)
         behind = np.flatnonzero(ratio < STARVED)
         if len(behind):
-            out.append({"block": b, "label": _label(b, names), "received_fraction": float(ratio.min()),
-                        "from_ns": (a + int(behind[0])) * bn})
+            k = int(np.argmin(ratio))
+            out.append({"block": b, "label": _label(b, names), "received_fraction": float(ratio[k]),
+                        "lowest_at_ns": (a + k + 1) * bn, "from_ns": (a + int(behind[0])) * bn})
     return out
 
 

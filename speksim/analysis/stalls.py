@@ -360,7 +360,8 @@ def _event_text(ev, c) -> str:
         row = next(b for b in c["back_pressured"] if b["block"] == ev["block"])
         return f"{label} back-pressured (stalled {_d(row['stall_ns'])} in the episode)"
     row = next(b for b in c["starved"] if b["block"] == ev["block"])
-    return f"{label} starved: received {_pct(row['received_fraction'])} of what the input offers it"
+    return (f"{label} starved: by {_t(row['lowest_at_ns'])} it had received only {_pct(row['received_fraction'])} "
+            "of the SynOps the input offers it since the episode began")
 
 
 def _burst_text(b) -> str:
@@ -412,8 +413,15 @@ def _fixes_text(r: StallReport) -> list:
                            "of a bin)")
     elif r.fixes:
         out += ["", "fixes, each run on the whole input:"]
-        out += [f"  {f['rank']}. {f['title']}: {'no deadlock' if f['resolved'] else f['after']['deadlock']}"
-                + (" (a model change)" if f["retrain"] else "") for f in r.fixes]
+        for f in r.fixes:
+            a = f["after"]
+            if a.get("deadlock"):
+                what = a["deadlock"]
+            else:
+                what = "no deadlock" + (", but the chip never falls idle (the run was cut at drain_ns)"
+                                        if a.get("cut") else "")
+                what += f"; {a['congestion_dropped']:,} transfers dropped" if a.get("congestion_dropped") else ""
+            out.append(f"  {f['rank']}. {f['title']}: {what}" + (" (a model change)" if f["retrain"] else ""))
     if r.not_tried:
         out += ["", "not tried:"] + [f"  - {x['kind']}: {x['why']}" for x in r.not_tried]
     return out

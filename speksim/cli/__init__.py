@@ -27,10 +27,10 @@ import traceback
 from .._version import __version__
 from ..errors import (ChipFileError, ConfigError, DeadlockError, EventError, ModelError, ReaderError, RunFileError,
                       SpeksimError)
-from . import demo, inspect, run
+from . import demo, inspect, run, stalls
 from ._common import EXIT_CONFIG, EXIT_DEADLOCK, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_OTHER, UsageError
 
-_GROUPS = (run, inspect, demo)
+_GROUPS = (run, inspect, demo, stalls)
 
 
 def main(argv=None) -> int:
