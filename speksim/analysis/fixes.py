@@ -179,8 +179,8 @@ def _try(cand: Candidate, opts, sel, fp_base, m, base, thr, unloaded, t0) -> dic
         after = {"deadlock": str(exc).splitlines()[0], "stall_ns": base["stall_ns"], "peak_lag_ns": None}
         res = None
     except ConfigError as exc:
-        row.update(resolved=False, loss_fraction=1.0, after={"error": str(exc), "stall_ns": base["stall_ns"],
-                                                              "peak_lag_ns": None}, reduction={})
+        row.update(resolved=False, loss="", loss_fraction=1.0, reduction={},
+                   after={"error": str(exc), "stall_ns": base["stall_ns"], "peak_lag_ns": None})
         return row
     if res is not None:
         fp = fp_base if cand.same_offered else functional_pass(cand.config, cand.chip, sel, opts, fp_base.bin_ns,
@@ -212,7 +212,8 @@ def _loss(cand, base, after, res):
     if cand.kind == "decimator":
         n = int(after["decimated"] - base["decimated"])
         spikes = int(sum(int(st["spikes"][s]) for s in cand.extra["feeders"]))
-        return f"{n:,} spikes of core(s) {cand.extra['feeders']} decimated", n / max(spikes, 1)
+        return (f"{n:,} spikes of {', '.join(block_label(s) for s in cand.extra['feeders'])} decimated",
+                n / max(spikes, 1))
     if cand.kind == "balancer":
         n = int(after["congestion_dropped"] - base["congestion_dropped"])
         got = int(st["events_in"][cand.core]) + n

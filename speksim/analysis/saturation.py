@@ -248,6 +248,9 @@ def lag_threshold(chip, options, window_ns: int) -> int:
 
 
 def lag_summary(result, chip, options, window_ns) -> Optional[dict]:
+    """The input lag over the run (ns): unloaded (the smallest), median, 99th percentile and peak
+    (with that input's index and time) of the inputs sent; how many a balancer dropped and how
+    many were never sent; None when the result kept no lags."""
     lag = np.asarray(result.lag_ns)
     if not len(lag):
         return None
