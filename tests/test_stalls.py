@@ -156,6 +156,31 @@ def test_report_is_json_ready_and_readable(chain):
     assert "core 1 saturated" in text and "triggering burst: 0.120 s" in text and "congestion balancer" in text
 
 
+def test_the_same_run_gives_the_same_report(chain):
+    _, events, result, report = chain
+    assert diagnose(result, events).to_dict() == report.to_dict()
+    assert diagnose(result, events).text() == report.text()
+
+
+def test_spike_input_written_to_a_core():
+    """Spikes written by the host straight into core 1 of the chain: 5,000 in 5 ms (1 Mevents/s,
+    about 3x what core 1 serves: it is busy 14.8 ms) in the 16x16 square from (20, 30). The burst is
+    described by the cores it went to; there is no camera region to crop."""
+    config, _ = workload("stall_chain")
+    rng = np.random.default_rng(7)
+    t = np.concatenate([rng.integers(0, 40_000, 400), rng.integers(10_000, 15_000, 5000)])
+    xy = np.concatenate([rng.integers(0, 64, (400, 2)), rng.integers(0, 16, (5000, 2)) + [20, 30]])
+    order = np.argsort(t, kind="stable")
+    n = len(t)
+    ev = speksim.make_events("spike", t=t[order], layer=np.full(n, 1), feature=np.zeros(n), x=xy[order, 0],
+                             y=xy[order, 1])
+    report = diagnose(speksim.simulate(config, ev), ev)
+    c = report.cause
+    assert c["root"] == 1 and c["burst"]["cores"] == {1: c["burst"]["events"]} and c["burst"]["polarity"] is None
+    assert 20 <= c["burst"]["region"]["x0"] and c["burst"]["region"]["x1"] <= 35
+    assert "crop" not in {f["kind"] for f in report.fixes} and any(f["resolved"] for f in report.fixes)
+
+
 def test_a_calm_run_reports_no_stall():
     config, events = workload("stall_chain")
     calm = events[events["t"] < 100_000]
