@@ -307,7 +307,7 @@ def test_deadlock_without_the_configuration_is_explained_but_not_fixed():
     assert report.deadlock["cycle"] == [0, 1] and report.fixes == [] and report.not_tried
 
 
-# ------------------------------------------------------------------------------------------ helpers
+# ------------------------------------------------------------------------------------------ building blocks
 
 def test_window_sums_and_runs():
     x = np.array([1, 2, 3, 4, 5])
