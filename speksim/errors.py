@@ -48,12 +48,18 @@ class ReaderError(SpeksimError, ValueError):
 
 
 class DeadlockError(SpeksimError, RuntimeError):
-    """The simulated chip deadlocked (SPEC T9): senders wait for FIFO slots in a cycle."""
+    """The simulated chip deadlocked (SPEC T9): senders wait for FIFO slots in a cycle.
 
-    def __init__(self, message, t_ns=None, cycle=None):
+    `blocks`: {block id: {"fifo": [(feature, x, y), ...] in FIFO order, "fifo_depth", "out_queue",
+    "out_depth", "waits_for": block id}} for every block that waits or is waited for; `link`:
+    (input index, target block) when the input link waits too, else None."""
+
+    def __init__(self, message, t_ns=None, cycle=None, blocks=None, link=None):
         super().__init__(message)
         self.t_ns = t_ns
         self.cycle = list(cycle or [])
+        self.blocks = dict(blocks or {})
+        self.link = link
 
 
 class RunFileError(SpeksimError, ValueError):

@@ -306,7 +306,7 @@ def test_bundled_traces_are_found_and_valid():
     from speksim._resources import bundled_traces, traces_dir
     folder = traces_dir()
     names = bundled_traces()
-    assert names == ["burst", "moving_bar", "noise", "rotating_dot"]
+    assert names == ["burst", "moving_bar", "noise", "rotating_dot", "stall_chain", "stall_merge"]
     for name in names:
         p = folder / f"{name}.npz"
         assert p.stat().st_size < 300_000

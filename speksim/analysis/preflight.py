@@ -168,14 +168,31 @@ def _memory_hint(row, kind, chip) -> str:
             f"{row[f'{kind}_have']}: {where}" + ("" if fits else "; make the layer smaller"))
 
 
-def _load(config, chip, events, options, window_ns, progress):
+def functional_pass(config, chip, events, options, bin_ns, progress=None, initial_states=None):
+    """The Result of `config` run on a copy of `chip` whose every time is 1 ns and whose FIFOs
+    never fill (see the module docstring), in bins of `bin_ns`. `events`: an array or an
+    iterable of chunks; `initial_states` as for `Simulation`."""
     from ..simulation import Simulation
     fast = chip.replace(reason="preflight functional pass", **_FAST)
-    opts = dataclasses.replace(options, bin_ns=window_ns, end_ns=None)
-    sim = Simulation(config, fast, opts, progress=progress, keep_outputs=False)
+    opts = dataclasses.replace(options, bin_ns=bin_ns, end_ns=None)
+    sim = Simulation(config, fast, opts, progress=progress, keep_outputs=False, initial_states=initial_states)
     for chunk in ([events] if isinstance(events, np.ndarray) else events):
         sim.feed(chunk)
-    result = sim.finish()
+    return sim.finish()
+
+
+def offered_busy_ns(result, chip, core):
+    """int64 [n_bins]: the time `core` of `chip` would spend per bin serving what the functional
+    pass `result` gave it: events x event_ns + SynOps x synop_ns."""
+    synops = result.series["synops"][:, core].astype(np.int64)
+    # in the functional pass an event takes event_ns = 1 and a SynOp synop_ns = 1: what the
+    # core was busy with beyond its SynOps (and stalls, which never happen there) is its events
+    ev = np.maximum(result.series["busy_ns"][:, core] - result.series["stall_ns"][:, core] - synops, 0)
+    return ev * chip.event_ns[core] + synops * chip.synop_ns[core]
+
+
+def _load(config, chip, events, options, window_ns, progress):
+    result = functional_pass(config, chip, events, options, window_ns, progress)
     bin_ns = int(result.bin_ns)
     series = result.series
     n_bins = len(series["synops"])
@@ -185,10 +202,7 @@ def _load(config, chip, events, options, window_ns, progress):
         layer = config.cnn_layers[k]
         d = layer.dimensions
         synops = series["synops"][:, k].astype(np.int64)
-        # in the functional pass an event takes event_ns = 1 and a SynOp synop_ns = 1: what the
-        # core was busy with beyond its SynOps (and stalls, which never happen there) is its events
-        ev = np.maximum(series["busy_ns"][:, k] - series["stall_ns"][:, k] - synops, 0)
-        offered = ev * chip.event_ns[k] + synops * chip.synop_ns[k]
+        offered = offered_busy_ns(result, chip, k)
         over = _runs(offered > bin_ns, bin_ns, n_bins)
         stats = result.core_stats(k)
         events_in = int(stats["events_in"])

@@ -132,7 +132,14 @@ def deadlock_error(t_ns: int, waits: dict, fifo_contents: dict, fifo_depth, out_
            + "\n  ".join(lines)
            + "\nBreak the cycle, make the FIFOs deeper (chip file fifo_depth), or enable "
              "input_congestion_balancer_enable on a core of the cycle.")
-    return DeadlockError(msg, t_ns=t_ns, cycle=cycle)
+    blocks = {int(b): {"fifo": [tuple(int(v) for v in e) for e in fifo_contents.get(b, [])],
+                       "fifo_depth": int(fifo_depth[b]),
+                       "out_queue": int(out_count.get(b, 0)) if b in waits else 0,
+                       "out_depth": int(out_depth[b]) if b < len(out_depth) else 0,
+                       "waits_for": int(waits[b]) if b in waits else None}
+              for b in sorted(set(waits) | set(waits.values()))}
+    return DeadlockError(msg, t_ns=t_ns, cycle=cycle, blocks=blocks,
+                         link=None if link is None else (int(link[0]), int(link[1])))
 
 
 def find_cycle(waits: dict) -> list:

@@ -1,0 +1,126 @@
+"""`speksim stalls`: why a run stalled, and which change removes the stall.
+
+    speksim stalls run.h5 --recording rec.aedat4          # a run file and the recording it ran
+    speksim stalls --config net.json --recording rec.npz  # run it here; a deadlock is explained too
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from ._common import EXIT_OK, UsageError, add_option_flags, note, options_from_args
+from ._model import MODEL_HELP, add_model_flags, config_from_source
+
+
+def add(sub, common) -> None:
+    s = sub.add_parser(
+        "stalls", parents=[common], help="diagnose the stalls of a run and check fixes",
+        description="Find the blocks that could not keep up (saturated windows), what they held back and "
+                    "starved, the input burst that set them off, and re-simulate the worst stall with each "
+                    "candidate fix, ranked. Give a run file, with the recording it ran for the burst region "
+                    "and the fixes; or give --config/--model and --recording to run it here (a run that "
+                    "deadlocks is then explained).")
+    s.add_argument("run_file", metavar="RUN.h5", nargs="?", help="a speksim run file")
+    s.add_argument("--recording", metavar="FILE",
+                   help="the recording the run was made from (checked against the run file's hash)")
+    src = s.add_mutually_exclusive_group()
+    src.add_argument("--config", help="chip configuration JSON: run it on --recording instead of reading a run file")
+    src.add_argument("--model", help=MODEL_HELP + "; imported, then run on --recording")
+    s.add_argument("--chip", default="speck2f", help="with --config/--model: built-in chip or chip file "
+                                                     "(default: speck2f)")
+    s.add_argument("--format", help="with --config/--model: the recording's format (default: detected)")
+    s.add_argument("--fit", choices=("crop", "scale"),
+                   help="with --config/--model: fit a recording larger than the chip's input")
+    s.add_argument("--window-us", type=int, default=10_000,
+                   help="sliding window of the load and saturation (µs; default: 10000)")
+    s.add_argument("--no-fixes", dest="fixes", action="store_false", help="diagnose only; re-simulate nothing")
+    s.add_argument("--json", action="store_true", help="print the report as JSON (StallReport.to_dict())")
+    s.add_argument("--quiet", action="store_true", help="no progress notes")
+    add_model_flags(s)
+    add_option_flags(s)
+    s.set_defaults(func=cmd_stalls)
+
+
+def cmd_stalls(args, argv) -> int:
+    from ..analysis.stalls import diagnose
+    if args.window_us < 1:
+        raise UsageError(f"--window-us must be at least 1, got {args.window_us}")
+    progress = None if args.quiet or args.json else (lambda text: note(text))
+    t0 = time.perf_counter()
+    if args.config or args.model:
+        if args.run_file:
+            raise UsageError("give either a run file or --config/--model with --recording, not both")
+        report = _run_here(args, progress)
+    else:
+        if not args.run_file:
+            raise UsageError("give a run file (speksim stalls RUN.h5), or --config/--model and --recording")
+        from ..runfile import load_run
+        result = load_run(args.run_file)
+        events = _events_of_run(result, Path(args.recording)) if args.recording else None
+        report = diagnose(result, events, window_ns=args.window_us * 1000, fixes=args.fixes, progress=progress)
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(report.text())
+        if not args.quiet:
+            note(f"diagnosed in {time.perf_counter() - t0:.1f} s")
+    return EXIT_OK
+
+
+def _events_of_run(result, path: Path):
+    """The recording read as the run read it: the time window and format from the run's recorded
+    command line (`speksim run ...`), the transforms from its metadata."""
+    from ..analysis.stalls import events_for_run
+    from ..runfile import is_run_file
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if is_run_file(path):
+        raise UsageError(f"{path} is a run file: a run that replayed another run's output is diagnosed from Python "
+                         "(speksim.analysis.stalls.diagnose(result, events))")
+    window = {}
+    line = (result.metadata or {}).get("command_line")
+    if line:
+        from . import build_parser
+        try:
+            words = shlex.split(line)
+            with contextlib.redirect_stderr(io.StringIO()):     # a line that no longer parses is ignored
+                ran = build_parser().parse_args(words[1:]) if len(words) > 1 and words[1] == "run" else None
+        except (ValueError, SystemExit):
+            ran = None
+        if ran is not None:
+            window = {"format": ran.format, "t_start_us": ran.t_start_us, "t_end_us": ran.t_end_us}
+    return events_for_run(result, path, **window)
+
+
+def _run_here(args, progress):
+    from .. import io as sio
+    from ..analysis.stalls import diagnose
+    from ..chip import load_chip
+    from ..errors import DeadlockError
+    from ..io.fitplan import FitPlan
+    from ..simulation import Simulation
+    if not args.recording:
+        raise UsageError("--config/--model needs --recording: the input to run")
+    chip = load_chip(args.chip)
+    config = config_from_source(args.config or args.model, args, chip)
+    options = options_from_args(args)
+    path = Path(args.recording)
+    plan = FitPlan(fit=args.fit).prepare(sio.sensor_size(path, args.format), chip.dvs_size)
+    events = plan(sio.read_events(path, args.format))
+    if progress:
+        progress(f"running {len(events):,} input events")
+    try:
+        result = Simulation(config, chip, options).run(events)
+    except DeadlockError as exc:
+        return diagnose(exc, events, config=config, chip=chip, options=options, progress=progress)
+    return diagnose(result, events, window_ns=args.window_us * 1000, fixes=args.fixes, progress=progress)
+
+
+__all__ = ["add", "cmd_stalls"]
