@@ -1,5 +1,5 @@
 """Numbers worded for people: event rates and durations, as `speksim info`, the progress line
-and the run summary print them."""
+and the run summary print them; and values made plain for JSON."""
 
 from __future__ import annotations
 
@@ -19,3 +19,22 @@ def duration_text(us: float) -> str:
     if us >= 1e3:
         return f"{us / 1e3:.3f} ms"
     return f"{us:.0f} µs"
+
+
+def plain(v):
+    """`v` with NumPy scalars and arrays turned into Python ones, dict keys into strings, tuples
+    into lists, recursively: ready for json.dumps."""
+    import numpy as np
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return plain(v.tolist())
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v

@@ -32,7 +32,7 @@ from typing import Optional
 
 import numpy as np
 
-from .._text import duration_text
+from .._text import duration_text, plain
 from ..blocks import block_label
 from ..errors import DeadlockError, EventError, SpeksimError
 from .preflight import WINDOW_NS, functional_pass
@@ -74,25 +74,11 @@ class StallReport:
 
     def to_dict(self) -> dict:
         """Everything in the report as plain JSON types (no NumPy scalars)."""
-        return _plain(dataclasses.asdict(self) | {"stalled": self.stalled})
+        return plain(dataclasses.asdict(self) | {"stalled": self.stalled})
 
     def text(self) -> str:
         """The report as a person reads it."""
         return report_text(self)
-
-
-def _plain(v):
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        return float(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
 
 
 # --------------------------------------------------------------------------------------------

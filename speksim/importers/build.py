@@ -16,6 +16,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from .._text import plain
 from ..chip import Chip, load_chip
 from ..config.model import ChipConfig, DvsDestination, DvsLayerConfig, Vec2
 from ..config.build import conv_layer
@@ -124,7 +125,7 @@ def network_to_config(network: Network, chip: Union[Chip, str] = "speck2f", *, d
                     "output": bool(layer.is_output)} for i, layer in enumerate(layers)],
         "discretized": bool(discretize),
         "placement": placement if isinstance(placement, str) else "given",
-        "notes": _jsonable(network.notes),
+        "notes": plain(network.notes),
         "readout": readout_note,
         "warnings": list(notes),
     }
@@ -241,17 +242,3 @@ def _dvs_config(network: Network, cores: list) -> DvsLayerConfig:
     return DvsLayerConfig(merge=dvs.merge_polarity, pooling=Vec2(px, py), origin=Vec2(x0, y0),
                           cut=Vec2(x1 - 1, y1 - 1), mirror=Vec2(int(dvs.flip_x), int(dvs.flip_y)),
                           mirror_diagonal=dvs.swap_xy, destinations=dests, pass_sensor_events=True)
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return obj
