@@ -143,7 +143,8 @@ def _run_section(meta: dict, config, chip_name: str, result) -> list:
              ("chip files", ", ".join(chip.get("files") or []) or None),
              ("overrides", ", ".join(overrides) if overrides else "none (the chip as its files give it)"),
              ("engine", meta.get("engine")),
-             ("run options", ", ".join(f"{k} = {'none' if v is None else _compact(v)}" for k, v in (meta.get("options") or {}).items()) or None),
+             ("run options", ", ".join(f"{k} = {'none' if v is None else _compact(v)}"
+                                       for k, v in (meta.get("options") or {}).items()) or None),
              ("input file", _file_text(f)),
              ("input file SHA-256", f.get("sha256")),
              ("input events", f"{int(inp['events']):,} {inp.get('kind', '')} events" if inp.get("events") is not None
@@ -162,7 +163,8 @@ def _run_section(meta: dict, config, chip_name: str, result) -> list:
         pairs.append(("warning", w))
     out = [_Raw("<h2 id='run'>What was run</h2>"), _kv(pairs)]
     if config is not None:
-        out += _config_section(config)
+        ratios = (((chip.get("parameters") or {}).get("decimator_ratios") or {}).get("value")) or []
+        out += _config_section(config, list(ratios))
     return out
 
 
@@ -182,7 +184,8 @@ def _dests(dests, dvs=False) -> str:
                      + ("" if not d.feature_shift else f" (feature shift {d.feature_shift})") for d in on)
 
 
-def _config_section(config) -> list:
+def _config_section(config, ratios) -> list:
+    """The configuration in short; `ratios`: the chip's decimator ratios, by interval."""
     names = {layer.get("core"): layer.get("name") for layer in (config.model or {}).get("layers", [])}
     used = config.used_cores()
     dl = config.dvs_layer
@@ -198,8 +201,10 @@ def _config_section(config) -> list:
         c = config.cnn_layers[k]
         d = c.dimensions
         i, o = d.input_shape, d.output_shape
+        n = c.output_decimator_interval
+        decimator = f"decimator 1 in {ratios[n]}" if 0 <= n < len(ratios) else f"decimator interval {n}"
         extra = [x for x, on in (("monitor", c.monitor_enable), ("leak", c.leak_enable),
-                                 (f"decimator 1 in {2 ** (c.output_decimator_interval + 1)}", c.output_decimator_enable),
+                                 (decimator, c.output_decimator_enable),
                                  ("congestion balancer", c.input_congestion_balancer_enable)) if on]
         rows.append([f"core {k}", names.get(k) or "-", f"{i.feature_count}×{i.size.y}×{i.size.x}",
                      f"{o.feature_count}×{o.size.y}×{o.size.x}", f"{d.kernel_size}×{d.kernel_size}",
@@ -246,9 +251,10 @@ def _stats_section(result, d: dict) -> list:
                  if n]
         fifo = f"{int(s['fifo_max'])}/{depth[b]}" if depth.get(b) else f"{int(s['fifo_max'])}"
         rows.append([block_label(b), f"{int(s['events_in']):,}", f"{int(s['synops']):,}", f"{int(s['spikes']):,}",
-                     f"{_d(int(s['busy_ns']))} ({int(s['busy_ns']) / t_end:.1%})",
+                     f"{_d(int(s['busy_ns']))} ({100 * int(s['busy_ns']) / t_end:.3g}%)",
                      _d(int(s["stall_ns"])) if s["stall_ns"] else "-", fifo, f"{float(s['fifo_mean']):.3g}",
-                     f"{int(s['out_max'])}", ", ".join(drops) or "-", f"{int(s['pending']):,}" if s["pending"] else "-"])
+                     f"{int(s['out_max'])}", ", ".join(drops) or "-",
+                     f"{int(s['pending']):,}" if s["pending"] else "-"])
     return [_Raw("<h2 id='stats'>Statistics per block</h2>"),
             _table(["block", "events in", "SynOps", "spikes", "busy (of the run)", "stalled", "FIFO max",
                     "FIFO mean", "out queue max", "dropped", "left at the end"], rows, numeric=set(range(1, 9)))]
@@ -276,7 +282,7 @@ def _blocks_table(d: dict) -> _Raw:
     for b in d.get("blocks") or []:
         ls = b["longest_stall"]
         syn = b["peak_offered_synops_per_s"] if b["peak_offered_synops_per_s"] is not None else b["peak_synops_per_s"]
-        rows.append([b["label"] + (f" ({b['layer']})" if b["layer"] else ""), _pct(b["peak_offered_busy"]),
+        rows.append([b["label"] + (f" (layer {b['layer']})" if b["layer"] else ""), _pct(b["peak_offered_busy"]),
                      _pct(b["peak_busy"]), _mega(syn), _mega(b["capacity_synops_per_s"]),
                      _d(b["saturated_ns"] or None), _d(b["stall_ns"] or None),
                      "-" if ls is None else f"{_d(ls['t1_ns'] - ls['t0_ns'])} at {_t(ls['t0_ns'])}",
@@ -313,7 +319,8 @@ def _fixes_section(d: dict) -> list:
         out += [_Raw("<h3>Fixes, ranked</h3>"),
                 _p(f"Each re-simulated on {_t(w['t0_ns'])} to {_t(w['t1_ns'])} of the input ({w['events']:,} events; "
                    f"{w['start']}). Without a change: load {_pct(base.get('peak_offered'))}, stall "
-                   f"{_d(base['stall_ns'])}, peak lag {_d(base['peak_lag_ns'])}, saturated {_d(base['saturated_ns'])}.")]
+                   f"{_d(base['stall_ns'])}, peak lag {_d(base['peak_lag_ns'])}, saturated "
+                   f"{_d(base['saturated_ns'])}.")]
         rows = []
         for f in fixes:
             a, red = f["after"], f["reduction"]
@@ -448,9 +455,7 @@ def report_html(subject, events=None, *, stalls=None, config=None, chip=None, op
     meta = dict((result.metadata or {}) if result is not None else {})
     if result is None:
         from .chip import load_chip
-        c = load_chip(chip or "speck2f")
-        meta["chip"] = {"name": c.name, "description": c.description, "files": list(c.files),
-                        "overrides": list(c.overrides)}
+        meta["chip"] = load_chip(chip or "speck2f").to_dict()
         if options is not None:
             from dataclasses import asdict
             meta["options"] = asdict(options)

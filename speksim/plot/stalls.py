@@ -351,7 +351,7 @@ def dvs_frames(result: Result, report=None, events=None, *, frame_us: int = 1000
         _empty(fig.add_subplot(), "no DVS monitor output in the run and no input events given")
         return _finish(fig, path)
     images = []
-    for title, tt, x, y, h, w in strips:
+    for _, tt, x, y, h, w in strips:
         k = (tt - start) // frame_ns
         idx = (k * h + y.astype(np.int64)) * w + x.astype(np.int64)
         images.append(np.bincount(idx, minlength=n_frames * h * w)[:n_frames * h * w].reshape(n_frames, h, w))
