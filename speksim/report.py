@@ -264,7 +264,7 @@ def _verdict(d: dict) -> _Raw:
     if d.get("deadlock"):
         dl = d["deadlock"]
         cyc = " -> ".join(dl["cycle_labels"] + dl["cycle_labels"][:1])
-        return _Raw(f'<div class="verdict bad">The run deadlocked at t = {_e(dl["t_ns"])} ns: {_e(cyc)}.</div>')
+        return _Raw(f'<div class="verdict bad">The run deadlocked at t = {_e(_d(dl["t_ns"]))}: {_e(cyc)}.</div>')
     c, lag = d.get("cause"), d.get("lag") or {}
     if c is None:
         return _Raw(f'<div class="verdict good">No block was saturated in any window of {_e(_d(d["window_ns"]))}; '
@@ -460,8 +460,12 @@ def report_html(subject, events=None, *, stalls=None, config=None, chip=None, op
             from dataclasses import asdict
             meta["options"] = asdict(options)
         if events is not None:
-            meta["input"] = {"kind": "spike" if "layer" in (events.dtype.names or ()) else "dvs",
-                             "events": len(events)}
+            import hashlib
+
+            from .events import validate_events
+            kind = "spike" if "layer" in (np.asarray(events).dtype.names or ()) else "dvs"
+            ev = validate_events(events, kind)
+            meta["input"] = {"kind": kind, "events": len(ev), "sha256": hashlib.sha256(ev.tobytes()).hexdigest()}
     else:
         try:
             config = run_config(result)
