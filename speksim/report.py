@@ -264,7 +264,7 @@ def _verdict(d: dict) -> _Raw:
     if d.get("deadlock"):
         dl = d["deadlock"]
         cyc = " -> ".join(dl["cycle_labels"] + dl["cycle_labels"][:1])
-        return _Raw(f'<div class="verdict bad">The run deadlocked at t = {_e(_d(dl["t_ns"]))}: {_e(cyc)}.</div>')
+        return _Raw(f'<div class="verdict bad">The run deadlocked at t = {int(dl["t_ns"]):,} ns: {_e(cyc)}.</div>')
     c, lag = d.get("cause"), d.get("lag") or {}
     if c is None:
         return _Raw(f'<div class="verdict good">No block was saturated in any window of {_e(_d(d["window_ns"]))}; '

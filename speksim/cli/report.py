@@ -48,22 +48,27 @@ def cmd_report(args, argv) -> int:
         raise UsageError(f"--window-us must be at least 1, got {args.window_us}")
     progress = None if args.quiet else (lambda text: note(text))
     common = {"window_ns": args.window_us * 1000, "fixes": args.fixes, "progress": progress}
-    if args.config or args.model:
-        if args.run_file:
-            raise UsageError("give either a run file or --config/--model with --recording, not both")
+    here = bool(args.config or args.model)
+    if here and args.run_file:
+        raise UsageError("give either a run file or --config/--model with --recording, not both")
+    if not here and not args.run_file:
+        raise UsageError("give a run file (speksim report RUN.h5), or --config/--model and --recording")
+    if here and not args.recording:
+        raise UsageError("--config/--model needs --recording: the input to run")
+    # by default beside where the command runs, named after the run file (or the recording)
+    source = Path(args.recording if here else args.run_file)
+    out = Path(args.output) if args.output else Path(f"{source.stem}-report.html")
+    # checked before the slow work: a typo must not cost a diagnosis, nor a run file
+    if out.suffix.lower() in (".h5", ".hdf5") or (args.run_file and out.resolve() == Path(args.run_file).resolve()):
+        raise UsageError(f"-o {out}: that would overwrite a run file; give the HTML file to write")
+    if here:
         subject, events, extra = _run_here(args, progress)
-        out = Path(args.output) if args.output else Path(f"{Path(args.recording).stem}-report.html")
     else:
-        if not args.run_file:
-            raise UsageError("give a run file (speksim report RUN.h5), or --config/--model and --recording")
         from ..runfile import load_run
         from .stalls import _events_of_run
         subject = load_run(args.run_file)
         events = _events_of_run(subject, Path(args.recording)) if args.recording else None
         extra = {}
-        out = Path(args.output) if args.output else Path(f"{Path(args.run_file).stem}-report.html")
-    if out.suffix.lower() in (".h5", ".hdf5") or (args.run_file and out.resolve() == Path(args.run_file).resolve()):
-        raise UsageError(f"-o {out}: that would overwrite a run file; give the HTML file to write")
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True)
     write_report(out, subject, events, **common, **extra)
@@ -80,8 +85,6 @@ def _run_here(args, progress):
     from ..io.fitplan import FitPlan
     from ..runfile import file_sha256
     from ..simulation import Simulation
-    if not args.recording:
-        raise UsageError("--config/--model needs --recording: the input to run")
     path = Path(args.recording)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
