@@ -257,6 +257,19 @@ def test_utilisation_map_rows_and_saturated_outline(chain):
     assert len(plain.axes) == 3 and not any(isinstance(p, Rectangle) for ax in plain.axes for p in ax.patches)
 
 
+def test_rows_follow_the_events_not_the_core_ids(chain):
+    """The chain with cores 0 and 2 swapped: DVS -> core 2 -> core 1 -> core 0."""
+    from speksim.analysis.fixes import swap_cores
+    from speksim.plot.stalls import fifo_occupancy, utilisation_map
+    config, events, _, _ = chain
+    result = speksim.simulate(swap_cores(config, 0, 2), events)
+    fig = utilisation_map(result)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["input link", "DVS layer", "core 2", "core 1",
+                                                                     "core 0", "host output"]
+    titles = [ax.get_title(loc="left").split(":")[0] for ax in fifo_occupancy(result).axes if ax.get_title(loc="left")]
+    assert titles == ["DVS layer", "core 2", "core 1", "core 0", "host output"]
+
+
 def test_fifo_occupancy_panels_reach_the_depth(chain):
     from speksim.plot.stalls import fifo_occupancy
     _, _, result, report = chain

@@ -119,10 +119,33 @@ def _episode_track(ax, episodes, cause, tdiv) -> None:
         ax.set_title(f"{len(episodes)} stall episodes; darkest: the worst", fontsize="small", loc="left")
 
 
+def _core_order(result: Result, cores: list) -> list:
+    """`cores` in the order events flow through them (each after the cores sending to it, ties by
+    id), from the destinations of the configuration the run recorded; by id without it, and the
+    cores of a cycle by id after the others."""
+    try:
+        layers = result.metadata["config"]["cnn_layers"]
+        edges = {k: sorted({int(d["layer"]) for d in layers[k]["destinations"]
+                            if d["enable"] and int(d["layer"]) in cores and int(d["layer"]) != k}) for k in cores}
+    except (KeyError, TypeError, IndexError, ValueError):
+        return list(cores)
+    waiting = {k: sum(k in t for t in edges.values()) for k in cores}
+    ready, order = sorted(k for k in cores if not waiting[k]), []
+    while ready:
+        k = ready.pop(0)
+        order.append(k)
+        for t in edges[k]:
+            waiting[t] -= 1
+            if not waiting[t]:
+                ready = sorted(ready + [t])
+    return order + [k for k in cores if k not in order]
+
+
 def _flow_order(result: Result) -> list:
-    """The blocks of the run in the order events flow: the DVS layer, the cores, readout, host output."""
+    """The blocks of the run in the order events flow: the DVS layer, the cores (see
+    `_core_order`), readout, host output."""
     active = result.active_blocks()
-    return ([DVS] if DVS in active else []) + [b for b in active if b < N_CORES] + [
+    return ([DVS] if DVS in active else []) + _core_order(result, [b for b in active if b < N_CORES]) + [
         b for b in (READOUT, HOST_OUT) if b in active]
 
 
