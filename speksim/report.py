@@ -118,10 +118,12 @@ def _shape(v) -> str:
     return "×".join(str(int(x)) for x in v) if isinstance(v, (list, tuple)) else str(v)
 
 
-def _compact(v) -> str:
+def _compact(v, key: str = "") -> str:
+    """A value of a record in a few characters; `key` names it (a shape or size reads 2×128×128)."""
     if isinstance(v, float):
         return f"{v:.4g}"
-    if isinstance(v, (list, tuple)) and v and all(isinstance(x, (int, np.integer)) for x in v):
+    if ("shape" in key or "size" in key) and isinstance(v, (list, tuple)) and v and all(
+            isinstance(x, (int, np.integer)) for x in v):
         return _shape(v)
     if isinstance(v, (dict, list)):
         return json.dumps(v, sort_keys=True)
@@ -132,13 +134,17 @@ def _compact(v) -> str:
 # what was run
 # --------------------------------------------------------------------------------------------
 
+_NO_OP_TRANSFORMS = (("time_shift_us", 0), ("rezero", "auto"), ("downscale", 1), ("polarity", "keep"))
+
+
 def _run_section(meta: dict, config, chip_name: str, result) -> list:
     chip = meta.get("chip") or {}
     overrides = chip.get("overrides") or []
     inp = meta.get("input") or {}
     f = meta.get("input_file") or {}
+    # the transforms `speksim run` applied, without those left at their no-op default
     tr = {k: v for k, v in (meta.get("input_transform") or {}).items()
-          if v not in (None, False, 0, 1, "auto", "keep") or k == "time_shift_us" and v}
+          if not (v is None or v is False or (k, v) in _NO_OP_TRANSFORMS)}
     pairs = [("chip", chip_name + (f" ({chip['description']})" if chip.get("description") else "")),
              ("chip files", ", ".join(chip.get("files") or []) or None),
              ("overrides", ", ".join(overrides) if overrides else "none (the chip as its files give it)"),
@@ -150,12 +156,15 @@ def _run_section(meta: dict, config, chip_name: str, result) -> list:
              ("input events", f"{int(inp['events']):,} {inp.get('kind', '')} events" if inp.get("events") is not None
               else None),
              ("input events SHA-256", inp.get("sha256")),
-             ("input transforms", ", ".join(f"{k} = {_compact(v)}" for k, v in tr.items()) or None),
+             ("input transforms", ", ".join(f"{k} = {_compact(v, k)}" for k, v in tr.items()) or None),
              ("command line", meta.get("command_line"))]
     if result is not None:
         end = f"{_t(result.t_end_ns)} of chip time; {result.n_outputs():,} output events"
-        if result.cut or result.unsent:
-            end += f"; cut at the drain limit with work left in {', '.join(result.active) or 'nothing'}"
+        if result.cut or result.active or result.unsent:
+            why = "cut at the drain limit (drain_ns after the last input)" if result.cut else "stopped at end_ns"
+            end += f"; {why} with work left in {', '.join(result.active) or 'nothing'}"
+            if result.unsent:
+                end += f"; {result.unsent:,} input events never sent"
         pairs.append(("run", end))
     v = meta.get("versions") or {}
     pairs.append(("made with", ", ".join(f"{k} {x}" for k, x in v.items() if k != "platform") or None))
@@ -228,9 +237,9 @@ def _model_section(model: dict) -> list:
     for layer in layers:
         keys += [k for k in layer if k not in keys]
     out = [_Raw("<h3>Model</h3>"),
-           _kv([(k, _compact(v)) for k, v in model.items() if k != "layers" and v not in (None, [], {})])]
+           _kv([(k, _compact(v, k)) for k, v in model.items() if k != "layers" and v not in (None, [], {})])]
     if layers:
-        out.append(_table([k.replace("_", " ") for k in keys], [[_compact(layer.get(k)) for k in keys]
+        out.append(_table([k.replace("_", " ") for k in keys], [[_compact(layer.get(k), k) for k in keys]
                                                                  for layer in layers]))
     return out
 
