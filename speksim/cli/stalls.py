@@ -26,6 +26,14 @@ def add(sub, common) -> None:
                     "candidate fix, ranked. Give a run file, with the recording it ran for the burst region "
                     "and the fixes; or give --config/--model and --recording to run it here (a run that "
                     "deadlocks is then explained).")
+    add_subject_flags(s)
+    s.add_argument("--json", action="store_true", help="print the report as JSON (StallReport.to_dict())")
+    s.set_defaults(func=cmd_stalls)
+
+
+def add_subject_flags(s) -> None:
+    """What `stalls` and `report` diagnose: a run file (with its recording), or a configuration or
+    model run here on a recording; and how."""
     s.add_argument("run_file", metavar="RUN.h5", nargs="?", help="a speksim run file")
     s.add_argument("--recording", metavar="FILE",
                    help="the recording the run was made from (checked against the run file's hash)")
@@ -40,30 +48,37 @@ def add(sub, common) -> None:
     s.add_argument("--window-us", type=int, default=10_000,
                    help="sliding window of the load and saturation (µs; default: 10000)")
     s.add_argument("--no-fixes", dest="fixes", action="store_false", help="diagnose only; re-simulate nothing")
-    s.add_argument("--json", action="store_true", help="print the report as JSON (StallReport.to_dict())")
     s.add_argument("--quiet", action="store_true", help="no progress notes")
     add_model_flags(s)
     add_option_flags(s)
-    s.set_defaults(func=cmd_stalls)
+
+
+def subject_of(args, progress, command: str):
+    """(the Result to diagnose, or the DeadlockError its run raised; the input events or None;
+    what a diagnosis needs besides: the run's configuration, chip and options for a deadlock, and
+    `input_file` when run here), from the flags of `add_subject_flags`."""
+    if args.window_us < 1:
+        raise UsageError(f"--window-us must be at least 1, got {args.window_us}")
+    if args.config or args.model:
+        if args.run_file:
+            raise UsageError("give either a run file or --config/--model with --recording, not both")
+        return _run_here(args, progress)
+    if not args.run_file:
+        raise UsageError(f"give a run file (speksim {command} RUN.h5), or --config/--model and --recording")
+    from ..runfile import load_run
+    result = load_run(args.run_file)
+    events = _events_of_run(result, Path(args.recording)) if args.recording else None
+    return result, events, {}
 
 
 def cmd_stalls(args, argv) -> int:
     from ..analysis.stalls import diagnose
-    if args.window_us < 1:
-        raise UsageError(f"--window-us must be at least 1, got {args.window_us}")
     progress = None if args.quiet or args.json else (lambda text: note(text))
     t0 = time.perf_counter()
-    if args.config or args.model:
-        if args.run_file:
-            raise UsageError("give either a run file or --config/--model with --recording, not both")
-        report = _run_here(args, progress)
-    else:
-        if not args.run_file:
-            raise UsageError("give a run file (speksim stalls RUN.h5), or --config/--model and --recording")
-        from ..runfile import load_run
-        result = load_run(args.run_file)
-        events = _events_of_run(result, Path(args.recording)) if args.recording else None
-        report = diagnose(result, events, window_ns=args.window_us * 1000, fixes=args.fixes, progress=progress)
+    subject, events, extra = subject_of(args, progress, "stalls")
+    extra.pop("input_file", None)
+    report = diagnose(subject, events, window_ns=args.window_us * 1000, fixes=args.fixes, progress=progress,
+                      **extra)
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -100,27 +115,31 @@ def _events_of_run(result, path: Path):
 
 
 def _run_here(args, progress):
+    """`subject_of` for --config/--model and --recording: the run made here."""
     from .. import io as sio
-    from ..analysis.stalls import diagnose
     from ..chip import load_chip
     from ..errors import DeadlockError
     from ..io.fitplan import FitPlan
+    from ..runfile import file_sha256
     from ..simulation import Simulation
     if not args.recording:
         raise UsageError("--config/--model needs --recording: the input to run")
+    path = Path(args.recording)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
     chip = load_chip(args.chip)
     config = config_from_source(args.config or args.model, args, chip)
     options = options_from_args(args)
-    path = Path(args.recording)
     plan = FitPlan(fit=args.fit).prepare(sio.sensor_size(path, args.format), chip.dvs_size)
     events = plan(sio.read_events(path, args.format))
+    recording = {"name": path.name, "size_bytes": path.stat().st_size, "sha256": file_sha256(path)}
     if progress:
         progress(f"running {len(events):,} input events")
     try:
-        result = Simulation(config, chip, options).run(events)
+        subject = Simulation(config, chip, options).run(events)
     except DeadlockError as exc:
-        return diagnose(exc, events, config=config, chip=chip, options=options, progress=progress)
-    return diagnose(result, events, window_ns=args.window_us * 1000, fixes=args.fixes, progress=progress)
+        return exc, events, {"config": config, "chip": chip, "options": options, "input_file": recording}
+    return subject, events, {"input_file": recording}
 
 
-__all__ = ["add", "cmd_stalls"]
+__all__ = ["add", "cmd_stalls", "add_subject_flags", "subject_of"]
