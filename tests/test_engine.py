@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import speksim
+from deadlock_case import cycle_config
 from speksim import (ChipConfig, CnnLayerConfig, ConfigError, DeadlockError, EventError, RunOptions,
                      Simulation, UnknownChipError, make_events, simulate)
 
@@ -166,15 +167,6 @@ def test_lag_and_roots():
     assert r.lag_ns.tolist() == [lat, h + lat, 2 * h + lat]
     assert sorted(r.outputs["root"].tolist()) == [0, 1, 2]
     assert np.all(r.latency_ns() > 0)
-
-
-def cycle_config():
-    cfg = ChipConfig()
-    w = np.full((1, 1, 1, 1), 1, np.int8)
-    for k, other in ((0, 1), (1, 0)):
-        cfg.cnn_layers[k] = CnnLayerConfig.conv(w, (4, 4), threshold_high=1, threshold_low=-1,
-                                                destinations=[(other, 1, 0), (other, 1, 0)])
-    return cfg
 
 
 def test_deadlock_names_the_cycle_and_time():

@@ -21,6 +21,7 @@ from speksim.cli import main
 from speksim.io import read_events
 from speksim.report import PLOTS, report_html
 from speksim.runfile import load_run, save_run
+from deadlock_case import cycle_config, deadlock_events, tiny_chip
 
 MS = 1_000_000
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -155,25 +156,12 @@ def test_a_run_without_stalls(chain):
     assert len(images(page)) == len(PLOTS)
 
 
-def cycle():
-    """Cores 0 and 1 sending each spike to each other twice: with one-slot FIFOs and output
-    queues the cycle deadlocks (tests/test_stalls.py)."""
-    cfg = ChipConfig()
-    w = np.full((1, 1, 1, 1), 1, np.int8)
-    for k, other in ((0, 1), (1, 0)):
-        cfg.cnn_layers[k] = CnnLayerConfig.conv(w, (4, 4), threshold_high=1, threshold_low=-1,
-                                                destinations=[(other, 1, 0), (other, 1, 0)])
-    return cfg
-
-
 def test_a_deadlock_is_explained():
-    chip = speksim.load_chip().replace(fifo_depth=1, out_depth=1)
-    ev = speksim.make_events("spike", t=np.zeros(6, np.int64), layer=np.zeros(6), feature=np.zeros(6),
-                             x=[0, 1, 2, 3, 0, 1], y=[0, 0, 0, 0, 1, 1])
+    chip, ev = tiny_chip(), deadlock_events()
     with pytest.raises(DeadlockError) as err:
-        speksim.simulate(cycle(), ev, chip)
+        speksim.simulate(cycle_config(), ev, chip)
     options = speksim.RunOptions(drain_ns=100_000)
-    page = report_html(err.value, ev, config=cycle(), chip=chip, options=options,
+    page = report_html(err.value, ev, config=cycle_config(), chip=chip, options=options,
                        input_file={"name": "spikes.npz", "size_bytes": 10, "sha256": "cd" * 32})
     assert f"The run deadlocked at t = {err.value.t_ns:,} ns: core 0 -&gt; core 1 -&gt; core 0." in page
     # each block of the cycle: a full one-slot FIFO and output queue, waiting for the other
@@ -181,8 +169,8 @@ def test_a_deadlock_is_explained():
     assert "<td>no destination from core 1 to core 0</td><td>yes</td><td>no deadlock</td>" in page
     assert "spikes.npz (10 bytes)" in page and "6 spike events" in page and "fifo_depth=" in page
     assert images(page) == [] and "no statistics or series to plot" in page
-    assert report_html(err.value, ev, config=cycle(), chip=chip, options=options) == report_html(
-        err.value, ev, config=cycle(), chip=chip, options=options)
+    assert report_html(err.value, ev, config=cycle_config(), chip=chip, options=options) == report_html(
+        err.value, ev, config=cycle_config(), chip=chip, options=options)
 
 
 # ------------------------------------------------------------------------------------------ command line

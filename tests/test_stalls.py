@@ -25,6 +25,7 @@ from speksim.analysis.stalls import diagnose
 from speksim.cli import main
 from speksim.io import read_events
 from speksim.runfile import load_run, save_run
+from deadlock_case import cycle_config, deadlock_events, tiny_chip
 
 MS = 1_000_000
 
@@ -267,25 +268,12 @@ def test_a_stride_is_a_model_change():
 
 # ------------------------------------------------------------------------------------------ deadlock
 
-def cycle(source="spike"):
-    """Cores 0 and 1 sending each spike to each other twice: every spike makes two, and with
-    one-slot FIFOs and output queues the cycle deadlocks (tests/test_engine.py's scenario)."""
-    cfg = ChipConfig()
-    w = np.full((1, 1, 1, 1), 1, np.int8)
-    for k, other in ((0, 1), (1, 0)):
-        cfg.cnn_layers[k] = CnnLayerConfig.conv(w, (4, 4), threshold_high=1, threshold_low=-1,
-                                                destinations=[(other, 1, 0), (other, 1, 0)])
-    return cfg
-
-
 def test_deadlock_is_explained_with_the_cycle_and_fifo_states():
-    chip = speksim.load_chip().replace(fifo_depth=1, out_depth=1)
-    ev = speksim.make_events("spike", t=np.zeros(6, np.int64), layer=np.zeros(6), feature=np.zeros(6),
-                             x=[0, 1, 2, 3, 0, 1], y=[0, 0, 0, 0, 1, 1])
+    chip, ev = tiny_chip(), deadlock_events()
     with pytest.raises(DeadlockError) as err:
-        speksim.simulate(cycle(), ev, chip)
+        speksim.simulate(cycle_config(), ev, chip)
     # a balancer stops the deadlock, but two spikes per spike keep the cycle busy until the drain limit
-    report = diagnose(err.value, ev, config=cycle(), chip=chip, options=speksim.RunOptions(drain_ns=100_000))
+    report = diagnose(err.value, ev, config=cycle_config(), chip=chip, options=speksim.RunOptions(drain_ns=100_000))
     d = report.deadlock
     assert d["cycle"] == [0, 1] and d["t_ns"] == err.value.t_ns
     for b in d["blocks"]:
