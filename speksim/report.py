@@ -26,7 +26,7 @@ import numpy as np
 
 from ._version import __version__
 from .analysis.preflight import WINDOW_NS
-from .analysis.stalls import _burst_text, _d, _event_text, _label_of, _mega, _pct, _t
+from .analysis.stalls import _burst_text, _d, _event_text, _mega, _pct, _t, fix_after_text, fix_loss_text
 from .blocks import block_label
 from .errors import DeadlockError
 
@@ -336,18 +336,10 @@ def _fixes_section(d: dict) -> list:
             if a.get("deadlock") or a.get("error"):
                 rows.append([f["rank"], f["title"], "no", "-", "-", "-", a.get("deadlock") or a.get("error")])
                 continue
-            loses = f["loss"] or "-"
-            if f["retrain"]:
-                loses = "nothing at run time; retrain the model" + (
-                    f" (saves {f['saves_synops']:,} SynOps in the window)" if f.get("saves_synops") else "")
-            elif f["loss"]:
-                loses = f"{f['loss']} ({f['loss_fraction']:.0%})"
-            still = [_label_of(b) for b in a.get("saturated", [])]
-            busiest = a.get("busiest") or {}
-            if not f["resolved"] and still:
-                loses += f"; still saturated with it: {', '.join(still)}"
-            elif not f["resolved"] and busiest.get("block") is not None:
-                loses += f"; busiest with it: {_label_of(busiest['block'])} ({_pct(busiest['busy_bin'])} of a bin)"
+            loses = fix_loss_text(f)
+            after = fix_after_text(f)
+            if after:
+                loses += f"; {after}"
             rows.append([f["rank"], f["title"], "yes" if f["resolved"] else "no", _pct(a.get("peak_offered")),
                          f"{_d(a['stall_ns'])} ({_pct(red.get('stall_ns') and -red['stall_ns'])})",
                          f"{_d(a['peak_lag_ns'])} ({_pct(red.get('peak_lag_ns') and -red['peak_lag_ns'])})", loses])

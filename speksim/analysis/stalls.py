@@ -274,6 +274,29 @@ def _pct(x) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
+def fix_loss_text(f: dict) -> str:
+    """What a ranked fix (an entry of `StallReport.fixes`) costs, in words."""
+    if f["retrain"]:
+        return "nothing at run time; retrain the model" + (
+            f" (saves {f['saves_synops']:,} SynOps in the window)" if f.get("saves_synops") else "")
+    if f["loss"]:
+        return f"{f['loss']} ({f['loss_fraction']:.0%})"
+    return "-"
+
+
+def fix_after_text(f: dict) -> str:
+    """For a fix that does not resolve the stall: what is still saturated, or the busiest block
+    with it; '' otherwise."""
+    a = f["after"]
+    still = [_label_of(b) for b in a.get("saturated", [])]
+    busiest = a.get("busiest") or {}
+    if not f["resolved"] and still:
+        return f"still saturated with it: {', '.join(still)}"
+    if not f["resolved"] and busiest.get("block") is not None:
+        return f"busiest with it: {_label_of(busiest['block'])} ({_pct(busiest['busy_bin'])} of a bin)"
+    return ""
+
+
 def report_text(r: StallReport) -> str:
     """`StallReport.text()`."""
     if r.deadlock is not None:
@@ -378,21 +401,12 @@ def _fixes_text(r: StallReport) -> list:
                 continue
             stall = f"{_d(a['stall_ns'])} ({_pct(red.get('stall_ns') and -red['stall_ns'])})"
             lagt = f"{_d(a['peak_lag_ns'])} ({_pct(red.get('peak_lag_ns') and -red['peak_lag_ns'])})"
-            loses = f["loss"] or "-"
-            if f["retrain"]:
-                loses = "nothing at run time; retrain the model" + (
-                    f" (saves {f['saves_synops']:,} SynOps in the window)" if f.get("saves_synops") else "")
-            elif f["loss"]:
-                loses = f"{f['loss']} ({f['loss_fraction']:.0%})"
+            loses = fix_loss_text(f)
             out.append(f"  {f['rank']:<5}{f['title'][:55]:<56}{'yes' if f['resolved'] else 'no':>9}"
                        f"{_pct(a.get('peak_offered')):>7}{stall:>20}{lagt:>20}  {loses}")
-            still = [_label_of(b) for b in a.get("saturated", [])]
-            busiest = a.get("busiest") or {}
-            if not f["resolved"] and still:
-                out.append(f"  {'':<5}  still saturated with it: {', '.join(still)}")
-            elif not f["resolved"] and busiest.get("block") is not None:
-                out.append(f"  {'':<5}  busiest with it: {_label_of(busiest['block'])} ({_pct(busiest['busy_bin'])} "
-                           "of a bin)")
+            after = fix_after_text(f)
+            if after:
+                out.append(f"  {'':<5}  {after}")
     elif r.fixes:
         out += ["", "fixes, each run on the whole input:"]
         for f in r.fixes:
