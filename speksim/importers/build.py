@@ -74,7 +74,7 @@ def network_to_config(network: Network, chip: Union[Chip, str] = "speck2f", *, d
     layers = network.layers
     if not layers:
         raise ModelError("the model has no layer the chip can compute (a convolution or Linear with an IAF after it)")
-    names = [layer.spiking_name and f"{layer.name}+{layer.spiking_name}" or layer.name for layer in layers]
+    names = [layer.label for layer in layers]
     notes = []
     if readout:
         network = copy.deepcopy(network)   # the output layer may grow for the readout: not the caller's
@@ -179,7 +179,7 @@ class _AsIs:
 
 
 def _integers(layer, discretize: bool, notes: list):
-    name = layer.spiking_name and f"{layer.name}+{layer.spiking_name}" or layer.name
+    name = layer.label
     if discretize:
         from .discretize import discretize_layer
         d = discretize_layer(layer.weight, layer.bias, layer.threshold, layer.min_v_mem, name=name)

@@ -28,7 +28,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import MissingExtraError, ModelError
-from .graph import DVS_MAX_SIZE, DvsInput, Network, Route, SpikingLayer
+from .graph import DVS_MAX_SIZE, DvsInput, Network, Route, SpikingLayer, fits_dvs
 
 
 def _torch():
@@ -116,9 +116,9 @@ def network_from_torch(model, input_shape, *, dvs_input: Optional[bool] = None) 
             args = [values[a] for a in node.args if hasattr(a, "op")]
             values[node] = _module(b, node.target, mod, args)
         elif node.op == "call_function":
-            values[node] = _function(b, node, values)
+            values[node] = _function(node, values)
         elif node.op == "call_method":
-            values[node] = _method(b, node, values)
+            values[node] = _method(node, values)
         else:
             raise ModelError(f"the model's forward reads {node.op} {node.target!r} directly; the chip can only "
                              "compute modules: wrap it in a module")
@@ -446,7 +446,7 @@ def _concat(args, dim, what):
     return _Stream(sources, shape, args[0].scale, False, tuple(n for a in args for n in a.names))
 
 
-def _function(b: _Builder, node, values):
+def _function(node, values):
     import torch
     what = f"operation '{node.name}' ({getattr(node.target, '__name__', node.target)})"
     args = [values[a] for a in _flat_args(node.args)]
@@ -463,7 +463,7 @@ def _function(b: _Builder, node, values):
     raise ModelError(f"{what}: a function the chip cannot compute; use modules speksim reads (see from_torch)")
 
 
-def _method(b: _Builder, node, values):
+def _method(node, values):
     what = f"operation '{node.name}' (.{node.target})"
     args = [values[a] for a in _flat_args(node.args)]
     if node.target in ("flatten", "view", "reshape"):
@@ -509,7 +509,7 @@ def _dvs(b: _Builder, dvs_input: Optional[bool]) -> Optional[DvsInput]:
     """The DVS layer in front of the network, from the operations on the input before the first
     layer, in sinabs' order (merge -> pool -> crop -> flip)."""
     c, h, w = b.input_shape
-    fits = c in (1, 2) and h <= DVS_MAX_SIZE and w <= DVS_MAX_SIZE
+    fits = fits_dvs(b.input_shape)
     if dvs_input is None:
         dvs_input = fits
         b.notes["dvs_input"] = {"applied": bool(fits), "from": "input shape"}

@@ -27,6 +27,12 @@ READOUT = "readout"
 DVS_MAX_SIZE = 128
 
 
+def fits_dvs(shape) -> bool:
+    """Whether an input of shape (c, h, w) can come through the chip's DVS layer."""
+    c, h, w = shape
+    return c in (1, 2) and h <= DVS_MAX_SIZE and w <= DVS_MAX_SIZE
+
+
 @dataclass
 class Route:
     """Where a layer's spikes (or the input's events) go: `target` is the index of a layer in
@@ -64,6 +70,11 @@ class SpikingLayer:
     routes: list = field(default_factory=list)
     #: True when the layer's output is an output of the model (monitored on the chip)
     is_output: bool = False
+
+    @property
+    def label(self) -> str:
+        """The layer's name in messages: 'conv+neurons' modules, or the convolution's alone."""
+        return f"{self.name}+{self.spiking_name}" if self.spiking_name else self.name
 
     @property
     def kernel_size(self) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..config.model import conv_out
 from ..errors import ModelError
-from .graph import DVS_MAX_SIZE, DvsInput, Network, Route, SpikingLayer
+from .graph import DvsInput, Network, Route, SpikingLayer, fits_dvs
 
 #: A core's configuration has two destination slots (config.model.CnnLayer.destinations), and so
 #: has the DVS layer's.
@@ -400,7 +400,7 @@ class NirGraph:
         dvs_layer = None
         if dvs is None:
             # as for PyTorch models: camera events enter through the DVS layer when it can take them
-            dvs = c in (1, 2) and h <= DVS_MAX_SIZE and w <= DVS_MAX_SIZE
+            dvs = fits_dvs((c, h, w))
             notes["dvs_input"] = {"applied": bool(dvs), "from": "input shape"}
         else:
             notes["dvs_input"] = {"applied": bool(dvs), "from": "argument"}
