@@ -37,34 +37,45 @@ def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, 
     """
     nsyn = 0
     nspk = 0
-    for ky in range(k):
-        ny = y + py - ky
-        if ny < 0 or ny % sy != 0:
-            continue
-        oy = ny // sy
+    hi = np.int16(th_hi)
+    lo = np.int16(th_lo)
+    # the kernel rows and columns that reach an output (F2), in order, without a division per row:
+    # ky steps by the stride from the first one aligned to it, and oy steps down by one
+    ky0 = (y + py) % sy
+    kx0 = (x + px) % sx
+    oy = (y + py - ky0) // sy
+    ox0 = (x + px - kx0) // sx
+    for ky in range(ky0, k, sy):
+        if oy < 0:
+            break
         if oy >= hout:
+            oy -= 1
             continue
-        for kx in range(k):
-            nx = x + px - kx
-            if nx < 0 or nx % sx != 0:
-                continue
-            ox = nx // sx
+        ox = ox0
+        for kx in range(kx0, k, sx):
+            if ox < 0:
+                break
             if ox >= wout:
+                ox -= 1
                 continue
             wb = woff + ((c * k + ky) * k + kx) * cout
             nb = noff + (oy * wout + ox) * cout
             # local row views and branch-free arithmetic let the compiler vectorise this loop
             vrow = state[nb:nb + cout]
             wrow = weights[wb:wb + cout]
-            count = 0
+            # int16 lanes (each result cast back to int16, which the compiler keeps narrow): the
+            # widest vectors for the loop every SynOp runs. v - hi fits int16 as hi >= 1 (validated).
+            count = False
             for f in range(cout):
-                v = _overflow(np.int32(vrow[f]) + np.int32(wrow[f]), wrap)
-                s = np.int32(v >= th_hi)
-                v = v - s * (v if rtz else th_hi)
-                v = max(v, th_lo)
-                vrow[f] = np.int16(v)
-                fired[f] = np.uint8(s)
-                count += s
+                t = np.int32(vrow[f]) + np.int32(wrow[f])
+                v = np.int16(t) if wrap else np.int16(min(max(t, INT16_MIN), INT16_MAX))
+                fire = v >= hi
+                r = np.int16(0) if rtz else np.int16(np.int32(v) - np.int32(hi))
+                v = r if fire else v
+                v = v if v >= lo else lo
+                vrow[f] = v
+                fired[f] = np.uint8(fire)
+                count |= fire
             if count:
                 for f in range(cout):
                     if fired[f]:
@@ -74,6 +85,8 @@ def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, 
                         spk_y[nspk] = oy
                         nspk += 1
             nsyn += cout
+            ox -= 1
+        oy -= 1
     return nsyn, nspk
 
 
