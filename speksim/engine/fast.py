@@ -62,6 +62,8 @@ class FastEngine:
         self.spk = [np.zeros(nspk, np.int64) for _ in range(4)]
         self.fired = np.zeros(int(max(1, core[:, C_COUT].max())), np.uint8)
         self.rs = new_state()
+        # the next instant of every server (by block id), then of every output stage (N_BLOCKS + queue id)
+        self.wk = np.full(N_BLOCKS + N_QUEUED, INF, np.int64)
         self.stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
         self.series = np.zeros((N_SERIES, min(64, self.max_bins), N_BLOCKS), np.int64)
         self.out = np.zeros((out_capacity, 6), np.int64)
@@ -113,7 +115,7 @@ class FastEngine:
                   (inputs.t_ns, inputs.target, inputs.a, inputs.x, inputs.y)] if n else [empty] * 5
         state = (net.core, net.dvs, net.copies, net.weights, net.biases, net.fifo_depth, net.out_depth,
                  net.params, self.active_q, self.active_plain, self.state, self.fq, self.fc, self.oq, self.oc,
-                 self.sv, self.st, self.spk[0], self.spk[1], self.spk[2], self.spk[3], self.fired, self.rs)
+                 self.sv, self.st, self.spk[0], self.spk[1], self.spk[2], self.spk[3], self.fired, self.rs, self.wk)
         while True:
             if self.g[G_RESUME] and not _resume(*state, self.stats, self.series, self.out, self.g, *arrays, n,
                                                 self.n_fed, lag, final, self.bn):

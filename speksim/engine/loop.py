@@ -21,7 +21,7 @@ from .compiled import (
     C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAK, C_LEAKNS, C_NCOPY, C_NOFF,
     C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKOFF, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_WIN,
     C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY,
-    D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_CORES,
+    D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_BLOCKS, N_CORES,
     P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_RO_ERRATA,
     P_RO_LAYER, P_RO_MON, P_RO_PIN, P_RO_SEL, P_RO_THRESH, P_RO_TICK, P_RO_WINDOW, P_TICK_NS, P_WRAP, READOUT,
     R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY,
@@ -32,17 +32,21 @@ from .readout import RS_AVG, RS_BLOCKED, RS_CLASS, RS_END, RS_FREE, RS_NEXT, rea
 
 INF = np.int64(2**62)
 
-# Every function here is compiled with _nrt=False: they allocate nothing, and with numba's runtime
-# on, the reference counting of the ~25 array arguments of each step cost 2 us per step (40x the
-# loop's own work). Helpers are inlined into _run for the same reason.
+# Every function here is compiled with numba's private option _nrt=False: they allocate nothing,
+# and with numba's runtime on, the reference counting of the array arguments and views at every
+# step makes a replay 13x slower. numba's maintainers declined to make the option public, so
+# pyproject.toml caps numba at the newest release tests/test_jit_options.py passed with. Helpers
+# are inlined into _run: a call with this many array arguments costs more than most steps.
+# _run and _resume release the GIL: other threads (reading the next chunk of a recording, other
+# replays) run meanwhile.
 
 # return codes of _run; STOPPED: the next instant is past the end of the run (T12)
 DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK, STOPPED = 0, 1, 2, 3, 4, 5
 
 # server columns sv[block, :]
 (SV_BUSY, SV_START, SV_SHIFT, SV_NSPK, SV_K, SV_DUR, SV_ROOT, SV_BLOCKED, SV_STALLSINCE, SV_LEAKPEND,
- SV_DECCNT, SV_L, SV_F, SV_X, SV_Y, SV_WAKE) = range(16)
-N_SV = SV_WAKE + 1
+ SV_DECCNT, SV_L, SV_F, SV_X, SV_Y) = range(15)
+N_SV = SV_Y + 1
 # FIFO control fc[block, :]; FIFO rows fq[slot, :]
 FC_BASE, FC_HEAD, FC_CNT, FC_TLAST = range(4)
 FQ_LAYER, FQ_F, FQ_X, FQ_Y, FQ_ROOT, FQ_AVAIL = range(6)
@@ -97,7 +101,7 @@ def _occupancy(fc, stats, series, blk, t, bn, delta):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _fifo_push(fq, fc, depth, stats, series, blk, t, bn, layer, f, x, y, root, avail):
+def _fifo_push(fq, fc, depth, stats, series, blk, t, bn, layer, f, x, y, root, avail, wk):
     slot = fc[blk, FC_HEAD] + fc[blk, FC_CNT]
     if slot >= depth[blk]:
         slot -= depth[blk]
@@ -110,6 +114,8 @@ def _fifo_push(fq, fc, depth, stats, series, blk, t, bn, layer, f, x, y, root, a
     fq[pos, FQ_AVAIL] = avail
     stats[blk, S_IN] += 1
     _occupancy(fc, stats, series, blk, t, bn, 1)
+    if avail < wk[blk]:
+        wk[blk] = avail
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -317,7 +323,7 @@ def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, 
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats, series, bn):
+def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats, series, bn, wk):
     """Output stage of core or DVS layer q at t: copies in F5 order, one at a time (T4, T0, T6).
 
     Returns True when it freed an output-queue slot that its stalled server waits for: the only
@@ -344,7 +350,7 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
                 x //= pool
                 y //= pool
             _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, copies[q, ci, K_LAYER], f, x, y,
-                       oq[pos, OQ_ROOT], t + route)
+                       oq[pos, OQ_ROOT], t + route, wk)
             st[q, ST_FREE] = t + route
             stats[q, S_COPIES] += 1
         st[q, ST_BLOCKED] = 0
@@ -362,7 +368,7 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
 
 # not inlined: it runs at most twice a tick, and inlined into _run it slowed every instant by ~15 %
 @njit(cache=True, _nrt=False)
-def _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn):
+def _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk):
     """The readout's tick events to the host output at t (T11, T0): one transfer at a time, each
     taking the sender and arriving `readout_event_ns` later; a full host-output FIFO holds it."""
     while rs[RS_END] > rs[RS_NEXT] and rs[RS_FREE] <= t:
@@ -372,7 +378,7 @@ def _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn):
         rs[RS_BLOCKED] = 0
         ns = params[P_READOUT_NS]
         _fifo_push(fq, fc, fifo_depth, stats, series, HOST_OUT, t, bn, params[P_RO_LAYER], rs[RS_CLASS],
-                   rs[RS_NEXT], rs[RS_AVG], -1, t + ns)
+                   rs[RS_NEXT], rs[RS_AVG], -1, t + ns, wk)
         stats[READOUT, S_COPIES] += 1
         rs[RS_FREE] = t + ns
         rs[RS_NEXT] += 1
@@ -391,7 +397,7 @@ def _horizon(g, period):
 
 @njit(cache=True, inline="always", _nrt=False)
 def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc, fifo_depth,
-               stats, series, bn, g, final):
+               stats, series, bn, g, final, wk):
     """Input link at t (T1): events in recording order, one start per host_in_ns.
 
     Returns True, and sets G_RESUME, when the chunk is used up and the next chunk's first input
@@ -417,7 +423,7 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
             g[G_LBLOCKED] = 1
             return False
         _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, tgt, in_a[p], in_x[p], in_y[p],
-                   root_base + p, t + lat)
+                   root_base + p, t + lat, wk)
         lag[p] = t + lat - in_t[p]
         g[G_LAST] = t
         g[G_HASLAST] = 1
@@ -429,9 +435,46 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
     return False
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _server_wake(b, sv, fq, fc, spk_o):
+    """The next instant at which server b has something to do (INF: nothing until a FIFO push,
+    which lowers its wake, or until its output queue frees a slot, which calls another round)."""
+    if sv[b, SV_BUSY]:
+        if sv[b, SV_BLOCKED]:
+            return INF
+        k = sv[b, SV_K]
+        if k < sv[b, SV_NSPK]:
+            return sv[b, SV_START] + spk_o[sv[b, SV_L] + k] + sv[b, SV_SHIFT]
+        return sv[b, SV_START] + sv[b, SV_DUR] + sv[b, SV_SHIFT]
+    if fc[b, FC_CNT] > 0:
+        return fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL]
+    return INF
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _stage_wake(q, oc, st):
+    """The next instant at which the output stage of q can send (INF: nothing queued, or held by
+    a full FIFO, which it tries again every round)."""
+    if oc[q, OC_CNT] > 0 and not st[q, ST_BLOCKED]:
+        return st[q, ST_FREE]
+    return INF
+
+
 @njit(cache=True, _nrt=False)
+def _waiting(active_q, sv, oc, st, rs, g, readout):
+    """Whether anything waits for a slot (T9): the link, a stalled server, a held output stage or
+    the readout's sender. Asked only when nothing else can happen."""
+    if g[G_LBLOCKED]:
+        return True
+    for q in active_q:
+        if (sv[q, SV_BUSY] and sv[q, SV_BLOCKED]) or (oc[q, OC_CNT] > 0 and st[q, ST_BLOCKED]):
+            return True
+    return readout and rs[RS_END] > rs[RS_NEXT] and rs[RS_BLOCKED] != 0
+
+
+@njit(cache=True, nogil=True, _nrt=False)
 def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
-            state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, rs, stats, series, out, g,
+            state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, rs, wk, stats, series, out, g,
             in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, bn):
     """Finish the instant the previous chunk stopped in (see _link_send): the rounds of `_run`,
     entered as a later round (visiting the stalled and plain servers again changes nothing), so
@@ -447,23 +490,27 @@ def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, a
             if sv[q, SV_BLOCKED]:
                 _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
                                 oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
+                wk[q] = _server_wake(q, sv, fq, fc, spk_o)
         for b in active_plain:
             _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g)
+            wk[b] = _server_wake(b, sv, fq, fc, spk_o)
         if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
-                      fifo_depth, stats, series, bn, g, final):
+                      fifo_depth, stats, series, bn, g, final, wk):
             return False
         for q in active_q:
-            if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
-                                                 out_depth, st, sv, stats, series, bn):
-                again = True
+            if oc[q, OC_CNT] > 0:
+                if _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats,
+                               series, bn, wk):
+                    again = True
+                wk[N_BLOCKS + q] = _stage_wake(q, oc, st)
         if rs[RS_END] > rs[RS_NEXT]:
-            _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn)
+            _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk)
     return True
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, nogil=True, _nrt=False)
 def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
-         state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, rs, stats, series, out, g,
+         state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, rs, wk, stats, series, out, g,
          in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns, limit, limit_code, bn):
     """Advance the chip until a stop (see module docstring); returns one of the codes above.
 
@@ -475,44 +522,21 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
     period = params[P_HOST_IN_NS]
     n_bins = series.shape[1]
     while True:
-        # the next instant at which anything can happen
+        # the next instant at which anything can happen: the earliest wake of a server or stage
+        # (kept up to date where they change, so this is a minimum over a short array), the input
+        # link, or the readout's sender
         t_work = INF
+        for i in range(wk.shape[0]):
+            if wk[i] < t_work:
+                t_work = wk[i]
         if g[G_POS] < n_in and not g[G_LBLOCKED]:
             r = in_t[g[G_POS]]
             if g[G_HASLAST] and g[G_LAST] + period > r:
                 r = g[G_LAST] + period
             t_work = min(t_work, r)
-        waiting = g[G_LBLOCKED] == 1
-        for q in active_q:
-            # each server's next instant, kept in SV_WAKE so that the first round visits only those due
-            w = INF
-            if sv[q, SV_BUSY]:
-                if sv[q, SV_BLOCKED]:
-                    waiting = True
-                elif sv[q, SV_K] < sv[q, SV_NSPK]:
-                    w = sv[q, SV_START] + spk_o[sv[q, SV_L] + sv[q, SV_K]] + sv[q, SV_SHIFT]
-                else:
-                    w = sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT]
-            elif fc[q, FC_CNT] > 0:
-                w = fq[fc[q, FC_BASE] + fc[q, FC_HEAD], FQ_AVAIL]
-            sv[q, SV_WAKE] = w
-            t_work = min(t_work, w)
-            if oc[q, OC_CNT] > 0:
-                if st[q, ST_BLOCKED]:
-                    waiting = True
-                else:
-                    t_work = min(t_work, st[q, ST_FREE])
-        for b in active_plain:
-            if sv[b, SV_BUSY]:
-                t_work = min(t_work, sv[b, SV_START] + sv[b, SV_DUR])
-            elif fc[b, FC_CNT] > 0:
-                t_work = min(t_work, fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL])
-        if readout and rs[RS_END] > rs[RS_NEXT]:
-            if rs[RS_BLOCKED]:
-                waiting = True
-            else:
-                t_work = min(t_work, rs[RS_FREE])
-        if t_work == INF and waiting:
+        if readout and rs[RS_END] > rs[RS_NEXT] and not rs[RS_BLOCKED]:
+            t_work = min(t_work, rs[RS_FREE])
+        if t_work == INF and _waiting(active_q, sv, oc, st, rs, g, readout):
             # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
             g[G_DEADT] = g[G_TNOW]
             return DEADLOCK
@@ -544,7 +568,7 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
                         stats[q, S_LEAKMERGED] += 1
                     else:
                         sv[q, SV_LEAKPEND] = 1
-                        sv[q, SV_WAKE] = t
+                        wk[q] = t
             if params[P_RO_TICK]:
                 # F7, T11: the tick's result is to be sent from now on, or lost if the last is still waiting
                 lost = readout_tick(rs, params[P_RO_WINDOW], params[P_RO_THRESH], params[P_RO_MON], params[P_RO_PIN])
@@ -562,20 +586,23 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
         while again:
             again = False
             for q in active_q:
-                if (sv[q, SV_WAKE] <= t) if first else sv[q, SV_BLOCKED]:
+                if (wk[q] <= t) if first else sv[q, SV_BLOCKED]:
                     _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
                                     oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
+                    wk[q] = _server_wake(q, sv, fq, fc, spk_o)
             first = False
             for b in active_plain:
-                _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g)
+                if wk[b] <= t:
+                    _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g)
+                    wk[b] = _server_wake(b, sv, fq, fc, spk_o)
             if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
-                          fifo_depth, stats, series, bn, g, final):
+                          fifo_depth, stats, series, bn, g, final, wk):
                 return NEED_INPUT       # the next chunk's first input may still start at t
-            # senders by rank: the DVS stage (first in active_q when the DVS layer is active), cores,
-            # the readout
             for q in active_q:
-                if oc[q, OC_CNT] > 0 and _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc,
-                                                     out_depth, st, sv, stats, series, bn):
-                    again = True
+                if oc[q, OC_CNT] > 0:
+                    if _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats,
+                                   series, bn, wk):
+                        again = True
+                    wk[N_BLOCKS + q] = _stage_wake(q, oc, st)
             if readout and rs[RS_END] > rs[RS_NEXT]:
-                _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn)
+                _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk)
