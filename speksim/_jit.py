@@ -14,6 +14,12 @@ source folder>` (one subfolder per installed copy, so copies never share stale c
 - macOS: `~/Library/Caches/speksim`;
 - Windows: `%LOCALAPPDATA%\\speksim\\Cache`.
 
+numba keeps a cached function while its own source file is unchanged; but a function of
+`engine/loop.py` also holds the kernels it inlines (`kernels.py`) and the column numbers it reads
+(`engine/compiled.py`, `blocks.py`), so a change there alone would leave it stale, silently
+computing with the old code. speksim's functions are therefore stamped with every source file
+compiled code depends on (`DEPENDS`): a change to any of them recompiles them all.
+
 numba's own settings still win: with `NUMBA_CACHE_DIR` set, every cache (speksim's included)
 goes there; with `NUMBA_CACHE_LOCATOR_CLASSES` set, numba uses exactly those locators. When the
 per-user folder cannot be written, numba chooses as it would without speksim. Functions of any
@@ -22,6 +28,8 @@ other package are cached as numba always does.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -57,6 +65,28 @@ def numba_cache_dir() -> Optional[Path]:
     return None if base is None else base / "numba"
 
 
+#: The files and folders (relative to the package) whose source speksim's compiled code depends on.
+DEPENDS = ("_jit.py", "blocks.py", "kernels.py", "engine", "io")
+
+
+def sources_stamp(package_dir: str = _PACKAGE_DIR) -> str:
+    """A digest of the path, modification time and size of every source file in `DEPENDS`."""
+    digest = hashlib.sha256()
+    for rel in DEPENDS:
+        path = os.path.join(package_dir, rel)
+        files = [path] if rel.endswith(".py") else sorted(
+            os.path.join(path, name) for name in os.listdir(path) if name.endswith(".py"))
+        for f in files:
+            st = os.stat(f)
+            digest.update(f"{os.path.relpath(f, package_dir)}:{st.st_mtime_ns}:{st.st_size};".encode())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _stamp() -> str:
+    return sources_stamp()
+
+
 def in_package(py_file: str) -> bool:
     """True for a source file of this speksim installation."""
     return os.path.realpath(py_file).startswith(_PACKAGE_DIR + os.sep)
@@ -73,6 +103,10 @@ class SpeksimCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheL
 
     def get_cache_path(self):
         return self._cache_path
+
+    def get_source_stamp(self):
+        # numba's own stamp covers only the function's file (see the module docstring)
+        return super().get_source_stamp(), _stamp()
 
     @classmethod
     def from_function(cls, py_func, py_file):

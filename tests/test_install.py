@@ -188,3 +188,23 @@ def test_wheel_then_editable_install_keeps_the_command_working(tmp_path):
     where = _run([py, "-c", "import speksim; print(speksim.__file__, speksim.__version__)"], cwd=tmp_path, env=env)
     assert where.returncode == 0, where.stderr
     assert Path(where.stdout.split()[0]).resolve() == (src / "speksim" / "__init__.py").resolve()
+
+
+def test_cached_code_is_stamped_with_every_file_it_depends_on(tmp_path):
+    # a cached event loop holds the kernels it inlines: editing kernels.py alone must recompile it
+    from speksim import _jit
+    pkg = tmp_path / "speksim"
+    for rel in ("_jit.py", "blocks.py", "kernels.py", "engine/loop.py", "engine/compiled.py", "io/prophesee.py",
+                "cli/run.py"):
+        (pkg / rel).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / rel).write_text("x = 1\n")
+    before = _jit.sources_stamp(str(pkg))
+    assert _jit.sources_stamp(str(pkg)) == before
+    (pkg / "cli/run.py").write_text("x = 2\n")          # not compiled code: no recompile
+    assert _jit.sources_stamp(str(pkg)) == before
+    for rel in ("kernels.py", "engine/compiled.py", "blocks.py"):
+        st = (pkg / rel).stat()
+        os.utime(pkg / rel, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+        now = _jit.sources_stamp(str(pkg))
+        assert now != before, rel
+        before = now
