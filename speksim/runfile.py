@@ -33,6 +33,7 @@ from typing import Optional
 import numpy as np
 
 from ._files import atomic_path, check_interrupt, parse_temporary, process_alive
+from ._gc import gc_paused
 from ._version import __version__
 from .blocks import BLOCK_NAMES, SERIES_UNITS
 from .errors import RunFileError
@@ -434,7 +435,8 @@ def _read(f) -> Result:
     for key, ds in f["metadata"].items():
         text = ds[()]
         text = text.decode("utf-8") if isinstance(text, bytes) else str(text)
-        metadata[key] = json.loads(text)
+        with gc_paused():       # the configuration's weights are many small lists
+            metadata[key] = json.loads(text)
     return Result(outputs=outputs, stats=stats, input_t_ns=f["input/t_ns"][()], lag_ns=f["input/lag_ns"][()],
                   series=series, bin_ns=int(f.attrs["bin_ns"]), t_end_ns=int(f.attrs["t_end_ns"]),
                   states=states, metadata=metadata, cut=bool(f.attrs.get("cut", False)),

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import atomic_path
+from .._gc import gc_paused
 from ..errors import ConfigError
 from .model import ChipConfig, CnnLayerConfig, CnnLayerDestination, DvsDestination, DvsLayerConfig, ReadoutConfig
 
@@ -33,8 +34,9 @@ def config_to_dict(config: ChipConfig) -> dict:
     data; a core equal to the default `CnnLayerConfig()` is written as `null`."""
     default = CnnLayerConfig()
     layers = []
-    for i, layer in enumerate(config.cnn_layers):
-        layers.append(None if _same(layer, default) else _dump(layer, f"cnn_layers[{i}]"))
+    with gc_paused():
+        for i, layer in enumerate(config.cnn_layers):
+            layers.append(None if _same(layer, default) else _dump(layer, f"cnn_layers[{i}]"))
     d = {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, "cnn_layers": layers,
          "dvs_layer": _dump(config.dvs_layer, "dvs_layer"), "readout": _dump(config.readout, "readout")}
     if config.model is not None:
@@ -94,7 +96,8 @@ def load_config(path) -> ChipConfig:
     """Read a configuration written by `save_config` (or hand-written in the same shape)."""
     path = Path(path)
     try:
-        d = json.loads(path.read_bytes().decode("utf-8"))
+        with gc_paused():
+            d = json.loads(path.read_bytes().decode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
