@@ -58,11 +58,18 @@ def _missing(name: str):
             return (f"{path.name} is not there: the shared models and traces folder sits beside the checkout "
                     "(../shared/models, ../shared/traces)")
     try:
-        import sinabs  # noqa: F401
-        import torch  # noqa: F401
+        _speck_models()
     except ImportError as e:
-        return f"needs torch and sinabs ({e}): pip install torch sinabs"
+        return f"needs torch, sinabs and pytest ({e}): pip install torch sinabs pytest"
     return None
+
+
+def _speck_models():
+    """The tests' module that builds the shared networks (it imports torch, sinabs and pytest)."""
+    if str(REPO / "tests") not in sys.path:
+        sys.path.insert(0, str(REPO / "tests"))
+    import speck_models
+    return speck_models
 
 
 def _load(name: str):
@@ -70,9 +77,7 @@ def _load(name: str):
     into sinabs, building the chip configuration from it. Returns (times, events, snn, config)."""
     from speksim import io as sio
     from speksim.importers.build import ModelWarning, from_torch
-    if str(REPO / "tests") not in sys.path:
-        sys.path.insert(0, str(REPO / "tests"))
-    import speck_models
+    speck_models = _speck_models()
     ann, params, trace, shape, prepare = NETWORKS[name]
     t0 = time.perf_counter()
     events = prepare(sio.read_events(TRACES / trace))

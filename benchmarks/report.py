@@ -54,13 +54,19 @@ def render(results: dict) -> str:
            f"python {m['python']}, " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
            + (f"; commit {m['git']['commit'][:10]}{' (modified)' if m['git']['modified'] else ''}" if m["git"] else ""),
            f"Load average at start {m['load_average_start']}, at end {results.get('load_average_end')}. "
-           f"Medians of {results['settings']['repeats']} runs after JIT warm-up; (min–max) over the runs.", ""]
+           + _repeats(results['settings']['repeats']), ""]
     for section in (_throughput, _peers, _targets, _where, _compile, _memory, _reference):
         lines = section(w, results)
         if lines:
             out += lines + [""]
     skipped = [f"- {k}: skipped: {v['skipped']}" for k, v in w.items() if isinstance(v, dict) and "skipped" in v]
     return "\n".join(out + skipped)
+
+
+def _repeats(n: int) -> str:
+    if n == 1:
+        return "Timed figures: one run after JIT warm-up."
+    return f"Timed figures: medians of {n} runs after JIT warm-up, (min–max) over the runs."
 
 
 def _throughput(w, results):
