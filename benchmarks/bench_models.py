@@ -115,7 +115,7 @@ def network(name: str, repeats: int, prefix: int, progress=print) -> dict:
 
     # warm-ups: JIT (or cache load), SimPy's first use, torch's first forward
     timed_run(config, events[:2000])
-    peers.reference_prefix(config, events[:200])
+    timed_run(config, events[:200], engine="reference")
     with peers.torch_threads(1):
         peers.sinabs_forward(snn, events[:2000], shape, 10_000)
 
@@ -124,10 +124,14 @@ def network(name: str, repeats: int, prefix: int, progress=print) -> dict:
     for rep in range(repeats):
         progress(f"  {name}: repeat {rep + 1} of {repeats}")
         runs["load"].append(_load(name)[0])
-        runs["speksim"].append(timed_run(config, events))
-        runs["speksim_prefix"].append(timed_run(config, head))
+        for key, ev, engine in (("speksim", events, "fast"), ("speksim_prefix", head, "fast"),
+                                ("reference", head, "reference")):
+            sample = timed_run(config, ev, engine)
+            # only the first Results are read; the others, kept, would slow the garbage collector
+            if rep:
+                del sample["result"]
+            runs[key].append(sample)
         runs["naive"].append(peers.naive_prefix(config, head))
-        runs["reference"].append(peers.reference_prefix(config, head))
         for key, step_us, threads in SINABS_RUNS:
             with peers.torch_threads(threads or threads_all):
                 runs[key].append(peers.sinabs_forward(snn, events, shape, step_us))

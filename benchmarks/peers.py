@@ -4,9 +4,9 @@
   recording binned into frames of `step_us`, fed in chunks of steps with the neurons keeping
   their state between chunks, the way one replays a long recording without a chip. Binning and
   the forward are timed apart, so the table can tell what the binning costs.
-- The plain numpy event loop (`benchmarks.naive`) and speksim's SimPy reference engine: both far
-  slower, so they run on a prefix of the recording and their time is extrapolated by input
-  events (and compared with the fast engine on the same prefix).
+- The plain numpy event loop (`benchmarks.naive`), far slower, so that it runs on a prefix of the
+  recording and its time is extrapolated by input events (speksim's SimPy reference engine, the
+  third peer, runs through the public API like the fast engine, on the same prefix).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from .common import timed_run
 from .naive import run_naive
 
 #: time steps per forward call: 250 frames of 2x128x128 float32 are 33 MB
@@ -80,7 +79,3 @@ def naive_prefix(config, events) -> dict:
     return {"wall_s": wall, "synops": counts["synops"], "events": counts["inputs"] + counts["copies"],
             "outputs": counts["outputs"], "spikes": counts["spikes"]}
 
-
-def reference_prefix(config, events) -> dict:
-    """speksim's SimPy reference engine over `events` (the public API, as `timed_run`)."""
-    return timed_run(config, events, engine="reference")
