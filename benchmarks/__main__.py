@@ -3,6 +3,7 @@
     python -m benchmarks                      # everything (about 15 minutes on a 2-core machine)
     python -m benchmarks --quick              # a smoke run (about 2 minutes)
     python -m benchmarks --only gesture chain --repeats 3
+    python -m benchmarks --show benchmarks/results/FILE.json   # the table of an earlier run
 
 Run from the checkout's root. Workloads (--only takes these names; `synthetic` means the four
 generated ones):
@@ -97,7 +98,12 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int,
                     help="timed runs per figure, of which the median (default 5; 1 with --quick)")
     ap.add_argument("--json", help="where to write the figures (default: benchmarks/results/<date>-<time>.json)")
+    ap.add_argument("--show", metavar="JSON", help="print the table of an earlier run's results file, and run nothing")
     args = ap.parse_args(argv)
+    if args.show:
+        with open(args.show) as fh:
+            print(render(json.load(fh)))
+        return 0
     if args.repeats is not None and args.repeats < 1:
         ap.error("--repeats must be at least 1")
     chosen = set(args.only or ORDER)

@@ -170,11 +170,17 @@ def _compile(w, results):
             f"- warm (a second process, cached code, to its first result): {_s(c['warm_s'])}"]
 
 
+def _length(seconds: float) -> str:
+    if not seconds:
+        return "empty run"
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds:g} s"
+
+
 def _memory(w, results):
     mem = w.get("memory")
     if not mem:
         return []
-    rows = [[f"{r['seconds']:g} s" if r["seconds"] else "empty run", f"{r['events']:,}", f"{r['outputs']:,}",
+    rows = [[_length(r["seconds"]), f"{r['events']:,}", f"{r['outputs']:,}",
              f"{r['peak_rss_mb']:.0f} MB", _s(r["wall_s"]), f"{r['run_file_mb']:.1f} MB"] for r in mem["rows"]]
     return (["## Peak memory against recording length (demo network, 20 k events/s, run file streamed)", ""]
             + _table(["recording", "input events", "output events", "peak memory", "wall", "run file"], rows)
