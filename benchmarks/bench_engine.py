@@ -1,20 +1,19 @@
-"""Throughput, compile time, cached start and peak memory of the fast engine.
-
-    python benchmarks/bench_engine.py            # full run (about a minute)
-    python benchmarks/bench_engine.py --quick    # smaller inputs
+"""The fast engine on generated workloads: throughput, what its time is made of, compile time,
+and the reference engine's throughput.
 
 Workloads (generated here, seeded):
-  single  one core, 3x3 16->16 channels on 64x64, fed Poisson spike events, monitored
-  chain   four cores 2->8->16->16->8, 3x3, sum-pooling 2 between them, the last monitored
-Figures are wall-clock after JIT warm-up, on one CPU core; compile time is measured apart, in a
-fresh numba cache. "events" counts input events plus every routed copy (monitor and destination
-transfers) that the output stages made.
+  single     one core, 3x3 16->16 channels on 64x64, fed Poisson spike events at 200 k/s, monitored
+  single-4   the same with 4 channels in and out
+  single-64  64 channels in and out on 16x16, on core 5 (whose kernel memory holds them), at 50 k/s
+             (which keeps the core about half busy; at 200 k/s its input would pile up)
+  chain      four cores 2->8->16->16->8, 3x3, sum-pooling 2 between them, the last monitored,
+             fed at 100 k/s
+The three widths of `single` change the SynOps per event by 16x while the events stay alike,
+which is what the fit of the feed loop's time as a*SynOps + b*events needs.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import subprocess
 import sys
@@ -23,22 +22,29 @@ import time
 
 import numpy as np
 
-import speksim
-from speksim import ChipConfig, CnnLayerConfig, Simulation, make_events
+from speksim import ChipConfig, CnnLayerConfig
 
-CHIP = speksim.load_chip("speck2f")
+from .common import REPO, poisson_spikes, rates, span_s, summarize, timed_run
+
+#: name -> (input rate in events/s, (channels, map side, core) of a single core, or None for the chain)
+WORKLOADS = {"single-4": (200_000, (4, 64, 0)), "single": (200_000, (16, 64, 0)),
+             "single-64": (50_000, (64, 16, 5)), "chain": (100_000, None)}
+#: the workloads of one core, over which the feed loop's cost is fitted
+ONE_CORE = ("single-4", "single", "single-64")
 
 
-def single_core(seed=0):
+def single_core(width: int = 16, size: int = 64, core: int = 0, seed: int = 0):
+    """One monitored core, 3x3 width->width on size x size; returns (config, input shape)."""
     rng = np.random.default_rng(seed)
     cfg = ChipConfig()
-    w = rng.integers(-3, 4, size=(16, 16, 3, 3)).astype(np.int8)
-    cfg.cnn_layers[0] = CnnLayerConfig.conv(w, (64, 64), padding=1, threshold_high=40, threshold_low=-40,
-                                            monitor_enable=True)
-    return cfg, dict(channels=16, size=64)
+    w = rng.integers(-3, 4, size=(width, width, 3, 3)).astype(np.int8)
+    cfg.cnn_layers[core] = CnnLayerConfig.conv(w, (size, size), padding=1, threshold_high=40, threshold_low=-40,
+                                               monitor_enable=True)
+    return cfg, dict(channels=width, size=size, layer=core)
 
 
-def chain4(seed=0):
+def chain4(seed: int = 0):
+    """Four cores 2->8->16->16->8 with sum-pooling 2 between them; returns (config, input shape)."""
     rng = np.random.default_rng(seed)
     cfg = ChipConfig()
     chans = [2, 8, 16, 16, 8]
@@ -49,108 +55,90 @@ def chain4(seed=0):
             w, (size, size), padding=1, threshold_high=40, threshold_low=-40, monitor_enable=(k == 3),
             destinations=[(k + 1, 2, 0)] if k < 3 else [])
         size //= 2
-    return cfg, dict(channels=2, size=64)
+    return cfg, dict(channels=2, size=64, layer=0)
 
 
-def poisson_spikes(n, rate_hz, channels, size, seed=1, t0_us=0.0):
-    rng = np.random.default_rng(seed)
-    t = t0_us + np.cumsum(rng.exponential(1e6 / rate_hz, n))
-    return make_events("spike", t=t.astype(np.int64), layer=np.zeros(n, np.int64),
-                       feature=rng.integers(0, channels, n), x=rng.integers(0, size, n), y=rng.integers(0, size, n))
+def workload(name: str):
+    """(config, input shape, input rate) of a named workload."""
+    rate, single = WORKLOADS[name]
+    cfg, shape = chain4() if single is None else single_core(*single)
+    return cfg, shape, rate
 
 
-def throughput(name, cfg, shape, n, rate_hz):
-    ev = poisson_spikes(n, rate_hz, **shape)
-    Simulation(cfg, CHIP).run(ev[:2000])  # JIT warm-up (and cache load)
-    t = time.perf_counter()
-    r = Simulation(cfg, CHIP).run(ev)
-    wall = time.perf_counter() - t
-    synops = int(r.stats["synops"].sum())
-    routed = int(r.stats["copies"].sum())
-    used = r.used_cores()
-    busiest = max(used, key=lambda k: r.stats["busy_ns"][k])
-    return dict(workload=name, input_events=n, input_rate_hz=rate_hz, wall_s=round(wall, 3),
-                synops=synops, synops_per_s=synops / wall, routed_events=routed,
-                events_per_s=(n + routed) / wall, outputs=len(r.outputs),
-                simulated_s=r.t_end_ns / 1e9, busiest_core_utilisation=r.stats["busy_ns"][busiest] / r.t_end_ns,
-                stall_ns=int(r.stats["stall_ns"].sum()))
+def throughput(name: str, n: int, repeats: int) -> dict:
+    """The fast engine on `n` inputs of a workload: medians of `repeats` runs after a warm-up."""
+    cfg, shape, rate = workload(name)
+    ev = poisson_spikes(n, rate, **shape)
+    timed_run(cfg, ev[:2000])  # JIT warm-up (or cache load)
+    row = summarize([_without_result(timed_run(cfg, ev)) for _ in range(repeats)])
+    row.update(rates(row, span_s(ev)), workload=name, input_events=n, input_rate_hz=rate)
+    return row
 
 
-_MEMORY_CHILD = """
-import resource, sys, numpy as np
-sys.path.insert(0, {bench!r})
-from bench_engine import chain4, poisson_spikes, CHIP
-from speksim import Simulation
-cfg, shape = chain4()
-sim = Simulation(cfg, CHIP, keep_outputs=False)
-n_total, chunk, t0 = {n}, 250_000, 0.0
-done = outs = 0
-while done < n_total:
-    ev = poisson_spikes(chunk, 100_000, seed=done, t0_us=t0, **shape)
-    t0 = float(ev["t"][-1])
-    outs += len(sim.feed(ev))
-    done += chunk
-r = sim.finish()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, outs + len(sim.last_outputs))
-"""
+def _without_result(figures: dict) -> dict:
+    # Results kept alive would slow the garbage collector in the runs after them
+    del figures["result"]
+    return figures
 
+
+def fit_feed(rows: list) -> dict:
+    """Least squares of the feed loop's median wall time as a*SynOps + b*(events served), with no
+    constant (a run of nothing costs nothing) and neither cost below zero; a in ns per SynOp, b in
+    ns per served event, and each row's fitted time over its measured one.
+
+    The error minimised is relative (each row divided by its measured time), so that a long
+    workload does not outweigh the others."""
+    x = np.array([[r["synops"], r["served"]] for r in rows], float)
+    y = np.array([r["feed_s"] for r in rows]) * 1e9
+    xr, yr = x / y[:, None], np.ones(len(y))
+    (a, b), *_ = np.linalg.lstsq(xr, yr, rcond=None)
+    # a negative cost is noise: the other term alone explains the times better (two-variable NNLS)
+    if a < 0 or b < 0:
+        col = 1 if a < 0 else 0
+        only = float(xr[:, col] @ yr / (xr[:, col] @ xr[:, col]))
+        a, b = (0.0, only) if col == 1 else (only, 0.0)
+    return {"ns_per_synop": float(a), "ns_per_event": float(b), "from": [r["workload"] for r in rows],
+            "fitted_over_measured": {r["workload"]: float((a * r["synops"] + b * r["served"]) / (r["feed_s"] * 1e9))
+                                     for r in rows}}
+
+
+def reference_chain(n: int, repeats: int) -> dict:
+    """The SimPy reference engine on the first `n` inputs of the chain: input events per second,
+    and whether its Result is identical to the fast engine's."""
+    cfg, shape, rate = workload("chain")
+    ev = poisson_spikes(n, rate, **shape)
+    timed_run(cfg, ev[:200], engine="reference")  # imports and first-use costs
+    samples = [timed_run(cfg, ev, engine="reference")]
+    same = samples[0].pop("result").equals(timed_run(cfg, ev)["result"])
+    samples += [_without_result(timed_run(cfg, ev, engine="reference")) for _ in range(repeats - 1)]
+    row = summarize(samples)
+    row.update(workload="chain", input_events=n, input_events_per_s=n / row["wall_s"], identical_to_fast=same)
+    return row
+
+
+# The child's clock starts before its imports: a user's first result waits for them too.
 _START_CHILD = """
 import time; t0 = time.perf_counter()
-import numpy as np
-from speksim import simulate, load_chip, make_events
-import sys; sys.path.insert(0, {bench!r})
-from bench_engine import single_core
-cfg, shape = single_core()
-ev = make_events("spike", t=[0, 5], layer=[0, 0], feature=[0, 1], x=[1, 2], y=[3, 4])
-simulate(cfg, ev, load_chip("speck2f"))
+import speksim
+from benchmarks.bench_engine import single_core
+cfg, _ = single_core()
+ev = speksim.make_events("spike", t=[0, 5], layer=[0, 0], feature=[0, 1], x=[1, 2], y=[3, 4])
+speksim.simulate(cfg, ev)
 print(time.perf_counter() - t0)
 """
 
 
-def child(code, env=None):
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    return out.stdout.split()
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="smaller inputs (for a smoke run)")
-    ap.add_argument("--json", help="also write the figures to this JSON file")
-    args = ap.parse_args(argv)
-    here = os.path.dirname(os.path.abspath(__file__))
-    n = 200_000 if args.quick else 1_000_000
-    figures = {"machine": {"python": sys.version.split()[0], "cpus": os.cpu_count()}}
-
-    with tempfile.TemporaryDirectory() as cache:
+def compile_times() -> dict:
+    """JIT compile time: `cold` is a whole first process (interpreter start to exit) in a fresh,
+    empty numba cache; `warm` is a second process on the cache the first one filled, timed
+    from its first line to its first result."""
+    with tempfile.TemporaryDirectory(prefix="speksim-numba-") as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        run = [sys.executable, "-c", _START_CHILD]
         t = time.perf_counter()
-        child(_START_CHILD.format(bench=here), env)
-        figures["compile_s_cold"] = time.perf_counter() - t
-    child(_START_CHILD.format(bench=here))  # make sure the normal cache is warm
-    figures["start_s_cached"] = float(child(_START_CHILD.format(bench=here))[0])
-
-    cfg, shape = single_core()
-    figures["single"] = throughput("single", cfg, shape, n, 200_000)
-    cfg, shape = chain4()
-    figures["chain"] = throughput("chain", cfg, shape, n, 100_000)
-    n_mem = 2_000_000 if args.quick else 10_000_000
-    rss, outs = child(_MEMORY_CHILD.format(bench=here, n=n_mem))
-    figures["memory"] = dict(input_events=n_mem, peak_rss_mb=float(rss), outputs=int(outs))
-
-    print(f"compile (cold cache, whole first run): {figures['compile_s_cold']:.1f} s")
-    print(f"second process to first simulated result (cached kernels): {figures['start_s_cached']:.2f} s")
-    for key in ("single", "chain"):
-        f = figures[key]
-        print(f"{key:7s} {f['input_events']:>9,} inputs  {f['wall_s']:6.2f} s  "
-              f"{f['synops_per_s'] / 1e6:7.1f} M SynOps/s  {f['events_per_s'] / 1e6:5.2f} M events/s "
-              f"(input + {f['routed_events']:,} routed)  busiest core {f['busiest_core_utilisation']:.0%} busy")
-    m = figures["memory"]
-    print(f"memory  {m['input_events']:,} inputs streamed through the chain: peak RSS {m['peak_rss_mb']:.0f} MB")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(figures, fh, indent=2)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        subprocess.run(run, env=env, cwd=REPO, check=True, capture_output=True, text=True)
+        cold = time.perf_counter() - t
+        t = time.perf_counter()
+        out = subprocess.run(run, env=env, cwd=REPO, check=True, capture_output=True, text=True)
+        warm_process = time.perf_counter() - t
+    return {"cold_s": cold, "warm_s": float(out.stdout.split()[-1]), "warm_process_s": warm_process}
