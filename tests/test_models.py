@@ -54,5 +54,5 @@ def test_mnist_network_runs_on_an_nmnist_recording():
     result = speksim.simulate(config, events, "speck2f")
     assert result.core_stats(config.model["layers"][0]["core"])["events_in"] == len(events)
     # spikes make it through all five layers (this short digit drives too few to reach a class
-    # spike, in sinabs' time-stepped forward as well: benchmarks/bench_models.py shows both)
+    # spike, in sinabs' time-stepped forward as well: `python -m benchmarks --only mnist` shows both)
     assert all(result.core_stats(k)["events_in"] > 0 for k in config.used_cores())
