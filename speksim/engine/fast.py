@@ -16,8 +16,8 @@ from .compiled import (
 )
 from .loop import (
     DEADLOCK, DONE, FC_BASE, FC_CNT, FC_TLAST, FQ_F, FQ_X, FQ_Y, G_DEADT, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS,
-    G_RESUME, G_TEND, G_TLASTIN, INF, NEED_INPUT, N_G, N_SV, OC_BASE, OC_CNT, SERIES_FULL, STOPPED, ST_BLOCKED, ST_COPY,
-    SV_BLOCKED, SV_BUSY, SV_LEAKPEND, SV_STALLSINCE, SV_START, _resume, _run, _spread,
+    G_RESUME, G_TEND, G_TLASTIN, INF, NEED_INPUT, N_G, N_SV, N_WK, OC_BASE, OC_CNT, SERIES_FULL, STOPPED, ST_BLOCKED,
+    ST_COPY, SV_BLOCKED, SV_BUSY, SV_LEAKPEND, SV_STALLSINCE, SV_START, _resume, _run, _spread,
 )
 from .readout import RS_END, RS_NEXT, new_state
 
@@ -62,8 +62,7 @@ class FastEngine:
         self.spk = [np.zeros(nspk, np.int64) for _ in range(4)]
         self.fired = np.zeros(int(max(1, core[:, C_COUT].max())), np.uint8)
         self.rs = new_state()
-        # the next instant of every server (by block id), then of every output stage (N_BLOCKS + queue id)
-        self.wk = np.full(N_BLOCKS + N_QUEUED, INF, np.int64)
+        self.wk = np.full(N_WK, INF, np.int64)      # next instants (see engine.loop)
         self.stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
         self.series = np.zeros((N_SERIES, min(64, self.max_bins), N_BLOCKS), np.int64)
         self.out = np.zeros((out_capacity, 6), np.int64)

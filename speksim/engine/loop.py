@@ -21,7 +21,7 @@ from .compiled import (
     C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAK, C_LEAKNS, C_NCOPY, C_NOFF,
     C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKOFF, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_WIN,
     C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY,
-    D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_BLOCKS, N_CORES,
+    D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_BLOCKS, N_CORES, N_QUEUED,
     P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_RO_ERRATA,
     P_RO_LAYER, P_RO_MON, P_RO_PIN, P_RO_SEL, P_RO_THRESH, P_RO_TICK, P_RO_WINDOW, P_TICK_NS, P_WRAP, READOUT,
     R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY,
@@ -42,6 +42,12 @@ INF = np.int64(2**62)
 
 # return codes of _run; STOPPED: the next instant is past the end of the run (T12)
 DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK, STOPPED = 0, 1, 2, 3, 4, 5
+
+# wk[:]: the next instant of every server (by block id), then of every output stage (W_STAGE +
+# queue id), then the deferred job ends (W_DEFER + queue id, see _set_wake)
+W_STAGE = N_BLOCKS
+W_DEFER = N_BLOCKS + N_QUEUED
+N_WK = W_DEFER + N_QUEUED
 
 # server columns sv[block, :]
 (SV_BUSY, SV_START, SV_SHIFT, SV_NSPK, SV_K, SV_DUR, SV_ROOT, SV_BLOCKED, SV_STALLSINCE, SV_LEAKPEND,
@@ -101,7 +107,7 @@ def _occupancy(fc, stats, series, blk, t, bn, delta):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _fifo_push(fq, fc, depth, stats, series, blk, t, bn, layer, f, x, y, root, avail, wk):
+def _fifo_push(fq, fc, depth, stats, series, blk, t, bn, layer, f, x, y, root, avail, wk, sv):
     slot = fc[blk, FC_HEAD] + fc[blk, FC_CNT]
     if slot >= depth[blk]:
         slot -= depth[blk]
@@ -114,8 +120,22 @@ def _fifo_push(fq, fc, depth, stats, series, blk, t, bn, layer, f, x, y, root, a
     fq[pos, FQ_AVAIL] = avail
     stats[blk, S_IN] += 1
     _occupancy(fc, stats, series, blk, t, bn, 1)
-    if avail < wk[blk]:
-        wk[blk] = avail
+    # an idle server's wake is INF while its FIFO is empty; a busy one looks at its FIFO itself
+    # when its job ends, and an event behind the head waits for the head. A deferred job end
+    # (see _set_wake) is settled here if it is past, or becomes due if it is still to come
+    if fc[blk, FC_CNT] == 1:
+        if not sv[blk, SV_BUSY]:
+            wk[blk] = avail
+        elif blk < N_QUEUED and wk[W_DEFER + blk] < INF:
+            end = wk[W_DEFER + blk]
+            wk[W_DEFER + blk] = INF
+            if end <= t:
+                sv[blk, SV_BUSY] = 0
+                stats[blk, S_BUSY] += end - sv[blk, SV_START]
+                _spread(series, R_BUSY, blk, sv[blk, SV_START], end, bn, 1)
+                wk[blk] = avail
+            else:
+                wk[blk] = end
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -350,7 +370,7 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
                 x //= pool
                 y //= pool
             _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, copies[q, ci, K_LAYER], f, x, y,
-                       oq[pos, OQ_ROOT], t + route, wk)
+                       oq[pos, OQ_ROOT], t + route, wk, sv)
             st[q, ST_FREE] = t + route
             stats[q, S_COPIES] += 1
         st[q, ST_BLOCKED] = 0
@@ -368,7 +388,7 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
 
 # not inlined: it runs at most twice a tick, and inlined into _run it slowed every instant by ~15 %
 @njit(cache=True, _nrt=False)
-def _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk):
+def _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk, sv):
     """The readout's tick events to the host output at t (T11, T0): one transfer at a time, each
     taking the sender and arriving `readout_event_ns` later; a full host-output FIFO holds it."""
     while rs[RS_END] > rs[RS_NEXT] and rs[RS_FREE] <= t:
@@ -378,7 +398,7 @@ def _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk):
         rs[RS_BLOCKED] = 0
         ns = params[P_READOUT_NS]
         _fifo_push(fq, fc, fifo_depth, stats, series, HOST_OUT, t, bn, params[P_RO_LAYER], rs[RS_CLASS],
-                   rs[RS_NEXT], rs[RS_AVG], -1, t + ns, wk)
+                   rs[RS_NEXT], rs[RS_AVG], -1, t + ns, wk, sv)
         stats[READOUT, S_COPIES] += 1
         rs[RS_FREE] = t + ns
         rs[RS_NEXT] += 1
@@ -397,7 +417,7 @@ def _horizon(g, period):
 
 @njit(cache=True, inline="always", _nrt=False)
 def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc, fifo_depth,
-               stats, series, bn, g, final, wk):
+               stats, series, bn, g, final, wk, sv):
     """Input link at t (T1): events in recording order, one start per host_in_ns.
 
     Returns True, and sets G_RESUME, when the chunk is used up and the next chunk's first input
@@ -423,7 +443,7 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
             g[G_LBLOCKED] = 1
             return False
         _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, tgt, in_a[p], in_x[p], in_y[p],
-                   root_base + p, t + lat, wk)
+                   root_base + p, t + lat, wk, sv)
         lag[p] = t + lat - in_t[p]
         g[G_LAST] = t
         g[G_HASLAST] = 1
@@ -436,19 +456,48 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _server_wake(b, sv, fq, fc, spk_o):
-    """The next instant at which server b has something to do (INF: nothing until a FIFO push,
-    which lowers its wake, or until its output queue frees a slot, which calls another round)."""
+def _set_wake(b, sv, fq, fc, spk_o, wk):
+    """Set wk[b], the next instant at which server b has something to do (INF: nothing until a
+    FIFO push, which sets it, or until its output queue frees a slot, which calls another round).
+
+    The end of a core's or the DVS layer's job with nothing after it (FIFO empty, no leak job
+    waiting) changes nothing another block can see at that instant, so it is deferred: kept in
+    wk[W_DEFER + b] and settled when something is pushed into the FIFO (at the later of the two
+    times, where the next job starts), or when nothing else is left to do or the run stops. The
+    instants and their order stay those of the rules; only these job ends are settled late, and
+    that saves an instant (about a fifth of them in a lightly loaded network)."""
+    w = INF
+    d = INF
     if sv[b, SV_BUSY]:
-        if sv[b, SV_BLOCKED]:
-            return INF
-        k = sv[b, SV_K]
-        if k < sv[b, SV_NSPK]:
-            return sv[b, SV_START] + spk_o[sv[b, SV_L] + k] + sv[b, SV_SHIFT]
-        return sv[b, SV_START] + sv[b, SV_DUR] + sv[b, SV_SHIFT]
-    if fc[b, FC_CNT] > 0:
-        return fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL]
-    return INF
+        if not sv[b, SV_BLOCKED]:
+            k = sv[b, SV_K]
+            if k < sv[b, SV_NSPK]:
+                w = sv[b, SV_START] + spk_o[sv[b, SV_L] + k] + sv[b, SV_SHIFT]
+            else:
+                end = sv[b, SV_START] + sv[b, SV_DUR] + sv[b, SV_SHIFT]
+                if b < N_QUEUED and fc[b, FC_CNT] == 0 and not sv[b, SV_LEAKPEND]:
+                    d = end
+                else:
+                    w = end
+    elif fc[b, FC_CNT] > 0:
+        w = fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL]
+    wk[b] = w
+    if b < N_QUEUED:
+        wk[W_DEFER + b] = d
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _undefer(wk, tnow):
+    """Make every deferred job end due (see _set_wake); False if there was none. An end already
+    past (instants after it came first) is settled at the current instant `tnow`: time never
+    goes back, and its bookkeeping covers its own interval whenever it is done."""
+    found = False
+    for q in range(N_QUEUED):
+        if wk[W_DEFER + q] < INF:
+            wk[q] = max(wk[W_DEFER + q], tnow)
+            wk[W_DEFER + q] = INF
+            found = True
+    return found
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -490,21 +539,21 @@ def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, a
             if sv[q, SV_BLOCKED]:
                 _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
                                 oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
-                wk[q] = _server_wake(q, sv, fq, fc, spk_o)
+                _set_wake(q, sv, fq, fc, spk_o, wk)
         for b in active_plain:
             _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g)
-            wk[b] = _server_wake(b, sv, fq, fc, spk_o)
+            _set_wake(b, sv, fq, fc, spk_o, wk)
         if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
-                      fifo_depth, stats, series, bn, g, final, wk):
+                      fifo_depth, stats, series, bn, g, final, wk, sv):
             return False
         for q in active_q:
             if oc[q, OC_CNT] > 0:
                 if _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats,
                                series, bn, wk):
                     again = True
-                wk[N_BLOCKS + q] = _stage_wake(q, oc, st)
+                wk[W_STAGE + q] = _stage_wake(q, oc, st)
         if rs[RS_END] > rs[RS_NEXT]:
-            _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk)
+            _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk, sv)
     return True
 
 
@@ -526,7 +575,7 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
         # (kept up to date where they change, so this is a minimum over a short array), the input
         # link, or the readout's sender
         t_work = INF
-        for i in range(wk.shape[0]):
+        for i in range(W_DEFER):
             if wk[i] < t_work:
                 t_work = wk[i]
         if g[G_POS] < n_in and not g[G_LBLOCKED]:
@@ -536,6 +585,8 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
             t_work = min(t_work, r)
         if readout and rs[RS_END] > rs[RS_NEXT] and not rs[RS_BLOCKED]:
             t_work = min(t_work, rs[RS_FREE])
+        if t_work == INF and _undefer(wk, g[G_TNOW]):
+            continue        # deferred job ends are all that is left: settle them as instants
         if t_work == INF and _waiting(active_q, sv, oc, st, rs, g, readout):
             # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
             g[G_DEADT] = g[G_TNOW]
@@ -550,6 +601,8 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
             # they do only before input), and who wins an instant the next input may start in (T8)
             return NEED_INPUT
         if t > limit:       # limit < INF: one test for both stops
+            if _undefer(wk, g[G_TNOW]):
+                continue    # job ends before the stop are settled first
             return DONE if t == INF else limit_code
         if t >= bn[2] + bn[0]:
             bn[1] = t // bn[0]
@@ -589,20 +642,20 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
                 if (wk[q] <= t) if first else sv[q, SV_BLOCKED]:
                     _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
                                     oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
-                    wk[q] = _server_wake(q, sv, fq, fc, spk_o)
+                    _set_wake(q, sv, fq, fc, spk_o, wk)
             first = False
             for b in active_plain:
                 if wk[b] <= t:
                     _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g)
-                    wk[b] = _server_wake(b, sv, fq, fc, spk_o)
+                    _set_wake(b, sv, fq, fc, spk_o, wk)
             if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
-                          fifo_depth, stats, series, bn, g, final, wk):
+                          fifo_depth, stats, series, bn, g, final, wk, sv):
                 return NEED_INPUT       # the next chunk's first input may still start at t
             for q in active_q:
                 if oc[q, OC_CNT] > 0:
                     if _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats,
                                    series, bn, wk):
                         again = True
-                    wk[N_BLOCKS + q] = _stage_wake(q, oc, st)
+                    wk[W_STAGE + q] = _stage_wake(q, oc, st)
             if readout and rs[RS_END] > rs[RS_NEXT]:
-                _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk)
+                _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk, sv)
