@@ -34,7 +34,7 @@ class _Struct:
     _fields: dict = {}
 
     def __init__(self):
-        for name, (kind, default) in self._fields.items():
+        for name, (_, default) in self._fields.items():
             object.__setattr__(self, name, default() if callable(default) else default)
 
     def __setattr__(self, name, value):

@@ -38,7 +38,8 @@ def events_from_samna(events, skip_other: bool = False) -> np.ndarray:
         try:
             rows.append((int(ev.timestamp), int(ev.layer), int(ev.feature), int(ev.x), int(ev.y)))
         except AttributeError as exc:
-            raise EventError(f"event {i} is a Spike without the fields layer, feature, x, y, timestamp: {exc}") from None
+            raise EventError(f"event {i} is a Spike without the fields layer, feature, x, y, timestamp: "
+                             f"{exc}") from None
     out = np.zeros(len(rows), OUTPUT_EVENT)
     if not rows:
         return out
