@@ -192,6 +192,18 @@ def test_a_configuration_the_chip_refuses_is_refused_with_the_checks_words():
     assert info.value.problems == direct.value.problems
 
 
+def test_an_unused_cores_stray_values_are_named_before_samna_sees_them():
+    # the chip check passes over unused cores; samna sizes every array from the dimensions and
+    # stores thresholds in int16, so these cannot be written
+    cfg = demo_config()
+    cfg.cnn_layers[5].weights = np.zeros((2, 2, 3, 3), np.int8)
+    cfg.cnn_layers[6].threshold_high = 40_000
+    with pytest.raises(ConfigError) as info:
+        to_samna(cfg, "speck2f", samna=SAMNA)
+    assert [p.split(" ")[0] for p in info.value.problems] == ["cnn_layers[5].weights", "cnn_layers[6].threshold_high"]
+    assert "[0, 0, 0, 0]" in info.value.problems[0] and "[-32768, 32767]" in info.value.problems[1]
+
+
 def test_dynapcnn_lacks_the_readout_and_the_balancer():
     cfg = full_config()
     cfg.cnn_layers[2].output_decimator_enable = False     # the chip check refuses it first otherwise

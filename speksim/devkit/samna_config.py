@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..blocks import N_CORES
+from ..chip import load_chip
 from ..errors import ConfigError, MissingExtraError
 from ..config.model import (ChipConfig, CnnLayerConfig, CnnLayerDestination, CnnLayerDimensions, DvsDestination,
                             DvsLayerConfig, ReadoutConfig, Vec2)
@@ -37,14 +38,18 @@ DEVICES = {
 
 _INT8 = (-128, 127)
 _INT16 = (-32768, 32767)
-_DIM_FIELDS = (("input_shape.size.x", "input_shape.size.y", "input_shape.feature_count",
-                "output_shape.size.x", "output_shape.size.y", "output_shape.feature_count",
-                "padding.x", "padding.y", "stride.x", "stride.y", "kernel_size"))
+_DIM_FIELDS = ("input_shape.size.x", "input_shape.size.y", "input_shape.feature_count",
+               "output_shape.size.x", "output_shape.size.y", "output_shape.feature_count",
+               "padding.x", "padding.y", "stride.x", "stride.y", "kernel_size")
 _LAYER_FLAGS = ("leak_enable", "return_to_zero", "monitor_enable")
 _LAYER_INTS = ("threshold_high", "threshold_low")
 #: Core fields that only some devices have, with the value that means "not used".
 _LAYER_OPTIONAL = (("output_decimator_enable", False), ("output_decimator_interval", 0),
                    ("input_congestion_balancer_enable", False))
+#: The C types of samna's integer fields (a used core is range-checked by `validate` already;
+#: these catch an unused core's stray values before samna's bindings do, less clearly).
+_RANGES = {"threshold_high": _INT16, "threshold_low": _INT16, "output_decimator_interval": (0, 7),
+           "layer": (0, 255), "pooling": (0, 255), "feature_shift": (0, 65535)}
 _DVS_FLAGS = ("merge", "on_channel", "off_channel", "mirror_diagonal", "monitor_enable", "pass_sensor_events")
 _DVS_VECS = ("pooling", "origin", "cut")
 _READOUT_FIELDS = ("enable", "readout_configuration_sel", "output_mode_sel", "threshold", "low_pass_filter_disable",
@@ -87,7 +92,8 @@ def to_samna(config: ChipConfig, device: str = "speck2f", samna=None):
     """
     module_name, class_name = _device(device)
     samna = samna_module(samna)
-    validate(config, device, RunOptions(slow_clock_hz=0))
+    chip = load_chip(device)
+    validate(config, chip, RunOptions(slow_clock_hz=0))
     try:
         cfg = getattr(getattr(samna, module_name).configuration, class_name)()
     except AttributeError:
@@ -101,7 +107,7 @@ def to_samna(config: ChipConfig, device: str = "speck2f", samna=None):
         for name in _READOUT_FIELDS:
             setattr(cfg.readout, name, _native(getattr(config.readout, name)))
     else:
-        _refuse_readout(config, device, problems)
+        _refuse_readout(config, device, chip.readout_layer, problems)
     if problems:
         raise ConfigError(problems)
     check = getattr(getattr(samna, module_name), "validate_configuration", None)
@@ -117,6 +123,15 @@ def _native(v):
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
     return int(v)
+
+
+def _int(where, name, value, problems):
+    """`value` as a Python int within the C type of samna's field `name`, or None with a problem."""
+    lo, hi = _RANGES[name]
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or not lo <= value <= hi:
+        problems.append(f"{where}.{name} is {value!r}; samna stores a whole number in [{lo}, {hi}] there")
+        return None
+    return int(value)
 
 
 def _write_layer(k, layer: CnnLayerConfig, out, config, problems):
@@ -142,21 +157,35 @@ def _write_layer(k, layer: CnnLayerConfig, out, config, problems):
         out.weights_kill_bit = (weights == 0).transpose(0, 1, 3, 2).tolist()
         out.biases_kill_bit = (biases == 0).tolist()
         out.neurons_value_kill_bit = np.zeros((c_out, w, h), bool).tolist()
-    for name in _LAYER_FLAGS + _LAYER_INTS:
-        setattr(out, name, _native(getattr(layer, name)))
+    for name in _LAYER_FLAGS:
+        setattr(out, name, bool(getattr(layer, name)))
+    for name in _LAYER_INTS:
+        _set_int(out, p, name, getattr(layer, name), problems)
     for name, unused in _LAYER_OPTIONAL:
         value = getattr(layer, name)
-        if hasattr(out, name):
-            setattr(out, name, _native(value))
-        elif value != unused:
-            problems.append(f"{p}.{name} is {value!r} but samna's {type(out).__name__} has no {name}; "
-                            f"set it to {unused!r} for this device")
+        if not hasattr(out, name):
+            if value != unused:
+                problems.append(f"{p}.{name} is {value!r} but samna's {type(out).__name__} has no {name}; "
+                                f"set it to {unused!r} for this device")
+        elif name in _RANGES:
+            _set_int(out, p, name, value, problems)
+        else:
+            setattr(out, name, bool(value))
+    if len(layer.destinations) != len(out.destinations):
+        problems.append(f"{p}.destinations has {len(layer.destinations)} entries; samna has "
+                        f"{len(out.destinations)} slots (unused ones with enable=False)")
+        return
     for i, dest in enumerate(layer.destinations):
         target = out.destinations[i]
-        target.layer = int(dest.layer)
         target.enable = bool(dest.enable)
-        target.pooling = int(dest.pooling)
-        target.feature_shift = int(dest.feature_shift)
+        for name in ("layer", "pooling", "feature_shift"):
+            _set_int(target, f"{p}.destinations[{i}]", name, getattr(dest, name), problems)
+
+
+def _set_int(obj, where, name, value, problems):
+    value = _int(where, name, value, problems)
+    if value is not None:
+        setattr(obj, name, value)
 
 
 def _checked(p, name, value, shape, bounds, problems):
@@ -193,15 +222,15 @@ def _write_dvs(dvs: DvsLayerConfig, out):
             target.feature_shift = 0
 
 
-def _refuse_readout(config, device, problems):
+def _refuse_readout(config, device, readout_layer, problems):
     if config.readout != ReadoutConfig():
         problems.append(f"readout: {device}'s samna configuration has no readout block; leave readout at "
                         "ReadoutConfig() (and send the last core's spikes to the host with monitor_enable)")
     for k, layer in enumerate(config.cnn_layers):
         for i, dest in enumerate(layer.destinations):
-            if dest.enable and dest.layer == 12:
-                problems.append(f"cnn_layers[{k}].destinations[{i}].layer is 12 (the readout), which {device} "
-                                "lacks; disable this destination or send to a core")
+            if dest.enable and dest.layer == readout_layer:
+                problems.append(f"cnn_layers[{k}].destinations[{i}].layer is {readout_layer} (the readout), which "
+                                f"{device} lacks; disable this destination or send to a core")
 
 
 def from_samna(cfg) -> ChipConfig:
