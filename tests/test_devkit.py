@@ -232,6 +232,9 @@ def test_dynapcnn_kill_bits_kill_the_zero_weights_and_a_killed_weight_reads_zero
     layer.weights_kill_bit = [[[[False, False], [True, True]]]]   # now kills the 3 and the second 0
     back = from_samna(out)
     assert back.cnn_layers[0].weights.tolist() == [[[[0, 0], [4, 0]]]]
+    assert back.model["not_modelled"] == []
+    layer.neurons_value_kill_bit = [[[True, False, False], [False, False, True], [False] * 3]]
+    assert from_samna(out).model["not_modelled"] == ["cnn_layers[0].neurons_value_kill_bit: 2 neuron(s) killed"]
 
 
 def test_from_samna_names_an_array_that_does_not_fit_its_dimensions():

@@ -13,8 +13,9 @@ same shape instead (the tests pass a stand-in). The two layouts differ in three 
 Fields samna has and speksim does not model (the leak's internal slow clock, the DVS noise
 filter, raw DVS monitoring, the readout's interrupt override, the factory settings) are left at
 samna's defaults by `to_samna` and listed by `from_samna` in `config.model["not_modelled"]` when
-they are set. A field speksim uses and the device's configuration lacks (the DYNAP-CNN devkit has
-no output decimator and no readout) is an error naming the field, never a silent drop.
+they are set. A field speksim uses that the device's configuration object lacks (the DYNAP-CNN
+devkit has no output decimator) is an error naming the field, never a silent drop; which fields
+a device has is read from samna's object, not assumed here.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def to_samna(config: ChipConfig, device: str = "speck2f", samna=None):
                           "device") from None
     problems: list[str] = []
     for k, layer in enumerate(config.cnn_layers):
-        _write_layer(k, layer, cfg.cnn_layers[k], config, problems)
+        _write_layer(k, layer, cfg.cnn_layers[k], problems)
     _write_dvs(config.dvs_layer, cfg.dvs_layer)
     if hasattr(cfg, "readout"):
         for name in _READOUT_FIELDS:
@@ -134,7 +135,7 @@ def _int(where, name, value, problems):
     return int(value)
 
 
-def _write_layer(k, layer: CnnLayerConfig, out, config, problems):
+def _write_layer(k, layer: CnnLayerConfig, out, problems):
     p = f"cnn_layers[{k}]"
     d = layer.dimensions
     for path in _DIM_FIELDS:
@@ -360,6 +361,11 @@ def _unmodelled(cfg) -> list[str]:
                 value = getattr(item, name, neutral)
                 if value != neutral:
                     out.append(f"{where}.{name} = {value!r}")
+    for k, layer in enumerate(cfg.cnn_layers):
+        # a killed neuron (DYNAP-CNN) never changes; speksim has no such neuron
+        killed = int(np.count_nonzero(np.array(getattr(layer, "neurons_value_kill_bit", []), bool)))
+        if killed:
+            out.append(f"cnn_layers[{k}].neurons_value_kill_bit: {killed} neuron(s) killed")
     return out
 
 
