@@ -570,14 +570,16 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
     readout = tick != 0 and params[P_RO_TICK] != 0
     period = params[P_HOST_IN_NS]
     n_bins = series.shape[1]
+    # servers and stages (not the deferred job ends); a bound the compiler cannot see, so that it
+    # vectorises the minimum rather than unroll it into a chain of dependent steps
+    n_wake = wk.shape[0] - N_QUEUED
     while True:
         # the next instant at which anything can happen: the earliest wake of a server or stage
         # (kept up to date where they change, so this is a minimum over a short array), the input
         # link, or the readout's sender
         t_work = INF
-        for i in range(W_DEFER):
-            if wk[i] < t_work:
-                t_work = wk[i]
+        for i in range(n_wake):
+            t_work = min(t_work, wk[i])
         if g[G_POS] < n_in and not g[G_LBLOCKED]:
             r = in_t[g[G_POS]]
             if g[G_HASLAST] and g[G_LAST] + period > r:
