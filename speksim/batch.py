@@ -26,6 +26,7 @@ from __future__ import annotations
 import glob
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
@@ -35,7 +36,7 @@ import numpy as np
 from .chip import Chip, load_chip
 from .config.model import ChipConfig
 from .config.options import RunOptions
-from .errors import ReaderError, SpeksimError
+from .errors import ConfigError, MissingExtraError, ReaderError, SpeksimError
 
 #: The columns of a row. `events`: input events simulated (after fitting); `realtime_factor`: the
 #: recording's span (first to last input event) over the wall time of its simulation, empty for a
@@ -130,8 +131,9 @@ def run_file_names(paths: Sequence[Path]) -> list[str]:
 @dataclass
 class _Task:
     index: int
-    recording: str
-    run_file: str
+    recording: str                # as given (rows and messages)
+    path: str                     # absolute: what the worker opens, wherever it runs
+    run_file: str                 # absolute
     config: ChipConfig
     chip: Chip
     options: RunOptions
@@ -159,9 +161,10 @@ def _run_one(task: _Task) -> dict:
     row.update(recording=task.recording, run_file=Path(task.run_file).name, detail="")
     try:
         from .runfile import file_sha256
-        path = Path(task.recording)
+        path = Path(task.path)
         if not path.is_file():
-            raise ReaderError(f"{path}: no such file" if not path.exists() else f"{path}: is not a file")
+            where = task.recording
+            raise ReaderError(f"{where}: no such file" if not path.exists() else f"{where}: is not a file")
         sha = file_sha256(path)
         out = Path(task.run_file)
         if out.exists():
@@ -321,7 +324,8 @@ def batch(config: ChipConfig, chip: Union[Chip, str], recordings, out_dir, *, op
           engine: str = "fast", jobs: Optional[int] = None, fit=None, format: Optional[str] = None,
           t_start_us: Optional[int] = None, t_end_us: Optional[int] = None, sensor_size: Optional[tuple] = None,
           chunk_events: int = 200_000, resume: bool = True, summary: Optional[str] = SUMMARY,
-          progress: Optional[Callable[[dict, int, int], None]] = None, cli_messages: bool = False) -> list[dict]:
+          progress: Optional[Callable[[dict, int, int], None]] = None, dask=None,
+          cli_messages: bool = False) -> list[dict]:
     """Simulate `config` on `chip` over every recording, one run file each in `out_dir`.
 
     recordings: a path or glob pattern, or a list of them (see `expand`). out_dir: the folder of
@@ -330,7 +334,10 @@ def batch(config: ChipConfig, chip: Union[Chip, str], recordings, out_dir, *, op
     time-shifted to 0 only when they are wall-clock). format, t_start_us, t_end_us (µs, as in
     the file), sensor_size (width, height) and chunk_events read the recordings as
     `speksim.io.iter_events` does. jobs: worker processes (default one per CPU; 1 runs in this
-    process). resume: keep verified run files (see the module docstring); False simulates every
+    process). dask: run on a Dask cluster instead of local processes (the `dask` extra): a
+    scheduler address ("tcp://host:port"), a `distributed.Client`, or a number of workers for a
+    local cluster on 127.0.0.1; every worker must see the recordings and `out_dir` under the same
+    absolute paths (a shared file system). resume: keep verified run files (see the module docstring); False simulates every
     recording again. summary: the summary CSV's name in `out_dir` (None: none is written).
     progress(row, done, total) is called as each recording ends. cli_messages: word the errors
     of failed rows for the command line.
@@ -345,6 +352,8 @@ def batch(config: ChipConfig, chip: Union[Chip, str], recordings, out_dir, *, op
     chip = load_chip(chip)
     options = options or RunOptions()
     validate(config, chip, options)
+    if dask is not None:
+        _distributed()                 # a missing extra is said before any work
     out_dir = Path(os.fspath(out_dir))
     paths = expand(recordings, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -352,10 +361,14 @@ def batch(config: ChipConfig, chip: Union[Chip, str], recordings, out_dir, *, op
     reading = {"format": format, "t_start_us": t_start_us, "t_end_us": t_end_us, "chunk_events": int(chunk_events),
                "sensor_size": None if sensor_size is None else tuple(int(v) for v in sensor_size)}
     expected = _expected(config, chip, options, engine, plan, reading)
-    tasks = [_Task(i, str(p), str(out_dir / name), config, chip, options, engine, plan, reading, expected,
-                   bool(resume), bool(cli_messages))
+    tasks = [_Task(i, str(p), os.path.abspath(p), os.path.abspath(out_dir / name), config, chip, options, engine,
+                   plan, reading, expected, bool(resume), bool(cli_messages))
              for i, (p, name) in enumerate(zip(paths, run_file_names(paths)))]
-    rows = _execute(tasks, jobs, progress)
+    if dask is not None:
+        with _dask_client(dask) as client:
+            rows = _execute_dask(tasks, client, progress)
+    else:
+        rows = _execute(tasks, jobs, progress)
     if summary:
         write_csv(rows, out_dir / summary)
     return rows
@@ -368,31 +381,91 @@ def _size(path: str) -> int:
         return 0
 
 
-def _execute(tasks: list, jobs: Optional[int], progress) -> list[dict]:
-    jobs = max(1, min(int(jobs or os.cpu_count() or 1), len(tasks)))
+def _collector(tasks: list, progress):
+    """(rows, done): `done(task, row)` files a row in the order of the recordings and reports it."""
     rows: list = [None] * len(tasks)
 
     def done(task, row):
         rows[task.index] = row
         if progress:
             progress(row, sum(r is not None for r in rows), len(tasks))
+    return rows, done
 
+
+def _largest_first(tasks: list) -> list:
+    # the pool's last minutes then run short recordings side by side, not one long one alone
+    return sorted(tasks, key=lambda t: (-_size(t.path), t.index))
+
+
+def _execute(tasks: list, jobs: Optional[int], progress) -> list[dict]:
+    jobs = max(1, min(int(jobs or os.cpu_count() or 1), len(tasks)))
+    rows, done = _collector(tasks, progress)
     if jobs == 1:
         for t in tasks:
             done(t, _run_one(t))
         return rows
     from concurrent.futures import ProcessPoolExecutor, as_completed
-    # the largest recordings first: the pool's last minutes then run short ones side by side
-    order = sorted(tasks, key=lambda t: (-_size(t.recording), t.index))
     pool = ProcessPoolExecutor(max_workers=jobs)
     try:
-        futures = {pool.submit(_run_one, t): t for t in order}
+        futures = {pool.submit(_run_one, t): t for t in _largest_first(tasks)}
         for fut in as_completed(futures):
             done(futures[fut], fut.result())
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
+    return rows
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise MissingExtraError("running a batch on Dask needs dask.distributed: pip install 'speksim[dask]'") from None
+    return distributed
+
+
+@contextmanager
+def _dask_client(dask):
+    """A Client for `dask` (see `batch`): the one given, or one made (and closed) here."""
+    distributed = _distributed()
+    if isinstance(dask, distributed.Client):
+        yield dask
+        return
+    if isinstance(dask, bool) or not isinstance(dask, (int, str)):
+        raise ConfigError(f"dask={dask!r}: give a scheduler address ('tcp://host:port'), a distributed.Client, or "
+                          "a number of local workers")
+    if isinstance(dask, int):
+        if dask < 1:
+            raise ConfigError(f"dask={dask}: a local cluster needs at least one worker",
+                              cli=f"--dask-local {dask}: give at least one worker")
+        # one single-threaded worker process per job: the engine holds the GIL while it runs
+        # dashboard on a free port: never in the way of a cluster already serving one on 8787
+        with distributed.LocalCluster(n_workers=dask, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                      dashboard_address="127.0.0.1:0") as cluster, distributed.Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = distributed.Client(dask, timeout=10)
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at {dask}: {exc}; check the address and that the "
+                          "scheduler is running") from None
+    with client:
+        yield client
+
+
+def _execute_dask(tasks: list, client, progress) -> list[dict]:
+    distributed = _distributed()
+    rows, done = _collector(tasks, progress)
+    order = _largest_first(tasks)
+    # pure=False: a task's result is a file written as a side effect, never one to share by key
+    futures = {client.submit(_run_one, t, pure=False, priority=len(order) - i): t for i, t in enumerate(order)}
+    try:
+        for fut in distributed.as_completed(list(futures)):
+            done(futures[fut], fut.result())
+    except BaseException:
+        client.cancel(list(futures))
+        raise
     return rows
 
 

@@ -14,7 +14,7 @@ from speksim import simulate
 from speksim.batch import COLUMNS, batch, expand, run_file_names, table
 from speksim.cli import main
 from speksim.config import ChipConfig, CnnLayerConfig, DvsDestination, Vec2, save_config
-from speksim.errors import ConfigError, ReaderError
+from speksim.errors import ConfigError, MissingExtraError, ReaderError
 from speksim.io import read_events
 from speksim.io.fitplan import FitPlan
 from speksim.runfile import load_run
@@ -223,3 +223,49 @@ def test_the_batch_command(tmp_path, recordings, capsys, monkeypatch):
     assert out == "" and err == ""
     assert main(argv + ["--jobs", "0"]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ Dask
+
+def test_without_dask_the_error_says_which_extra(tmp_path, recordings, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "distributed", None)     # as if it were not installed
+    with pytest.raises(MissingExtraError, match=r"speksim\[dask\]"):
+        batch(net(), "speck2f", recordings, tmp_path / "out", dask=2)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed", reason="the Dask tests need the dask extra: "
+                                                            "pip install 'speksim[dask]'")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as c:
+        yield c
+
+
+def test_a_dask_cluster_writes_the_same_bytes_as_local_processes(tmp_path, recordings, cluster, capsys):
+    import distributed
+    local = batch(net(), "speck2f", recordings, tmp_path / "local", jobs=1)
+    with distributed.Client(cluster) as client:
+        remote = batch(net(), "speck2f", recordings, tmp_path / "dask", dask=client)
+    assert contents(tmp_path / "dask") == contents(tmp_path / "local") and len(contents(tmp_path / "local")) == 4
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "realtime_factor"} for r in rows]  # noqa: E731
+    assert drop(remote) == drop(local)
+    # the command, on the same cluster by its address: everything is already done
+    save_config(net(), tmp_path / "net.json")
+    code = main(["batch", *map(str, recordings), "--config", str(tmp_path / "net.json"), "-o", str(tmp_path / "dask"),
+                 "--scheduler", cluster.scheduler_address])
+    out, err = capsys.readouterr()
+    assert code == 0 and "4 recordings: 0 simulated, 4 kept" in out, err
+    assert main(["batch", *map(str, recordings), "--config", str(tmp_path / "net.json"), "-o",
+                 str(tmp_path / "dask"), "--scheduler", cluster.scheduler_address, "--jobs", "2"]) == 2
+    assert "--jobs sets the local worker processes" in capsys.readouterr().err
+
+
+def test_a_local_dask_cluster_from_the_command(tmp_path, recordings, cluster, capsys):
+    save_config(net(), tmp_path / "net.json")
+    batch(net(), "speck2f", recordings[:2], tmp_path / "local", jobs=1)
+    code = main(["batch", *map(str, recordings[:2]), "--config", str(tmp_path / "net.json"), "-o", str(tmp_path / "dask"),
+                 "--dask-local", "1", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert contents(tmp_path / "dask") == contents(tmp_path / "local")

@@ -43,8 +43,15 @@ def add(sub, common) -> None:
     g = b.add_argument_group("simulation")
     g.add_argument("--engine", choices=engine_names(), default="fast",
                    help="fast (numba, default) or reference (SimPy: slow, written to be read)")
-    g.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                   help=f"recordings simulated at once, in worker processes (default: the CPU count, {os.cpu_count()})")
+    g.add_argument("--jobs", type=int,
+                   help=f"recordings simulated at once, in local worker processes (default: the CPU count, "
+                        f"{os.cpu_count()})")
+    d = g.add_mutually_exclusive_group()
+    d.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on this Dask cluster instead (the dask extra; every worker must see the recordings "
+                        "and OUTDIR under the same absolute paths)")
+    d.add_argument("--dask-local", type=int, metavar="N",
+                   help="run on a Dask cluster of N single-threaded worker processes on this machine (127.0.0.1)")
     add_model_flags(b)
     add_option_flags(b)
     g = b.add_argument_group("output")
@@ -63,8 +70,16 @@ def cmd_batch(args, argv) -> int:
     from ..config.rules import validate
     from ..io.fitplan import FitPlan
     _check_args(args)
-    if args.jobs < 1:
+    dask = args.scheduler if args.scheduler is not None else args.dask_local
+    if args.jobs is not None and dask is not None:
+        raise UsageError("--jobs sets the local worker processes; a Dask cluster has its own workers (with "
+                         "--dask-local N, N is the count)")
+    if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.dask_local is not None and args.dask_local < 1:
+        raise UsageError(f"--dask-local must be at least 1, got {args.dask_local}")
+    if args.scheduler is not None and "://" not in args.scheduler:
+        raise UsageError(f"--scheduler {args.scheduler!r}: give the scheduler's address, e.g. tcp://10.0.0.5:8786")
     if not args.summary or Path(args.summary).name != args.summary:
         raise UsageError(f"--summary {args.summary!r}: give a file name (it is written in OUTDIR)")
     out = Path(args.output)
@@ -92,7 +107,7 @@ def cmd_batch(args, argv) -> int:
         rows = batch(config, chip, args.recordings, out, options=options, engine=args.engine, jobs=args.jobs,
                      fit=plan, format=args.format, t_start_us=args.t_start_us, t_end_us=args.t_end_us,
                      sensor_size=args.sensor_size, chunk_events=args.chunk_events, resume=args.resume,
-                     summary=args.summary, progress=report, cli_messages=True)
+                     summary=args.summary, progress=report, dask=dask, cli_messages=True)
     finally:
         progress.close()
     failed = [r for r in rows if r["status"] == "failed"]
