@@ -10,15 +10,16 @@ output folder (`run_file_names`); `summary.csv` there gets one row per recording
 Resuming: a run file that is already there, complete, and made from the same configuration, chip,
 run options, engine, speksim version, input reading and recording bytes (its SHA-256) is kept and
 not simulated again (status `kept`); any other file of that name is simulated again (the row's
-`detail` says why). Recordings run in worker processes (`jobs`, default one per CPU), the largest
-first; the rows come back in the order of the recordings whatever the pool does.
+`detail` says why). Recordings run in worker processes (`jobs`, default one per CPU), or on a Dask
+cluster (`dask`, the `dask` extra), the largest first; the rows come back in the order of the
+recordings whatever the pool does.
 
 A run file holds nothing that depends on how the batch ran: no command line, no wall time, no
 path but the recording's file name. The same recording and settings give the same bytes with one
-job or many (the `versions` metadata records the machine's Python and platform, so files made on
-different machines differ there). A recording that fails (unreadable, a sensor the chip's input
-cannot take without `fit`, a deadlock) does not stop the batch: its row has status `failed` and the
-error in `detail`.
+job or many, locally or on Dask (the `versions` metadata records the Python and platform of the
+machine that ran it, so files made on different machines differ there). A recording that fails
+(unreadable, a sensor the chip's input cannot take without `fit`, a deadlock) does not stop the
+batch: its row has status `failed` and the error in `detail`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
-import numpy as np
 
 from .chip import Chip, load_chip
 from .config.model import ChipConfig
@@ -167,8 +167,8 @@ def _run_one(task: _Task) -> dict:
             raise ReaderError(f"{where}: no such file" if not path.exists() else f"{where}: is not a file")
         sha = file_sha256(path)
         out = Path(task.run_file)
-        if out.exists():
-            why = _mismatch(out, task, sha) if task.resume else "resume is off"
+        if out.exists() and task.resume:
+            why = _mismatch(out, task, sha)
             if why is None:
                 row.update(_figures(out), status="kept")
                 row.pop("_span_ns")
@@ -337,10 +337,10 @@ def batch(config: ChipConfig, chip: Union[Chip, str], recordings, out_dir, *, op
     process). dask: run on a Dask cluster instead of local processes (the `dask` extra): a
     scheduler address ("tcp://host:port"), a `distributed.Client`, or a number of workers for a
     local cluster on 127.0.0.1; every worker must see the recordings and `out_dir` under the same
-    absolute paths (a shared file system). resume: keep verified run files (see the module docstring); False simulates every
-    recording again. summary: the summary CSV's name in `out_dir` (None: none is written).
-    progress(row, done, total) is called as each recording ends. cli_messages: word the errors
-    of failed rows for the command line.
+    absolute paths (a shared file system). resume: keep verified run files (see the module
+    docstring); False simulates every recording again. summary: the summary CSV's name in
+    `out_dir` (None: none is written). progress(row, done, total) is called as each recording
+    ends. cli_messages: word the errors of failed rows for the command line.
 
     Returns one row (dict, keys `COLUMNS`) per recording, in the order of `expand(recordings)`.
     Raises ConfigError (the configuration or options do not suit the chip) or ReaderError (a
@@ -442,8 +442,9 @@ def _dask_client(dask):
         # one single-threaded worker process per job: the engine holds the GIL while it runs
         # dashboard on a free port: never in the way of a cluster already serving one on 8787
         with distributed.LocalCluster(n_workers=dask, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                      dashboard_address="127.0.0.1:0") as cluster, distributed.Client(cluster) as client:
-            yield client
+                                      dashboard_address="127.0.0.1:0") as cluster:
+            with distributed.Client(cluster) as client:
+                yield client
         return
     try:
         client = distributed.Client(dask, timeout=10)

@@ -44,8 +44,9 @@ def write_npz(path, n=1500, width=128, height=128, seed=0):
 @pytest.fixture()
 def recordings(tmp_path):
     """Four recordings, two of them with the same name in different folders."""
-    return [write_npz(tmp_path / "data" / "a" / "walk.npz", seed=1), write_npz(tmp_path / "data" / "b" / "walk.npz", seed=2),
-            write_npz(tmp_path / "data" / "a" / "wave.npz", seed=3), write_npz(tmp_path / "data" / "clap.npz", seed=4)]
+    data = tmp_path / "data"
+    return [write_npz(data / "a" / "walk.npz", seed=1), write_npz(data / "b" / "walk.npz", seed=2),
+            write_npz(data / "a" / "wave.npz", seed=3), write_npz(data / "clap.npz", seed=4)]
 
 
 def contents(folder):
@@ -265,7 +266,7 @@ def test_a_dask_cluster_writes_the_same_bytes_as_local_processes(tmp_path, recor
 def test_a_local_dask_cluster_from_the_command(tmp_path, recordings, cluster, capsys):
     save_config(net(), tmp_path / "net.json")
     batch(net(), "speck2f", recordings[:2], tmp_path / "local", jobs=1)
-    code = main(["batch", *map(str, recordings[:2]), "--config", str(tmp_path / "net.json"), "-o", str(tmp_path / "dask"),
-                 "--dask-local", "1", "--quiet"])
+    code = main(["batch", *map(str, recordings[:2]), "--config", str(tmp_path / "net.json"),
+                 "-o", str(tmp_path / "dask"), "--dask-local", "1", "--quiet"])
     assert code == 0, capsys.readouterr().err
     assert contents(tmp_path / "dask") == contents(tmp_path / "local")

@@ -98,7 +98,8 @@ def cmd_batch(args, argv) -> int:
 
     def report(row, done, total):
         nonlocal events
-        events += row["events"] or 0
+        if row["status"] == "ok":          # the rate is of what was simulated, not of files kept
+            events += row["events"]
         if row["status"] != "failed" and row["detail"]:
             progress.message(f"note: {row['recording']}: {row['detail']}")
         progress.update(events, None, done / total, force=done == total)
