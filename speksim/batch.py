@@ -180,7 +180,8 @@ def _run_one(task: _Task) -> dict:
         row["realtime_factor"] = span_s / wall if wall > 0 and span_s > 0 else None
     except (SpeksimError, OSError, ValueError, RuntimeError) as exc:
         # one recording's problem, reported in its row; the batch goes on
-        row.update(status="failed", detail=_message(exc, task.cli))
+        stale = "; the run file there is an earlier one that does not match" if row["detail"] else ""
+        row.update(status="failed", detail=_message(exc, task.cli) + stale)
     row.pop("_span_ns", None)
     return row
 

@@ -43,7 +43,7 @@ def add(sub, common) -> None:
     g = b.add_argument_group("simulation")
     g.add_argument("--engine", choices=engine_names(), default="fast",
                    help="fast (numba, default) or reference (SimPy: slow, written to be read)")
-    g.add_argument("--jobs", type=int,
+    g.add_argument("--jobs", type=int, metavar="N",
                    help=f"recordings simulated at once, in local worker processes (default: the CPU count, "
                         f"{os.cpu_count()})")
     d = g.add_mutually_exclusive_group()
