@@ -103,14 +103,15 @@ def measure(recordings, scratch: Path, jobs_all: int, progress=print) -> list[di
 def render(rows: list[dict], n: int, what: str, load) -> str:
     base = rows[0]["wall_s"]
     lines = [f"batch replay: {n} recordings ({what}), demo network, fast engine; run files identical across jobs",
-             f"{'jobs':>4}  {'wall s':>8}  {'CPU s':>7}  {'events/s':>10}  {'speed-up':>8}  {'ideal':>5}  "
-             f"{'efficiency':>10}"]
+             f"{'jobs':>4}  {'wall s':>8}  {'CPU s':>7}  {'cores got':>9}  {'events/s':>10}  {'speed-up':>8}  "
+             f"{'ideal':>5}  {'efficiency':>10}"]
     for r in rows:
         speed = base / r["wall_s"]
-        lines.append(f"{r['jobs']:>4}  {r['wall_s']:>8.2f}  {r['cpu_s']:>7.2f}  {r['events'] / r['wall_s']:>10,.0f}  "
-                     f"{speed:>8.2f}  {r['jobs']:>5}  {speed / r['jobs']:>10.0%}")
-    lines.append("CPU s: user + system time of the batch and its workers; with as much CPU time for more jobs, "
-                 "a speed-up short of the ideal is the machine's other work, not the batch's overhead")
+        lines.append(f"{r['jobs']:>4}  {r['wall_s']:>8.2f}  {r['cpu_s']:>7.2f}  {r['cpu_s'] / r['wall_s']:>9.2f}  "
+                     f"{r['events'] / r['wall_s']:>10,.0f}  {speed:>8.2f}  {r['jobs']:>5}  {speed / r['jobs']:>10.0%}")
+    lines.append("CPU s: user + system time of the batch and its workers; cores got: CPU s / wall s. Much the same "
+                 "CPU time with more jobs means little overhead; fewer cores got than jobs means other work shared "
+                 "the machine, and the speed-up falls short of the ideal by that much")
     lines.append(f"load average (1, 5, 15 min) before: {load[0]}, after: {load[1]}")
     return "\n".join(lines)
 
