@@ -297,24 +297,27 @@ def _mismatch(path: Path, task: _Task, sha: str) -> Optional[str]:
     return None
 
 
-def _figures(path: Path) -> dict:
+def _figures(path: Path, block: int = 1 << 20) -> dict:
     """The figures of a row, read from a complete run file (so that a kept file and a fresh one
-    give the same row)."""
+    give the same row). The per-input lags are read `block` at a time: memory stays flat however
+    long the recording."""
     import h5py
     with h5py.File(path, "r") as f:
-        lag = f["input/lag_ns"][()]
-        t = f["input/t_ns"]
-        span = int(t[-1] - t[0]) if len(t) else 0
+        lags, t = f["input/lag_ns"], f["input/t_ns"]
+        lag_max = None
+        for i in range(0, len(lags), block):
+            part = lags[i:i + block]
+            part = part[part >= 0]              # -1: dropped, no lag
+            if len(part):
+                lag_max = max(lag_max or 0, int(part.max()))
         stats = f["stats"][()]
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in stats["block"]]
         chip_blocks = [i for i, n in enumerate(names) if n.startswith("core") or n == "dvs"]
-        kept = lag[lag >= 0]
-        return {"events": int(len(lag)), "outputs": int(f["outputs"].shape[0]), "t_end_ns": int(f.attrs["t_end_ns"]),
-                "lag_max_ns": int(kept.max()) if len(kept) else None,
-                "stall_ns": int(stats["stall_ns"][chip_blocks].sum()),
+        return {"events": int(len(lags)), "outputs": int(f["outputs"].shape[0]), "t_end_ns": int(f.attrs["t_end_ns"]),
+                "lag_max_ns": lag_max, "stall_ns": int(stats["stall_ns"][chip_blocks].sum()),
                 "dropped": int(sum(stats[c].sum() for c in ("congestion_dropped", "decimated",
                                                              "dropped_out_of_range"))),
-                "_span_ns": span}
+                "_span_ns": int(t[-1] - t[0]) if len(t) else 0}
 
 
 # --------------------------------------------------------------------------------------------
