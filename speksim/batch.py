@@ -255,7 +255,8 @@ def _expected(config: ChipConfig, chip: Chip, options: RunOptions, engine: str, 
             "reading": wanted, "version": __version__}
 
 
-_WHAT = {"config": "was made with another configuration", "chip": "was made for another chip (or other --set values)",
+_WHAT = {"config": "was made with another configuration",
+         "chip": "was made for another chip (or other overrides of it)",
          "options": "was made with other run options", "engine": "was made by another engine"}
 
 
