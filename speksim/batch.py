@@ -7,6 +7,9 @@ Every recording (a path, or a glob pattern that speksim expands) is read, fitted
 input and simulated as `speksim run` does it, streaming, and written to its own run file in the
 output folder (`run_file_names`); `summary.csv` there gets one row per recording (`COLUMNS`).
 
+With a what-if grid (`grid`, as `speksim sweep` takes it), every point of the grid runs over every
+recording, point K into `pointK/` of the output folder.
+
 Resuming: a run file that is already there, complete, and made from the same configuration, chip,
 run options, engine, speksim version, input reading and recording bytes (its SHA-256) is kept and
 not simulated again (status `kept`); any other file of that name is simulated again (the row's
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -51,6 +55,7 @@ COLUMNS = ("recording", "run_file", "events", "outputs", "realtime_factor", "t_e
 SUMMARY = "summary.csv"
 _SUFFIX = ".run.h5"
 _MAGIC = "*?["
+_POINT = re.compile(r"point[0-9]+")
 #: What a batch reads in a recording, with the meaning of FitPlan; recorded in each run file
 #: (metadata `input_transform`, with the time shift and sensor size the reading found).
 _READING = ("format", "t_start_us", "t_end_us", "rezero", "fit", "crop", "downscale", "flip_x", "flip_y",
@@ -93,7 +98,10 @@ def expand(recordings: Union[str, os.PathLike, Sequence], out_dir=None) -> list[
 
 
 def _own_output(path: Path, out: Path) -> bool:
-    return path.resolve().parent == out and (path.name.endswith(_SUFFIX) or path.name == SUMMARY)
+    folder = path.resolve().parent
+    if folder.parent == out and _POINT.fullmatch(folder.name):
+        folder = out                   # a grid point's folder
+    return folder == out and (path.name.endswith(_SUFFIX) or path.name == SUMMARY)
 
 
 def run_file_names(paths: Sequence[Path]) -> list[str]:
@@ -134,6 +142,7 @@ class _Task:
     recording: str                # as given (rows and messages)
     path: str                     # absolute: what the worker opens, wherever it runs
     run_file: str                 # absolute
+    run_name: str                 # relative to the output folder (the row's run_file)
     config: ChipConfig
     chip: Chip
     options: RunOptions
@@ -143,6 +152,7 @@ class _Task:
     expected: dict                # metadata texts a kept file must have
     resume: bool
     cli: bool
+    labels: dict                  # {"point": K, axis key: value} of a grid point; {} without a grid
 
 
 def _message(exc: BaseException, cli: bool) -> str:
@@ -157,8 +167,8 @@ def _message(exc: BaseException, cli: bool) -> str:
 
 def _run_one(task: _Task) -> dict:
     """Simulate one recording into its run file (or keep a verified one); returns its row."""
-    row = dict.fromkeys(COLUMNS)
-    row.update(recording=task.recording, run_file=Path(task.run_file).name, detail="")
+    row = {"recording": task.recording, **task.labels, **dict.fromkeys(COLUMNS[1:])}
+    row.update(run_file=task.run_name, detail="")
     try:
         from .runfile import file_sha256
         path = Path(task.path)
@@ -329,7 +339,7 @@ def batch(config: ChipConfig, chip: Union[Chip, str], recordings, out_dir, *, op
           engine: str = "fast", jobs: Optional[int] = None, fit=None, format: Optional[str] = None,
           t_start_us: Optional[int] = None, t_end_us: Optional[int] = None, sensor_size: Optional[tuple] = None,
           chunk_events: int = 200_000, resume: bool = True, summary: Optional[str] = SUMMARY,
-          progress: Optional[Callable[[dict, int, int], None]] = None, dask=None,
+          progress: Optional[Callable[[dict, int, int], None]] = None, grid=None, dask=None,
           cli_messages: bool = False) -> list[dict]:
     """Simulate `config` on `chip` over every recording, one run file each in `out_dir`.
 
@@ -345,9 +355,13 @@ def batch(config: ChipConfig, chip: Union[Chip, str], recordings, out_dir, *, op
     absolute paths (a shared file system). resume: keep verified run files (see the module
     docstring); False simulates every recording again. summary: the summary CSV's name in
     `out_dir` (None: none is written). progress(row, done, total) is called as each recording
-    ends. cli_messages: word the errors of failed rows for the command line.
+    ends. grid: run every point of a what-if grid (as `speksim.analysis.sweep.parse_grid` takes it:
+    `["core.2.synop_ns=10,15"]`), point 0 being the configuration and chip as given; point K's run
+    files go to `out_dir/pointK/`, and each row has the columns `point` and one per axis after
+    `recording`. cli_messages: word the errors of failed rows for the command line.
 
-    Returns one row (dict, keys `COLUMNS`) per recording, in the order of `expand(recordings)`.
+    Returns one row (dict, keys `COLUMNS`) per recording, in the order of `expand(recordings)`
+    (with a grid: per recording and point, points in grid order).
     Raises ConfigError (the configuration or options do not suit the chip) or ReaderError (a
     pattern matches nothing) before anything runs; errors of single recordings go in their rows.
     """
@@ -357,6 +371,10 @@ def batch(config: ChipConfig, chip: Union[Chip, str], recordings, out_dir, *, op
     chip = load_chip(chip)
     options = options or RunOptions()
     validate(config, chip, options)
+    grid_points = None
+    if grid:
+        from .analysis.sweep import parse_grid, points
+        grid_points = points(config, chip, parse_grid(grid, config, chip), options)   # every point checked
     if dask is not None:
         _distributed()                 # a missing extra is said before any work
     out_dir = Path(os.fspath(out_dir))
@@ -365,10 +383,18 @@ def batch(config: ChipConfig, chip: Union[Chip, str], recordings, out_dir, *, op
     plan = fit if fit is not None else FitPlan()
     reading = {"format": format, "t_start_us": t_start_us, "t_end_us": t_end_us, "chunk_events": int(chunk_events),
                "sensor_size": None if sensor_size is None else tuple(int(v) for v in sensor_size)}
-    expected = _expected(config, chip, options, engine, plan, reading)
-    tasks = [_Task(i, str(p), os.path.abspath(p), os.path.abspath(out_dir / name), config, chip, options, engine,
-                   plan, reading, expected, bool(resume), bool(cli_messages))
-             for i, (p, name) in enumerate(zip(paths, run_file_names(paths)))]
+    # without a grid one "point": the configuration and chip as given, written into out_dir itself
+    combos = [({}, config, chip, "")]
+    if grid_points is not None:
+        combos = [({"point": p.index, **p.values}, p.config, p.chip, f"point{p.index}/") for p in grid_points]
+    expected = [_expected(c, k, options, engine, plan, reading) for _, c, k, _ in combos]
+    tasks = []
+    for p, name in zip(paths, run_file_names(paths)):
+        for (labels, p_config, p_chip, folder), exp in zip(combos, expected):
+            (out_dir / folder).mkdir(exist_ok=True)
+            tasks.append(_Task(len(tasks), str(p), os.path.abspath(p), os.path.abspath(out_dir / folder / name),
+                               folder + name, p_config, p_chip, options, engine, plan, reading, exp, bool(resume),
+                               bool(cli_messages), labels))
     if dask is not None:
         with _dask_client(dask) as client:
             rows = _execute_dask(tasks, client, progress)
@@ -482,15 +508,17 @@ def _execute_dask(tasks: list, client, progress) -> list[dict]:
 def table(rows: Sequence[dict]) -> str:
     """A fixed-width table of the rows: recording, input events, outputs, real-time factor, chip
     time, max input lag, stall time, drops, status (and the detail of rows that have one)."""
-    head = ["recording", "events", "outputs", "x real time", "t_end ms", "lag max µs", "stall ms", "dropped",
-            "status"]
+    labels = list(rows[0])[1:list(rows[0]).index("run_file")] if rows else []     # point and axes
+    head = ["recording", *labels, "events", "outputs", "x real time", "t_end ms", "lag max µs", "stall ms",
+            "dropped", "status"]
     lines = []
     for r in rows:
+        first = [r["recording"], *(str(r[k]) for k in labels)]
         if r["status"] == "failed":
-            lines.append([r["recording"]] + ["-"] * 7 + ["failed"])
+            lines.append(first + ["-"] * 7 + ["failed"])
             continue
         rtf = r["realtime_factor"]
-        lines.append([r["recording"], f"{r['events']:,}", f"{r['outputs']:,}", "-" if rtf is None else f"{rtf:.3g}",
+        lines.append(first + [f"{r['events']:,}", f"{r['outputs']:,}", "-" if rtf is None else f"{rtf:.3g}",
                       f"{r['t_end_ns'] / 1e6:.3f}", "-" if r["lag_max_ns"] is None else f"{r['lag_max_ns'] / 1e3:,.2f}",
                       f"{r['stall_ns'] / 1e6:.3f}", f"{r['dropped']:,}", r["status"]])
     widths = [max([len(h)] + [len(line[i]) for line in lines]) for i, h in enumerate(head)]
@@ -499,7 +527,8 @@ def table(rows: Sequence[dict]) -> str:
         out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))))
     n_failed = sum(r["status"] == "failed" for r in rows)
     n_kept = sum(r["status"] == "kept" for r in rows)
-    out.append(f"{len(rows)} recordings: {len(rows) - n_failed - n_kept} simulated, {n_kept} kept (already done), "
+    what = "runs" if labels else "recordings"
+    out.append(f"{len(rows)} {what}: {len(rows) - n_failed - n_kept} simulated, {n_kept} kept (already done), "
                f"{n_failed} failed")
     return "\n".join(out)
 

@@ -273,3 +273,31 @@ def test_a_local_dask_cluster_from_the_command(tmp_path, recordings, cluster, ca
                  "-o", str(tmp_path / "dask"), "--dask-local", "1", "--quiet"])
     assert code == 0, capsys.readouterr().err
     assert contents(tmp_path / "dask") == contents(tmp_path / "local")
+
+
+# ------------------------------------------------------------------------------------ a grid
+
+def test_a_grid_runs_every_point_over_every_recording(tmp_path, recordings):
+    from speksim import load_chip
+    out = tmp_path / "out"
+    rows = batch(net(), "speck2f", recordings[:2], out, jobs=2, grid=["core.0.synop_ns=5,40"])
+    # recordings outer, points inner (0: the chip as given, then the grid's values in order)
+    assert [(r["recording"], r["point"], r["core.0.synop_ns"]) for r in rows] == [
+        (str(recordings[0]), 0, str(load_chip("speck2f").synop_ns[0])), (str(recordings[0]), 1, "5"),
+        (str(recordings[0]), 2, "40"), (str(recordings[1]), 0, str(load_chip("speck2f").synop_ns[0])),
+        (str(recordings[1]), 1, "5"), (str(recordings[1]), 2, "40")]
+    assert list(rows[0])[:4] == ["recording", "point", "core.0.synop_ns", "run_file"]
+    assert rows[2]["run_file"] == "point2/" + run_file_names(recordings[:2])[0]
+    # point 0 is the plain batch; point 2 the batch of a chip with the override
+    plain = batch(net(), "speck2f", recordings[:2], tmp_path / "plain", jobs=1)
+    slow = batch(net(), load_chip("speck2f").with_overrides(["core.0.synop_ns=40"]), recordings[:2],
+                 tmp_path / "slow", jobs=1)
+    assert contents(out / "point0") == contents(tmp_path / "plain")
+    for grid_row, row in zip(rows[2::3], slow):
+        a, b = load_run(out / grid_row["run_file"]), load_run(tmp_path / "slow" / row["run_file"])
+        assert np.array_equal(a.outputs, b.outputs) and np.array_equal(a.stats, b.stats)
+        assert a.metadata["chip"]["parameters"]["synop_ns"]["value"][0] == 40
+    assert [r["t_end_ns"] for r in rows[::3]] == [r["t_end_ns"] for r in plain]
+    again = batch(net(), "speck2f", recordings[:2], out, jobs=1, grid=["core.0.synop_ns=5,40"])
+    assert [r["status"] for r in again] == ["kept"] * 6
+    assert "6 runs: 0 simulated, 6 kept" in table(again)

@@ -24,7 +24,8 @@ recordings: files, or glob patterns in quotes that speksim expands ('data/**/*.a
 folders). Run files are named <recording stem>.run.h5; recordings with the same stem are named
 after their path from the folder they share (a+walk.aedat4.run.h5, b+walk.aedat4.run.h5).
 The run files hold nothing about how the batch ran (no command line, no times): the same
-recording and settings give the same bytes whatever --jobs."""
+recording and settings give the same bytes whatever --jobs. With --grid, every point of the grid
+(see 'speksim sweep --help') runs over every recording, point K into OUTDIR/pointK/."""
 
 
 def add(sub, common) -> None:
@@ -36,6 +37,10 @@ def add(sub, common) -> None:
                    help="event recording(s) or quoted glob pattern(s), any format of 'speksim info'")
     b.add_argument("--chip", default="speck2f", help="built-in chip name or chip file (default: speck2f)")
     add_set_flag(b)
+    b.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="also run every point of a what-if grid, as 'speksim sweep --grid' takes it (repeatable; "
+                        "axes multiply): point K's run files go to OUTDIR/pointK/, point 0 being the chip and "
+                        "configuration as given")
     src = b.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", help="chip configuration JSON (written by speksim.save_config)")
     src.add_argument("--model", help=MODEL_HELP + "; imported once, on the way")
@@ -108,7 +113,8 @@ def cmd_batch(args, argv) -> int:
         rows = batch(config, chip, args.recordings, out, options=options, engine=args.engine, jobs=args.jobs,
                      fit=plan, format=args.format, t_start_us=args.t_start_us, t_end_us=args.t_end_us,
                      sensor_size=args.sensor_size, chunk_events=args.chunk_events, resume=args.resume,
-                     summary=args.summary, progress=report, dask=dask, cli_messages=True)
+                     summary=args.summary, progress=report, grid=args.grid or None, dask=dask,
+                     cli_messages=True)
     finally:
         progress.close()
     failed = [r for r in rows if r["status"] == "failed"]
