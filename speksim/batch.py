@@ -490,8 +490,10 @@ def _execute_dask(tasks: list, client, progress) -> list[dict]:
     distributed = _distributed()
     rows, done = _collector(tasks, progress)
     order = _largest_first(tasks)
-    # pure=False: a task's result is a file written as a side effect, never one to share by key
-    futures = {client.submit(_run_one, t, pure=False, priority=len(order) - i): t for i, t in enumerate(order)}
+    # pure=False: a task's result is a file written as a side effect, never one to share by key;
+    # a task whose worker died is run again elsewhere (its run file is written atomically)
+    futures = {client.submit(_run_one, t, pure=False, priority=len(order) - i, retries=1): t
+               for i, t in enumerate(order)}
     try:
         for fut in distributed.as_completed(list(futures)):
             done(futures[fut], fut.result())
