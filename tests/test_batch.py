@@ -227,6 +227,13 @@ def test_the_batch_command(tmp_path, recordings, capsys, monkeypatch):
     assert out == "" and err == ""
     assert main(argv + ["--jobs", "0"]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
+    # a grid: the four recordings at point 0 (the chip as given) and at one grid point
+    assert main(argv[:-2] + ["--jobs", "1", "-o", "grid", "--grid", "core.0.synop_ns=40"]) == 0
+    out = capsys.readouterr().out
+    assert "8 runs: 8 simulated" in out and "core.0.synop_ns" in out
+    assert len(list((tmp_path / "grid").glob("point[01]/*.run.h5"))) == 8
+    assert main(argv[:-2] + ["--jobs", "1", "-o", "grid", "--grid", "core.0.nonsense=1"]) == 2
+    assert "nonsense" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------ Dask
