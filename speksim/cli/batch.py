@@ -106,7 +106,7 @@ def cmd_batch(args, argv) -> int:
         if row["status"] == "ok":          # the rate is of what was simulated, not of files kept
             events += row["events"]
         if row["status"] != "failed" and row["detail"]:
-            progress.message(f"note: {row['recording']}: {row['detail']}")
+            progress.message(f"note: {_label(row)}: {row['detail']}")
         progress.update(events, None, done / total, force=done == total)
 
     try:
@@ -119,11 +119,15 @@ def cmd_batch(args, argv) -> int:
         progress.close()
     failed = [r for r in rows if r["status"] == "failed"]
     for r in failed:
-        warn(f"{r['recording']}: {r['detail']}")
+        warn(f"{_label(r)}: {r['detail']}")
     if not quiet:
         print(table(rows))
         print(f"wrote {out / args.summary} and the run files in {out}")
     return EXIT_INPUT if failed else EXIT_OK
+
+
+def _label(row) -> str:
+    return f"{row['recording']} (point {row['point']})" if "point" in row else row["recording"]
 
 
 __all__ = ["add", "cmd_batch"]
