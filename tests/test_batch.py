@@ -98,6 +98,24 @@ def test_the_summary_csv_has_a_row_per_recording(tmp_path, recordings):
     assert "4 recordings: 4 simulated, 0 kept" in table(rows)
 
 
+def test_the_bytes_do_not_depend_on_when_datasets_are_released(tmp_path, recordings, monkeypatch):
+    """A Dask worker samples its threads' stacks (its profiler), which keeps the writer's frames,
+    and so its h5py datasets, alive a little longer at random moments. The run file must not
+    depend on that: here every dataset is kept alive until the file is written."""
+    import h5py
+    plain = batch(net(), "speck2f", recordings[:2], tmp_path / "plain", jobs=1)
+    held, create = [], h5py.Group.create_dataset
+
+    def create_and_hold(self, *args, **kwargs):
+        ds = create(self, *args, **kwargs)
+        held.append(ds)
+        return ds
+    monkeypatch.setattr(h5py.Group, "create_dataset", create_and_hold)
+    batch(net(), "speck2f", recordings[:2], tmp_path / "held", jobs=1)
+    assert len(held) > 10 and all(r["outputs"] > 4096 for r in plain)     # chunked, compressed outputs
+    assert contents(tmp_path / "held") == contents(tmp_path / "plain")
+
+
 # ------------------------------------------------------------------------------------ resuming
 
 def test_a_second_batch_keeps_verified_files_untouched(tmp_path, recordings):
