@@ -111,6 +111,10 @@ def _dataset(parent, name, data, **attrs):
     ds = parent.create_dataset(name, data=data, **_storage(data.size))
     for k, v in attrs.items():
         ds.attrs[k] = v
+    # the chunks go to the file now, not when the last reference to `ds` goes: a sampling
+    # profiler (a Dask worker has one) or a debugger holding this frame would otherwise put them
+    # after the next dataset's data, giving other bytes for the same content
+    ds.flush()
     return ds
 
 
@@ -283,6 +287,7 @@ class RunWriter:
             ds[i:i + m] = np.frombuffer(fh.read(m * dtype.itemsize), dtype)
         for k, v in attrs.items():
             ds.attrs[k] = v
+        ds.flush()          # as in `_dataset`
         return ds
 
     def finish(self, result: Result, *, input_name=None, input_size=None, input_sha256=None,

@@ -10,14 +10,15 @@
     speksim stalls run.h5 [--recording recording.aedat4] [--json]
     speksim report run.h5 [--recording recording.aedat4] -o report.html
     speksim sweep recording.aedat4 --config net.json --grid core.2.synop_ns=10,15,20 [--jobs N]
+    speksim batch 'recordings/*.aedat4' --config net.json -o runs/ [--jobs N]
 
 The command line only parses and reports: every subcommand calls the library, which raises
 typed errors and never prints. This module turns an error into one line on stderr
 (`speksim: error: ...`, with indented details) and an exit code: 2 for chip, configuration, model
 and argument errors, 3 for input errors (recordings, events, run files), 4 for a deadlock, 1 for
 anything else, 130 when interrupted. `--debug` (before or after the subcommand) adds the
-traceback. One module per group of subcommands (`run`, `inspect`, `demo`, `stalls`, `report`, `sweep`); each has
-`add(sub, common)` to add its parsers.
+traceback. One module per group of subcommands (`run`, `inspect`, `demo`, `stalls`, `report`, `sweep`,
+`batch`); each has `add(sub, common)` to add its parsers.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ import traceback
 from .._version import __version__
 from ..errors import (ChipFileError, ConfigError, DeadlockError, EventError, ModelError, ReaderError, RunFileError,
                       SpeksimError)
-from . import demo, inspect, report, run, stalls, sweep
+from . import batch, demo, inspect, report, run, stalls, sweep
 from ._common import EXIT_CONFIG, EXIT_DEADLOCK, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_OTHER, UsageError
 
-_GROUPS = (run, inspect, demo, stalls, report, sweep)
+_GROUPS = (run, inspect, demo, stalls, report, sweep, batch)
 
 
 def main(argv=None) -> int:
