@@ -60,6 +60,13 @@ def options_from_args(args) -> RunOptions:
 # chip overrides
 # --------------------------------------------------------------------------------------------
 
+def add_engine_flag(group) -> None:
+    """--engine NAME: any registered engine (speksim.engine.base), the fast one by default."""
+    from ..engine.base import engine_names
+    group.add_argument("--engine", choices=engine_names(), default="fast",
+                       help="fast (numba, default) or reference (SimPy: slow, written to be read)")
+
+
 def add_set_flag(parser: argparse.ArgumentParser) -> None:
     """`--set [core.K.]NAME=VALUE`, repeatable: what-if overrides of the chip's parameters."""
     parser.add_argument("--set", dest="set", action="append", default=[], metavar="[core.K.]NAME=VALUE",

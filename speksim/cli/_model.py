@@ -15,6 +15,14 @@ MODEL_HELP = ("trained model: a NIR file (.nir), a whole PyTorch module saved wi
               "(.pt/.pth), or FILE.py:FUNCTION returning one")
 
 
+def add_source_flags(parser, config_help: str = "chip configuration JSON (written by speksim.save_config)",
+                     model_note: str = "imported on the way", required: bool = True) -> None:
+    """--config FILE or --model MODEL, one of them (`required`): where the configuration comes from."""
+    src = parser.add_mutually_exclusive_group(required=required)
+    src.add_argument("--config", help=config_help)
+    src.add_argument("--model", help=f"{MODEL_HELP}; {model_note}")
+
+
 def add_model_flags(parser, positional: bool = False) -> None:
     """The flags that import a model: input shape, NIR meaning, placement, discretisation."""
     g = parser.add_argument_group("importing a model (--model, or a model file given to check)")

@@ -6,9 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
-from ._common import (EXIT_INPUT, EXIT_OK, Progress, UsageError, add_option_flags, add_set_flag, chip_from_args,
-                      options_from_args, warn)
-from ._model import MODEL_HELP, add_model_flags, config_from_source
+from ._common import (EXIT_INPUT, EXIT_OK, add_engine_flag, add_option_flags, add_set_flag, chip_from_args,
+                      options_from_args, Progress, UsageError, warn)
+from ._model import add_model_flags, add_source_flags, config_from_source
 from .run import _POLARITY, _check_args, add_input_flags
 
 _DESCRIPTION = """\
@@ -29,7 +29,6 @@ recording and settings give the same bytes whatever --jobs. With --grid, every p
 
 
 def add(sub, common) -> None:
-    from ..engine.base import engine_names
     b = sub.add_parser(
         "batch", parents=[common], help="run a configuration over many recordings (one run file each, resumable)",
         description=_DESCRIPTION, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,13 +40,10 @@ def add(sub, common) -> None:
                    help="also run every point of a what-if grid, as 'speksim sweep --grid' takes it (repeatable; "
                         "axes multiply): point K's run files go to OUTDIR/pointK/, point 0 being the chip and "
                         "configuration as given")
-    src = b.add_mutually_exclusive_group(required=True)
-    src.add_argument("--config", help="chip configuration JSON (written by speksim.save_config)")
-    src.add_argument("--model", help=MODEL_HELP + "; imported once, on the way")
+    add_source_flags(b, model_note="imported once, on the way")
     add_input_flags(b)
     g = b.add_argument_group("simulation")
-    g.add_argument("--engine", choices=engine_names(), default="fast",
-                   help="fast (numba, default) or reference (SimPy: slow, written to be read)")
+    add_engine_flag(g)
     g.add_argument("--jobs", type=int, metavar="N",
                    help=f"recordings simulated at once, in local worker processes (default: the CPU count, "
                         f"{os.cpu_count()})")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .._resources import bundled_traces, traces_dir
 from ..errors import ReaderError
-from ._common import EXIT_OK, Progress
+from ._common import (EXIT_OK, add_engine_flag, Progress)
 from .run import one_line
 
 
@@ -21,7 +21,6 @@ def add(sub, common) -> None:
     pl.add_argument("--out", metavar="DIR", help="folder for the PNGs (default: <run name>-plots)")
     pl.set_defaults(func=cmd_plot)
 
-    from ..engine.base import engine_names
     traces = bundled_traces()
     dm = sub.add_parser("demo", parents=[common], help="run the bundled example network on a bundled recording",
                         description="Write the example configuration, a run file, a CSV summary and the report "
@@ -29,8 +28,7 @@ def add(sub, common) -> None:
     dm.add_argument("--out", metavar="DIR", default="speksim-demo", help="output folder (default: ./speksim-demo)")
     dm.add_argument("--trace", choices=traces, default="rotating_dot" if "rotating_dot" in traces else None,
                     help="bundled recording to use (default: rotating_dot)")
-    dm.add_argument("--engine", choices=engine_names(), default="fast",
-                    help="fast (numba, default) or reference (SimPy: slow, written to be read)")
+    add_engine_flag(dm)
     dm.add_argument("--quiet", action="store_true", help="no progress display")
     dm.set_defaults(func=cmd_demo)
 

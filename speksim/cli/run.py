@@ -11,15 +11,14 @@ import numpy as np
 
 from ..errors import EventError, ReaderError
 from .._text import rate_text
-from ._common import (EXIT_OK, Progress, UsageError, add_option_flags, add_set_flag, chip_from_args, note,
-                      options_from_args, warn)
-from ._model import MODEL_HELP, add_model_flags, config_from_source
+from ._common import (EXIT_OK, add_engine_flag, add_option_flags, add_set_flag, chip_from_args, note, options_from_args,
+                      Progress, UsageError, warn)
+from ._model import add_model_flags, add_source_flags, config_from_source
 
 _POLARITY = {"keep": "keep", "merge": "merge", "on": "on_only", "off": "off_only"}
 
 
 def add(sub, common) -> None:
-    from ..engine.base import engine_names
     r = sub.add_parser(
         "run", parents=[common], help="simulate a recording (or a run file's output)",
         description="Simulate a recording through a configured chip, write a run file and print the per-core "
@@ -28,18 +27,15 @@ def add(sub, common) -> None:
                                                           "or a speksim run file")
     r.add_argument("--chip", default="speck2f", help="built-in chip name or chip file (default: speck2f)")
     add_set_flag(r)
-    src = r.add_mutually_exclusive_group(required=True)
-    src.add_argument("--config",
-                     help="chip configuration JSON (written by speksim.save_config; 'speksim check' validates it)")
-    src.add_argument("--model", help=MODEL_HELP + "; imported on the way ('speksim check MODEL' shows how)")
+    add_source_flags(r, "chip configuration JSON (written by speksim.save_config; 'speksim check' validates it)",
+                     "imported on the way ('speksim check MODEL' shows how)")
     g = add_input_flags(r)
     g.add_argument("--layer-map", metavar="SRC:DST[,SRC:DST]",
                    help="run-file input: send monitored layer SRC's events to core DST (13 = DVS layer); "
                         "default: layer-13 output as camera input if the run has any, else each core's "
                         "output to the same core")
     g = r.add_argument_group("simulation")
-    g.add_argument("--engine", choices=engine_names(), default="fast",
-                   help="fast (numba, default) or reference (SimPy: slow, written to be read)")
+    add_engine_flag(g)
     add_model_flags(r)
     add_option_flags(r)
     g = r.add_argument_group("output")

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ._common import EXIT_OK, UsageError, add_option_flags, note, options_from_args
-from ._model import MODEL_HELP, add_model_flags, config_from_source
+from ._model import add_model_flags, add_source_flags, config_from_source
 
 
 def add(sub, common) -> None:
@@ -37,9 +37,8 @@ def add_subject_flags(s) -> None:
     s.add_argument("run_file", metavar="RUN.h5", nargs="?", help="a speksim run file")
     s.add_argument("--recording", metavar="FILE",
                    help="the recording the run was made from (checked against the run file's hash)")
-    src = s.add_mutually_exclusive_group()
-    src.add_argument("--config", help="chip configuration JSON: run it on --recording instead of reading a run file")
-    src.add_argument("--model", help=MODEL_HELP + "; imported, then run on --recording")
+    add_source_flags(s, "chip configuration JSON: run it on --recording instead of reading a run file",
+                     "imported, then run on --recording", required=False)
     s.add_argument("--chip", default="speck2f", help="with --config/--model: built-in chip or chip file "
                                                      "(default: speck2f)")
     s.add_argument("--format", help="with --config/--model: the recording's format (default: detected)")

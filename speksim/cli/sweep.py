@@ -6,9 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
-from ._common import (EXIT_OK, Progress, UsageError, add_option_flags, add_set_flag, chip_from_args, options_from_args,
-                      warn)
-from ._model import MODEL_HELP, add_model_flags, config_from_source
+from ._common import (EXIT_OK, add_engine_flag, add_option_flags, add_set_flag, chip_from_args, options_from_args,
+                      Progress, UsageError, warn)
+from ._model import add_model_flags, add_source_flags, config_from_source
 from .run import _check_args, _recording_source, add_input_flags, fit_plan
 
 _DESCRIPTION = """\
@@ -30,7 +30,6 @@ columns compare each point's outputs with it, recording by recording."""
 
 
 def add(sub, common) -> None:
-    from ..engine.base import engine_names
     s = sub.add_parser(
         "sweep", parents=[common], help="what-if: run a grid of chip overrides and configuration settings",
         description=_DESCRIPTION, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,13 +39,10 @@ def add(sub, common) -> None:
                    help="one axis of the grid (repeatable; see below)")
     s.add_argument("--chip", default="speck2f", help="built-in chip name or chip file (default: speck2f)")
     add_set_flag(s)
-    src = s.add_mutually_exclusive_group(required=True)
-    src.add_argument("--config", help="chip configuration JSON (written by speksim.save_config)")
-    src.add_argument("--model", help=MODEL_HELP + "; imported on the way")
+    add_source_flags(s)
     add_input_flags(s)
     g = s.add_argument_group("simulation")
-    g.add_argument("--engine", choices=engine_names(), default="fast",
-                   help="fast (numba, default) or reference (SimPy: slow, written to be read)")
+    add_engine_flag(g)
     g.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help=f"simulations run at once, in worker processes (default: the CPU count, {os.cpu_count()})")
     g.add_argument("--output-layer", type=int, metavar="LAYER",
