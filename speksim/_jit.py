@@ -87,6 +87,18 @@ def _stamp() -> str:
     return sources_stamp()
 
 
+def is_cached(dispatcher) -> bool:
+    """Whether `dispatcher` (an @njit(cache=True) function) is compiled in this process or has
+    fresh compiled code in numba's cache, so that its first call does not compile. True when
+    numba's cache cannot be inspected (its layout is numba's own): this only decides a note."""
+    if dispatcher.signatures:
+        return True
+    try:
+        return bool(dispatcher._cache._cache_file._load_index())
+    except Exception:  # noqa: BLE001  (any change in numba's internals: assume cached, say nothing)
+        return True
+
+
 def in_package(py_file: str) -> bool:
     """True for a source file of this speksim installation."""
     return os.path.realpath(py_file).startswith(_PACKAGE_DIR + os.sep)

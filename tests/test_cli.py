@@ -85,6 +85,21 @@ def test_run_default_output_name_and_quiet(files, capsys):
     assert out == "" and err == ""  # --quiet: nothing but warnings and errors
 
 
+def test_a_run_that_must_compile_the_engine_says_so_first(files, capsys, monkeypatch):
+    # a first run's wall time and rate include compiling: the user is told, once, before it starts
+    import speksim.engine.fast as fast
+    tmp, config, rec = files
+    monkeypatch.setattr(fast, "compiled", lambda: False)
+    code, out, err = run(["run", "--config", config, rec, "-o", "a.h5"], capsys)
+    assert code == 0, err
+    assert "compiling the fast engine" in err
+    code, out, err = run(["run", "--config", config, rec, "-o", "b.h5", "--quiet"], capsys)
+    assert code == 0 and err == ""
+    monkeypatch.setattr(fast, "compiled", lambda: True)
+    code, out, err = run(["run", "--config", config, rec, "-o", "c.h5"], capsys)
+    assert code == 0 and "compiling" not in err
+
+
 def test_run_reference_engine_matches_fast(files, capsys):
     tmp, config, rec = files
     assert run(["run", "--config", config, rec, "-o", "f.h5", "--quiet"], capsys)[0] == 0

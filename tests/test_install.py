@@ -208,3 +208,23 @@ def test_cached_code_is_stamped_with_every_file_it_depends_on(tmp_path):
         now = _jit.sources_stamp(str(pkg))
         assert now != before, rel
         before = now
+
+
+def test_is_cached_tells_a_function_numba_must_compile_from_one_it_has(tmp_path):
+    # the note of a first run rests on this: False before any compilation, True once compiled
+    # (in this process, or in the cache for a later one)
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "from speksim import _jit\n"
+            "import fresh\n"
+            "before = _jit.is_cached(fresh.f)\n"
+            "fresh.f(2)\n"
+            "print(before, _jit.is_cached(fresh.f))\n")
+    (tmp_path / "fresh.py").write_text("from numba import njit\n\n\n@njit(cache=True)\ndef f(x):\n"
+                                       "    return x + 1\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    first = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
+                           check=True).stdout.split()
+    second = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
+                            check=True).stdout.split()
+    assert first == ["False", "True"]
+    assert second == ["True", "True"]      # a later process finds it in the cache

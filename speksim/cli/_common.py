@@ -23,6 +23,17 @@ def note(text: str) -> None:
     print(f"speksim: note: {text}", file=sys.stderr)
 
 
+def note_compiling(engine: str, quiet: bool) -> None:
+    """Say so when this run has to compile the fast engine first (once per installation and numba
+    version), so that a first run's time and rate are not taken for the simulator's speed."""
+    if engine != "fast" or quiet:
+        return
+    from ..engine.fast import compiled
+    if not compiled():
+        note("compiling the fast engine for this machine first (once per installation and numba version; "
+             "about 15-20 s)")
+
+
 def warn(text: str) -> None:
     print(f"speksim: warning: {text}", file=sys.stderr)
 

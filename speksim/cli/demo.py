@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .._resources import bundled_traces, traces_dir
 from ..errors import ReaderError
-from ._common import (EXIT_OK, add_engine_flag, Progress)
+from ._common import EXIT_OK, Progress, add_engine_flag, note_compiling
 from .run import one_line
 
 
@@ -61,6 +61,7 @@ def cmd_demo(args, argv) -> int:
     config_path = out / "demo-config.json"
     save_config(config, config_path)
     sim = Simulation(config, "speck2f", engine=args.engine)
+    note_compiling(args.engine, args.quiet)
     events = sio.read_events(trace)
     progress = Progress(enabled=not args.quiet)
     t0 = time.perf_counter()

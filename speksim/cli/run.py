@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import EventError, ReaderError
 from .._text import rate_text
-from ._common import (EXIT_OK, add_engine_flag, add_option_flags, add_set_flag, chip_from_args, note, options_from_args,
-                      Progress, UsageError, warn)
+from ._common import (EXIT_OK, Progress, UsageError, add_engine_flag, add_option_flags, add_set_flag, chip_from_args,
+                      note, note_compiling, options_from_args, warn)
 from ._model import add_model_flags, add_source_flags, config_from_source
 
 _POLARITY = {"keep": "keep", "merge": "merge", "on": "on_only", "off": "off_only"}
@@ -207,6 +207,7 @@ def cmd_run(args, argv) -> int:
     sim = Simulation(config, chip, options_from_args(args), engine=args.engine, keep_outputs=False)
     for w in sim.warnings:
         warn(w)
+    note_compiling(args.engine, quiet)
     recording = Path(args.recording)
     if not recording.exists():
         raise ReaderError(f"{recording}: no such file; check the path")

@@ -234,6 +234,13 @@ class FastEngine:
         return [(int(r[FQ_F]), int(r[FQ_X]), int(r[FQ_Y])) for r in rows]
 
 
+def compiled() -> bool:
+    """Whether the fast engine is compiled for this machine already (in this process or in the
+    per-user cache); if not, the first run compiles it, which takes about 15-20 s once."""
+    from .._jit import is_cached
+    return is_cached(_run)
+
+
 def run_fast(net: CompiledNetwork, inputs: EngineInput, options, chunk_events: int = 1 << 20) -> RawResult:
     """Run a whole input through the fast engine, fed in chunks of `chunk_events`."""
     eng = FastEngine(net, options)
