@@ -5,7 +5,7 @@ Everything here formats figures that the benchmarks computed; nothing is measure
 
 from __future__ import annotations
 
-#: the issue's targets for the gesture replay: real-time factor, and times faster than sinabs'
+#: the speed targets for the gesture replay: real-time factor, and times faster than sinabs'
 #: one-thread forward at 1 ms and at 10 ms steps
 TARGET_RTF, TARGET_SINABS_1MS, TARGET_SINABS_10MS = 20.0, 100.0, 10.0
 
