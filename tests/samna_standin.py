@@ -22,6 +22,7 @@ samna's: the adapter must not rely on them.
 
 from __future__ import annotations
 
+import copy
 import types
 
 # field kinds: ("bool",), ("int", lo, hi), ("ints", depth, lo, hi) a nested list of ints,
@@ -175,3 +176,219 @@ speck2e = types.SimpleNamespace(configuration=types.SimpleNamespace(SpeckConfigu
                                 event=_events)
 dynapcnn = types.SimpleNamespace(configuration=types.SimpleNamespace(DynapcnnConfiguration=DynapcnnConfiguration),
                                  event=_events)
+
+
+# ----- a devkit ------------------------------------------------------------------------------
+# samna's device API as sinabs uses it: `device.get_unopened_devices()` (DeviceInfo with
+# `device_type_name`), `device.open_device(info)` / `close_device(handle)`, a handle's
+# `get_model()` (`apply_configuration`, `get_sink_node`, `get_source_node`) and `get_stop_watch()`
+# (`set_enable_value`, `reset`, `start`, `stop`), event buffers `BasicSourceNode_<chip>_..._input_event`
+# (`write`) and `BasicSinkNode_<chip>_event_output_event` (`get_events`), joined by
+# `graph.EventFilterGraph().sequential([...])`.
+#
+# The fake device does not compute anything: each input Spike written to a core whose
+# `monitor_enable` is set comes back as an output Spike of that core `echo_delay_us` after its
+# timestamp; other input is dropped. Its time is a fake clock the test advances (`FakeClock`):
+# the stopwatch counts µs of that clock from its last start, and an output is in the sink once
+# the stopwatch has passed its timestamp.
+
+
+class FakeClock:
+    """A monotonic clock in ns that moves only when `advance(seconds)` is called."""
+
+    def __init__(self):
+        self.t_ns = 0
+
+    def now_ns(self) -> int:
+        return self.t_ns
+
+    def advance(self, seconds: float) -> None:
+        self.t_ns += max(1, int(round(seconds * 1e9)))
+
+
+class DeviceInfo:
+    def __init__(self, device_type_name, serial_number="standin-0"):
+        self.device_type_name = device_type_name
+        self.serial_number = serial_number
+
+
+class _StopWatch:
+    def __init__(self, devkit):
+        self._devkit, self.enabled, self.started_ns = devkit, False, None
+
+    def set_enable_value(self, value):
+        self.enabled = bool(value)
+        self._devkit.calls.append(("stopwatch.enable", bool(value)))
+
+    def reset(self):
+        self._devkit.calls.append(("stopwatch.reset",))
+        self.started_ns = self._devkit.clock.now_ns() if self.started_ns is not None else None
+
+    def start(self):
+        self._devkit.calls.append(("stopwatch.start",))
+        self.started_ns = self._devkit.clock.now_ns()
+
+    def stop(self):
+        self._devkit.calls.append(("stopwatch.stop",))
+        self.started_ns = None
+
+    def us(self):
+        if not self.enabled or self.started_ns is None:
+            return 0
+        return (self._devkit.clock.now_ns() - self.started_ns) // 1000
+
+
+class _Node:
+    """A node of an event graph: what is written to it goes to the nodes it is joined to."""
+
+    def __init__(self):
+        self._next = []
+
+    def write(self, events):
+        for node in self._next:
+            node._receive(list(events))
+
+    def _receive(self, events):
+        self.write(events)
+
+
+class _SinkBuffer(_Node):
+    def __init__(self):
+        super().__init__()
+        self._events, self._upstream = [], []
+
+    def _receive(self, events):
+        self._events.extend(events)
+
+    def get_events(self):
+        for node in self._upstream:
+            node._release()
+        out, self._events = self._events, []
+        return out
+
+
+class _ModelSink(_Node):
+    def __init__(self, model):
+        super().__init__()
+        self._model = model
+
+    def _receive(self, events):
+        self._model._take(events)
+
+
+class _ModelSource(_Node):
+    def __init__(self, model):
+        super().__init__()
+        self._model = model
+
+    def _release(self):
+        self.write(self._model._due())
+
+
+class _Model:
+    def __init__(self, devkit):
+        self._devkit = devkit
+        self.configuration = None
+        self.written = []
+        self._pending = []
+        self._sink, self._source = _ModelSink(self), _ModelSource(self)
+
+    def apply_configuration(self, cfg):
+        self._devkit.calls.append(("apply_configuration", [i for i, c in enumerate(cfg.cnn_layers)
+                                                           if c.monitor_enable]))
+        self.configuration = copy.deepcopy(cfg)
+
+    def get_sink_node(self):
+        return self._sink
+
+    def get_source_node(self):
+        return self._source
+
+    def _take(self, events):
+        self._devkit.calls.append(("write", len(events), self._devkit.stopwatch.us()))
+        self.written.extend(events)
+        cores = self.configuration.cnn_layers if self.configuration is not None else []
+        for ev in events:
+            if type(ev).__name__ == "Spike" and ev.layer < len(cores) and cores[ev.layer].monitor_enable:
+                self._pending.append(Spike(layer=ev.layer, feature=ev.feature, x=ev.x, y=ev.y,
+                                           timestamp=ev.timestamp + self._devkit.echo_delay_us))
+
+    def _due(self):
+        now = self._devkit.stopwatch.us()
+        due = [ev for ev in self._pending if ev.timestamp <= now]
+        self._pending = [ev for ev in self._pending if ev.timestamp > now]
+        return sorted(due, key=lambda ev: ev.timestamp)
+
+
+class FakeDevkit:
+    """What `device.open_device` returns: `calls` records the model and stopwatch calls in order."""
+
+    def __init__(self, info, clock, echo_delay_us):
+        self.info, self.clock, self.echo_delay_us = info, clock, echo_delay_us
+        self.calls = []
+        self.closed = False
+        self.stopwatch = _StopWatch(self)
+        self.model = _Model(self)
+
+    def get_model(self):
+        return self.model
+
+    def get_stop_watch(self):
+        return self.stopwatch
+
+
+class _DeviceModule:
+    def __init__(self):
+        self.clock = FakeClock()
+        self.echo_delay_us = 0
+        self.connected = []
+        self.opened = []
+
+    def get_unopened_devices(self):
+        return [info for info in self.connected if not any(d.info is info and not d.closed for d in self.opened)]
+
+    def open_device(self, info):
+        handle = FakeDevkit(info, self.clock, self.echo_delay_us)
+        self.opened.append(handle)
+        return handle
+
+    def close_device(self, handle):
+        handle.closed = True
+
+
+class _Graph:
+    def __init__(self):
+        self.running = False
+
+    def sequential(self, nodes):
+        for a, b in zip(nodes, nodes[1:]):
+            a._next.append(b)
+            if isinstance(b, _SinkBuffer):
+                b._upstream.append(a)
+        return True
+
+    def start(self):
+        self.running = True
+
+    def stop(self):
+        self.running = False
+
+
+device = _DeviceModule()
+graph = types.SimpleNamespace(EventFilterGraph=_Graph)
+BasicSourceNode_speck2f_event_input_event = _Node
+BasicSinkNode_speck2f_event_output_event = _SinkBuffer
+BasicSourceNode_speck2e_event_speck2e_input_event = _Node
+BasicSinkNode_speck2e_event_output_event = _SinkBuffer
+BasicSourceNode_dynapcnn_event_input_event = _Node
+BasicSinkNode_dynapcnn_event_output_event = _SinkBuffer
+
+
+def connect_devkit(device_type_name="Speck2fDevKit", echo_delay_us=0) -> FakeClock:
+    """Forget earlier devkits, connect one of the given type that echoes monitored input spikes
+    `echo_delay_us` later, and return the clock the test advances."""
+    global device
+    device = _DeviceModule()
+    device.echo_delay_us = echo_delay_us
+    device.connected.append(DeviceInfo(device_type_name))
+    return device.clock
