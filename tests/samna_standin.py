@@ -13,6 +13,9 @@ contract lists them, sections 3 and 4):
   with the per-weight, per-bias and per-neuron kill bits of the older chip) and `dvs_layer`; no
   readout, no output decimator and no congestion balancer. The decimator's absence is documented
   (it exists from Speck2e on); the absence of the other two is this stand-in's assumption.
+- a devkit (the end of this file): `device`, `graph`, the event buffer classes and a fake devkit
+  whose model echoes input spikes of monitored cores on a clock the test advances
+  (`connect_devkit`). It computes nothing a chip computes.
 
 Like samna's C++ bindings, an object refuses an attribute it does not have, and a field refuses a
 value of the wrong kind (a numpy scalar or array, an int for a bool, a value out of its C type's
