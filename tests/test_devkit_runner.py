@@ -203,6 +203,21 @@ def test_collection_ends_at_the_drain_limit_and_later_output_is_not_captured():
     assert np.array_equal(result.outputs, want[want["t_ns"] <= (t_last + 1000) * 1000])
 
 
+def test_an_empty_input_gives_an_empty_capture():
+    clock = SAMNA.connect_devkit()
+    result = runner(clock).run(two_cores(), np.zeros(0, SPIKE_EVENT))
+    assert len(result.outputs) == 0 and len(result.input_t_ns) == 0 and result.t_end_ns == 0
+
+
+def test_input_beyond_the_devkits_32_bit_clock_is_refused_before_anything_is_written():
+    clock = SAMNA.connect_devkit()
+    inputs = spikes(12, 3, 1, 3, 6)
+    inputs["t"][-1] = 2**32
+    with pytest.raises(EventError, match="32-bit"):
+        runner(clock).run(two_cores(), inputs)
+    assert SAMNA.device.opened == []
+
+
 def test_without_samna_the_runner_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "samna", None)
     with pytest.raises(MissingExtraError, match="pip install"):

@@ -21,7 +21,7 @@ from ..config import ChipConfig, RunOptions
 from ..engine.base import Engine, EngineSetup, Fed, register_engine
 from ..blocks import DVS, N_BLOCKS
 from ..engine.compiled import N_SERIES, N_STATS, EngineInput, RawResult
-from ..errors import ConfigError, SpeksimError
+from ..errors import ConfigError, EventError, SpeksimError
 from ..events import DVS_EVENT, SPIKE_EVENT
 from ..result import Result
 from .capture import capture_result, input_events
@@ -39,6 +39,7 @@ _BUFFERS = {"speck2f": ("BasicSourceNode_speck2f_event_input_event", "BasicSinkN
             "dynapcnn": ("BasicSourceNode_dynapcnn_event_input_event", "BasicSinkNode_dynapcnn_event_output_event")}
 
 _NO_ROWS = np.zeros((0, 6), np.int64)
+_WRAP_US = 2**32          # a devkit's timestamps are uint32 µs
 
 
 class DevkitError(SpeksimError, RuntimeError):
@@ -139,6 +140,9 @@ class DevkitRunner:
 
     def run_raw(self, config: ChipConfig, kind: str, ev: np.ndarray) -> tuple[np.ndarray, dict]:
         """Run validated input on the devkit: (OUTPUT_EVENT array, metadata about the devkit)."""
+        if ev.size and int(ev["t"][-1]) >= _WRAP_US:
+            raise EventError(f"input event times reach {int(ev['t'][-1])} µs; a devkit's timestamps are unsigned "
+                             f"32-bit (below {_WRAP_US} µs, about 71.6 min): split the recording into shorter runs")
         samna = samna_module(self.samna)
         cfg = to_samna(config, self.device, samna=samna)
         handle = self.open(samna)
