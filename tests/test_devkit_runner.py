@@ -98,6 +98,15 @@ def test_a_capture_is_the_same_bytes_each_time(tmp_path):
     assert load_run(a).metadata["input"]["sha256"] == load_run(b).metadata["input"]["sha256"]
 
 
+def test_a_capture_names_its_input_as_a_simulation_of_the_same_input_does():
+    config, inputs = two_cores(), spikes(13, 50, 5, 2, 8)
+    capture = capture_from_events(config, "speck2f", inputs, [], extra={"source": "elsewhere", "serial": "x1"})
+    sim = Simulation(config, "speck2f").run(inputs, chunk_events=7)
+    assert capture.metadata["input"] == sim.metadata["input"]
+    assert capture.metadata["config"] == sim.metadata["config"]
+    assert capture.metadata["source"] == "devkit" and capture.metadata["serial"] == "x1"
+
+
 def test_capture_refuses_input_a_simulation_would_refuse():
     bad = spikes(3, 5, 4, 2, 8)            # core 4 is not in use
     with pytest.raises(EventError):

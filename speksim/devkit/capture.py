@@ -60,7 +60,8 @@ def capture_result(config: ChipConfig, chip: Chip | str, inputs, outputs: np.nda
     inputs: the SPIKE_EVENT or DVS_EVENT array (t in µs) written to the devkit; outputs: the
     OUTPUT_EVENT array it returned (t_ns in ns, e.g. from `events_from_samna`); device: the
     devkit's chip name ("speck2f", ...); options: the run options recorded (their `bin_ns` is the
-    width of the all-zero series); extra: more metadata (e.g. the devkit's serial number).
+    width of the all-zero series); extra: more metadata (e.g. the devkit's serial number), whose
+    keys cannot replace the capture's own.
     t_end_ns is the later of the last input's and the last output's time.
     """
     chip = load_chip(chip)
@@ -77,7 +78,9 @@ def capture_result(config: ChipConfig, chip: Chip | str, inputs, outputs: np.nda
         n_bins = max(1, -(-t_end // bin_ns))
     stats = np.zeros(N_BLOCKS, STATS_DTYPE)
     stats["block"] = BLOCK_NAMES
-    meta = {
+    # `extra` cannot replace what makes this a capture (source, config, input, ...)
+    meta = dict(extra or {})
+    meta.update({
         "source": "devkit",
         "device": device,
         "engine": f"devkit:{device}",
@@ -90,8 +93,7 @@ def capture_result(config: ChipConfig, chip: Chip | str, inputs, outputs: np.nda
         "versions": {"speksim": __version__, "numpy": np.__version__, "python": sys.version.split()[0],
                      "platform": platform.platform()},
         "warnings": [],
-    }
-    meta.update(extra or {})
+    })
     return Result(outputs=outputs, stats=stats, input_t_ns=t_in_ns, lag_ns=np.full(ev.size, -1, np.int64),
                   series={name: np.zeros((n_bins, N_BLOCKS), np.int64) for name in SERIES_NAMES},
                   bin_ns=bin_ns, t_end_ns=t_end, states={}, metadata=meta)
