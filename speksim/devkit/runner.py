@@ -121,10 +121,11 @@ class DevkitRunner:
                 out.append(d)
         return out
 
-    def collect(self, sink, last_input_us: int) -> list:
-        """samna output events from `sink` until the stopwatch is `drain_ns` past the last input's
-        timestamp, or, once it is past that timestamp, nothing has arrived for `idle_ns`."""
-        start = self.clock()
+    def collect(self, sink, last_input_us: int, started_ns: Optional[int] = None) -> list:
+        """samna output events from `sink` until the stopwatch (started at `clock()` =
+        `started_ns`, default now) is `drain_ns` past the last input's timestamp, or, once it is
+        past that timestamp, nothing has arrived for `idle_ns`."""
+        start = self.clock() if started_ns is None else int(started_ns)
         end_of_input = start + last_input_us * 1000
         deadline = end_of_input + self.drain_ns
         events, last_arrival = [], start
@@ -165,8 +166,9 @@ class DevkitRunner:
                 watch.set_enable_value(True)
                 watch.reset()
                 watch.start()
+                started = self.clock()
                 source.write(self.samna_inputs(samna, self.device, kind, ev))
-                raw = self.collect(sink, int(ev["t"][-1]) if ev.size else 0)
+                raw = self.collect(sink, int(ev["t"][-1]) if ev.size else 0, started)
             finally:
                 for g in graphs:
                     g.stop()
