@@ -186,7 +186,8 @@ class Simulation:
         return self.finish()
 
     def _result(self, raw: RawResult, outputs, times, lags) -> Result:
-        states = {k: self.net.state_of(raw.state, k) for k in self.config.used_cores()}
+        states = ({} if raw.state is None else
+                  {k: self.net.state_of(raw.state, k) for k in self.config.used_cores()})
         import numba
         meta = {
             "engine": self.engine_name,
@@ -199,6 +200,8 @@ class Simulation:
                          "python": sys.version.split()[0], "platform": platform.platform()},
             "warnings": list(self.warnings),
         }
+        for key, value in (raw.metadata or {}).items():     # what only the engine knows (a devkit run)
+            meta.setdefault(key, value)
         return Result(outputs=outputs, stats=stats_table(raw), input_t_ns=times, lag_ns=lags,
                       series=series_dict(raw), bin_ns=int(raw.bin_ns or self.options.bin_ns),
                       t_end_ns=int(raw.t_end_ns),

@@ -179,7 +179,7 @@ def test_the_used_cores_are_reset_by_their_own_number():
     junk = [[[7] * 6 for _ in range(6)] for _ in range(3)]
     cfg.cnn_layers[5].neurons_initial_value = junk
     cfg.cnn_layers[0].neurons_initial_value = [[[3]]]     # an unused core: left alone
-    clock = SAMNA.connect_devkit()
+    SAMNA.connect_devkit()
     model = SAMNA.device.open_device(SAMNA.device.connected[0]).get_model()
     DevkitRunner.reset_states(model, cfg, config)
     applied = model.configuration.cnn_layers
@@ -254,3 +254,6 @@ def test_the_devkit_is_an_engine_of_simulation(monkeypatch):
     assert np.array_equal(result.outputs, echoed(inputs, 12))
     assert np.all(result.lag_ns == -1) and len(result.lag_ns) == len(inputs)
     assert result.metadata["engine"] == "devkit:speck2f"
+    # a capture like DevkitRunner.run's: it says it came from the devkit, and what was not measured
+    assert result.metadata["source"] == "devkit" and "states" in result.metadata["not_measured"]
+    assert result.states == {}

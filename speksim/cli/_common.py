@@ -72,10 +72,19 @@ def options_from_args(args) -> RunOptions:
 # --------------------------------------------------------------------------------------------
 
 def add_engine_flag(group) -> None:
-    """--engine NAME: any registered engine (speksim.engine.base), the fast one by default."""
+    """--engine NAME[:ARG]: any registered engine (speksim.engine.base), the fast one by default."""
     from ..engine.base import engine_names
-    group.add_argument("--engine", choices=engine_names(), default="fast",
-                       help="fast (numba, default) or reference (SimPy: slow, written to be read)")
+    names = engine_names()
+
+    def engine(text: str) -> str:
+        if text.partition(":")[0] not in names:
+            raise argparse.ArgumentTypeError(f"unknown engine {text!r}; the engines are {', '.join(names)} "
+                                             "(devkit:DEVICE runs on a connected devkit, with samna)")
+        return text
+
+    group.add_argument("--engine", type=engine, default="fast", metavar="NAME",
+                       help="fast (numba, default), reference (SimPy: slow, written to be read) or devkit:DEVICE "
+                            "(a connected speck2f, speck2e or dynapcnn devkit; needs samna)")
 
 
 def add_set_flag(parser: argparse.ArgumentParser) -> None:

@@ -24,7 +24,7 @@ from ..engine.compiled import N_SERIES, N_STATS, EngineInput, RawResult
 from ..errors import ConfigError, EventError, SpeksimError
 from ..events import DVS_EVENT, SPIKE_EVENT
 from ..result import Result
-from .capture import capture_result, input_events
+from .capture import NOT_MEASURED, capture_result, input_events
 from .samna_config import DEVICES, samna_module, to_samna
 from .samna_events import events_from_samna
 
@@ -227,7 +227,8 @@ class DevkitBackend(Engine):
         return RawResult(outputs=rows, stats=np.zeros((N_BLOCKS, N_STATS), np.int64),
                          lag_ns=np.full(inp["t_ns"].size, -1, np.int64),
                          series=np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64),
-                         state=self.setup.net.initial_state.copy(), t_end_ns=t_end, bin_ns=bin_ns)
+                         state=None, t_end_ns=t_end, bin_ns=bin_ns,
+                         metadata={"source": "devkit", "device": self.runner.device, "not_measured": NOT_MEASURED})
 
 
 register_engine("devkit", DevkitBackend)

@@ -107,6 +107,7 @@ def create_engine(name: str, config: ChipConfig, chip: Chip, options: RunOptions
 
 def _load_builtin():
     from . import backends  # noqa: F401  (registers the built-in engines)
+    from ..devkit import runner  # noqa: F401  (registers "devkit"; samna is imported only when one runs)
 
 
 def deadlock_error(t_ns: int, waits: dict, fifo_contents: dict, fifo_depth, out_count: dict, out_depth,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -248,7 +249,9 @@ class RawResult:
     SPEC T12: cut: the run was stopped drain_ns after the last input's timestamp with work left;
     active: ids of the blocks with pending work at the end (the `pending` statistic > 0);
     unsent: input events the input link never sent because the run stopped first (lag -1).
-    bin_ns: the width of the series' bins (`series_bin_ns`).
+    bin_ns: the width of the series' bins (`series_bin_ns`). An engine that cannot read the final
+    states back (a devkit) gives state None; metadata: entries an engine adds to the Result's
+    metadata (a devkit: `source`, `device`, `not_measured`), or None.
     """
 
     outputs: np.ndarray
@@ -261,6 +264,7 @@ class RawResult:
     active: tuple = ()
     unsent: int = 0
     bin_ns: int = 0
+    metadata: Optional[dict] = None
 
 
 @dataclass
