@@ -70,10 +70,10 @@ def main(argv=None) -> int:
         return 1
     import speksim
     from speksim import kernels
-    from speksim.engine import loop, readout
+    from speksim.engine import loop, readout, steps
     _, events, _, config = bench_models._load("gesture")
     speksim.simulate(config, events[:5000], "speck2f")        # compile
-    entries = _perf_map((loop, kernels, readout))
+    entries = _perf_map((loop, steps, kernels, readout))
     map_path = f"/tmp/perf-{os.getpid()}.map"
     with open(map_path, "w") as fh:
         for a, size, name in entries:

@@ -14,7 +14,7 @@ from numba import njit
 from numba.core.registry import CPUDispatcher
 
 from speksim import kernels
-from speksim.engine import loop, readout
+from speksim.engine import loop, readout, steps
 
 HOW_TO_FIX = ("speksim's engine needs numba's private option _nrt=False (without it, a replay takes about 13x "
               f"longer). numba {numba.__version__} no longer honours it: install the newest numba that "
@@ -22,7 +22,7 @@ HOW_TO_FIX = ("speksim's engine needs numba's private option _nrt=False (without
 
 
 def _compiled_functions():
-    for module in (loop, kernels, readout):
+    for module in (loop, steps, kernels, readout):
         for name in dir(module):
             f = getattr(module, name)
             if isinstance(f, CPUDispatcher) and f.__module__ == module.__name__:

@@ -14,10 +14,11 @@ from .compiled import (
     N_QUEUED, N_SERIES, N_STATS, P_HOST_OUT_LAT, P_TICK_NS, READOUT, R_BUSY, R_FIFO, R_STALL, RawResult, S_BUSY,
     S_FIFOAREA, S_PENDING, S_STALL, coarsen, series_bin_ns,
 )
-from .loop import (
-    DEADLOCK, DONE, FC_BASE, FC_CNT, FC_TLAST, FQ_F, FQ_X, FQ_Y, G_DEADT, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS,
-    G_RESUME, G_TEND, G_TLASTIN, INF, NEED_INPUT, N_G, N_SV, N_WK, OC_BASE, OC_CNT, SERIES_FULL, STOPPED, ST_BLOCKED,
-    ST_COPY, SV_BLOCKED, SV_BUSY, SV_LEAKPEND, SV_STALLSINCE, SV_START, _resume, _run, _spread,
+from .loop import DEADLOCK, DONE, NEED_INPUT, SERIES_FULL, STOPPED, _resume, _run
+from .steps import (
+    FC_BASE, FC_CNT, FC_TLAST, FQ_F, FQ_X, FQ_Y, G_DEADT, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS, G_RESUME, G_TEND,
+    G_TLASTIN, INF, N_G, N_SV, N_WK, OC_BASE, OC_CNT, ST_BLOCKED, ST_COPY, SV_BLOCKED, SV_BUSY, SV_LEAKPEND,
+    SV_STALLSINCE, SV_START, _spread,
 )
 from .readout import RS_END, RS_NEXT, new_state
 
@@ -62,7 +63,7 @@ class FastEngine:
         self.spk = [np.zeros(nspk, np.int64) for _ in range(4)]
         self.fired = np.zeros(int(max(1, core[:, C_COUT].max())), np.uint8)
         self.rs = new_state()
-        self.wk = np.full(N_WK, INF, np.int64)      # next instants (see engine.loop)
+        self.wk = np.full(N_WK, INF, np.int64)      # next instants (see engine.steps)
         self.stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
         self.series = np.zeros((N_SERIES, min(64, self.max_bins), N_BLOCKS), np.int64)
         self.out = np.zeros((out_capacity, 6), np.int64)
