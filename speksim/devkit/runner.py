@@ -18,9 +18,9 @@ import numpy as np
 
 from ..chip import Chip, load_chip
 from ..config import ChipConfig, RunOptions
-from ..engine.base import Engine, EngineSetup, Fed, register_engine
+from ..engine.base import EngineSetup, HoldsInput, register_engine
 from ..blocks import DVS, N_BLOCKS
-from ..engine.compiled import N_SERIES, N_STATS, EngineInput, RawResult
+from ..engine.compiled import N_SERIES, N_STATS, RawResult
 from ..errors import ConfigError, EventError, SpeksimError
 from ..events import DVS_EVENT, SPIKE_EVENT
 from ..result import Result
@@ -189,43 +189,33 @@ class DevkitRunner:
         return capture_result(config, chip, ev, outputs, device=self.device, options=options, extra=extra)
 
 
-class DevkitBackend(Engine):
+class DevkitBackend(HoldsInput):
     """The devkit as an engine (`engine="devkit:speck2f"`): keeps the input and runs it on the
-    devkit at `finish`. What comes back has no statistics, lags (-1), series or states a devkit
-    could not report; the final states are the configured initial ones. `DevkitRunner.run`
-    gives the full capture, with metadata saying what was not measured."""
-
-    streams = False
+    devkit at `finish`. The result is a capture: the devkit's outputs, zeros for the statistics and
+    series a devkit does not report, lags -1, no final states, and metadata (`source`, `device`,
+    `not_measured`) saying so."""
 
     def __init__(self, setup: EngineSetup, runner: Optional[DevkitRunner] = None):
         super().__init__(setup)
         self.runner = runner or DevkitRunner(setup.argument or "speck2f")
-        self._chunks: list[EngineInput] = []
-
-    def feed(self, inputs: EngineInput) -> Fed:
-        self._chunks.append(inputs)
-        return Fed(_NO_ROWS, None)
 
     def finish(self) -> RawResult:
-        fields = ("t_ns", "target", "a", "x", "y")
-        inp = {f: np.concatenate([getattr(c, f) for c in self._chunks]) if self._chunks else np.zeros(0, np.int64)
-               for f in fields}
-        self._chunks = []
-        if inp["target"].size and inp["target"][0] == DVS:
-            kind, ev = "dvs", np.zeros(inp["t_ns"].size, DVS_EVENT)
-            ev["p"] = inp["a"]
+        inp = self.take_inputs()
+        if inp.target.size and inp.target[0] == DVS:
+            kind, ev = "dvs", np.zeros(inp.t_ns.size, DVS_EVENT)
+            ev["p"] = inp.a
         else:
-            kind, ev = "spike", np.zeros(inp["t_ns"].size, SPIKE_EVENT)
-            ev["layer"], ev["feature"] = inp["target"], inp["a"]
-        ev["t"], ev["x"], ev["y"] = inp["t_ns"] // 1000, inp["x"], inp["y"]
+            kind, ev = "spike", np.zeros(inp.t_ns.size, SPIKE_EVENT)
+            ev["layer"], ev["feature"] = inp.target, inp.a
+        ev["t"], ev["x"], ev["y"] = inp.t_ns // 1000, inp.x, inp.y
         outputs, _ = self.runner.run_raw(self.setup.config, kind, ev)
         rows = np.stack([outputs[n].astype(np.int64) for n in outputs.dtype.names], axis=1) if outputs.size \
             else _NO_ROWS
-        t_end = max(int(inp["t_ns"][-1]) if inp["t_ns"].size else 0, int(rows[-1, 0]) if len(rows) else 0)
+        t_end = max(int(inp.t_ns[-1]) if inp.t_ns.size else 0, int(rows[-1, 0]) if len(rows) else 0)
         bin_ns = int(self.setup.options.bin_ns)
         n_bins = max(1, -(-t_end // bin_ns))
         return RawResult(outputs=rows, stats=np.zeros((N_BLOCKS, N_STATS), np.int64),
-                         lag_ns=np.full(inp["t_ns"].size, -1, np.int64),
+                         lag_ns=np.full(inp.t_ns.size, -1, np.int64),
                          series=np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64),
                          state=None, t_end_ns=t_end, bin_ns=bin_ns,
                          metadata={"source": "devkit", "device": self.runner.device, "not_measured": NOT_MEASURED})

@@ -78,6 +78,27 @@ class Engine:
         raise NotImplementedError
 
 
+class HoldsInput(Engine):
+    """Base of an engine that runs the whole input at `finish` (the reference engine, a devkit):
+    `feed` keeps each chunk and returns nothing; `finish` takes them with `take_inputs`."""
+
+    streams = False
+
+    def __init__(self, setup: EngineSetup):
+        super().__init__(setup)
+        self._chunks: list[EngineInput] = []
+
+    def feed(self, inputs: EngineInput) -> Fed:
+        self._chunks.append(inputs)
+        return Fed(np.zeros((0, 6), np.int64), None)
+
+    def take_inputs(self) -> EngineInput:
+        """Every chunk fed so far, as one input; forgets them."""
+        inputs = EngineInput.concat(self._chunks)
+        self._chunks = []
+        return inputs
+
+
 _REGISTRY: dict[str, Callable[[EngineSetup], Engine]] = {}
 
 

@@ -282,5 +282,11 @@ class EngineInput:
     def __len__(self):
         return len(self.t_ns)
 
+    @classmethod
+    def concat(cls, parts) -> "EngineInput":
+        """The inputs of `parts` (EngineInputs) one after the other; empty when there are none."""
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) if parts else np.zeros(0, np.int64)
+                     for f in ("t_ns", "target", "a", "x", "y")))
+
     def slice(self, i: int, j: int) -> "EngineInput":
         return EngineInput(self.t_ns[i:j], self.target[i:j], self.a[i:j], self.x[i:j], self.y[i:j])

@@ -83,8 +83,7 @@ class FastEngine:
         if self.done:
             raise RuntimeError("this run has finished; start a new one")
         if self.carry is not None:
-            inputs = EngineInput(*(np.concatenate([getattr(self.carry, f), getattr(inputs, f)])
-                                   for f in ("t_ns", "target", "a", "x", "y")))
+            inputs = EngineInput.concat([self.carry, inputs])
             self.carry = None
         n = len(inputs)
         lag = np.full(n, -1, np.int64)
