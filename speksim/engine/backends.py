@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-
 from .base import Engine, EngineSetup, Fed, HoldsInput, register_engine
 from .compiled import EngineInput, RawResult
+
 
 class FastBackend(Engine):
     """The numba discrete-event loop (`speksim.engine.fast`): simulates each chunk as it is fed,
