@@ -10,8 +10,7 @@ generated ones):
   compile    JIT compile time, cold (fresh numba cache) and warm (cached), in child processes
   single-4, single, single-64, chain
              generated spike input through one core at three widths and a four-core chain
-             (benchmarks/bench_engine.py); with at least two of the one-core ones, a fit of
-             the feed loop's time as a*SynOps + b*(events served)
+             (benchmarks/bench_engine.py)
   reference  the SimPy reference engine on a prefix of the chain's input
   gesture, mnist
              the shared networks on the shared recordings, with sinabs' forward, a numpy event loop
@@ -59,26 +58,6 @@ def _run(name: str, s: dict, progress):
     return bench_memory.measure(s["memory_seconds"], progress)
 
 
-def _fit(workloads: dict):
-    """The feed loop's fit over the one-core workloads run, and what it predicts for the others
-    (where several cores work, whatever they cost beyond it shows); None with fewer than two
-    one-core workloads."""
-    rows = [workloads[k] for k in bench_engine.ONE_CORE if k in workloads]
-    if len(rows) < 2:
-        return None
-    fit = bench_engine.fit_feed(rows)
-    fit["predicted"] = {}
-    for name in ("chain",) + tuple(bench_models.NETWORKS):
-        r = workloads.get(name)
-        if r and "skipped" not in r:
-            f = r.get("speksim", r)
-            a = fit["ns_per_synop"] * f["synops"] / 1e9
-            b = fit["ns_per_event"] * f["served"] / 1e9
-            fit["predicted"][name] = {"synop_part_s": a, "event_part_s": b, "fitted_s": a + b,
-                                      "measured_s": f["feed_s"]}
-    return fit
-
-
 def _write(path: str, results: dict):
     """Write atomically, so that an interrupted run leaves the figures of the workloads done."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -124,9 +103,6 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         results["workloads"][name] = _run(name, s, progress)
         progress(f"{name}: {time.perf_counter() - t:.0f} s")
-        fit = _fit(results["workloads"])
-        if fit:
-            results["workloads"]["fit"] = fit
         _write(path, results)
     results["load_average_end"] = load_average()
     results["total_s"] = time.perf_counter() - t_start

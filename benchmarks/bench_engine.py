@@ -1,4 +1,4 @@
-"""The fast engine on generated workloads: throughput, what its time is made of, compile time,
+"""The fast engine on generated workloads: throughput, compile time,
 and the reference engine's throughput.
 
 Workloads (generated here, seeded):
@@ -8,8 +8,8 @@ Workloads (generated here, seeded):
              (which keeps the core about half busy; at 200 k/s its input would pile up)
   chain      four cores 2->8->16->16->8, 3x3, sum-pooling 2 between them, the last monitored,
              fed at 100 k/s
-The three widths of `single` change the SynOps per event by 16x while the events stay alike,
-which is what the fit of the feed loop's time as a*SynOps + b*events needs.
+The three widths of `single` change the SynOps per event by 16x while the events stay alike:
+their figures side by side show what SynOps cost against what events cost.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from .common import REPO, poisson_spikes, rates, span_s, summarize, timed_run
 #: name -> (input rate in events/s, (channels, map side, core) of a single core, or None for the chain)
 WORKLOADS = {"single-4": (200_000, (4, 64, 0)), "single": (200_000, (16, 64, 0)),
              "single-64": (50_000, (64, 16, 5)), "chain": (100_000, None)}
-#: the workloads of one core, over which the feed loop's cost is fitted
-ONE_CORE = ("single-4", "single", "single-64")
 
 
 def single_core(width: int = 16, size: int = 64, core: int = 0, seed: int = 0):
@@ -79,27 +77,6 @@ def _without_result(figures: dict) -> dict:
     # Results kept alive would slow the garbage collector in the runs after them
     del figures["result"]
     return figures
-
-
-def fit_feed(rows: list) -> dict:
-    """Least squares of the feed loop's median wall time as a*SynOps + b*(events served), with no
-    constant (a run of nothing costs nothing) and neither cost below zero; a in ns per SynOp, b in
-    ns per served event, and each row's fitted time over its measured one.
-
-    The error minimised is relative (each row divided by its measured time), so that a long
-    workload does not outweigh the others."""
-    x = np.array([[r["synops"], r["served"]] for r in rows], float)
-    y = np.array([r["feed_s"] for r in rows]) * 1e9
-    xr, yr = x / y[:, None], np.ones(len(y))
-    (a, b), *_ = np.linalg.lstsq(xr, yr, rcond=None)
-    # a negative cost is noise: the other term alone explains the times better (two-variable NNLS)
-    if a < 0 or b < 0:
-        col = 1 if a < 0 else 0
-        only = float(xr[:, col] @ yr / (xr[:, col] @ xr[:, col]))
-        a, b = (0.0, only) if col == 1 else (only, 0.0)
-    return {"ns_per_synop": float(a), "ns_per_event": float(b), "from": [r["workload"] for r in rows],
-            "fitted_over_measured": {r["workload"]: float((a * r["synops"] + b * r["served"]) / (r["feed_s"] * 1e9))
-                                     for r in rows}}
 
 
 def reference_chain(n: int, repeats: int) -> dict:

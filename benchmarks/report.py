@@ -135,7 +135,6 @@ def _targets(w, results):
 
 def _where(w, results):
     nets = [n for n in ("gesture", "mnist") if w.get(n) and "skipped" not in w[n]]
-    fit = w.get("fit")
     out = []
     if nets:
         labels = (("read_s", "reading the recording"), ("model_s", "loading the network (torch, sinabs)"),
@@ -147,17 +146,9 @@ def _where(w, results):
         rows = [[label] + [f"{_s(times[n][k])} ({times[n][k] / totals[n]:.0%})" for n in nets] for k, label in labels]
         out += ["## Where the time goes (medians; share of all phases)", ""]
         out += _table(["phase"] + nets, rows) + [""]
-    if fit:
-        out.append(f"Feed loop fitted as a·SynOps + b·(events served) over {', '.join(fit['from'])}: "
-                   f"a = {fit['ns_per_synop']:.3g} ns per SynOp, b = {fit['ns_per_event']:.3g} ns per served event "
-                   "(fitted/measured: " + ", ".join(f"{k} {v:.2f}" for k, v in fit["fitted_over_measured"].items())
-                   + ").")
-        for name in ("chain", "gesture", "mnist"):
-            p = fit.get("predicted", {}).get(name)
-            if p:
-                out.append(f"- {name}: the fit predicts a feed of {_s(p['fitted_s'])} "
-                           f"({_s(p['synop_part_s'])} SynOps + {_s(p['event_part_s'])} events); measured "
-                           f"{_s(p['measured_s'])} ({p['measured_s'] / p['fitted_s']:.2f}x the fit).")
+    if nets:
+        out.append("Inside the event loop, per compiled function (the SynOp kernel against the scheduling): "
+                   "python -m benchmarks.profile_engine (Linux, with perf).")
     return out
 
 
