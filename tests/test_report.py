@@ -18,25 +18,18 @@ from speksim import ChipConfig, CnnLayerConfig, DeadlockError
 from speksim._resources import traces_dir
 from speksim.analysis.stalls import diagnose
 from speksim.cli import main
-from speksim.io import read_events
 from speksim.report import PLOTS, report_html
 from speksim.runfile import load_run, save_run
 from deadlock_case import cycle_config, deadlock_events, tiny_chip
+from stall_workloads import diagnosed
 
 MS = 1_000_000
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def workload(name):
-    folder = traces_dir()
-    return speksim.load_config(folder / f"{name}.json"), read_events(folder / f"{name}.npz")
-
-
 @pytest.fixture(scope="module")
 def chain():
-    config, events = workload("stall_chain")
-    result = speksim.simulate(config, events)
-    return config, events, result, diagnose(result, events)
+    return diagnosed("stall_chain")
 
 
 @pytest.fixture(scope="module")

@@ -26,27 +26,19 @@ from speksim.cli import main
 from speksim.io import read_events
 from speksim.runfile import load_run, save_run
 from deadlock_case import cycle_config, deadlock_events, tiny_chip
+from stall_workloads import diagnosed, workload
 
 MS = 1_000_000
 
 
-def workload(name):
-    folder = traces_dir()
-    return speksim.load_config(folder / f"{name}.json"), read_events(folder / f"{name}.npz")
-
-
 @pytest.fixture(scope="module")
 def chain():
-    config, events = workload("stall_chain")
-    result = speksim.simulate(config, events)
-    return config, events, result, diagnose(result, events)
+    return diagnosed("stall_chain")
 
 
 @pytest.fixture(scope="module")
 def merge():
-    config, events = workload("stall_merge")
-    result = speksim.simulate(config, events)
-    return config, events, result, diagnose(result, events)
+    return diagnosed("stall_merge")
 
 
 def lag_between(result, t0_ms, t1_ms):
