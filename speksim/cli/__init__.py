@@ -15,10 +15,11 @@
 The command line only parses and reports: every subcommand calls the library, which raises
 typed errors and never prints. This module turns an error into one line on stderr
 (`speksim: error: ...`, with indented details) and an exit code: 2 for chip, configuration, model
-and argument errors, 3 for input errors (recordings, events, run files), 4 for a deadlock, 1 for
-anything else, 130 when interrupted. `--debug` (before or after the subcommand) adds the
+and argument errors, 3 for input errors (recordings, events, run files), 4 for a deadlock, 5 when a
+check asked for failed (a `compare` threshold, a drifted regression scenario), 1 for anything else,
+130 when interrupted. `--debug` (before or after the subcommand) adds the
 traceback. One module per group of subcommands (`run`, `inspect`, `demo`, `stalls`, `report`, `sweep`,
-`batch`); each has `add(sub, common)` to add its parsers.
+`batch`, `compare`, `calibrate`, `bench`); each has `add(sub, common)` to add its parsers.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ import traceback
 from .._version import __version__
 from ..errors import (ChipFileError, ConfigError, DeadlockError, EventError, ModelError, ReaderError, RunFileError,
                       SpeksimError)
-from . import batch, demo, inspect, report, run, stalls, sweep
+from . import batch, bench, calibrate, compare, demo, inspect, report, run, stalls, sweep
 from ._common import EXIT_CONFIG, EXIT_DEADLOCK, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_OTHER, UsageError
 
-_GROUPS = (run, inspect, demo, stalls, report, sweep, batch)
+_GROUPS = (run, inspect, demo, stalls, report, sweep, batch, compare, calibrate, bench)
 
 
 def main(argv=None) -> int:
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="speksim",
         description="Event-driven, cycle-approximate simulator of SynSense Speck / DYNAP-CNN chips.",
         epilog="Exit codes: 0 ok, 1 other error, 2 chip/configuration/argument error, 3 input error, "
-               "4 deadlock, 130 interrupted.")
+               "4 deadlock, 5 check failed, 130 interrupted.")
     p.add_argument("--debug", dest="debug_global", action="store_true", help="show the full traceback of an error")
     p.set_defaults(func=None)
     p.add_argument("--version", action="version", version=f"speksim {__version__}")

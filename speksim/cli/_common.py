@@ -12,6 +12,8 @@ from .._text import rate_text
 from ..config.options import OPTIONS, RunOptions
 
 EXIT_OK, EXIT_OTHER, EXIT_CONFIG, EXIT_INPUT, EXIT_DEADLOCK, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+#: A check the user asked for failed (a `compare` threshold, a regression scenario that drifted).
+EXIT_CHECK = 5
 
 
 class UsageError(Exception):
