@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -50,6 +50,7 @@ class Result:
     cut: bool = False
     active: tuple = ()
     unsent: int = 0
+    input_events: Optional[np.ndarray] = None
 
     # ----- derived views -------------------------------------------------------------------
     def core_stats(self, core: int) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from ._gc import gc_paused
 from ._version import __version__
 from .blocks import BLOCK_NAMES, SERIES_UNITS
 from .errors import RunFileError
-from .events import OUTPUT_EVENT
+from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT
 from .result import STATS_DTYPE, Result
 
 #: Value of the root attribute `format` of every run file.
@@ -181,6 +181,11 @@ def _write_file(path: Path, result: Result, metadata: dict, put) -> None:
             g = _group(f, "input")
             put(g, "t_ns", unit="ns", description=_T_DESCRIPTION)
             put(g, "lag_ns", unit="ns", description=_LAG_DESCRIPTION)
+            if result.input_events is not None:
+                ev = np.asarray(result.input_events)
+                _dataset(g, "events", ev.astype(_storable(ev.dtype)), unit="us",
+                         description="the input events themselves (SPIKE_EVENT or DVS_EVENT, t in µs), kept by "
+                                     "devkit captures so that the run can be repeated")
             _write_tail(f, result, metadata)
             f.flush()
             # written last: a reader trusts a file only when this attribute is present and true
@@ -446,7 +451,19 @@ def _read(f) -> Result:
                   series=series, bin_ns=int(f.attrs["bin_ns"]), t_end_ns=int(f.attrs["t_end_ns"]),
                   states=states, metadata=metadata, cut=bool(f.attrs.get("cut", False)),
                   active=tuple(a for a in _attr_str(f.attrs.get("active", "")).split(",") if a),
-                  unsent=int(f.attrs.get("unsent", 0)))
+                  unsent=int(f.attrs.get("unsent", 0)), input_events=_input_events(f))
+
+
+def _input_events(f) -> Optional[np.ndarray]:
+    """The optional /input/events dataset as SPIKE_EVENT or DVS_EVENT (None when absent)."""
+    if "events" not in f["input"]:
+        return None
+    ev = f["input/events"][()]
+    for dtype in (SPIKE_EVENT, DVS_EVENT):
+        if set(ev.dtype.names or ()) == set(dtype.names):
+            return ev.astype(dtype)
+    raise RunFileError(f"/input/events has the fields {list(ev.dtype.names or ())}, which are neither "
+                       f"{list(SPIKE_EVENT.names)} nor {list(DVS_EVENT.names)}; the file is damaged")
 
 
 # --------------------------------------------------------------------------------------------

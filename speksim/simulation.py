@@ -206,7 +206,8 @@ class Simulation:
                       series=series_dict(raw), bin_ns=int(raw.bin_ns or self.options.bin_ns),
                       t_end_ns=int(raw.t_end_ns),
                       states=states, metadata=meta, cut=bool(raw.cut),
-                      active=tuple(BLOCK_NAMES[b] for b in raw.active), unsent=int(raw.unsent))
+                      active=tuple(BLOCK_NAMES[b] for b in raw.active), unsent=int(raw.unsent),
+                      input_events=raw.input_events)
 
 
 def simulate(config: ChipConfig, events, chip: Chip | str = "speck2f", options: Optional[RunOptions] = None,

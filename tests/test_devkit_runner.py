@@ -87,6 +87,18 @@ def test_a_users_samna_events_become_a_capture_that_reads_back_as_a_run(tmp_path
     assert all(not np.any(back.series[name]) for name in SERIES_NAMES)
     assert back.metadata["input"]["events"] == len(inputs)
     assert back.metadata["config"] == result.metadata["config"]
+    # the input itself comes back, so the run can be simulated again without the recording
+    assert back.input_events.dtype == SPIKE_EVENT and np.array_equal(back.input_events, inputs)
+
+
+def test_a_simulations_run_file_does_not_keep_its_input_but_a_dvs_capture_does(tmp_path):
+    config = two_cores()
+    sim = Simulation(config, "speck2f").run(spikes(3, 20, 5, 2, 8))
+    assert load_run(save_run(sim, tmp_path / "sim.h5")).input_events is None
+    dvs = np.zeros(5, DVS_EVENT)
+    dvs["t"], dvs["x"], dvs["y"], dvs["p"] = [0, 3, 3, 9, 20], [1, 2, 3, 4, 5], [5, 4, 3, 2, 1], [0, 1, 1, 0, 1]
+    back = load_run(save_run(capture_from_events(config, "speck2f", dvs, []), tmp_path / "cap.h5"))
+    assert back.input_events.dtype == DVS_EVENT and np.array_equal(back.input_events, dvs)
 
 
 def test_a_capture_is_the_same_bytes_each_time(tmp_path):
@@ -257,3 +269,4 @@ def test_the_devkit_is_an_engine_of_simulation(monkeypatch):
     # a capture like DevkitRunner.run's: it says it came from the devkit, and what was not measured
     assert result.metadata["source"] == "devkit" and "states" in result.metadata["not_measured"]
     assert result.states == {}
+    assert np.array_equal(result.input_events, inputs)

@@ -6,7 +6,9 @@
 A capture is a `Result` like a simulation's, so every tool that reads a run file reads a
 capture; its metadata says `source = "devkit"`, and lists in `not_measured` what a devkit does
 not report (the statistics, the time series, the input lags, the final neuron states), which the
-capture holds as zeros (lags as -1, states not at all).
+capture holds as zeros (lags as -1, states not at all). Unlike a simulation's run file, a capture
+keeps its input events (`Result.input_events`, the run file's /input/events), so that the same run
+can be simulated again (`speksim compare`, `speksim calibrate`) without the recording.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def capture_result(config: ChipConfig, chip: Chip | str, inputs, outputs: np.nda
     })
     return Result(outputs=outputs, stats=stats, input_t_ns=t_in_ns, lag_ns=np.full(ev.size, -1, np.int64),
                   series={name: np.zeros((n_bins, N_BLOCKS), np.int64) for name in SERIES_NAMES},
-                  bin_ns=bin_ns, t_end_ns=t_end, states={}, metadata=meta)
+                  bin_ns=bin_ns, t_end_ns=t_end, states={}, metadata=meta, input_events=ev)
 
 
 def capture_from_events(config: ChipConfig, chip: Chip | str, inputs, samna_events, *, skip_other: bool = True,

@@ -218,7 +218,8 @@ class DevkitBackend(HoldsInput):
                          lag_ns=np.full(inp.t_ns.size, -1, np.int64),
                          series=np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64),
                          state=None, t_end_ns=t_end, bin_ns=bin_ns,
-                         metadata={"source": "devkit", "device": self.runner.device, "not_measured": NOT_MEASURED})
+                         metadata={"source": "devkit", "device": self.runner.device, "not_measured": NOT_MEASURED},
+                         input_events=ev)
 
 
 register_engine("devkit", DevkitBackend)

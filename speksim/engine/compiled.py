@@ -251,7 +251,8 @@ class RawResult:
     unsent: input events the input link never sent because the run stopped first (lag -1).
     bin_ns: the width of the series' bins (`series_bin_ns`). An engine that cannot read the final
     states back (a devkit) gives state None; metadata: entries an engine adds to the Result's
-    metadata (a devkit: `source`, `device`, `not_measured`), or None.
+    metadata (a devkit: `source`, `device`, `not_measured`), or None; input_events: the input as the
+    engine was given it (SPIKE_EVENT or DVS_EVENT, µs) when the Result should keep it (a devkit), or None.
     """
 
     outputs: np.ndarray
@@ -265,6 +266,7 @@ class RawResult:
     unsent: int = 0
     bin_ns: int = 0
     metadata: Optional[dict] = None
+    input_events: Optional[np.ndarray] = None
 
 
 @dataclass
