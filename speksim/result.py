@@ -117,6 +117,21 @@ class Result:
         when they received events."""
         return self.used_cores() + [b for b in (DVS, READOUT, HOST_OUT) if int(self.stats[b]["events_in"]) > 0]
 
+    def is_capture(self) -> bool:
+        """True when this is a devkit capture (metadata source "devkit"), not a simulation: its
+        statistics, series, lags, states and roots were not measured (metadata `not_measured`)."""
+        return (self.metadata or {}).get("source") == "devkit"
+
+    def require_simulation(self, what: str) -> None:
+        """Raise `RunFileError` when this is a devkit capture, which lacks what `what` needs."""
+        if self.is_capture():
+            from .errors import RunFileError
+            raise RunFileError(
+                f"this is a devkit capture: a devkit does not report the statistics and time series that {what} "
+                "needs. Simulate the same configuration and input ('speksim calibrate' fits the chip's timing to the "
+                "capture first, if you like), then look at that run, or set the two side by side with "
+                "'speksim compare CAPTURE.h5 RUN.h5'")
+
     def chip_parameter(self, name: str):
         """A parameter of the chip this run used (from the metadata), or None if not recorded."""
         try:
@@ -125,7 +140,10 @@ class Result:
             return None
 
     def summary(self) -> str:
-        """A fixed-width table of the main per-core figures (what `speksim run` prints)."""
+        """A fixed-width table of the main per-core figures (what `speksim run` prints); for a devkit
+        capture, which has no such figures, its output events per layer."""
+        if self.is_capture():
+            return self._capture_summary()
         cols = ("events_in", "synops", "spikes", "decimated", "congestion_dropped", "busy_ns", "stall_ns",
                 "fifo_max")
         head = f"{'block':<9}" + "".join(f"{c:>19}" for c in cols) + f"{'fifo_mean':>11}"
@@ -140,6 +158,17 @@ class Result:
             why = "cut at the drain limit (drain_ns after the last input)" if self.cut else "stopped at end_ns"
             lines.append(f"{why} with work left in: {', '.join(self.active) or 'nothing'}"
                          f"{f'; {self.unsent} input events never sent' if self.unsent else ''}")
+        return "\n".join(lines)
+
+    def _capture_summary(self) -> str:
+        layers, counts = np.unique(self.outputs["layer"], return_counts=True)
+        lines = [f"{'layer':<9}{'events':>12}{'features':>10}{'first_ns':>16}{'last_ns':>16}"]
+        for layer, n in zip(layers, counts):
+            ev = self.outputs[self.outputs["layer"] == layer]
+            lines.append(f"{int(layer):<9}{int(n):>12}{len(np.unique(ev['feature'])):>10}"
+                         f"{int(ev['t_ns'].min()):>16}{int(ev['t_ns'].max()):>16}")
+        lines.append(f"{self.n_outputs()} output events captured; capture ends at {self.t_end_ns} ns "
+                     "(per-core statistics are not measured on a devkit)")
         return "\n".join(lines)
 
     def equals(self, other: "Result") -> bool:

@@ -51,6 +51,7 @@ def estimate(result: Result, chip: Optional[Chip] = None) -> dict:
     - `dynamic_j` (cores and DVS layer), `static_j`, `total_j`, `mean_w`;
     - `figures`: each figure used, {name: {value, unit, source, reason}}.
     """
+    result.require_simulation("an energy estimate (SynOp and event counts per core)")
     chip = chip if chip is not None else _recorded_chip(result)
     stats = result.stats
     duration_s = max(int(result.t_end_ns), 0) / 1e9

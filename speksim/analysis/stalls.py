@@ -177,6 +177,7 @@ def diagnose(subject, events=None, *, window_ns: int = WINDOW_NS, fixes: bool = 
         return explain_deadlock(subject, config=config, events=events, chip=chip, options=options,
                                 progress=progress)
     result = subject
+    result.require_simulation("a stall diagnosis")
     chip, config, options = run_chip(result), run_config(result), run_options(result)
     if events is not None:
         events = check_events(result, events)

@@ -210,11 +210,16 @@ def _info_run(path: Path) -> int:
     res = load_run(path)
     md = res.metadata
     chip = md.get("chip", {})
-    print(f"{path.name}: speksim run file")
+    capture = res.is_capture()
+    if capture:
+        print(f"{path.name}: devkit capture (what a {md.get('device', '?')} devkit produced; not a simulation)")
+    else:
+        print(f"{path.name}: speksim run file")
     print(f"  chip         {chip.get('name', '?')} ({', '.join(chip.get('files', [])) or 'no file'})")
     if chip.get("overrides"):
         print(f"  overrides    {', '.join(chip['overrides'])}")
-    print(f"  engine       {md.get('engine', '?')}; speksim {md.get('versions', {}).get('speksim', '?')}")
+    print(f"  {'captured by' if capture else 'engine':<12} {md.get('engine', '?')}; "
+          f"speksim {md.get('versions', {}).get('speksim', '?')}")
     inp = md.get("input", {})
     print(f"  input        {inp.get('events', len(res.input_t_ns)):,} {inp.get('kind', '')} events, "
           f"sha256 {str(inp.get('sha256', '?'))[:16]}...")
@@ -228,12 +233,18 @@ def _info_run(path: Path) -> int:
         print(f"  command      {md['command_line']}")
     opts = md.get("options", {})
     print("  options      " + ", ".join(f"{k}={v}" for k, v in opts.items()))
-    lat = res.latency_ns()
-    lat = lat[lat >= 0]
-    if len(lat):
-        med, p99 = np.percentile(lat, [50, 99]) / 1e3
-        print(f"  latency      median {med:.3f} µs, p99 {p99:.3f} µs")
-    _info_energy(res)
+    if capture:
+        kept = "kept in the file" if res.input_events is not None else "not kept: give the recording to simulate it"
+        print(f"  input events {kept}")
+        print("  not measured " + ", ".join(md.get("not_measured", {})) + " (a devkit does not report them: "
+              "no latency, stall or energy figures)")
+    else:
+        lat = res.latency_ns()
+        lat = lat[lat >= 0]
+        if len(lat):
+            med, p99 = np.percentile(lat, [50, 99]) / 1e3
+            print(f"  latency      median {med:.3f} µs, p99 {p99:.3f} µs")
+        _info_energy(res)
     for w in md.get("warnings", []):
         print(f"  warning      {w}")
     print()

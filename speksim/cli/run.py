@@ -256,7 +256,8 @@ def cmd_run(args, argv) -> int:
     if not quiet:
         from ..analysis.energy import energy_line, estimate
         print(result.summary())
-        print(energy_line(estimate(result)))
+        if not result.is_capture():
+            print(energy_line(estimate(result)))
         print(one_line(fed, read, wall, result, out))
         if written:
             print("wrote " + ", ".join(written))

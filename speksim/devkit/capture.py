@@ -119,7 +119,7 @@ def capture_from_events(config: ChipConfig, chip: Chip | str, inputs, samna_even
 
 def is_capture(result: Result) -> bool:
     """True when `result` (e.g. from `load_run`) is a devkit capture, not a simulation."""
-    return (result.metadata or {}).get("source") == "devkit"
+    return result.is_capture()
 
 
 __all__ = ["NOT_MEASURED", "capture_from_events", "capture_result", "is_capture", "input_events"]

@@ -31,23 +31,29 @@ from .series import input_rate, stalls_and_drops, utilisation
 REPORT_FILES = {"input_rate": "input_rate.png", "utilisation": "utilisation.png",
                 "stalls_and_drops": "stalls_and_drops.png", "latency_histogram": "latency.png",
                 "output_raster": "output_raster.png", "event_images": "event_images.png"}
+#: The plots `report` draws for a devkit capture.
+CAPTURE_PLOTS = ("input_rate", "output_raster", "event_images")
 
 
 def report(result: Result, out_dir, input_events=None) -> dict[str, Path]:
     """Write every plot as a PNG into `out_dir` (created if needed); returns {plot name: path}.
-    `input_events` as in `event_images` (the input rate comes from the result itself)."""
+    `input_events` as in `event_images` (the input rate comes from the result itself). A devkit
+    capture gets only the plots of what a devkit measures: input rate, output raster and event
+    images (it has no utilisation, stalls or latencies to draw)."""
     out = Path(os.fspath(out_dir))
     out.mkdir(parents=True, exist_ok=True)
-    paths = {name: out / fname for name, fname in REPORT_FILES.items()}
-    input_rate(result, path=paths["input_rate"])
-    utilisation(result, path=paths["utilisation"])
-    stalls_and_drops(result, path=paths["stalls_and_drops"])
-    latency_histogram(result, path=paths["latency_histogram"])
-    output_raster(result, path=paths["output_raster"])
-    event_images(result, input_events, path=paths["event_images"])
+    names = CAPTURE_PLOTS if result.is_capture() else tuple(REPORT_FILES)
+    paths = {name: out / REPORT_FILES[name] for name in names}
+    draw = {"input_rate": input_rate, "utilisation": utilisation, "stalls_and_drops": stalls_and_drops,
+            "latency_histogram": latency_histogram, "output_raster": output_raster}
+    for name in names:
+        if name == "event_images":
+            event_images(result, input_events, path=paths[name])
+        else:
+            draw[name](result, path=paths[name])
     return paths
 
 
 __all__ = ["input_rate", "utilisation", "stalls_and_drops", "latency_histogram", "output_raster",
-           "event_images", "input_image", "report", "block_label", "REPORT_FILES", "MAX_RASTER_POINTS",
+           "event_images", "input_image", "report", "block_label", "REPORT_FILES", "CAPTURE_PLOTS", "MAX_RASTER_POINTS",
            "MAX_SERIES_POINTS"]
