@@ -324,11 +324,14 @@ def _figures(path: Path, block: int = 1 << 20) -> dict:
         stats = f["stats"][()]
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in stats["block"]]
         chip_blocks = [i for i, n in enumerate(names) if n.startswith("core") or n == "dvs"]
-        return {"events": int(len(lags)), "outputs": int(f["outputs"].shape[0]), "t_end_ns": int(f.attrs["t_end_ns"]),
-                "lag_max_ns": lag_max, "stall_ns": int(stats["stall_ns"][chip_blocks].sum()),
-                "dropped": int(sum(stats[c].sum() for c in ("congestion_dropped", "decimated",
-                                                             "dropped_out_of_range"))),
-                "_span_ns": int(t[-1] - t[0]) if len(t) else 0}
+        row = {"events": int(len(lags)), "outputs": int(f["outputs"].shape[0]), "t_end_ns": int(f.attrs["t_end_ns"]),
+               "lag_max_ns": lag_max, "stall_ns": int(stats["stall_ns"][chip_blocks].sum()),
+               "dropped": int(sum(stats[c].sum() for c in ("congestion_dropped", "decimated",
+                                                            "dropped_out_of_range"))),
+               "_span_ns": int(t[-1] - t[0]) if len(t) else 0}
+        if "source" in f["metadata"] and b"devkit" in bytes(f["metadata/source"][()]):
+            row.update(stall_ns=None, dropped=None)      # a devkit capture: not measured, not zero
+        return row
 
 
 # --------------------------------------------------------------------------------------------

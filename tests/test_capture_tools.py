@@ -82,3 +82,27 @@ def test_plots_of_a_capture_are_only_what_a_devkit_measures(files, tmp_path, cap
         ["event_images.png", "input_rate.png", "output_raster.png"]
     assert main(["plot", str(files[0]), "--out", str(tmp_path / "sim")]) == 0
     assert len(list((tmp_path / "sim").iterdir())) == 6
+
+
+def test_a_batch_on_a_devkit_leaves_what_a_devkit_does_not_measure_empty(tmp_path, monkeypatch):
+    """Through tests/samna_standin.py, a stand-in for samna (NOT samna: its devkit computes nothing)."""
+    import sys
+
+    import samna_standin
+    from speksim.batch import batch
+    from speksim.config import demo_config
+    clock = samna_standin.connect_devkit(echo_delay_us=5)
+    monkeypatch.setitem(sys.modules, "samna", samna_standin)
+    import speksim.devkit.runner as runner_module
+    monkeypatch.setattr(runner_module.time, "monotonic_ns", clock.now_ns)
+    monkeypatch.setattr(runner_module.time, "sleep", clock.advance)
+    rng = np.random.default_rng(3)
+    n = 50
+    np.savez(tmp_path / "rec.npz", t=np.sort(rng.integers(0, 2000, n)).astype(np.int64),
+             x=rng.integers(0, 128, n).astype(np.uint16), y=rng.integers(0, 128, n).astype(np.uint16),
+             p=rng.integers(0, 2, n).astype(np.uint8))
+    (row,) = batch(demo_config(), "speck2f", [tmp_path / "rec.npz"], tmp_path / "runs", engine="devkit:speck2f",
+                   jobs=1)
+    assert row["status"] == "ok" and row["events"] == n
+    assert row["stall_ns"] is None and row["dropped"] is None
+    assert load_run(tmp_path / "runs" / row["run_file"]).is_capture()
