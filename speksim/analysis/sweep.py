@@ -37,6 +37,7 @@ from ..chip import Chip, close_names, load_chip, parse_override
 from ..config.model import ChipConfig
 from ..config.options import RunOptions
 from ..errors import ChipFileError, ConfigError, DeadlockError
+from .compare import address_keys
 
 #: Configuration settings a grid can change, per core: name -> what its values mean.
 CONFIG_SETTINGS = {
@@ -332,9 +333,7 @@ def measure(result) -> dict:
 
 def _output_counts(outputs: np.ndarray) -> tuple:
     """The multiset of output addresses (layer, feature, x, y): (sorted unique keys, counts)."""
-    key = ((outputs["layer"].astype(np.int64) << 48) | (outputs["feature"].astype(np.int64) << 32)
-           | (outputs["y"].astype(np.int64) << 16) | outputs["x"].astype(np.int64))
-    return np.unique(key, return_counts=True)
+    return np.unique(address_keys(outputs), return_counts=True)
 
 
 def _class_counts(outputs: np.ndarray, layer: Optional[int]) -> Optional[np.ndarray]:
