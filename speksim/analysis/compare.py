@@ -329,7 +329,8 @@ class Comparison:
             if value is None:
                 out.append(f"{figure} was not measured ({name}): {_why_none(self, figure)}")
             elif (value < limit) if kind == "min" else (value > limit):
-                out.append(f"{figure} {_num(value)} {'<' if kind == 'min' else '>'} {_num(limit)} ({name})")
+                show = _t if figure.endswith("_ns") else _num
+                out.append(f"{figure} {show(value)} {'<' if kind == 'min' else '>'} {show(limit)} ({name})")
         return out
 
     def to_dict(self) -> dict:
