@@ -23,6 +23,7 @@ def _bars(ax, labels, ca, cb, la, lb, title):
     ax.set_xticks(x, labels, rotation=45 if len(labels) > 8 else 0, ha="right" if len(labels) > 8 else "center",
                   fontsize="small" if len(labels) > 16 else None)
     ax.set_ylabel("spikes")
+    ax.set_ylim(0, max(int(np.max(ca, initial=0)), int(np.max(cb, initial=0)), 1) * 1.2)  # room for the legend
     ax.set_title(title)
     ax.legend(fontsize="small")
     ax.grid(axis="y", alpha=0.3)
