@@ -419,7 +419,8 @@ def compare_runs(a: Result, b: Result, *, tolerance_ns: int = 2_000, window_ns: 
     f["count_error"] = float(np.abs(per_feature["count_a"] - per_feature["count_b"]).sum()) / max(na, 1)
     if len(per_layer):
         worst = int(np.argmax(per_layer["error"]))
-        f["count_error_worst"], f["count_worst_layer"] = float(per_layer["error"][worst]), int(per_layer["layer"][worst])
+        f["count_error_worst"] = float(per_layer["error"][worst])
+        f["count_worst_layer"] = int(per_layer["layer"][worst])
     else:
         f["count_error_worst"] = 0.0
 
@@ -512,9 +513,9 @@ def _text(cmp: Comparison) -> str:
     lines = []
     for side, cap in zip("AB", cmp.capture):
         role = "reference" if side == "A" else "candidate"
-        what = "devkit capture" if cap else "simulation"
-        lines.append(f"{side} ({role}, {what}): {f[f'events_{side.lower()}']:,} output events, "
-                     f"first {_t(f[f'first_output_{side.lower()}_ns'])}, last {_t(f[f'last_output_{side.lower()}_ns'])}")
+        what, s = "devkit capture" if cap else "simulation", side.lower()
+        lines.append(f"{side} ({role}, {what}): {f[f'events_{s}']:,} output events, "
+                     f"first {_t(f[f'first_output_{s}_ns'])}, last {_t(f[f'last_output_{s}_ns'])}")
     lines += cmp.notes
     lines.append("")
     head = f"{'spike counts':<22}{'A':>12}{'B':>12}{'|A-B|/A':>10}"
@@ -532,7 +533,8 @@ def _text(cmp: Comparison) -> str:
             lines.append(f"    feature {int(row['feature']):<10}{a_:>12,}{b_:>12,}{abs(a_ - b_) / max(a_, 1):>10.4f}")
     worst = (f"; worst layer {cmp.layer_names.get(f['count_worst_layer'], '-')} {_frac(f['count_error_worst'])}"
              if f["count_error_worst"] else "")
-    lines.append(f"count error (sum over layer and feature of |A-B|, over A's events): {_frac(f['count_error'])}{worst}")
+    lines.append(f"count error (sum over layer and feature of |A-B|, over A's events): "
+                 f"{_frac(f['count_error'])}{worst}")
     lines.append("")
     tol = cmp.options["tolerance_ns"]
     lines.append(f"events matched within {_t(tol)}: {f['matched']:,}   precision {_frac(f['precision'])}   "
