@@ -157,6 +157,46 @@ def test_class_agreement_per_window():
     assert compare_runs(a, b, window_ns=ms).figures["class_agreement"] == 0.5
 
 
+def test_with_a_monitored_readout_the_classes_are_the_readouts_reports():
+    import speksim
+    from speksim import ChipConfig, ReadoutConfig, RunOptions, make_events
+    # core 0 (monitored) passes input feature c to the readout as feature c; mode 3 (1x1, 16
+    # features): class c + 1
+    cfg = ChipConfig()
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(np.eye(4, dtype=np.int8).reshape(4, 4, 1, 1), (1, 1), threshold_high=1,
+                                            threshold_low=-1, destinations=[(12, 1, 0)], monitor_enable=True)
+    cfg.readout = ReadoutConfig(enable=True, readout_configuration_sel=3, low_pass_filter_disable=True,
+                                monitor_enable=True)
+    chip = speksim.load_chip("speck2f").replace(readout_errata=False)
+
+    def events(features):
+        t = [100, 110, 120, 130, 1500, 1510]
+        return make_events("spike", t=t, layer=np.zeros(6), feature=features, x=np.zeros(6), y=np.zeros(6))
+
+    def run(ev):
+        return Simulation(cfg, chip, RunOptions(end_ns=3_500_000)).run(ev)
+
+    # each slow-clock tick (1, 2, 3 ms) reports just after it, so tick k falls in the 1 ms window k.
+    # A: class 3 (feature 2 three times), then class 2 (feature 1 twice), then idle
+    # B: class 3, then class 1 (feature 0 twice), then idle; the idle reports count as no class
+    ev_a = events([2, 2, 2, 0, 1, 1])
+    a, b = run(ev_a), run(events([2, 2, 2, 0, 0, 0]))
+    cmp = compare_runs(a, b, window_ns=1_000_000)
+    assert cmp.figures["class_layer"] == 12 and "readout" in cmp.class_how
+    assert [w.tolist() for w in cmp.windows] == [[1, 2], [3, 2], [3, 1]]
+    assert cmp.figures["class_agreement"] == 0.5
+    # a capture of samna's Spike events alone has no readout event: the readout is left out of
+    # every figure, and core 0, which sends to no other core, gives the classes: its most frequent
+    # feature per window, 2 in window 0 and 1 in window 1 on both sides
+    out = a.outputs[a.outputs["layer"] != 12].copy()
+    out["root"] = -1
+    capture = capture_result(cfg, chip, ev_a, out, device="speck2f")
+    cmp = compare_runs(capture, a, window_ns=1_000_000)
+    assert cmp.figures["events_b"] == len(out) and cmp.figures["recall"] == cmp.figures["precision"] == 1.0
+    assert cmp.figures["class_layer"] == 0 and [w.tolist() for w in cmp.windows] == [[0, 1], [2, 1], [2, 1]]
+    assert any("left out" in note for note in cmp.notes)
+
+
 def test_a_capture_of_the_same_events_at_microsecond_resolution(sim, inputs):
     """What a devkit that behaved exactly like the model would report: every output, its time cut to
     the µs (the devkit's clock), no roots."""
