@@ -128,9 +128,12 @@ def match_events(a: np.ndarray, b: np.ndarray, tolerance_ns: int) -> tuple[np.nd
     each, ordered by address then time. A pair has the same (layer, feature, x, y) and
     |t_a - t_b| <= tolerance_ns; within an address events pair in time order, and as many pairs
     as possible are made."""
-    oa, ka, ta = _sorted(a)
-    ob, kb, tb = _sorted(b)
-    pa = np.empty(min(len(a), len(b)), np.int64)
+    return _match(_sorted(a), _sorted(b), tolerance_ns)
+
+
+def _match(sa, sb, tolerance_ns: int) -> tuple[np.ndarray, np.ndarray]:
+    (oa, ka, ta), (ob, kb, tb) = sa, sb
+    pa = np.empty(min(len(ka), len(kb)), np.int64)
     pb = np.empty_like(pa)
     n = _match_kernel(ka, ta, kb, tb, np.int64(tolerance_ns), pa, pb)
     return oa[pa[:n]], ob[pb[:n]]
@@ -178,9 +181,9 @@ def _counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return per_layer, per_feature
 
 
-def _first_spikes(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted unique addresses, time of each one's first event)."""
-    _, keys, t = _sorted(outputs)
+def _first_spikes(sorted_events) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted unique addresses, time of each one's first event) of events as `_sorted` gives them."""
+    _, keys, t = sorted_events
     first = np.unique(keys, return_index=True)[1]
     return keys[first], t[first]
 
@@ -424,7 +427,9 @@ def compare_runs(a: Result, b: Result, *, tolerance_ns: int = 2_000, window_ns: 
     else:
         f["count_error_worst"] = 0.0
 
-    pa, pb = match_events(oa, ob, tolerance_ns)
+    # sorted by (address, time) once, for the matching and the first spikes
+    sa, sb = _sorted(oa), _sorted(ob)
+    pa, pb = _match(sa, sb, tolerance_ns)
     m = len(pa)
     f["matched"] = m
     f["precision"] = m / nb if nb else (1.0 if na == 0 else 0.0)
@@ -434,7 +439,7 @@ def compare_runs(a: Result, b: Result, *, tolerance_ns: int = 2_000, window_ns: 
     dt = ob["t_ns"][pb].astype(np.int64) - oa["t_ns"][pa].astype(np.int64)
     f["match_offset_median_ns"] = _pick(dt, 50)
 
-    (ka, ta), (kb, tb) = _first_spikes(oa), _first_spikes(ob)
+    (ka, ta), (kb, tb) = _first_spikes(sa), _first_spikes(sb)
     _, ia, ib = np.intersect1d(ka, kb, assume_unique=True, return_indices=True)
     err = np.abs(ta[ia] - tb[ib])
     f["first_spike_addresses"] = len(err)
