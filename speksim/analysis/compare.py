@@ -237,7 +237,7 @@ def _class_layer(a: Result, b: Result, layer: Optional[int], oa, ob) -> tuple[Op
         from .sweep import default_output_layer
         config = config_from_dict(a.metadata["config"])
         chip = chip_from_dict(a.metadata["chip"])
-    except Exception:  # noqa: BLE001  (no usable configuration recorded: fall back to what was seen)
+    except (KeyError, TypeError, ValueError):  # no usable configuration recorded: go by what was seen
         cores = np.union1d(oa["layer"][oa["layer"] < N_CORES], ob["layer"][ob["layer"] < N_CORES])
         if not len(cores):
             return None, False, "no configuration is recorded and no core sent output events"
@@ -257,13 +257,12 @@ def _class_layer(a: Result, b: Result, layer: Optional[int], oa, ob) -> tuple[Op
     return int(picked), picked == ro, f"{name}: {why}"
 
 
-def _latencies(x: Result, y: Result, px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, str]:
-    """Output latencies (ns) of side x: from its own roots when it has any; otherwise, when x is
-    a capture, from the events of y its events matched (pairs px, py), as t_x minus the input time
-    of the twin's root."""
+def _latencies(x: Result, y: Result, px: np.ndarray, py: np.ndarray, capture: bool) -> tuple[np.ndarray, str]:
+    """Output latencies (ns) of side x: from its own roots, or, when x is a capture, from the
+    events of y its events matched (pairs px, py), as t_x minus the input time of the twin's root."""
     lat = x.latency_ns()
-    if (x.outputs["root"] >= 0).any():
-        return lat[lat >= 0], "roots"
+    if not capture or (x.outputs["root"] >= 0).any():
+        return lat[lat >= 0], "roots" if (lat >= 0).any() else "none"
     root = y.outputs["root"][py] if len(py) else np.zeros(0, np.int64)
     ok = root >= 0
     if not ok.any():
@@ -448,13 +447,14 @@ def compare_runs(a: Result, b: Result, *, tolerance_ns: int = 2_000, window_ns: 
 
     a_view = _with_outputs(a, oa)
     b_view = _with_outputs(b, ob)
-    la, sa = _latencies(a_view, b_view, pa, pb)
-    lb, sb = _latencies(b_view, a_view, pb, pa)
+    la, sa = _latencies(a_view, b_view, pa, pb, capture[0])
+    lb, sb = _latencies(b_view, a_view, pb, pa, capture[1])
     f["latency_median_a_ns"], f["latency_median_b_ns"] = _pick(la, 50), _pick(lb, 50)
     f["latency_distance_ns"] = wasserstein_ns(la, lb)
     if "none" in (sa, sb) and (na or nb):
-        notes.append("no latency figure: " + ("neither side has roots (two captures?)" if sa == sb == "none"
-                                               else "one side has no output event with a known root"))
+        why = ("neither side has an output with a known root (two captures?)" if sa == sb == "none"
+               else "one side has no output event with a known root")
+        notes.append(f"no latency figure: {why}")
 
     class_layer, readout, how = _class_layer(a, b, layer, oa, ob)
     f["class_layer"] = class_layer

@@ -78,6 +78,9 @@ def cmd_compare(args, argv) -> int:
                        window_ns=int(round(args.window_ms * 1e6)), layer=args.layer)
     thresholds = thresholds_from_args(args)
     failed = cmp.failures(thresholds)
+    # the same sentences, naming the flag the user gave rather than the library's threshold
+    shown = [line.replace(f"({name})", f"({_flag(name)[0]})") for name in thresholds
+             for line in cmp.failures({name: thresholds[name]})]
     if args.plot:
         from ..plot.compare import comparison
         comparison(cmp, a, b, path=args.plot)
@@ -92,7 +95,7 @@ def cmd_compare(args, argv) -> int:
         print(cmp.text())
         if thresholds:
             print()
-            print("\n".join(f"FAIL: {line}" for line in failed) if failed else
+            print("\n".join(f"FAIL: {line}" for line in shown) if failed else
                   f"PASS ({len(thresholds)} threshold{'s' if len(thresholds) > 1 else ''})")
         if args.plot:
             print(f"wrote {args.plot}")
