@@ -37,7 +37,6 @@ from ..chip import Chip, close_names, load_chip, parse_override
 from ..config.model import ChipConfig
 from ..config.options import RunOptions
 from ..errors import ChipFileError, ConfigError, DeadlockError
-from .compare import address_keys
 
 #: Configuration settings a grid can change, per core: name -> what its values mean.
 CONFIG_SETTINGS = {
@@ -333,6 +332,7 @@ def measure(result) -> dict:
 
 def _output_counts(outputs: np.ndarray) -> tuple:
     """The multiset of output addresses (layer, feature, x, y): (sorted unique keys, counts)."""
+    from .compare import address_keys  # not at the top: compare loads numba, which parsing a grid does not need
     return np.unique(address_keys(outputs), return_counts=True)
 
 
