@@ -353,3 +353,12 @@ def test_cli_a_missing_or_wrong_file_is_an_input_error(run_files, capsys):
         code, out, err = run(["compare", a, bad], capsys)
         lines = [ln for ln in err.splitlines() if ln.strip()]
         assert code == 3 and lines[0].startswith("speksim: error: ") and str(bad.name) in err and not out
+
+
+def test_the_plot_of_two_silent_runs_says_so_in_each_panel(tmp_path):
+    from speksim.plot import comparison
+    empty = made([])
+    fig = comparison(compare_runs(empty, empty), empty, empty, path=tmp_path / "empty.png")
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "no output event on either side" in texts and len(fig.axes) == 5
+    assert (tmp_path / "empty.png").read_bytes()[:8] == PNG_MAGIC
