@@ -335,9 +335,8 @@ def measure(result) -> dict:
 
 def _output_counts(outputs: np.ndarray) -> tuple:
     """The multiset of output addresses (layer, feature, x, y): (sorted unique keys, counts)."""
-    key = ((outputs["layer"].astype(np.int64) << 48) | (outputs["feature"].astype(np.int64) << 32)
-           | (outputs["y"].astype(np.int64) << 16) | outputs["x"].astype(np.int64))
-    return np.unique(key, return_counts=True)
+    from .compare import address_keys  # not at the top: compare loads numba, which parsing a grid does not need
+    return np.unique(address_keys(outputs), return_counts=True)
 
 
 def _class_counts(outputs: np.ndarray, layer: Optional[int]) -> Optional[np.ndarray]:

@@ -10,7 +10,9 @@ Every function takes a `Result` (and, where it says so, the input events), retur
 * `latency_histogram` — output latency and input lag, log-spaced bins, median and p99 marked;
 * `output_raster` — time against neuron address, one panel per monitored layer;
 * `event_images` — accumulated event count per pixel of the input and of each monitored layer;
-* `report` — all of the above into a folder.
+* `report` — all of the above into a folder;
+* `comparison` — two runs compared (`speksim.analysis.compare`): counts, matched time differences,
+  latencies and classes of both.
 
 This is the only package that imports matplotlib; `import speksim` does not import it.
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 from ..blocks import block_label
 from ..result import Result
 from ._base import MAX_RASTER_POINTS, MAX_SERIES_POINTS
+from .compare import comparison
 from .events import event_images, input_image, output_raster
 from .latency import latency_histogram
 from .series import input_rate, stalls_and_drops, utilisation
@@ -55,5 +58,6 @@ def report(result: Result, out_dir, input_events=None) -> dict[str, Path]:
 
 
 __all__ = ["input_rate", "utilisation", "stalls_and_drops", "latency_histogram", "output_raster",
-           "event_images", "input_image", "report", "block_label", "REPORT_FILES", "CAPTURE_PLOTS", "MAX_RASTER_POINTS",
+           "event_images", "input_image", "report", "comparison", "block_label", "REPORT_FILES", "CAPTURE_PLOTS",
+           "MAX_RASTER_POINTS",
            "MAX_SERIES_POINTS"]
