@@ -59,5 +59,4 @@ def report(result: Result, out_dir, input_events=None) -> dict[str, Path]:
 
 __all__ = ["input_rate", "utilisation", "stalls_and_drops", "latency_histogram", "output_raster",
            "event_images", "input_image", "report", "comparison", "block_label", "REPORT_FILES", "CAPTURE_PLOTS",
-           "MAX_RASTER_POINTS",
-           "MAX_SERIES_POINTS"]
+           "MAX_RASTER_POINTS", "MAX_SERIES_POINTS"]
