@@ -94,6 +94,7 @@ class _Case:
     events: np.ndarray
     outputs: np.ndarray          # the capture's OUTPUT_EVENT array
     kind: str
+    offset_ns: int               # added to the capture's times: HALF_US_NS for a devkit's, 0 for a simulation's
 
 
 @dataclass
@@ -291,7 +292,8 @@ def _cases(captures, inputs, names) -> tuple:
         if not meta.get("config"):
             raise EventError(f"{name} records no configuration: it is not a speksim run file or capture")
         cases.append(_Case(name, run_config(result), run_options(result), events, np.asarray(result.outputs),
-                           "spike" if "layer" in (events.dtype.names or ()) else "dvs"))
+                           "spike" if "layer" in (events.dtype.names or ()) else "dvs",
+                           HALF_US_NS if meta.get("source") == "devkit" else 0))
         chips.append((meta.get("chip") or {}).get("name"))
     return cases, chips
 
@@ -413,7 +415,7 @@ class _Evaluator:
                 break
             r = np.full(len(case.outputs), np.nan)
             i_sim, i_cap = match(res.outputs, case.outputs)
-            r[i_cap] = res.outputs["t_ns"][i_sim] - (case.outputs["t_ns"][i_cap] + HALF_US_NS)
+            r[i_cap] = res.outputs["t_ns"][i_sim] - (case.outputs["t_ns"][i_cap] + case.offset_ns)
             out.append((r, res))
         self.cache[values] = out
         return out
