@@ -18,7 +18,8 @@ from speksim.config import ChipConfig
 from speksim.config.build import conv_layer
 from speksim.devkit.capture import capture_result
 from speksim.errors import ChipFileError, EventError
-from speksim.events import OUTPUT_EVENT, SPIKE_EVENT
+from speksim.config.model import DvsDestination, Vec2
+from speksim.events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT
 from speksim.runfile import load_run, save_run
 from speksim.simulation import simulate
 
@@ -169,6 +170,29 @@ def test_two_captures_are_fitted_jointly(true_chip):
         assert _within(joint.fitted[name], TRUE[name]), (name, joint.fitted)
     assert set(joint.per_capture) == {"capture 1", "capture 2"}
     assert joint.residual["after"]["n"] == len(a.outputs) + len(b.outputs)
+
+
+def test_a_per_core_parameter_is_fitted_on_the_cores_asked_for(tmp_path):
+    # only core 1's SynOps are slower (30 ns); core 6's are speck2f's 20 ns
+    true = load_chip("speck2f").replace(synop_ns={1: 30})
+    cap = make_capture(true, ev=events(bursts=(1, 6)))
+    got = calibrate([cap], parameters=["core.1.synop_ns", "core.6.synop_ns"])
+    assert got.fitted == {"core.1.synop_ns": 30, "core.6.synop_ns": 20}
+    chip = load_chip(got.write_chip(tmp_path / "percore.toml", date="2026-12-02"))
+    assert chip.synop_ns == (20, 30, 20, 20, 20, 20, 20, 20, 20)
+
+
+def test_camera_input_brings_the_dvs_layers_parameters():
+    cfg = ChipConfig()
+    cfg.dvs_layer.destinations[0] = DvsDestination(layer=0, enable=True)
+    cfg.dvs_layer.pooling = Vec2(4, 4)
+    cfg.dvs_layer.monitor_enable = True
+    cfg.cnn_layers[0] = conv_layer(np.ones((1, 2, 1, 1), np.int8), (32, 32), monitor_enable=True)
+    ev = np.array([(20 * i, 4 * i, 8, 1) for i in range(20)], DVS_EVENT)
+    got = calibrate([make_capture(load_chip("speck2f"), cfg, ev)], parameters=None)
+    assert {"dvs_event_ns", "dvs_route_ns", "dvs_fifo_depth", "dvs_out_depth"} <= set(got.base)
+    # a capture of speck2f itself: the fit has nothing to move
+    assert all(got.fitted[k] == got.base[k] for k in got.fitted)
 
 
 def test_the_pairing_is_by_address_and_occurrence():

@@ -781,10 +781,14 @@ def _fit_depths(ev, theta, idx, params, cores, progress) -> tuple:
             notes[i] = ("unidentified", why)
             continue
         same = [d for d in sorted(costs) if costs[d] <= low]
-        pick = min(same, key=lambda d: (abs(math.log(d / d0)), d))
-        theta[i] = pick
+        if same[-1] == max(costs) and d0 >= same[0]:
+            # every depth from same[0] up fits as well: the captures give a lower bound, which the base meets
+            notes[i] = ("unidentified", f"only a lower bound: any depth of {same[0]} or more fits these captures "
+                                        "equally well (a deeper FIFO never filled)")
+            continue
+        theta[i] = min(same, key=lambda d: (abs(math.log(d / d0)), d))
         if same[-1] == max(costs):
-            notes[i] = ("bound", f"any depth of {same[0]} or more fits equally well (a deeper FIFO never filled)")
+            notes[i] = ("bound", f"raised to {same[0]}, the least depth that fits; any deeper fits equally well")
         else:
             notes[i] = ("fitted", "")
     return theta, notes
