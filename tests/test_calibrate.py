@@ -182,6 +182,25 @@ def test_a_per_core_parameter_is_fitted_on_the_cores_asked_for(tmp_path):
     assert chip.synop_ns == (20, 30, 20, 20, 20, 20, 20, 20, 20)
 
 
+def test_a_base_chip_file_is_extended_by_its_relative_path(tmp_path):
+    base = tmp_path / "chips" / "mine.toml"
+    base.parent.mkdir()
+    base.write_text('name = "mine"\nextends = "speck2f"\n[timing.core]\n'
+                    'synop_ns = { value = 22, source = "est", reason = "ours" }\n')
+    true = load_chip(base).replace(event_ns=100)
+    cap = make_capture(true, ev=events(bursts=(6,)))
+    got = calibrate([cap], str(base), parameters=["event_ns"])
+    assert got.fitted == {"event_ns": 100}
+    # the capture names speck2f as its chip, the base is "mine": fitted all the same, with a warning
+    assert any("recorded with chip 'speck2f', not 'mine'" in w for w in got.warnings)
+    (tmp_path / "fitted").mkdir()
+    out = got.write_chip(tmp_path / "fitted" / "mine-fitted.toml", date="2026-12-02")
+    assert 'extends = "../chips/mine.toml"' in out.read_text()
+    chip = load_chip(out)
+    assert chip.files == ("speck2f.toml", "mine.toml", "mine-fitted.toml")
+    assert chip.synop_ns[0] == 22 and chip.event_ns[0] == 100
+
+
 def test_camera_input_brings_the_dvs_layers_parameters():
     cfg = ChipConfig()
     cfg.dvs_layer.destinations[0] = DvsDestination(layer=0, enable=True)

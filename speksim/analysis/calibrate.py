@@ -34,6 +34,7 @@ import numpy as np
 
 from ..blocks import DVS, HOST_OUT, READOUT
 from ..chip import PARAMETERS, Chip, builtin_chips, close_names, load_chip
+from ..config import validate as validate_config
 from ..errors import ChipFileError, DeadlockError, EventError
 
 #: A devkit timestamps outputs in whole µs, the floor of the true time: the middle of that µs is
@@ -125,22 +126,18 @@ class Calibration:
     seconds: float
     warnings: list = field(default_factory=list)
 
-    @property
-    def written(self) -> dict:
-        """The values a fitted chip file sets: every fitted parameter."""
-        return dict(self.fitted)
-
     def chip(self) -> Chip:
         """The base chip with the fitted values (in memory)."""
         return _apply(self.base_chip, {Param(*_split(k)): v for k, v in self.fitted.items()},
                       reason="fitted to devkit captures")
 
     def to_dict(self) -> dict:
-        return {"base_chip": self.base_chip.name, "captures": list(self.captures), "fitted": dict(self.fitted),
+        """Everything above, JSON-ready (figures that do not exist, e.g. without a pair, are None)."""
+        return _no_nan({"base_chip": self.base_chip.name, "captures": list(self.captures), "fitted": dict(self.fitted),
                 "base": dict(self.base), "sigma": {k: round(v, 3) for k, v in self.sigma.items()},
                 "residual": self.residual, "unidentified": dict(self.unidentified),
                 "combinations": self.combinations, "per_capture": self.per_capture,
-                "simulations": self.simulations, "seconds": round(self.seconds, 3), "warnings": list(self.warnings)}
+                "simulations": self.simulations, "seconds": round(self.seconds, 3), "warnings": list(self.warnings)})
 
     def text(self) -> str:
         rows = [("parameter", "base", "fitted", "change", "± (1σ)", "identified")]
@@ -235,6 +232,14 @@ class Calibration:
         text = self.chip_toml(name=name, captures=captures, date=date, extends=extends)
         path.write_text(text, encoding="utf-8")
         return path
+
+
+def _no_nan(obj):
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_nan(v) for v in obj]
+    return None if isinstance(obj, float) and math.isnan(obj) else obj
 
 
 def _toml_str(s: str) -> str:
@@ -365,42 +370,42 @@ def _apply(chip: Chip, values: dict, reason: str = "calibration candidate") -> C
 def match(sim: np.ndarray, cap: np.ndarray) -> tuple:
     """(i_sim, i_cap): indices of the output events paired by address (layer, feature, x, y) and
     occurrence (the k-th event of an address in `sim` with the k-th in `cap`), in `cap` order."""
-    def ids(ev, table):
-        key = (((ev["layer"].astype(np.int64) << 16 | ev["feature"].astype(np.int64)) << 16
-                | ev["x"].astype(np.int64)) << 16) | ev["y"].astype(np.int64)
-        order = np.argsort(key, kind="stable")
-        k = key[order]
-        start = np.r_[0, np.flatnonzero(k[1:] != k[:-1]) + 1] if len(k) else np.zeros(0, np.int64)
-        occ = np.empty(len(k), np.int64)
-        if len(k):
-            occ = np.arange(len(k)) - np.repeat(start, np.diff(np.r_[start, len(k)]))
-        out = np.empty(len(k), np.int64)
-        out[order] = np.searchsorted(table, k) * (1 << 20) + occ
-        return out
-    table = np.unique(np.concatenate([_addr(sim), _addr(cap)]))
-    a, b = ids(sim, table), ids(cap, table)
+    keys = _addr(sim), _addr(cap)
+    table = np.unique(np.concatenate(keys))
+    span = max(len(sim), len(cap)) + 1
+    a, b = (_occurrence_ids(k, table, span) for k in keys)
     _, i_sim, i_cap = np.intersect1d(a, b, assume_unique=True, return_indices=True)
     order = np.argsort(i_cap, kind="stable")
     return i_sim[order], i_cap[order]
 
 
-def _addr(ev):
+def _addr(ev) -> np.ndarray:
     return (((ev["layer"].astype(np.int64) << 16 | ev["feature"].astype(np.int64)) << 16
              | ev["x"].astype(np.int64)) << 16) | ev["y"].astype(np.int64)
+
+
+def _occurrence_ids(key, table, span) -> np.ndarray:
+    # one id per (address, occurrence): events keep their order within an address (stable sort)
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    occurrence = np.arange(len(k)) - np.searchsorted(k, k)
+    out = np.empty(len(k), np.int64)
+    out[order] = np.searchsorted(table, k) * span + occurrence
+    return out
 
 
 class _Evaluator:
     """Simulates the cases with candidate values; remembers what it ran."""
 
-    def __init__(self, chip, cases, params, progress):
+    def __init__(self, chip, cases, params):
         self.chip, self.cases, self.params = chip, cases, params
         self.cache: dict = {}
         self.simulations = 0
-        self.progress = progress
 
     def run(self, values: tuple):
-        """Per case: (residual float64 [n capture outputs], NaN where unmatched; the Result), or
-        None when a case deadlocks with these values."""
+        """Per case: (residual float64 [n capture outputs], NaN where unmatched; the run's
+        statistics; its number of outputs), or None when a case deadlocks with these values.
+        Only these are kept: a fit runs hundreds of simulations."""
         if values in self.cache:
             return self.cache[values]
         from ..simulation import Simulation
@@ -416,13 +421,13 @@ class _Evaluator:
             r = np.full(len(case.outputs), np.nan)
             i_sim, i_cap = match(res.outputs, case.outputs)
             r[i_cap] = res.outputs["t_ns"][i_sim] - (case.outputs["t_ns"][i_cap] + case.offset_ns)
-            out.append((r, res))
+            out.append((r, res.stats[["fifo_max", "out_max"]].copy(), len(res.outputs)))
         self.cache[values] = out
         return out
 
     def residuals(self, values) -> Optional[np.ndarray]:
         got = self.run(tuple(int(v) for v in values))
-        return None if got is None else np.concatenate([r for r, _ in got])
+        return None if got is None else np.concatenate([g[0] for g in got])
 
     def cost(self, values) -> float:
         """Sum of squared residuals, an unmatched capture event counting as UNMATCHED_NS."""
@@ -453,7 +458,7 @@ def figures(ev: _Evaluator, values, cases=None) -> dict:
     r = np.concatenate([got[i][0] for i in idx])
     ok = ~np.isnan(r)
     rr = r[ok]
-    n_sim = sum(len(got[i][1].outputs) for i in idx)
+    n_sim = sum(got[i][2] for i in idx)
     return {"n": int(ok.sum()),
             "rms_ns": float(np.sqrt(np.mean(rr ** 2))) if rr.size else math.nan,
             "median_abs_ns": float(np.median(np.abs(rr))) if rr.size else math.nan,
@@ -493,7 +498,9 @@ def calibrate(captures: Sequence, chip: Chip | str = "speck2f", *, parameters: O
     params = _parse_params(parameters) if parameters else _default_params(cases)
     cores = sorted({k for c in cases for k in c.config.used_cores()})
     base = [p.value(base_chip, cores) for p in params]
-    ev = _Evaluator(base_chip, cases, params, progress)
+    for c in cases:     # what the base chip refuses, refused once, in the check's words
+        validate_config(c.config, base_chip, c.options)
+    ev = _Evaluator(base_chip, cases, params)
     if ev.run(tuple(base)) is None:
         raise DeadlockError("the base chip deadlocks on a capture's input: fix the configuration or the base chip "
                             "before calibrating")
@@ -737,7 +744,7 @@ def _occupancy(ev, theta, p: Param, cores) -> int:
                       "dvs_out_depth": ("out_max", [DVS]), "readout_fifo_depth": ("fifo_max", [READOUT])}[p.name]
     if p.core is not None:
         blocks = [p.core]
-    return max(int(res.stats[column][b]) for _, res in got for b in blocks) if blocks else 0
+    return max(int(stats[column][b]) for _, stats, _ in got for b in blocks) if blocks else 0
 
 
 def _fit_depths(ev, theta, idx, params, cores, progress) -> tuple:
