@@ -304,27 +304,17 @@ def _cases(captures, inputs, names) -> tuple:
 
 
 def _default_params(cases) -> list:
-    names = ["event_ns", "synop_ns", "route_ns"]
-    if any(c.options.slow_clock_hz > 0 and any(c.config.cnn_layers[k].leak_enable for k in c.config.used_cores())
-           for c in cases):
-        names.append("leak_ns")
-    if any(c.options.input_path == "host" for c in cases):
-        names += ["host_in_ns", "host_in_latency_ns"]
-    if any(c.options.input_path == "sensor" for c in cases):
-        names += ["sensor_ns", "sensor_latency_ns"]
+    """Every timing parameter the captures can constrain, in declaration order."""
+    host = any(c.options.input_path == "host" for c in cases)
+    sensor = any(c.options.input_path == "sensor" for c in cases)
     dvs = any(c.kind == "dvs" for c in cases)
     readout = any(c.config.readout.enable for c in cases)
-    names += ["host_out_ns", "host_out_latency_ns"]
-    if dvs:
-        names += ["dvs_event_ns", "dvs_route_ns"]
-    if readout:
-        names.append("readout_event_ns")
-    names += ["fifo_depth", "out_depth", "host_out_fifo_depth"]
-    if dvs:
-        names += ["dvs_fifo_depth", "dvs_out_depth"]
-    if readout:
-        names.append("readout_fifo_depth")
-    return [Param(n) for n in names]
+    leak = any(c.options.slow_clock_hz > 0 and any(c.config.cnn_layers[k].leak_enable for k in c.config.used_cores())
+               for c in cases)
+    used = {"leak_ns": leak, "host_in_ns": host, "host_in_latency_ns": host, "sensor_ns": sensor,
+            "sensor_latency_ns": sensor, "dvs_event_ns": dvs, "dvs_route_ns": dvs, "dvs_fifo_depth": dvs,
+            "dvs_out_depth": dvs, "readout_event_ns": readout, "readout_fifo_depth": readout}
+    return [Param(n) for n in _TIMES + _DEPTHS if used.get(n, True)]
 
 
 def _parse_params(parameters) -> list:
@@ -516,13 +506,17 @@ def calibrate(captures: Sequence, chip: Chip | str = "speck2f", *, parameters: O
         groups, lost = _identify(J, theta, times)
         if progress:
             progress("fitting the times to the captures' whole µs")
-        theta = _polish(ev, theta, groups, params)
+        theta = _polish(ev, theta, groups, params, J)
+        theta, ranges = _ranges(ev, theta, groups, params)
         J, _ = _jacobian(ev, theta, times, params)
         groups, lost = _identify(J, theta, times)
-        # a parameter found unidentifiable alone goes back to its base value; fit the rest again then
-        moved = [i for i in lost if theta[i] != base[i]]
-        for i in moved:
-            theta[i] = base[i]
+        # a parameter found unidentifiable alone goes back to its base value, unless the captures
+        # fit that worse (it is then weakly pinned, not free); fit the rest again after a change
+        moved = False
+        for i in lost:
+            back = theta[:i] + [base[i]] + theta[i + 1:]
+            if theta[i] != base[i] and ev.outside(back) <= ev.outside(theta):
+                theta, moved = back, True
         if not moved:
             break
     sigma = _sigmas(J, theta, groups)
@@ -537,6 +531,9 @@ def calibrate(captures: Sequence, chip: Chip | str = "speck2f", *, parameters: O
             unidentified[k] = _combo_text(c)
     for i, why in lost.items():
         unidentified[params[i].key] = why
+        if theta[i] != base[i]:
+            fitted[params[i].key] = int(theta[i])
+            unidentified[params[i].key] += "; the fitted value is written all the same: the base value fits worse"
     for i in depths:
         key = params[i].key
         if depth_notes[i][0] == "unidentified":
@@ -576,27 +573,41 @@ def _base_ref(chip) -> Optional[str]:
 
 def _jacobian(ev: _Evaluator, theta, idx, params) -> tuple:
     """(J float64 [matched rows, n params] in ns per unit of each parameter, zero outside `idx`;
-    residuals at `theta` of those rows)."""
+    residuals at `theta` of those rows).
+
+    Each parameter is nudged up and down by 2%; a row takes the smaller of the two slopes, so that
+    a nudge that crosses a kink (another block becomes the bottleneck) does not make a parameter
+    look better pinned than it is where it stands."""
     r0 = ev.residuals(theta)
     rows = ~np.isnan(r0)
     J = np.zeros((int(rows.sum()), len(theta)))
     for i in idx:
-        h = max(1, int(round(0.05 * theta[i])))
-        nudged = list(theta)
-        nudged[i] = min(theta[i] + h, _SPECS[params[i].name].hi)
-        if nudged[i] == theta[i]:
-            nudged[i] = theta[i] - h
-        r1 = ev.residuals(nudged)
-        if r1 is None:
-            continue
-        d = (r1[rows] - r0[rows]) / (nudged[i] - theta[i])
-        J[:, i] = np.where(np.isnan(d), 0.0, d)
+        spec = _SPECS[params[i].name]
+        h = max(1, int(round(0.02 * theta[i])))
+        slopes = []
+        for t in (min(theta[i] + h, spec.hi), max(theta[i] - h, spec.lo)):
+            if t == theta[i]:
+                continue
+            r1 = ev.residuals(theta[:i] + [t] + theta[i + 1:])
+            if r1 is not None:
+                d = (r1[rows] - r0[rows]) / (t - theta[i])
+                slopes.append(np.where(np.isnan(d), 0.0, d))
+        if len(slopes) == 2:
+            J[:, i] = np.where(np.abs(slopes[0]) <= np.abs(slopes[1]), slopes[0], slopes[1])
+        elif slopes:
+            J[:, i] = slopes[0]
     return J, r0[rows]
+
+
+def _unit(value) -> float:
+    """What a group's relative change is a fraction of: the value, or 1 ns (slot) at 0, which
+    no fraction would move."""
+    return float(max(abs(value), 1))
 
 
 def _group_columns(J, theta, groups) -> np.ndarray:
     # a group moves as one: each member by the same fraction of its value (their ratio kept)
-    return np.column_stack([sum(J[:, i] * float(theta[i]) for i in g) for g in groups]) if groups else \
+    return np.column_stack([sum(J[:, i] * _unit(theta[i]) for i in g) for g in groups]) if groups else \
         np.zeros((J.shape[0], 0))
 
 
@@ -658,11 +669,11 @@ def _sigmas(J, theta, groups) -> dict:
     if not groups:
         return {}
     cov = np.linalg.pinv(A.T @ A) * FLOOR_SIGMA_NS ** 2
-    return {i: float(abs(theta[i]) * math.sqrt(max(cov[j, j], 0.0))) for j, g in enumerate(groups) for i in g}
+    return {i: _unit(theta[i]) * math.sqrt(max(cov[j, j], 0.0)) for j, g in enumerate(groups) for i in g}
 
 
 def _combination(J, g, theta, base, params) -> dict:
-    a = sum(J[:, i] * float(theta[i]) for i in g)
+    a = sum(J[:, i] * _unit(theta[i]) for i in g)
     d = a / max(np.linalg.norm(a), 1e-12)
     c = np.array([float(J[:, i] @ d) for i in g])
     c = c / (c[c > 0].min() if np.any(c > 0) else 1.0)
@@ -692,7 +703,7 @@ def _gauss_newton(ev, theta, idx, base, params, progress) -> list:
                     spec = _SPECS[params[i].name]
                     # at most a doubling or halving per step: the model is only piecewise linear
                     f = min(max(1.0 + u[j], 0.5), 2.0)
-                    cand[i] = int(min(max(round(theta[i] * f), spec.lo, 1), spec.hi))
+                    cand[i] = int(min(max(round(theta[i] + _unit(theta[i]) * (f - 1.0)), spec.lo), spec.hi))
             if cand == theta:
                 break
             c = ev.cost(cand)
@@ -705,21 +716,40 @@ def _gauss_newton(ev, theta, idx, base, params, progress) -> list:
     return theta
 
 
-def _polish(ev, theta, groups, params) -> list:
+def _directions(J, theta, groups) -> list:
+    """Directions a pattern search tries, in relative units per group: each group alone, and the
+    right singular vectors of the Jacobian (the long valleys where two groups trade off)."""
+    n = len(groups)
+    dirs = [np.eye(n)[j] for j in range(n)]
+    if n > 1:
+        _, _, vt = np.linalg.svd(_group_columns(J, theta, groups), full_matrices=False)
+        dirs += [v / np.abs(v).max() for v in vt]
+    return dirs
+
+
+def _moved(theta, groups, w, d, params) -> list:
+    """`theta` moved along `w` (relative units per group) so that the largest change is `d` ns."""
+    steps = {i: _unit(theta[i]) * w[j] for j, g in enumerate(groups) for i in g}
+    scale = d / max(abs(v) for v in steps.values())
+    cand = list(theta)
+    for i, v in steps.items():
+        spec = _SPECS[params[i].name]
+        cand[i] = int(min(max(round(theta[i] + v * scale), spec.lo), spec.hi))
+    return cand
+
+
+def _polish(ev, theta, groups, params, J) -> list:
     """Pattern search after Gauss-Newton: the model is piecewise linear and the residuals
-    quantised, so a finite-difference step can stop short; move each group (its members in their
-    ratio) by whole ns of its largest member while that lowers the cost."""
+    quantised, so a finite-difference step can stop short of the values that put every simulated
+    time in its captured µs. Moves of whole ns along `_directions`, while they lower the cost."""
     theta = list(theta)
     cost = ev.outside(theta)
+    dirs = _directions(J, theta, groups)
     for _ in range(20):
         better = False
-        for g in groups:
-            big = max(theta[i] for i in g)
+        for w in dirs:
             for d in (64, 32, 16, 8, 4, 2, 1, -1, -2, -4, -8, -16, -32, -64):
-                cand = list(theta)
-                for i in g:
-                    spec = _SPECS[params[i].name]
-                    cand[i] = int(min(max(round(theta[i] * (big + d) / big), spec.lo, 1), spec.hi))
+                cand = _moved(theta, groups, w, d, params)
                 if cand == theta:
                     continue
                 c = ev.outside(cand)
@@ -728,6 +758,33 @@ def _polish(ev, theta, groups, params) -> list:
         if not better:
             break
     return theta
+
+
+def _ranges(ev, theta, groups, params) -> tuple:
+    """Per group, how far it can move (others fixed) before the simulated times fit the
+    captures' µs worse: (theta moved to the middle of each such range, {index: (low, high)})."""
+    theta = list(theta)
+    ranges = {}
+    for j, g in enumerate(groups):
+        w = np.eye(len(groups))[j]
+        best = ev.outside(theta)[0]
+        span = {}
+        for sign in (1, -1):
+            last = theta
+            for d in range(1, 1 + max(2, int(0.25 * max(_unit(theta[i]) for i in g)))):
+                cand = _moved(theta, groups, w, sign * d, params)
+                if cand == last:
+                    continue
+                if ev.outside(cand)[0] > best:
+                    break
+                last = cand
+            span[sign] = last
+        mid = [int(round((span[1][i] + span[-1][i]) / 2)) if i in g else theta[i] for i in range(len(theta))]
+        if ev.outside(mid)[0] <= best:
+            theta = mid
+        for i in g:
+            ranges[i] = (span[-1][i], span[1][i])
+    return theta, ranges
 
 
 def _n(ev, theta) -> int:
