@@ -105,6 +105,7 @@ class Calibration:
     fitted: {parameter key: fitted value} for every parameter the captures fix (alone, or in a
     combination fitted with its base ratio kept); base: {key: the base chip's value} for every
     parameter tried; sigma: {key: one standard deviation of the fitted value from the µs flooring};
+    ranges: {key: [low, high]} the values that fit the captured µs as well, the others fixed;
     residual: {"before": figures, "after": figures}, each with n (pairs matched), rms_ns,
     median_abs_ns, max_abs_ns, within_us (share of pairs whose simulated time falls in the
     capture's µs), unmatched_capture, unmatched_sim; unidentified: {key: why the captures cannot
@@ -117,6 +118,7 @@ class Calibration:
     fitted: dict
     base: dict
     sigma: dict
+    ranges: dict
     residual: dict
     unidentified: dict
     combinations: list
@@ -134,12 +136,14 @@ class Calibration:
     def to_dict(self) -> dict:
         """Everything above, JSON-ready (figures that do not exist, e.g. without a pair, are None)."""
         return _no_nan({"base_chip": self.base_chip.name, "captures": list(self.captures), "fitted": dict(self.fitted),
-                "base": dict(self.base), "sigma": {k: round(v, 3) for k, v in self.sigma.items()},
+                "base": dict(self.base), "sigma": {k: round(v, 3) for k, v in self.sigma.items()}, "ranges": dict(self.ranges),
                 "residual": self.residual, "unidentified": dict(self.unidentified),
                 "combinations": self.combinations, "per_capture": self.per_capture,
                 "simulations": self.simulations, "seconds": round(self.seconds, 3), "warnings": list(self.warnings)})
 
-    def text(self) -> str:
+    def text(self, warnings: bool = True) -> str:
+        """The table of parameters (base, fitted, change, uncertainty, identified or why not) and
+        the residual before and after; with the warnings at the end unless `warnings=False`."""
         rows = [("parameter", "base", "fitted", "change", "± (1σ)", "identified")]
         for key in self.base:
             b = self.base[key]
@@ -161,7 +165,7 @@ class Calibration:
             lines.append(f"  not matched (not fitted): {a['unmatched_capture']} capture events, "
                          f"{a['unmatched_sim']} simulated events")
         lines.append(f"{self.simulations} simulations, {self.seconds:.1f} s")
-        lines += [f"warning: {w}" for w in self.warnings]
+        lines += [f"warning: {w}" for w in self.warnings] if warnings else []
         return "\n".join(lines)
 
     # ----- the chip file --------------------------------------------------------------------
@@ -520,6 +524,7 @@ def calibrate(captures: Sequence, chip: Chip | str = "speck2f", *, parameters: O
         if not moved:
             break
     sigma = _sigmas(J, theta, groups)
+    ranges = {params[i].key: [int(lo), int(hi)] for i, (lo, hi) in ranges.items() if any(i in g for g in groups)}
     fitted, unidentified, combos = {}, {}, []
     for g in groups:
         for i in g:
@@ -550,7 +555,7 @@ def calibrate(captures: Sequence, chip: Chip | str = "speck2f", *, parameters: O
                         f"{after['unmatched_sim']} simulated events none in the captures): they were not fitted")
     return Calibration(base_chip=base_chip, base_ref=base_ref, fitted=fitted,
                        base={p.key: int(b) for p, b in zip(params, base)},
-                       sigma={params[i].key: s for i, s in sigma.items()},
+                       sigma={params[i].key: s for i, s in sigma.items()}, ranges=ranges,
                        residual={"before": figures(ev, base), "after": after}, unidentified=unidentified,
                        combinations=combos, per_capture=per_capture, captures=[c.name for c in cases],
                        simulations=ev.simulations, seconds=time.perf_counter() - t0,
@@ -744,6 +749,23 @@ def _polish(ev, theta, groups, params, J) -> list:
     time in its captured µs. Moves of whole ns along `_directions`, while they lower the cost."""
     theta = list(theta)
     cost = ev.outside(theta)
+    for _ in range(GN_ITERATIONS):
+        # Gauss-Newton on how far each simulated time lies outside its captured µs; the times
+        # already inside are asked (weakly) to stay where they are
+        r = ev.residuals(theta)
+        r = r[~np.isnan(r)]
+        past = np.sign(r) * np.maximum(np.abs(r + 0.5) - HALF_US_NS, 0.0)
+        if not past.any() or len(r) != J.shape[0]:
+            break
+        weight = np.where(past != 0, 1.0, 0.1)
+        A = _group_columns(J, theta, groups) * weight[:, None]
+        u = np.linalg.lstsq(A, -past * weight, rcond=None)[0]
+        cand = _moved(theta, groups, u, max(abs(_unit(theta[i]) * u[j]) for j, g in enumerate(groups) for i in g),
+                      params) if np.any(u) else theta
+        c = ev.outside(cand)
+        if not c < cost:
+            break
+        theta, cost = cand, c
     dirs = _directions(J, theta, groups)
     for _ in range(20):
         better = False

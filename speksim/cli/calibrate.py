@@ -64,7 +64,7 @@ def cmd_calibrate(args, argv) -> int:
         json.dump(d, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(result.text())
+        print(result.text(warnings=False))
         if args.output and not args.quiet:
             note(f"wrote {args.output} (extends {result.base_chip.name}; load it with --chip {args.output})")
     return EXIT_OK
