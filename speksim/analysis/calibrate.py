@@ -76,13 +76,10 @@ class Param:
     def depth(self) -> bool:
         return self.name in _DEPTHS
 
-    @property
-    def per_core(self) -> bool:
-        return _SPECS[self.name].kind == "percore"
-
     def value(self, chip: Chip, cores: Sequence[int]) -> int:
+        """Its value on `chip`; a per-core one fitted for every core: that of the first core in use."""
         v = getattr(chip, self.name)
-        if not self.per_core:
+        if _SPECS[self.name].kind != "percore":
             return int(v)
         return int(v[self.core if self.core is not None else (cores[0] if cores else 0)])
 
@@ -503,9 +500,9 @@ def calibrate(captures: Sequence, chip: Chip | str = "speck2f", *, parameters: O
     theta = list(base)
     lost: dict = {}
     for _ in range(3):
-        theta = _gauss_newton(ev, theta, times, base, params, progress)
+        theta = _gauss_newton(ev, theta, times, params, progress)
         theta, depth_notes = _fit_depths(ev, theta, depths, params, cores, progress)
-        theta = _gauss_newton(ev, theta, times, base, params, progress)
+        theta = _gauss_newton(ev, theta, times, params, progress)
         J, _ = _jacobian(ev, theta, times, params)
         groups, lost = _identify(J, theta, times)
         if progress:
@@ -688,37 +685,38 @@ def _combination(J, g, theta, base, params) -> dict:
             "fitted": float(sum(ci * theta[i] for ci, i in zip(c, g)))}
 
 
-def _gauss_newton(ev, theta, idx, base, params, progress) -> list:
+def _gauss_newton(ev, theta, idx, params, progress) -> list:
+    """Gauss-Newton steps on the squared residuals, halved while they do not lower it."""
     theta = list(theta)
     cost = ev.cost(theta)
     for it in range(GN_ITERATIONS):
         if progress:
-            progress(f"Gauss-Newton step {it + 1}: rms residual {math.sqrt(cost / max(_n(ev, theta), 1)):.0f} ns")
+            progress(f"Gauss-Newton step {it + 1}: rms residual {figures(ev, theta)['rms_ns']:.0f} ns")
         J, r = _jacobian(ev, theta, idx, params)
         groups, _ = _identify(J, theta, idx)
         if not groups:
             break
-        A = _group_columns(J, theta, groups)
-        u = np.linalg.lstsq(A, -r, rcond=None)[0]
-        improved = False
+        # at most a doubling or halving per step: the model is only piecewise linear
+        u = np.clip(np.linalg.lstsq(_group_columns(J, theta, groups), -r, rcond=None)[0], -0.5, 1.0)
         for _ in range(5):
-            cand = list(theta)
-            for j, g in enumerate(groups):
-                for i in g:
-                    spec = _SPECS[params[i].name]
-                    # at most a doubling or halving per step: the model is only piecewise linear
-                    f = min(max(1.0 + u[j], 0.5), 2.0)
-                    cand[i] = int(min(max(round(theta[i] + _unit(theta[i]) * (f - 1.0)), spec.lo), spec.hi))
-            if cand == theta:
-                break
-            c = ev.cost(cand)
-            if c < cost:
-                theta, cost, improved = cand, c, True
+            cand = _step(theta, groups, u, params)
+            if cand == theta or ev.cost(cand) < cost:
                 break
             u = u / 2
-        if not improved:
+        if cand == theta or not ev.cost(cand) < cost:
             break
+        theta, cost = cand, ev.cost(cand)
     return theta
+
+
+def _step(theta, groups, u, params) -> list:
+    """`theta` with each group moved by its fraction `u[j]` (of `_unit` of each member), whole ns."""
+    cand = list(theta)
+    for j, g in enumerate(groups):
+        for i in g:
+            spec = _SPECS[params[i].name]
+            cand[i] = int(min(max(round(theta[i] + _unit(theta[i]) * float(u[j])), spec.lo), spec.hi))
+    return cand
 
 
 def _directions(J, theta, groups) -> list:
@@ -734,13 +732,8 @@ def _directions(J, theta, groups) -> list:
 
 def _moved(theta, groups, w, d, params) -> list:
     """`theta` moved along `w` (relative units per group) so that the largest change is `d` ns."""
-    steps = {i: _unit(theta[i]) * w[j] for j, g in enumerate(groups) for i in g}
-    scale = d / max(abs(v) for v in steps.values())
-    cand = list(theta)
-    for i, v in steps.items():
-        spec = _SPECS[params[i].name]
-        cand[i] = int(min(max(round(theta[i] + v * scale), spec.lo), spec.hi))
-    return cand
+    largest = max(abs(_unit(theta[i]) * w[j]) for j, g in enumerate(groups) for i in g)
+    return _step(theta, groups, np.asarray(w) * (d / largest), params)
 
 
 def _polish(ev, theta, groups, params, J) -> list:
@@ -760,8 +753,7 @@ def _polish(ev, theta, groups, params, J) -> list:
         weight = np.where(past != 0, 1.0, 0.1)
         A = _group_columns(J, theta, groups) * weight[:, None]
         u = np.linalg.lstsq(A, -past * weight, rcond=None)[0]
-        cand = _moved(theta, groups, u, max(abs(_unit(theta[i]) * u[j]) for j, g in enumerate(groups) for i in g),
-                      params) if np.any(u) else theta
+        cand = _step(theta, groups, u, params)
         c = ev.outside(cand)
         if not c < cost:
             break
@@ -807,11 +799,6 @@ def _ranges(ev, theta, groups, params) -> tuple:
         for i in g:
             ranges[i] = (span[-1][i], span[1][i])
     return theta, ranges
-
-
-def _n(ev, theta) -> int:
-    r = ev.residuals(theta)
-    return 0 if r is None else int((~np.isnan(r)).sum())
 
 
 def _occupancy(ev, theta, p: Param, cores) -> int:
