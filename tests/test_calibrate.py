@@ -118,7 +118,7 @@ def test_the_host_latencies_come_back_only_as_their_sum(cal):
 
 
 def test_what_the_capture_cannot_fix_is_named_with_why(cal):
-    # 10 events of 16 spikes fill the host output FIFO to 80 at most, far from its 256 slots
+    # the busiest burst sends 10 x 16 = 160 monitored spikes: fewer than the host output FIFO's 256 slots
     assert cal.unidentified["host_out_fifo_depth"].startswith("never filled in these captures")
     assert "host_out_fifo_depth" not in cal.fitted
     # every burst is limited by a core, never by the input link: its spacing shows in no output
@@ -127,6 +127,8 @@ def test_what_the_capture_cannot_fix_is_named_with_why(cal):
 
 def test_the_residual_after_is_far_below_the_one_before(cal):
     before, after = cal.residual["before"], cal.residual["after"]
+    # every output is paired: sparse 20 x 2 (cores 0 and 1) + 10 x 4 (core 2), bursts 40 (core 1)
+    # + 30 x 2 (cores 0 and 1) + 30 x 4 (core 2) + 10 x 16 (core 5) + 100 (core 6) = 560
     assert after["n"] == before["n"] == 560 and after["unmatched_capture"] == 0
     assert after["rms_ns"] < 0.2 * before["rms_ns"]
     # the true times lie in their capture's µs; the fitted ones almost all do
