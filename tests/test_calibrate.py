@@ -149,6 +149,8 @@ def test_the_written_chip_file_extends_speck2f_and_reproduces_the_capture(cal, c
         assert chip.provenance[key].source == "fit"
         assert chip.provenance[key].reason.startswith("fitted to gesture.h5 on 2026-12-02: rms residual")
     assert chip.host_out_fifo_depth == 256 and chip.provenance["host_out_fifo_depth"].source == "unk"
+    # the same chip in memory
+    assert all(getattr(cal.chip(), p) == getattr(chip, p) for p in ("event_ns", "synop_ns", "host_out_ns"))
     sim = simulate(config(), capture.input_events, chip).outputs
     i_sim, i_cap = match(sim, capture.outputs)
     assert len(i_sim) == len(sim) == len(capture.outputs)

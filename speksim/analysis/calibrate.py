@@ -127,16 +127,17 @@ class Calibration:
 
     def chip(self) -> Chip:
         """The base chip with the fitted values (in memory)."""
-        return _apply(self.base_chip, {Param(*_split(k)): v for k, v in self.fitted.items()},
-                      reason="fitted to devkit captures")
+        values = {Param(name, core): v for (core, name), v in ((_split(k), v) for k, v in self.fitted.items())}
+        return _apply(self.base_chip, values, reason="fitted to devkit captures")
 
     def to_dict(self) -> dict:
         """Everything above, JSON-ready (figures that do not exist, e.g. without a pair, are None)."""
-        return _no_nan({"base_chip": self.base_chip.name, "captures": list(self.captures), "fitted": dict(self.fitted),
-                "base": dict(self.base), "sigma": {k: round(v, 3) for k, v in self.sigma.items()}, "ranges": dict(self.ranges),
-                "residual": self.residual, "unidentified": dict(self.unidentified),
-                "combinations": self.combinations, "per_capture": self.per_capture,
-                "simulations": self.simulations, "seconds": round(self.seconds, 3), "warnings": list(self.warnings)})
+        return _no_nan({
+            "base_chip": self.base_chip.name, "captures": list(self.captures), "fitted": dict(self.fitted),
+            "base": dict(self.base), "sigma": {k: round(v, 3) for k, v in self.sigma.items()},
+            "ranges": dict(self.ranges), "residual": self.residual, "unidentified": dict(self.unidentified),
+            "combinations": self.combinations, "per_capture": self.per_capture, "simulations": self.simulations,
+            "seconds": round(self.seconds, 3), "warnings": list(self.warnings)})
 
     def text(self, warnings: bool = True) -> str:
         """The table of parameters (base, fitted, change, uncertainty, identified or why not) and
