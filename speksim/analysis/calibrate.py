@@ -824,27 +824,16 @@ def _fit_depths(ev, theta, idx, params, cores, progress) -> tuple:
             progress(f"searching {p.key}")
         spec = _SPECS[p.name]
         d0 = theta[i]
+        # a grid from 1/16 to 4 times the depth, then every depth between the best one's neighbours
+        todo = sorted({min(max(int(round(d0 * 2 ** (k / 2))), max(spec.lo, 1)), spec.hi) for k in range(-8, 5)})
         costs = {}
-
-        def cost_at(d):
-            if d not in costs:
-                cand = list(theta)
-                cand[i] = d
-                costs[d] = ev.cost(cand)
-            return costs[d]
-        grid = sorted({min(max(int(round(d0 * 2 ** (k / 2))), max(spec.lo, 1)), spec.hi) for k in range(-8, 5)})
-        for d in grid:
-            cost_at(d)
-        while True:
-            best = min(sorted(costs), key=lambda d: costs[d])
+        while todo:
+            for d in todo:
+                costs[d] = ev.cost(theta[:i] + [d] + theta[i + 1:])
             tried = sorted(costs)
-            j = tried.index(best)
+            j = tried.index(min(tried, key=lambda d: costs[d]))
             lo, hi = tried[max(j - 1, 0)], tried[min(j + 1, len(tried) - 1)]
             todo = [d for d in range(lo, hi + 1, max(1, (hi - lo) // 8)) if d not in costs]
-            if not todo:
-                break
-            for d in todo:
-                cost_at(d)
         low = min(costs.values())
         if all(c == low for c in costs.values()):
             held = _occupancy(ev, theta, p, cores)
