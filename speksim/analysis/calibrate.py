@@ -155,7 +155,8 @@ class Calibration:
                  + "  " + r[5] for r in rows]
         b, a = self.residual["before"], self.residual["after"]
         lines.append("")
-        lines.append(f"residual over {a['n']} matched output events (t_sim - t_capture - 500 ns):")
+        lines.append(f"residual over {a['n']} matched output events (simulated minus captured time; a devkit's "
+                     "whole µs taken at its middle, +500 ns):")
         for label, r in (("base chip", b), ("fitted", a)):
             lines.append(f"  {label:<9}  rms {r['rms_ns']:>10.1f} ns  median |r| {r['median_abs_ns']:>10.1f} ns  "
                          f"max |r| {r['max_abs_ns']:>10.1f} ns  in the capture's µs {r['within_us']:6.1%}")
