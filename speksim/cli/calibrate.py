@@ -65,8 +65,9 @@ def cmd_calibrate(args, argv) -> int:
         sys.stdout.write("\n")
     else:
         print(result.text(warnings=False))
-        if args.output and not args.quiet:
-            note(f"wrote {args.output} (extends {result.base_chip.name}; load it with --chip {args.output})")
+        if not args.quiet:
+            note(f"wrote {args.output} (extends {result.base_chip.name}; use it with --chip {args.output})"
+                 if args.output else "no chip file written: give -o FITTED.toml to write one")
     return EXIT_OK
 
 
