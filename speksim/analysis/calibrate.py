@@ -32,7 +32,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from ..blocks import DVS, HOST_OUT, READOUT
+from ..blocks import DVS, HOST_OUT, N_CORES, READOUT
 from ..chip import PARAMETERS, Chip, builtin_chips, close_names, load_chip
 from ..config import validate as validate_config
 from ..errors import ChipFileError, DeadlockError, EventError
@@ -321,28 +321,30 @@ def _default_params(cases) -> list:
 
 
 def _parse_params(parameters) -> list:
+    """`[core.K.]NAME` texts as Params; ChipFileError (worded for `--param` on the command line)
+    for a name that is no timing parameter, a core that does not exist, or a parameter asked for
+    every core and for single cores."""
+    def bad(text, why):
+        raise ChipFileError(f"parameter {text!r}: {why}", cli=f"--param {text}: {why}")
     out = []
     for text in parameters:
         core, name = None, str(text).strip()
         parts = name.split(".")
         if parts[0] == "core":
             if len(parts) != 3 or not parts[1].isdigit():
-                raise ChipFileError(f"parameter {text!r}: write core.K.NAME with K a core number, e.g. core.3.synop_ns")
+                bad(text, "write core.K.NAME with K a core number, e.g. core.3.synop_ns")
             core, name = int(parts[1]), parts[2]
         if name not in _TIMES + _DEPTHS:
             near = close_names(name, _TIMES + _DEPTHS)
             hint = f"did you mean {', '.join(near)}? " if near else ""
-            raise ChipFileError(f"parameter {text!r}: {hint}calibrate fits the timing parameters "
-                                f"{', '.join(_TIMES + _DEPTHS)}")
+            bad(text, f"{hint}calibrate fits the timing parameters {', '.join(_TIMES + _DEPTHS)}")
         if core is not None and _SPECS[name].kind != "percore":
-            raise ChipFileError(f"parameter {text!r}: {name} is not a per-core parameter; give it as {name}")
-        if core is not None and not 0 <= core < 9:
-            raise ChipFileError(f"parameter {text!r}: core {core} does not exist (cores are 0..8)")
+            bad(text, f"{name} is not a per-core parameter; give it as {name}")
+        if core is not None and not 0 <= core < N_CORES:
+            bad(text, f"core {core} does not exist (cores are 0..{N_CORES - 1})")
+        if any(p.name == name and (p.core is None) != (core is None) for p in out):
+            bad(text, f"{name} is asked for every core and for single cores; give one or the other")
         out.append(Param(name, core))
-    names = {p.name for p in out}
-    for n in names:
-        if Param(n) in out and any(p.name == n and p.core is not None for p in out):
-            raise ChipFileError(f"parameters: {n} is asked for every core and for single cores; give one or the other")
     return list(dict.fromkeys(out))
 
 
