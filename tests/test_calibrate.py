@@ -14,7 +14,7 @@ import pytest
 from speksim.analysis.calibrate import calibrate, match
 from speksim.chip import load_chip
 from speksim.cli import main
-from speksim.config import ChipConfig
+from speksim.config import ChipConfig, save_config
 from speksim.config.build import conv_layer
 from speksim.devkit.capture import capture_result
 from speksim.errors import ChipFileError, EventError
@@ -269,6 +269,29 @@ def test_the_command_line_end_to_end(capture, tmp_path, capsys):
     assert main(["calibrate", str(cap), "--param", "synop_ns", "--quiet"]) == 0
     table = capsys.readouterr().out
     assert "synop_ns" in table and "residual over" in table
+
+
+def test_the_command_line_reads_a_run_files_recording(tmp_path, capsys):
+    # a run made with `speksim run` on a camera recording, with a chip whose decode takes 100 ns;
+    # its run file keeps no input, so calibrate reads the recording again
+    cfg = ChipConfig()
+    cfg.dvs_layer.destinations[0] = DvsDestination(layer=0, enable=True)
+    cfg.dvs_layer.pooling = Vec2(4, 4)
+    cfg.cnn_layers[0] = conv_layer(np.ones((1, 2, 1, 1), np.int8), (32, 32), monitor_enable=True)
+    save_config(cfg, tmp_path / "net.json")
+    rec = np.array([(20 * i, 4 * i, 8, 1) for i in range(20)] + [(1000, 5 * i % 128, 3 * i % 128, i % 2)
+                                                                 for i in range(100)], DVS_EVENT)
+    np.save(tmp_path / "rec.npy", rec)
+    (tmp_path / "slow.toml").write_text('name = "slow"\nextends = "speck2f"\n[timing.core]\n'
+                                        'event_ns = { value = 100, source = "est", reason = "test" }\n')
+    run = tmp_path / "run.h5"
+    assert main(["run", str(tmp_path / "rec.npy"), "--config", str(tmp_path / "net.json"), "--chip",
+                 str(tmp_path / "slow.toml"), "-o", str(run), "--quiet"]) == 0
+    out = tmp_path / "fitted.toml"
+    assert main(["calibrate", str(run), "--recording", str(tmp_path / "rec.npy"), "--param", "event_ns",
+                 "-o", str(out), "--quiet"]) == 0
+    assert "recorded with chip 'slow', not 'speck2f'" in capsys.readouterr().err
+    assert load_chip(out).event_ns[0] == 100
 
 
 def test_the_command_line_says_what_is_wrong(capture, tmp_path, capsys):
