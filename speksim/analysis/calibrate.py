@@ -181,10 +181,6 @@ class Calibration:
         a, b = self.residual["after"], self.residual["before"]
         why = (f"fitted to {names}{f' on {date}' if date else ''}: rms residual {a['rms_ns']:.0f} ns over {a['n']} "
                f"events (base chip: {b['rms_ns']:.0f} ns)")
-        combo_of = {}
-        for c in self.combinations:
-            for p in c["parameters"]:
-                combo_of[p] = _combo_text(c)
         lines = [f"# {self.base_chip.name} timing fitted by speksim calibrate: {why}."]
         skipped = {k: v for k, v in self.unidentified.items() if k not in self.fitted}
         if skipped:
@@ -197,7 +193,8 @@ class Calibration:
         for key, value in self.fitted.items():
             core, pname = _split(key)
             spec = _SPECS[pname]
-            reason = why + (f"; {combo_of[key]}" if key in combo_of else "")
+            # a value written although not identified alone (a combination's term) says so
+            reason = why + (f"; {self.unidentified[key]}" if key in self.unidentified else "")
             if core is None:
                 by_section.setdefault(spec.section, []).append((pname, value, reason))
             else:
