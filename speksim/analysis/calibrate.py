@@ -35,7 +35,7 @@ import numpy as np
 from ..blocks import DVS, HOST_OUT, N_CORES, READOUT
 from ..chip import PARAMETERS, Chip, builtin_chips, close_names, load_chip
 from ..config import validate as validate_config
-from ..errors import ChipFileError, DeadlockError, EventError
+from ..errors import ChipFileError, DeadlockError, EventError, RunFileError
 
 #: A devkit timestamps outputs in whole µs, the floor of the true time: the middle of that µs is
 #: the best point estimate of the true time, so residuals are taken against t_capture + 500 ns.
@@ -271,6 +271,8 @@ def _cases(captures, inputs, names) -> tuple:
         raise EventError("no capture given: calibrate needs at least one capture (a run file with the devkit's output)",
                          cli="no capture given: speksim calibrate CAPTURE.h5 [MORE.h5 ...] --chip CHIP -o fitted.toml")
     inputs = list(inputs or [])
+    if names is not None and len(names) != len(captures):
+        raise ValueError(f"{len(captures)} captures but {len(names)} names: give one name per capture")
     if inputs and len(inputs) != len(captures):
         raise EventError(f"{len(captures)} captures but {len(inputs)} inputs: give one input per capture, in the same "
                          "order (None for a capture that keeps its input)",
@@ -295,7 +297,7 @@ def _cases(captures, inputs, names) -> tuple:
                                  "recording with --recording, one per capture in the same order")
         meta = result.metadata or {}
         if not meta.get("config"):
-            raise EventError(f"{name} records no configuration: it is not a speksim run file or capture")
+            raise RunFileError(f"{name} records no configuration: it is not a speksim run file or capture")
         cases.append(_Case(name, run_config(result), run_options(result), events, np.asarray(result.outputs),
                            "spike" if "layer" in (events.dtype.names or ()) else "dvs",
                            HALF_US_NS if meta.get("source") == "devkit" else 0))
