@@ -1,10 +1,11 @@
 """Chip descriptions: `chips/*.toml` loaded into a frozen `Chip`.
 
 Every parameter is declared once in `PARAMETERS` with its section, unit, allowed range and a
-one-line description. A chip file gives each one as `{ value = ..., source = "doc|code|est|unk",
-reason = "..." }`; a file may `extends` another (a built-in name or a path relative to itself)
-and then gives only what it changes. A per-core parameter takes one value for all cores or a list
-with one value per core; in an extending file `cores = [3]` changes only the cores listed.
+one-line description. A chip file gives each one as `{ value = ..., source = "doc|code|est|unk|fit",
+reason = "..." }` (fit: fitted to devkit captures, `speksim calibrate`); a file may `extends`
+another (a built-in name or a path relative to itself) and then gives only what it changes. A
+per-core parameter takes one value for all cores or a list with one value per core; in an
+extending file `cores = [3]` changes only the cores listed.
 
 What-ifs change a loaded chip without a file: `chip.with_overrides(["core.3.synop_ns=8",
 "fifo_depth=64"])` (the command line's `--set`), or `chip.replace(synop_ns={3: 8})`. The result
@@ -31,7 +32,7 @@ from ._resources import chips_dir
 from .blocks import N_CORES
 from .errors import ChipFileError, UnknownChipError
 
-SOURCES = ("doc", "code", "est", "unk")
+SOURCES = ("doc", "code", "est", "unk", "fit")
 _TOP_KEYS = ("name", "description", "extends")
 
 
@@ -449,7 +450,7 @@ def _walk(doc: dict, path: Path, prefix: str = ""):
 def _entry(spec: ParamSpec, v: Any, path: Path) -> dict:
     key = f"{spec.section}.{spec.name}"
     if not isinstance(v, dict) or "value" not in v:
-        raise ChipFileError(f"{path}: '{key}' must be a table {{ value = ..., source = \"doc|code|est|unk\", reason = \"...\" }}")
+        raise ChipFileError(f"{path}: '{key}' must be a table {{ value = ..., source = \"doc|code|est|unk|fit\", reason = \"...\" }}")
     extra = set(v) - {"value", "source", "reason", "cores"}
     if extra:
         raise ChipFileError(f"{path}: '{key}' has unknown field(s) {sorted(extra)}; allowed: value, source, reason, cores")

@@ -1,0 +1,862 @@
+"""Timing calibration: fit a chip's timing parameters to devkit captures.
+
+    cal = calibrate(["capture.h5"], "speck2f")
+    print(cal.text())
+    cal.write_chip("speck2f-fitted.toml", captures=["capture.h5"], date="2026-12-02")
+
+Each capture (a run file: a devkit capture, or a simulation made with other chip values) is
+simulated again with its configuration, run options and input, on the base chip with candidate
+values, and every output event is paired with its twin in the capture: same neuron address
+(layer, feature, x, y) and same occurrence (the k-th spike of an address in one run with the
+k-th in the other). The residual of a pair is t_sim - (t_capture + 500 ns); events without a twin
+are counted, not fitted.
+
+Times (event_ns, synop_ns, route_ns, host link times, ...) are fitted by Gauss-Newton on those
+residuals, with a Jacobian by finite differences (one simulation per parameter nudged) and values
+rounded to whole ns. The Jacobian also says what the captures cannot identify: a parameter no
+matched output depends on, or a combination they only ever see together (the two host latencies
+add up in every output time), which is then fitted as one: its members scaled together, their
+base ratio kept. FIFO depths matter only when a FIFO fills: a depth is searched over whole slots
+when changing it changes the residuals, and is reported as never filled otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from ..blocks import DVS, HOST_OUT, N_CORES, READOUT
+from ..chip import PARAMETERS, Chip, builtin_chips, close_names, load_chip
+from ..config import validate as validate_config
+from ..errors import ChipFileError, DeadlockError, EventError, RunFileError
+
+#: A devkit timestamps outputs in whole µs, the floor of the true time: the middle of that µs is
+#: the best point estimate of the true time, so residuals are taken against t_capture + 500 ns.
+FLOOR_NS = 1000
+HALF_US_NS = FLOOR_NS // 2
+#: Spread of the true time around that estimate (uniform over the µs): sqrt(1000² / 12) ns.
+FLOOR_SIGMA_NS = FLOOR_NS / math.sqrt(12)
+#: A combination of parameters is identified when the captures pin it to this fraction of its value
+#: (one standard deviation of the µs flooring, propagated through the Jacobian).
+IDENTIFIED_REL = 0.025
+#: Columns of the Jacobian this close to parallel (smallest singular value of the unit columns)
+#: are taken as one combination.
+COLLINEAR = 1e-3
+#: A capture event without a twin costs as much as a residual this large (ns) in the fit's cost.
+UNMATCHED_NS = 100_000
+GN_ITERATIONS = 8
+
+_TIMES = ("event_ns", "synop_ns", "route_ns", "leak_ns", "host_in_ns", "host_in_latency_ns", "sensor_ns",
+          "sensor_latency_ns", "host_out_ns", "host_out_latency_ns", "dvs_event_ns", "dvs_route_ns",
+          "readout_event_ns")
+_DEPTHS = ("fifo_depth", "out_depth", "host_out_fifo_depth", "dvs_fifo_depth", "dvs_out_depth",
+           "readout_fifo_depth")
+_SPECS = {p.name: p for p in PARAMETERS}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One fitted quantity: a chip parameter (`core` None: every core of a per-core one)."""
+
+    name: str
+    core: Optional[int] = None
+
+    @property
+    def key(self) -> str:
+        return self.name if self.core is None else f"core.{self.core}.{self.name}"
+
+    @property
+    def depth(self) -> bool:
+        return self.name in _DEPTHS
+
+    def value(self, chip: Chip, cores: Sequence[int]) -> int:
+        """Its value on `chip`; a per-core one fitted for every core: that of the first core in use."""
+        v = getattr(chip, self.name)
+        if _SPECS[self.name].kind != "percore":
+            return int(v)
+        return int(v[self.core if self.core is not None else (cores[0] if cores else 0)])
+
+
+@dataclass
+class _Case:
+    name: str
+    config: object
+    options: object
+    events: np.ndarray
+    outputs: np.ndarray          # the capture's OUTPUT_EVENT array
+    kind: str
+    offset_ns: int               # added to the capture's times: HALF_US_NS for a devkit's, 0 for a simulation's
+
+
+@dataclass
+class Calibration:
+    """What `calibrate` found. Times in ns, depths in slots.
+
+    fitted: {parameter key: fitted value} for every parameter the captures fix (alone, or in a
+    combination fitted with its base ratio kept); base: {key: the base chip's value} for every
+    parameter tried; sigma: {key: one standard deviation of the fitted value from the µs flooring};
+    ranges: {key: [low, high]} the values that fit the captured µs as well, the others fixed;
+    residual: {"before": figures, "after": figures}, each with n (pairs matched), rms_ns,
+    median_abs_ns, max_abs_ns, within_us (share of pairs whose simulated time falls in the
+    capture's µs), unmatched_capture, unmatched_sim; unidentified: {key: why the captures cannot
+    fix it alone}; combinations: [{"parameters", "coefficients", "base", "fitted"}] the sums only
+    identified together; per_capture: {name: residual figures after}.
+    """
+
+    base_chip: Chip
+    base_ref: Optional[str]
+    fitted: dict
+    base: dict
+    sigma: dict
+    ranges: dict
+    residual: dict
+    unidentified: dict
+    combinations: list
+    per_capture: dict
+    captures: list
+    simulations: int
+    seconds: float
+    warnings: list = field(default_factory=list)
+
+    def chip(self) -> Chip:
+        """The base chip with the fitted values (in memory)."""
+        values = {Param(name, core): v for (core, name), v in ((_split(k), v) for k, v in self.fitted.items())}
+        return _apply(self.base_chip, values, reason="fitted to devkit captures")
+
+    def to_dict(self) -> dict:
+        """Everything above, JSON-ready (figures that do not exist, e.g. without a pair, are None)."""
+        return _no_nan({
+            "base_chip": self.base_chip.name, "captures": list(self.captures), "fitted": dict(self.fitted),
+            "base": dict(self.base), "sigma": {k: round(v, 3) for k, v in self.sigma.items()},
+            "ranges": dict(self.ranges), "residual": self.residual, "unidentified": dict(self.unidentified),
+            "combinations": self.combinations, "per_capture": self.per_capture, "simulations": self.simulations,
+            "seconds": round(self.seconds, 3), "warnings": list(self.warnings)})
+
+    def text(self, warnings: bool = True) -> str:
+        """The table of parameters (base, fitted, change, uncertainty, identified or why not) and
+        the residual before and after; with the warnings at the end unless `warnings=False`."""
+        rows = [("parameter", "base", "fitted", "change", "± (1σ)", "identified")]
+        for key in self.base:
+            b = self.base[key]
+            f = self.fitted.get(key)
+            change = "" if f is None or b == 0 else f"{100.0 * (f - b) / b:+.1f}%"
+            sig = f"{self.sigma[key]:.1f}" if key in self.sigma else ""
+            rows.append((key, str(b), "" if f is None else str(f), change, sig,
+                         self.unidentified.get(key, "yes")))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r[:5], widths)))
+                 + "  " + r[5] for r in rows]
+        b, a = self.residual["before"], self.residual["after"]
+        lines.append("")
+        lines.append(f"residual over {a['n']} matched output events (simulated minus captured time; a devkit's "
+                     "whole µs taken at its middle, +500 ns):")
+        for label, r in (("base chip", b), ("fitted", a)):
+            lines.append(f"  {label:<9}  rms {r['rms_ns']:>10.1f} ns  median |r| {r['median_abs_ns']:>10.1f} ns  "
+                         f"max |r| {r['max_abs_ns']:>10.1f} ns  in the capture's µs {r['within_us']:6.1%}")
+        if a["unmatched_capture"] or a["unmatched_sim"]:
+            lines.append(f"  not matched (not fitted): {a['unmatched_capture']} capture events, "
+                         f"{a['unmatched_sim']} simulated events")
+        lines.append(f"{self.simulations} simulations, {self.seconds:.1f} s")
+        lines += [f"warning: {w}" for w in self.warnings] if warnings else []
+        return "\n".join(lines)
+
+    # ----- the chip file --------------------------------------------------------------------
+    def chip_toml(self, name: Optional[str] = None, captures: Optional[Sequence[str]] = None,
+                  date: str = "", extends: Optional[str] = None) -> str:
+        """A chip file (TOML) that `extends` the base chip and sets the fitted values, each with
+        source "fit" and a reason naming the captures, the date and the residual. `extends`: how
+        to name the base (default: its built-in name, or the path it was loaded from)."""
+        extends = extends or self.base_ref
+        if extends is None:
+            raise ChipFileError(f"the base chip {self.base_chip.name!r} was given as a Chip that is no built-in chip: "
+                                "give calibrate() its name or chip file path, or pass extends= to chip_toml()")
+        names = ", ".join(captures if captures is not None else self.captures)
+        a, b = self.residual["after"], self.residual["before"]
+        why = (f"fitted to {names}{f' on {date}' if date else ''}: rms residual {a['rms_ns']:.0f} ns over {a['n']} "
+               f"events (base chip: {b['rms_ns']:.0f} ns)")
+        lines = [f"# {self.base_chip.name} timing fitted by speksim calibrate: {why}."]
+        skipped = {k: v for k, v in self.unidentified.items() if k not in self.fitted}
+        if skipped:
+            lines.append("# Not fitted (left as the base chip has them), because the captures cannot identify them:")
+            lines += [f"#   {k}: {v}" for k, v in skipped.items()]
+        lines += [f"name = {_toml_str(name or f'{self.base_chip.name}-fitted')}", f"extends = {_toml_str(extends)}",
+                  f"description = {_toml_str(f'{self.base_chip.description} (timing fitted to {names})')}"]
+        by_section: dict = {}
+        percore: dict = {}
+        for key, value in self.fitted.items():
+            core, pname = _split(key)
+            spec = _SPECS[pname]
+            # a value written although not identified alone (a combination's term) says so
+            reason = why + (f"; {self.unidentified[key]}" if key in self.unidentified else "")
+            if core is None:
+                by_section.setdefault(spec.section, []).append((pname, value, reason))
+            else:
+                percore.setdefault(pname, {})[core] = (value, reason)
+        for pname, cores in percore.items():
+            # one key per parameter: the cores fitted one by one go into one per-core list
+            values = list(getattr(self.base_chip, pname))
+            for core, (value, _) in cores.items():
+                values[core] = value
+            reason = "; ".join(dict.fromkeys(r for _, r in cores.values()))
+            listed = ", ".join(f"core {c}" for c in sorted(cores))
+            by_section.setdefault(_SPECS[pname].section, []).append((pname, values, f"{listed}: {reason}"))
+        for section in ("timing", "timing.core"):
+            if section not in by_section:
+                continue
+            lines += ["", f"[{section}]"]
+            for pname, value, reason in by_section[section]:
+                v = "[" + ", ".join(str(int(x)) for x in value) + "]" if isinstance(value, list) else str(int(value))
+                lines.append(f'{pname} = {{ value = {v}, source = "fit", reason = {_toml_str(reason)} }}')
+        return "\n".join(lines) + "\n"
+
+    def write_chip(self, path, name: Optional[str] = None, captures: Optional[Sequence[str]] = None,
+                   date: str = "") -> Path:
+        """Write `chip_toml(...)` to `path`; a base chip file is named by its path relative to
+        `path`'s folder, so the pair can be moved together."""
+        path = Path(path)
+        extends = self.base_ref
+        if extends is not None and extends not in builtin_chips():
+            base = Path(extends).resolve()
+            try:
+                extends = os.path.relpath(base, path.resolve().parent)
+            except ValueError:      # another drive (Windows)
+                extends = str(base)
+            extends = Path(extends).as_posix()
+        text = self.chip_toml(name=name, captures=captures, date=date, extends=extends)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+
+def _no_nan(obj):
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_nan(v) for v in obj]
+    return None if isinstance(obj, float) and math.isnan(obj) else obj
+
+
+def _toml_str(s: str) -> str:
+    # a JSON string is a valid TOML basic string (same escapes)
+    return json.dumps(str(s), ensure_ascii=False)
+
+
+def _split(key: str) -> tuple:
+    parts = key.split(".")
+    return (int(parts[1]), parts[2]) if parts[0] == "core" else (None, key)
+
+
+def _combo_text(c: dict) -> str:
+    terms = []
+    for p, k in zip(c["parameters"], c["coefficients"]):
+        terms.append(p if abs(k - 1) < 0.05 else f"{k:.3g}·{p}")
+    return (f"only {' + '.join(terms)} is identified (fitted: {c['fitted']:.0f} ns, base {c['base']:.0f} ns); "
+            "its terms keep the base chip's ratio")
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------------
+
+def _cases(captures, inputs, names) -> tuple:
+    from ..runfile import load_run
+    from .stalls import check_events, events_for_run, run_config, run_options
+    if not captures:
+        raise EventError("no capture given: calibrate needs at least one capture (a run file with the devkit's output)",
+                         cli="no capture given: speksim calibrate CAPTURE.h5 [MORE.h5 ...] --chip CHIP -o fitted.toml")
+    inputs = list(inputs or [])
+    if names is not None and len(names) != len(captures):
+        raise ValueError(f"{len(captures)} captures but {len(names)} names: give one name per capture")
+    if inputs and len(inputs) != len(captures):
+        raise EventError(f"{len(captures)} captures but {len(inputs)} inputs: give one input per capture, in the same "
+                         "order (None for a capture that keeps its input)",
+                         cli=f"{len(captures)} captures but {len(inputs)} --recording: give one recording per capture, "
+                             "in the same order")
+    cases, chips = [], []
+    for i, cap in enumerate(captures):
+        name = names[i] if names else (Path(cap).name if isinstance(cap, (str, os.PathLike)) else f"capture {i + 1}")
+        result = load_run(cap) if isinstance(cap, (str, os.PathLike)) else cap
+        given = inputs[i] if inputs else None
+        if given is not None:
+            if isinstance(given, (str, os.PathLike)):
+                events = events_for_run(result, Path(given))
+            else:
+                events = check_events(result, given)
+        elif result.input_events is not None:
+            events = np.asarray(result.input_events)
+        else:
+            raise EventError(f"{name} keeps no input events (a simulation's run file does not): give its input "
+                             "(inputs=[...], one per capture)",
+                             cli=f"{name} keeps no input events (a simulation's run file does not): give its "
+                                 "recording with --recording, one per capture in the same order")
+        meta = result.metadata or {}
+        if not meta.get("config"):
+            raise RunFileError(f"{name} records no configuration: it is not a speksim run file or capture")
+        cases.append(_Case(name, run_config(result), run_options(result), events, np.asarray(result.outputs),
+                           "spike" if "layer" in (events.dtype.names or ()) else "dvs",
+                           HALF_US_NS if meta.get("source") == "devkit" else 0))
+        chips.append((meta.get("chip") or {}).get("name"))
+    return cases, chips
+
+
+def _default_params(cases) -> list:
+    """Every timing parameter the captures can constrain, in declaration order."""
+    host = any(c.options.input_path == "host" for c in cases)
+    sensor = any(c.options.input_path == "sensor" for c in cases)
+    dvs = any(c.kind == "dvs" for c in cases)
+    readout = any(c.config.readout.enable for c in cases)
+    leak = any(c.options.slow_clock_hz > 0 and any(c.config.cnn_layers[k].leak_enable for k in c.config.used_cores())
+               for c in cases)
+    used = {"leak_ns": leak, "host_in_ns": host, "host_in_latency_ns": host, "sensor_ns": sensor,
+            "sensor_latency_ns": sensor, "dvs_event_ns": dvs, "dvs_route_ns": dvs, "dvs_fifo_depth": dvs,
+            "dvs_out_depth": dvs, "readout_event_ns": readout, "readout_fifo_depth": readout}
+    return [Param(n) for n in _TIMES + _DEPTHS if used.get(n, True)]
+
+
+def _parse_params(parameters) -> list:
+    """`[core.K.]NAME` texts as Params; ChipFileError (worded for `--param` on the command line)
+    for a name that is no timing parameter, a core that does not exist, or a parameter asked for
+    every core and for single cores."""
+    def bad(text, why):
+        raise ChipFileError(f"parameter {text!r}: {why}", cli=f"--param {text}: {why}")
+    out = []
+    for text in parameters:
+        core, name = None, str(text).strip()
+        parts = name.split(".")
+        if parts[0] == "core":
+            if len(parts) != 3 or not parts[1].isdigit():
+                bad(text, "write core.K.NAME with K a core number, e.g. core.3.synop_ns")
+            core, name = int(parts[1]), parts[2]
+        if name not in _TIMES + _DEPTHS:
+            near = close_names(name, _TIMES + _DEPTHS)
+            hint = f"did you mean {', '.join(near)}? " if near else ""
+            bad(text, f"{hint}calibrate fits the timing parameters {', '.join(_TIMES + _DEPTHS)}")
+        if core is not None and _SPECS[name].kind != "percore":
+            bad(text, f"{name} is not a per-core parameter; give it as {name}")
+        if core is not None and not 0 <= core < N_CORES:
+            bad(text, f"core {core} does not exist (cores are 0..{N_CORES - 1})")
+        if any(p.name == name and (p.core is None) != (core is None) for p in out):
+            bad(text, f"{name} is asked for every core and for single cores; give one or the other")
+        out.append(Param(name, core))
+    return list(dict.fromkeys(out))
+
+
+def _apply(chip: Chip, values: dict, reason: str = "calibration candidate") -> Chip:
+    kw = {}
+    for p, v in values.items():
+        if p.core is None:
+            kw[p.name] = int(v)
+        else:
+            kw.setdefault(p.name, {})[p.core] = int(v)
+    return chip.replace(reason=reason, **kw) if kw else chip
+
+
+# --------------------------------------------------------------------------------------------
+# residuals
+# --------------------------------------------------------------------------------------------
+
+def match(sim: np.ndarray, cap: np.ndarray) -> tuple:
+    """(i_sim, i_cap): indices of the output events paired by address (layer, feature, x, y) and
+    occurrence (the k-th event of an address in `sim` with the k-th in `cap`), in `cap` order."""
+    keys = _addr(sim), _addr(cap)
+    table = np.unique(np.concatenate(keys))
+    span = max(len(sim), len(cap)) + 1
+    a, b = (_occurrence_ids(k, table, span) for k in keys)
+    _, i_sim, i_cap = np.intersect1d(a, b, assume_unique=True, return_indices=True)
+    order = np.argsort(i_cap, kind="stable")
+    return i_sim[order], i_cap[order]
+
+
+def _addr(ev) -> np.ndarray:
+    return (((ev["layer"].astype(np.int64) << 16 | ev["feature"].astype(np.int64)) << 16
+             | ev["x"].astype(np.int64)) << 16) | ev["y"].astype(np.int64)
+
+
+def _occurrence_ids(key, table, span) -> np.ndarray:
+    # one id per (address, occurrence): events keep their order within an address (stable sort)
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    occurrence = np.arange(len(k)) - np.searchsorted(k, k)
+    out = np.empty(len(k), np.int64)
+    out[order] = np.searchsorted(table, k) * span + occurrence
+    return out
+
+
+class _Evaluator:
+    """Simulates the cases with candidate values; remembers what it ran."""
+
+    def __init__(self, chip, cases, params):
+        self.chip, self.cases, self.params = chip, cases, params
+        self.cache: dict = {}
+        self.simulations = 0
+
+    def run(self, values: tuple):
+        """Per case: (residual float64 [n capture outputs], NaN where unmatched; the run's
+        statistics; its number of outputs), or None when a case deadlocks with these values.
+        Only these are kept: a fit runs hundreds of simulations."""
+        if values in self.cache:
+            return self.cache[values]
+        from ..simulation import Simulation
+        chip = _apply(self.chip, dict(zip(self.params, values)))
+        out = []
+        for case in self.cases:
+            self.simulations += 1
+            try:
+                res = Simulation(case.config, chip, case.options, validate=False).run(case.events)
+            except DeadlockError:
+                out = None
+                break
+            r = np.full(len(case.outputs), np.nan)
+            i_sim, i_cap = match(res.outputs, case.outputs)
+            r[i_cap] = res.outputs["t_ns"][i_sim] - (case.outputs["t_ns"][i_cap] + case.offset_ns)
+            out.append((r, res.stats[["fifo_max", "out_max"]].copy(), len(res.outputs)))
+        self.cache[values] = out
+        return out
+
+    def residuals(self, values) -> Optional[np.ndarray]:
+        got = self.run(tuple(int(v) for v in values))
+        return None if got is None else np.concatenate([g[0] for g in got])
+
+    def cost(self, values) -> float:
+        """Sum of squared residuals, an unmatched capture event counting as UNMATCHED_NS."""
+        r = self.residuals(values)
+        if r is None:
+            return math.inf
+        ok = ~np.isnan(r)
+        return float(np.sum(r[ok] ** 2) + (~ok).sum() * float(UNMATCHED_NS) ** 2)
+
+    def outside(self, values) -> tuple:
+        """(how far the simulated times fall outside their capture's µs: sum of squares, ns²;
+        `cost`). The first is 0 when every simulated time floors to its capture's µs, which
+        the true parameters achieve however the phases within the µs fall."""
+        r = self.residuals(values)
+        if r is None:
+            return math.inf, math.inf
+        ok = ~np.isnan(r)
+        past = np.maximum(np.abs(r[ok] + 0.5) - HALF_US_NS, 0.0)
+        return float(np.sum(past ** 2) + (~ok).sum() * float(UNMATCHED_NS) ** 2), self.cost(values)
+
+
+def figures(ev: _Evaluator, values, cases=None) -> dict:
+    got = ev.run(tuple(int(v) for v in values))
+    if got is None:
+        return {"n": 0, "rms_ns": math.nan, "median_abs_ns": math.nan, "max_abs_ns": math.nan, "within_us": 0.0,
+                "unmatched_capture": sum(len(c.outputs) for c in ev.cases), "unmatched_sim": 0, "deadlock": True}
+    idx = range(len(got)) if cases is None else cases
+    r = np.concatenate([got[i][0] for i in idx])
+    ok = ~np.isnan(r)
+    rr = r[ok]
+    n_sim = sum(got[i][2] for i in idx)
+    return {"n": int(ok.sum()),
+            "rms_ns": float(np.sqrt(np.mean(rr ** 2))) if rr.size else math.nan,
+            "median_abs_ns": float(np.median(np.abs(rr))) if rr.size else math.nan,
+            "max_abs_ns": float(np.max(np.abs(rr))) if rr.size else math.nan,
+            # the simulated time falls in the capture's µs: -500 <= r < 500
+            "within_us": float(np.mean((rr >= -HALF_US_NS) & (rr < HALF_US_NS))) if rr.size else 0.0,
+            "unmatched_capture": int((~ok).sum()), "unmatched_sim": int(n_sim - ok.sum())}
+
+
+# --------------------------------------------------------------------------------------------
+# the fit
+# --------------------------------------------------------------------------------------------
+
+def calibrate(captures: Sequence, chip: Chip | str = "speck2f", *, parameters: Optional[Sequence[str]] = None,
+              inputs: Optional[Sequence] = None, names: Optional[Sequence[str]] = None,
+              progress: Optional[Callable[[str], None]] = None) -> Calibration:
+    """Fit the timing parameters of `chip` (a built-in name, a chip file path, or a Chip) to
+    `captures` (run files: paths or loaded `Result`s; devkit captures or simulations), jointly.
+
+    parameters: the parameters to fit (default: every timing parameter the captures can constrain:
+    event_ns, synop_ns, route_ns for all cores as one value, the host link times, the DVS layer's
+    and readout's when used, and the FIFO depths); `core.K.NAME` fits one core's value.
+    inputs: per capture, its input events (SPIKE_EVENT or DVS_EVENT, µs) or recording path, or
+    None when the capture keeps its input (a devkit capture does; a simulation's run file does
+    not); same order as `captures`. names: what to call the captures in the report (default: their
+    file names). progress(text): called before each slow step.
+    Raises EventError (no capture, no input for one), RunFileError (a file that is no run file),
+    ChipFileError (an unknown chip or parameter).
+    """
+    t0 = time.perf_counter()
+    base_ref = _base_ref(chip)
+    base_chip = load_chip(chip)
+    cases, recorded = _cases(captures, inputs, names)
+    warnings = [f"{c.name} was recorded with chip {r!r}, not {base_chip.name!r}: its timing is fitted to "
+                f"{base_chip.name}'s model all the same" for c, r in zip(cases, recorded) if r and r != base_chip.name]
+    warnings += [f"{c.name} has no output events: it constrains nothing" for c in cases if not len(c.outputs)]
+    params = _parse_params(parameters) if parameters else _default_params(cases)
+    cores = sorted({k for c in cases for k in c.config.used_cores()})
+    base = [p.value(base_chip, cores) for p in params]
+    for c in cases:     # what the base chip refuses, refused once, in the check's words
+        validate_config(c.config, base_chip, c.options)
+    ev = _Evaluator(base_chip, cases, params)
+    if ev.run(tuple(base)) is None:
+        raise DeadlockError("the base chip deadlocks on a capture's input: fix the configuration or the base chip "
+                            "before calibrating")
+    times = [i for i, p in enumerate(params) if not p.depth]
+    depths = [i for i, p in enumerate(params) if p.depth]
+    theta = list(base)
+    lost: dict = {}
+    for _ in range(3):
+        theta = _gauss_newton(ev, theta, times, params, progress)
+        theta, depth_notes = _fit_depths(ev, theta, depths, params, cores, progress)
+        theta = _gauss_newton(ev, theta, times, params, progress)
+        J, _ = _jacobian(ev, theta, times, params)
+        groups, lost = _identify(J, theta, times)
+        if progress:
+            progress("fitting the times to the captures' whole µs")
+        theta = _polish(ev, theta, groups, params, J)
+        theta, ranges = _ranges(ev, theta, groups, params)
+        J, _ = _jacobian(ev, theta, times, params)
+        groups, lost = _identify(J, theta, times)
+        # a parameter found unidentifiable alone goes back to its base value, unless the captures
+        # fit that worse (it is then weakly pinned, not free); fit the rest again after a change
+        moved = False
+        for i in lost:
+            back = theta[:i] + [base[i]] + theta[i + 1:]
+            if theta[i] != base[i] and ev.outside(back) <= ev.outside(theta):
+                theta, moved = back, True
+        if not moved:
+            break
+    sigma = _sigmas(J, theta, groups)
+    ranges = {params[i].key: [int(lo), int(hi)] for i, (lo, hi) in ranges.items() if any(i in g for g in groups)}
+    fitted, unidentified, combos = {}, {}, []
+    for g in groups:
+        for i in g:
+            fitted[params[i].key] = int(theta[i])
+        if len(g) > 1:
+            combos.append(_combination(J, g, theta, base, params))
+    for c in combos:
+        for k in c["parameters"]:
+            unidentified[k] = _combo_text(c)
+    for i, why in lost.items():
+        unidentified[params[i].key] = why
+        if theta[i] != base[i]:
+            fitted[params[i].key] = int(theta[i])
+            unidentified[params[i].key] += "; the fitted value is written all the same: the base value fits worse"
+    for i in depths:
+        key = params[i].key
+        if depth_notes[i][0] == "unidentified":
+            unidentified[key] = depth_notes[i][1]
+        else:
+            fitted[key] = int(theta[i])
+    order = [p.key for p in params]
+    fitted = {k: fitted[k] for k in order if k in fitted}
+    unidentified = {k: unidentified[k] for k in order if k in unidentified}
+    after = figures(ev, theta)
+    per_capture = {c.name: figures(ev, theta, [j]) for j, c in enumerate(cases)}
+    if after["unmatched_capture"]:
+        warnings.append(f"{after['unmatched_capture']} capture events have no twin in the simulation (and "
+                        f"{after['unmatched_sim']} simulated events none in the captures): they were not fitted")
+    return Calibration(base_chip=base_chip, base_ref=base_ref, fitted=fitted,
+                       base={p.key: int(b) for p, b in zip(params, base)},
+                       sigma={params[i].key: s for i, s in sigma.items()}, ranges=ranges,
+                       residual={"before": figures(ev, base), "after": after}, unidentified=unidentified,
+                       combinations=combos, per_capture=per_capture, captures=[c.name for c in cases],
+                       simulations=ev.simulations, seconds=time.perf_counter() - t0,
+                       warnings=warnings + [f"{params[i].key}: {n[1]}" for i, n in depth_notes.items()
+                                            if n[0] == "bound"])
+
+
+def _base_ref(chip) -> Optional[str]:
+    """How a chip file extending `chip` names it: a built-in name, a path, or None (a Chip object
+    that is no built-in chip as loaded)."""
+    if isinstance(chip, Chip):
+        if chip.name in builtin_chips() and not chip.overrides and chip == load_chip(chip.name):
+            return chip.name
+        return None
+    text = str(chip)
+    if text in builtin_chips() and not Path(text).is_file():
+        return text
+    return str(Path(text).resolve())
+
+
+def _jacobian(ev: _Evaluator, theta, idx, params) -> tuple:
+    """(J float64 [matched rows, n params] in ns per unit of each parameter, zero outside `idx`;
+    residuals at `theta` of those rows).
+
+    Each parameter is nudged up and down by 2%; a row takes the smaller of the two slopes, so that
+    a nudge that crosses a kink (another block becomes the bottleneck) does not make a parameter
+    look better pinned than it is where it stands."""
+    r0 = ev.residuals(theta)
+    rows = ~np.isnan(r0)
+    J = np.zeros((int(rows.sum()), len(theta)))
+    for i in idx:
+        spec = _SPECS[params[i].name]
+        h = max(1, int(round(0.02 * theta[i])))
+        slopes = []
+        for t in (min(theta[i] + h, spec.hi), max(theta[i] - h, spec.lo)):
+            if t == theta[i]:
+                continue
+            r1 = ev.residuals(theta[:i] + [t] + theta[i + 1:])
+            if r1 is not None:
+                d = (r1[rows] - r0[rows]) / (t - theta[i])
+                slopes.append(np.where(np.isnan(d), 0.0, d))
+        if len(slopes) == 2:
+            J[:, i] = np.where(np.abs(slopes[0]) <= np.abs(slopes[1]), slopes[0], slopes[1])
+        elif slopes:
+            J[:, i] = slopes[0]
+    return J, r0[rows]
+
+
+def _unit(value) -> float:
+    """What a group's relative change is a fraction of: the value, or 1 ns (slot) at 0, which
+    no fraction would move."""
+    return float(max(abs(value), 1))
+
+
+def _group_columns(J, theta, groups) -> np.ndarray:
+    # a group moves as one: each member by the same fraction of its value (their ratio kept)
+    return np.column_stack([sum(J[:, i] * _unit(theta[i]) for i in g) for g in groups]) if groups else \
+        np.zeros((J.shape[0], 0))
+
+
+def _identify(J, theta, idx) -> tuple:
+    """(groups of parameter indices fitted together, {index: why it cannot be fitted}).
+
+    Columns in relative units (ns of output time per 100% change of the group). A group no
+    matched time depends on is lost; groups whose columns are (nearly) parallel are merged, since
+    the captures only see their sum; then, while some group is not pinned to IDENTIFIED_REL by
+    the µs flooring, the weakest goes: lost when it is weak on its own, else merged with the
+    group it is most confused with."""
+    groups = [[i] for i in idx]
+    lost = {}
+    while groups:
+        A = _group_columns(J, theta, groups)
+        norms = np.linalg.norm(A, axis=0)
+        dead = [j for j in range(len(groups)) if norms[j] < 1e-9]
+        if dead:
+            for j in dead:
+                for i in groups[j]:
+                    lost[i] = "no matched output time depends on it in these captures"
+            groups = [g for j, g in enumerate(groups) if j not in dead]
+            continue
+        unit = A / norms
+        _, s, vt = np.linalg.svd(unit, full_matrices=False)
+        if len(groups) > 1 and s[-1] < COLLINEAR:
+            v = np.abs(vt[-1])
+            members = [j for j in range(len(groups)) if v[j] >= 0.2 * v.max()]
+            merged = sorted(i for j in members for i in groups[j])
+            groups = [g for j, g in enumerate(groups) if j not in members] + [merged]
+            continue
+        rel = _relative_sigmas(A)
+        worst = int(np.argmax(rel))
+        if rel[worst] <= IDENTIFIED_REL:
+            break
+        alone = FLOOR_SIGMA_NS / norms[worst]
+        if alone > IDENTIFIED_REL or len(groups) == 1:
+            for i in groups[worst]:
+                lost[i] = (f"the matched output times change too little with it to fix it (±{100 * alone:.0f}% of "
+                           "its value from the µs timestamps alone)")
+            groups.pop(worst)
+        else:
+            cos = np.abs(unit.T @ unit[:, worst])
+            cos[worst] = -1
+            other = int(np.argmax(cos))
+            merged = sorted(groups[worst] + groups[other])
+            groups = [g for j, g in enumerate(groups) if j not in (worst, other)] + [merged]
+    return sorted(groups), lost
+
+
+def _relative_sigmas(A) -> np.ndarray:
+    """Per group: one standard deviation of its fitted fraction from the µs flooring."""
+    cov = np.linalg.pinv(A.T @ A)
+    return np.sqrt(np.maximum(np.diag(cov), 0)) * FLOOR_SIGMA_NS
+
+
+def _sigmas(J, theta, groups) -> dict:
+    A = _group_columns(J, theta, groups)
+    if not groups:
+        return {}
+    cov = np.linalg.pinv(A.T @ A) * FLOOR_SIGMA_NS ** 2
+    return {i: _unit(theta[i]) * math.sqrt(max(cov[j, j], 0.0)) for j, g in enumerate(groups) for i in g}
+
+
+def _combination(J, g, theta, base, params) -> dict:
+    a = sum(J[:, i] * _unit(theta[i]) for i in g)
+    d = a / max(np.linalg.norm(a), 1e-12)
+    c = np.array([float(J[:, i] @ d) for i in g])
+    c = c / (c[c > 0].min() if np.any(c > 0) else 1.0)
+    c = np.where(np.abs(c - np.round(c)) < 0.05, np.round(c), c)
+    return {"parameters": [params[i].key for i in g], "coefficients": [float(x) for x in c],
+            "base": float(sum(ci * base[i] for ci, i in zip(c, g))),
+            "fitted": float(sum(ci * theta[i] for ci, i in zip(c, g)))}
+
+
+def _gauss_newton(ev, theta, idx, params, progress) -> list:
+    """Gauss-Newton steps on the squared residuals, halved while they do not lower it."""
+    theta = list(theta)
+    cost = ev.cost(theta)
+    for it in range(GN_ITERATIONS):
+        if progress:
+            progress(f"Gauss-Newton step {it + 1}: rms residual {figures(ev, theta)['rms_ns']:.0f} ns")
+        J, r = _jacobian(ev, theta, idx, params)
+        groups, _ = _identify(J, theta, idx)
+        if not groups:
+            break
+        # at most a doubling or halving per step: the model is only piecewise linear
+        u = np.clip(np.linalg.lstsq(_group_columns(J, theta, groups), -r, rcond=None)[0], -0.5, 1.0)
+        for _ in range(5):
+            cand = _step(theta, groups, u, params)
+            if cand == theta or ev.cost(cand) < cost:
+                break
+            u = u / 2
+        if cand == theta or not ev.cost(cand) < cost:
+            break
+        theta, cost = cand, ev.cost(cand)
+    return theta
+
+
+def _step(theta, groups, u, params) -> list:
+    """`theta` with each group moved by its fraction `u[j]` (of `_unit` of each member), whole ns."""
+    cand = list(theta)
+    for j, g in enumerate(groups):
+        for i in g:
+            spec = _SPECS[params[i].name]
+            cand[i] = int(min(max(round(theta[i] + _unit(theta[i]) * float(u[j])), spec.lo), spec.hi))
+    return cand
+
+
+def _directions(J, theta, groups) -> list:
+    """Directions a pattern search tries, in relative units per group: each group alone, and the
+    right singular vectors of the Jacobian (the long valleys where two groups trade off)."""
+    n = len(groups)
+    dirs = [np.eye(n)[j] for j in range(n)]
+    if n > 1:
+        _, _, vt = np.linalg.svd(_group_columns(J, theta, groups), full_matrices=False)
+        dirs += [v / np.abs(v).max() for v in vt]
+    return dirs
+
+
+def _moved(theta, groups, w, d, params) -> list:
+    """`theta` moved along `w` (relative units per group) so that the largest change is `d` ns."""
+    largest = max(abs(_unit(theta[i]) * w[j]) for j, g in enumerate(groups) for i in g)
+    return _step(theta, groups, np.asarray(w) * (d / largest), params)
+
+
+def _polish(ev, theta, groups, params, J) -> list:
+    """Pattern search after Gauss-Newton: the model is piecewise linear and the residuals
+    quantised, so a finite-difference step can stop short of the values that put every simulated
+    time in its captured µs. Moves of whole ns along `_directions`, while they lower the cost."""
+    theta = list(theta)
+    cost = ev.outside(theta)
+    for _ in range(GN_ITERATIONS):
+        # Gauss-Newton on how far each simulated time lies outside its captured µs; the times
+        # already inside are asked (weakly) to stay where they are
+        r = ev.residuals(theta)
+        r = r[~np.isnan(r)]
+        past = np.sign(r) * np.maximum(np.abs(r + 0.5) - HALF_US_NS, 0.0)
+        if not past.any() or len(r) != J.shape[0]:
+            break
+        weight = np.where(past != 0, 1.0, 0.1)
+        A = _group_columns(J, theta, groups) * weight[:, None]
+        u = np.linalg.lstsq(A, -past * weight, rcond=None)[0]
+        cand = _step(theta, groups, u, params)
+        c = ev.outside(cand)
+        if not c < cost:
+            break
+        theta, cost = cand, c
+    dirs = _directions(J, theta, groups)
+    for _ in range(20):
+        better = False
+        for w in dirs:
+            for d in (64, 32, 16, 8, 4, 2, 1, -1, -2, -4, -8, -16, -32, -64):
+                cand = _moved(theta, groups, w, d, params)
+                if cand == theta:
+                    continue
+                c = ev.outside(cand)
+                if c < cost:
+                    theta, cost, better = cand, c, True
+        if not better:
+            break
+    return theta
+
+
+def _ranges(ev, theta, groups, params) -> tuple:
+    """Per group, how far it can move (others fixed) before the simulated times fit the
+    captures' µs worse: (theta moved to the middle of each such range, {index: (low, high)})."""
+    theta = list(theta)
+    ranges = {}
+    for j, g in enumerate(groups):
+        w = np.eye(len(groups))[j]
+        best = ev.outside(theta)[0]
+        span = {}
+        for sign in (1, -1):
+            last = theta
+            for d in range(1, 1 + max(2, int(0.25 * max(_unit(theta[i]) for i in g)))):
+                cand = _moved(theta, groups, w, sign * d, params)
+                if cand == last:
+                    continue
+                if ev.outside(cand)[0] > best:
+                    break
+                last = cand
+            span[sign] = last
+        mid = [int(round((span[1][i] + span[-1][i]) / 2)) if i in g else theta[i] for i in range(len(theta))]
+        if ev.outside(mid)[0] <= best:
+            theta = mid
+        for i in g:
+            ranges[i] = (span[-1][i], span[1][i])
+    return theta, ranges
+
+
+def _occupancy(ev, theta, p: Param, cores) -> int:
+    got = ev.run(tuple(int(v) for v in theta))
+    if got is None:
+        return 0
+    column, blocks = {"fifo_depth": ("fifo_max", cores), "out_depth": ("out_max", cores),
+                      "host_out_fifo_depth": ("fifo_max", [HOST_OUT]), "dvs_fifo_depth": ("fifo_max", [DVS]),
+                      "dvs_out_depth": ("out_max", [DVS]), "readout_fifo_depth": ("fifo_max", [READOUT])}[p.name]
+    if p.core is not None:
+        blocks = [p.core]
+    return max(int(stats[column][b]) for _, stats, _ in got for b in blocks) if blocks else 0
+
+
+def _fit_depths(ev, theta, idx, params, cores, progress) -> tuple:
+    """Search whole depths; returns (theta, {index: ("fitted" | "bound" | "unidentified", note)})."""
+    theta = list(theta)
+    notes = {}
+    for i in idx:
+        p = params[i]
+        if progress:
+            progress(f"searching {p.key}")
+        spec = _SPECS[p.name]
+        d0 = theta[i]
+        # a grid from 1/16 to 4 times the depth, then every depth between the best one's neighbours
+        todo = sorted({min(max(int(round(d0 * 2 ** (k / 2))), max(spec.lo, 1)), spec.hi) for k in range(-8, 5)})
+        costs = {}
+        while todo:
+            for d in todo:
+                costs[d] = ev.cost(theta[:i] + [d] + theta[i + 1:])
+            tried = sorted(costs)
+            j = tried.index(min(tried, key=lambda d: costs[d]))
+            lo, hi = tried[max(j - 1, 0)], tried[min(j + 1, len(tried) - 1)]
+            todo = [d for d in range(lo, hi + 1, max(1, (hi - lo) // 8)) if d not in costs]
+        low = min(costs.values())
+        if all(c == low for c in costs.values()):
+            held = _occupancy(ev, theta, p, cores)
+            if held < d0:
+                why = f"never filled in these captures (it held at most {held} of its {d0} slots)"
+            else:
+                why = "changing it changes no matched output time in these captures"
+            notes[i] = ("unidentified", why)
+            continue
+        same = [d for d in sorted(costs) if costs[d] <= low]
+        if same[-1] == max(costs) and d0 >= same[0]:
+            # every depth from same[0] up fits as well: the captures give a lower bound, which the base meets
+            notes[i] = ("unidentified", f"only a lower bound: any depth of {same[0]} or more fits these captures "
+                                        "equally well (a deeper FIFO never filled)")
+            continue
+        theta[i] = min(same, key=lambda d: (abs(math.log(d / d0)), d))
+        if same[-1] == max(costs):
+            notes[i] = ("bound", f"raised to {same[0]}, the least depth that fits; any deeper fits equally well")
+        else:
+            notes[i] = ("fitted", "")
+    return theta, notes
+
+
+__all__ = ["Calibration", "Param", "calibrate", "match", "FLOOR_NS"]
