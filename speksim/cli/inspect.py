@@ -159,7 +159,8 @@ def cmd_describe(args, argv) -> int:
         return EXIT_OK
     print(f"{chip.name}: {chip.description}")
     print(f"files: {', '.join(chip.files)}; built-in chips: {', '.join(builtin_chips())}")
-    print("source: doc = SynSense documents, code = sinabs source, est = estimated, unk = our choice")
+    print("source: doc = SynSense documents, code = sinabs source, est = estimated, unk = our choice, "
+          "fit = fitted to devkit captures (speksim calibrate)")
     kinds = {spec.name: spec.kind for spec in PARAMETERS}
     values = [value_text(r["value"], kinds.get(r["name"]) == "percore") for r in rows]
     wn = max(len(r["name"]) for r in rows)
