@@ -305,3 +305,27 @@ def test_the_command_line_says_what_is_wrong(capture, tmp_path, capsys):
     cap = tmp_path / "capture.h5"
     save_run(capture, cap)
     assert main(["calibrate", str(cap), "--param", "kernel_words"]) == 2
+
+
+FAR = {k: v * 2 for k, v in TRUE.items() if k.endswith("_ns")}
+
+
+@pytest.fixture(scope="module")
+def far_capture():
+    """A capture made with every time twice TRUE's: 2.4 to 2.5 times speck2f's."""
+    return make_capture(load_chip("speck2f").replace(reason="test", **FAR))
+
+
+def test_times_far_from_the_base_chip_are_found_from_a_coarse_start(far_capture):
+    cal = calibrate([far_capture], "speck2f")
+    for name in ("event_ns", "synop_ns", "route_ns"):
+        assert abs(cal.fitted[name] - FAR[name]) <= 0.05 * FAR[name], (name, cal.fitted[name], FAR[name])
+    assert cal.residual["after"]["within_us"] > 0.9
+    assert not any("poor fit" in w for w in cal.warnings)
+
+
+def test_a_fit_that_cannot_reach_the_capture_says_it_is_poor(far_capture):
+    # only a FIFO depth may move: no value of it brings times twice too slow into their µs
+    cal = calibrate([far_capture], "speck2f", parameters=["fifo_depth"])
+    assert cal.residual["after"]["within_us"] < 0.5
+    assert any("poor fit" in w and "not to be trusted" in w for w in cal.warnings), cal.warnings

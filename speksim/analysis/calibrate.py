@@ -52,6 +52,10 @@ COLLINEAR = 1e-3
 #: A capture event without a twin costs as much as a residual this large (ns) in the fit's cost.
 UNMATCHED_NS = 100_000
 GN_ITERATIONS = 8
+#: Factors by which the coarse start scales the times before Gauss-Newton.
+COARSE_SCALES = (0.5, 0.63, 0.8, 0.9, 1.1, 1.25, 1.6, 2.0)
+#: Below this share of simulated times inside their captured µs, the fit is reported as poor.
+POOR_FIT = 0.9
 
 @dataclass
 class _Case:
@@ -296,7 +300,7 @@ def calibrate(captures: Sequence, chip: Chip | str = "speck2f", *, parameters: O
                             "before calibrating")
     times = [i for i, p in enumerate(params) if not p.depth]
     depths = [i for i, p in enumerate(params) if p.depth]
-    theta = list(base)
+    theta = _coarse_start(ev, list(base), times, params, progress)
     lost: dict = {}
     for _ in range(3):
         theta = _gauss_newton(ev, theta, times, params, progress)
@@ -346,6 +350,11 @@ def calibrate(captures: Sequence, chip: Chip | str = "speck2f", *, parameters: O
     unidentified = {k: unidentified[k] for k in order if k in unidentified}
     after = figures(ev, theta)
     per_capture = {c.name: figures(ev, theta, [j]) for j, c in enumerate(cases)}
+    if after["n"] and after["within_us"] < POOR_FIT:
+        warnings.append(f"a poor fit: only {after['within_us']:.0%} of the simulated output times fall in their captured "
+                        f"µs (rms residual {after['rms_ns']:.0f} ns), so the values above are not to be trusted. Captures "
+                        "that monitor every core in use, and input with quiet stretches between its bursts, constrain "
+                        "the fit better")
     if after["unmatched_capture"]:
         warnings.append(f"{after['unmatched_capture']} capture events have no twin in the simulation (and "
                         f"{after['unmatched_sim']} simulated events none in the captures): they were not fitted")
@@ -482,6 +491,28 @@ def _combination(J, g, theta, base, params) -> dict:
     return {"parameters": [params[i].key for i in g], "coefficients": [float(x) for x in c],
             "base": float(sum(ci * base[i] for ci, i in zip(c, g))),
             "fitted": float(sum(ci * theta[i] for ci, i in zip(c, g)))}
+
+
+def _coarse_start(ev, theta, idx, params, progress) -> list:
+    """The best of `theta` and its times scaled together by each of `COARSE_SCALES` (all of them, or
+    only the cores' own), as Gauss-Newton's start: far from the captures, under load, the output
+    times are too far from linear in the parameters for its first steps to head the right way."""
+    if not idx or figures(ev, theta)["within_us"] >= POOR_FIT:
+        return theta        # the start already fits most events in their µs: no need to look afar
+    if progress:
+        progress("scanning the times scaled together for a start")
+    core = [i for i in idx if SPECS[params[i].name].kind == "percore"]
+    best, cost = list(theta), ev.cost(theta)
+    for members in (idx, core):
+        for k in COARSE_SCALES:
+            cand = list(theta)
+            for i in members:
+                spec = SPECS[params[i].name]
+                cand[i] = int(min(max(round(theta[i] * k), spec.lo), spec.hi))
+            c = ev.cost(cand)
+            if c < cost:
+                best, cost = cand, c
+    return best
 
 
 def _gauss_newton(ev, theta, idx, params, progress) -> list:
