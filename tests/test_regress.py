@@ -129,3 +129,11 @@ def test_the_command_gates_on_drift(tmp_path, capsys):
     assert doc["passed"] is False and doc["outcomes"][0]["status"] == "no baseline"
     assert main(base + ["--baseline", str(BASELINES), "--only", "nope"]) == 2
     assert "stall_merge" in capsys.readouterr().err
+
+
+def test_the_shared_scenarios_parse_and_say_what_they_need():
+    (g,) = load_scenarios(SCENARIOS.with_name("shared.toml"))
+    assert g.name == "gesture" and g.input_shape == (2, 128, 128)
+    assert g.recording.name == "dvs128_gesture.aedat4" and "torch" in g.needs
+    if not g.recording.exists():
+        assert "dvs128_gesture.aedat4" in g.missing()
