@@ -12,15 +12,20 @@ with the next chunk. `speksim.engine.fast.FastEngine` owns the arrays and handle
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
+# numba's intrinsic for the lowest set bit (the index of a block in a set kept as bits); numba uses
+# it itself, and it is pinned with numba's version (see engine.steps)
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from .compiled import (C_LEAK, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_PIN, P_RO_THRESH, P_RO_TICK,
+from .compiled import (C_LEAK, DVS, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_PIN, P_RO_THRESH, P_RO_TICK,
                        P_RO_WINDOW, P_TICK_NS, R_DROPPED, READOUT, S_CONGESTION, S_LEAKMERGED)
 from .readout import RS_BLOCKED, RS_END, RS_FREE, RS_NEXT, readout_tick
-from .steps import (G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS, G_RESUME, G_TEND, G_TNOW, INF,
-                    OC_CNT, SV_BLOCKED, SV_LEAKPEND, W_STAGE, _advance_plain, _advance_queued, _horizon, _link_send,
-                    _readout_send, _set_wake, _stage_send, _stage_wake, _undefer, _waiting)
+from .steps import (G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS, G_QUEUED, G_RESUME, G_TEND,
+                    G_TNOW, INF, OC_CNT, SV_BLOCKED, SV_LEAKPEND, W_STAGE, _advance_plain, _advance_queued, _horizon,
+                    _link_send, _rank_bit, _rank_queue, _readout_send, _set_wake, _stage_send, _stage_wake, _undefer,
+                    _waiting)
 
 # _run and _resume release the GIL: other threads (reading the next chunk of a recording, other
 # replays) run meanwhile. Like the steps, they are compiled with _nrt=False (see engine.steps).
@@ -46,7 +51,7 @@ def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, a
         for q in active_q:
             if sv[q, SV_BLOCKED]:
                 _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
-                                oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
+                                oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn, g)
                 _set_wake(q, sv, fq, fc, spk_o, wk)
         for b in active_plain:
             _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g)
@@ -57,7 +62,7 @@ def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, a
         for q in active_q:
             if oc[q, OC_CNT] > 0:
                 if _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats,
-                               series, bn, wk):
+                               series, bn, wk, g):
                     again = True
                 wk[W_STAGE + q] = _stage_wake(q, oc, st)
         if rs[RS_END] > rs[RS_NEXT]:
@@ -81,6 +86,11 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
     # servers and stages (not the deferred job ends); a bound the compiler cannot see, so that it
     # vectorises the minimum rather than unroll it into a chain of dependent steps
     n_wake = wk.shape[0] - N_QUEUED
+    n_queued = min(n_wake, N_QUEUED)    # N_QUEUED, also unseen by the compiler
+    # the queued blocks of this run (others never act, see FastEngine), as rank bits
+    active = np.int64(0)
+    for q in active_q:
+        active |= _rank_bit(q)
     while True:
         # the next instant at which anything can happen: the earliest wake of a server or stage
         # (kept up to date where they change, so this is a minimum over a short array), the input
@@ -144,16 +154,29 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
         # senders after it, and every spike a server queues by its own stage; so only a transfer
         # that frees an output-queue slot for a stalled server calls for another round.
         # The first round visits the servers due at t; a later round only those that were stalled.
+        # The queued blocks to visit are kept as sets of rank bits (see _rank_bit), visited lowest
+        # first: the instant's cost follows the blocks that have something to do, not the chip.
         again = True
         first = True
         while again:
             again = False
-            for q in active_q:
-                if (wk[q] <= t) if first else sv[q, SV_BLOCKED]:
-                    _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
-                                    oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
-                    _set_wake(q, sv, fq, fc, spk_o, wk)
-            first = False
+            if first:
+                visit = 0
+                for q in range(n_queued):
+                    visit |= np.int64(wk[q] <= t) << (0 if q == DVS else q + 1)
+                visit &= active
+                first = False
+            else:
+                visit = 0
+                for q in active_q:
+                    if sv[q, SV_BLOCKED]:
+                        visit |= _rank_bit(q)
+            while visit:
+                q = _rank_queue(trailing_zeros(visit))
+                visit &= visit - 1
+                _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
+                                oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn, g)
+                _set_wake(q, sv, fq, fc, spk_o, wk)
             for b in active_plain:
                 if wk[b] <= t:
                     _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g)
@@ -161,11 +184,14 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
             if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
                           fifo_depth, stats, series, bn, g, final, wk, sv):
                 return NEED_INPUT       # the next chunk's first input may still start at t
-            for q in active_q:
-                if oc[q, OC_CNT] > 0:
-                    if _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats,
-                                   series, bn, wk):
-                        again = True
-                    wk[W_STAGE + q] = _stage_wake(q, oc, st)
+            # the stages that hold spikes; a stage's transfers never add spikes to another queue
+            visit = g[G_QUEUED]
+            while visit:
+                q = _rank_queue(trailing_zeros(visit))
+                visit &= visit - 1
+                if _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats,
+                               series, bn, wk, g):
+                    again = True
+                wk[W_STAGE + q] = _stage_wake(q, oc, st)
             if readout and rs[RS_END] > rs[RS_NEXT]:
                 _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk, sv)

@@ -55,9 +55,22 @@ OQ_F, OQ_X, OQ_Y, OQ_ROOT = range(4)
 ST_FREE, ST_COPY, ST_BLOCKED = range(3)
 # globals g[:]
 # G_RESUME: _run stopped inside instant G_TNOW at the input link, which needs the next chunk
+# G_QUEUED: the queues that hold spikes (oc[q, OC_CNT] > 0), one bit each in rank order (_rank_bit)
 (G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
- G_RESUME) = range(11)
-N_G = G_RESUME + 1
+ G_RESUME, G_QUEUED) = range(12)
+N_G = G_QUEUED + 1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _rank_bit(q):
+    """The bit of queue q in a set of queues kept as an int64 whose bits, lowest first, follow the
+    rank order of T0: the DVS layer, then the cores by id. `_rank_queue` is its inverse."""
+    return np.int64(1) << (0 if q == DVS else q + 1)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _rank_queue(pos):
+    return DVS if pos == 0 else pos - 1
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -238,7 +251,7 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, oq, oc,
-                    out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn):
+                    out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn, g):
     """Server of a core or the DVS layer at t: spikes into the output queue (T3/T4), job end, next job."""
     changed = False
     while True:
@@ -267,6 +280,8 @@ def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq,
                 oq[pos, OQ_X] = spk_x[i]
                 oq[pos, OQ_Y] = spk_y[i]
                 oq[pos, OQ_ROOT] = sv[q, SV_ROOT]
+                if oc[q, OC_CNT] == 0:
+                    g[G_QUEUED] |= _rank_bit(q)
                 oc[q, OC_CNT] += 1
                 if oc[q, OC_CNT] > stats[q, S_OUTMAX]:
                     stats[q, S_OUTMAX] = oc[q, OC_CNT]
@@ -335,7 +350,7 @@ def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, 
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats, series, bn, wk):
+def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats, series, bn, wk, g):
     """Output stage of core or DVS layer q at t: copies in F5 order, one at a time (T4, T0, T6).
 
     Returns True when it freed an output-queue slot that its stalled server waits for: the only
@@ -370,6 +385,8 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
             head = oc[q, OC_HEAD] + 1
             oc[q, OC_HEAD] = 0 if head == out_depth[q] else head
             oc[q, OC_CNT] -= 1
+            if oc[q, OC_CNT] == 0:
+                g[G_QUEUED] &= ~_rank_bit(q)
             st[q, ST_COPY] = 0
             if sv[q, SV_BLOCKED]:
                 unblocked = True
