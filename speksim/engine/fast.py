@@ -16,9 +16,10 @@ from .compiled import (
 )
 from .loop import DEADLOCK, DONE, NEED_INPUT, SERIES_FULL, STOPPED, _resume, _run
 from .steps import (
-    FC_BASE, FC_CNT, FC_TLAST, FQ_F, FQ_X, FQ_Y, G_DEADT, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS, G_RESUME, G_TEND,
-    G_TLASTIN, INF, N_G, N_SV, N_WK, OC_BASE, OC_CNT, ST_BLOCKED, ST_COPY, SV_BLOCKED, SV_BUSY, SV_LEAKPEND,
-    SV_STALLSINCE, SV_START, _spread,
+    BN, F_BASE, F_DEPTH, F_TLAST, FC_BASE, FC_CNT, FC_TLAST, FQ_F, FQ_X, FQ_Y, G_DEADT, G_LBLOCKED, G_NEXTTICK,
+    G_NOUT, G_NWAKE, G_POS, G_RESUME, G_TEND, G_TLASTIN, GL, INF, N_CTL, N_G, N_SV, N_WK, O_BASE, O_CNT, O_DEPTH,
+    OC_BASE, OC_CNT, RW, ST_BLOCKED, ST_COPY, SV_BLOCKED, SV_BUSY, SV_LEAKPEND, SV_STALLSINCE, SV_START, T_BLOCKED,
+    T_FREE, WK, _spread,
 )
 from .readout import RS_END, RS_NEXT, new_state
 
@@ -36,7 +37,6 @@ class FastEngine:
     def __init__(self, net: CompiledNetwork, options, out_capacity: int = 1 << 16):
         self.net = net
         self.binw = int(options.bin_ns)
-        self.bn = np.array([self.binw, 0, 0], np.int64)   # bin width, current bin, its start
         self.max_bins = int(options.max_series_bins)
         self.end_ns = -1 if options.end_ns is None else int(options.end_ns)
         self.drain_ns = int(options.drain_ns)
@@ -48,26 +48,33 @@ class FastEngine:
         feeds_readout = bool(np.any(net.copies[:N_CORES, :, K_TARGET] == READOUT))
         self.active_plain = np.array(([READOUT] if feeds_readout else []) + [HOST_OUT], np.int64)
         self.state = net.initial_state.copy()
+        # the loop's control state, one array (see engine.steps), and views of its parts
+        self.ctl = np.zeros(N_CTL, np.int64)
+        rows = self.ctl[:WK].reshape(N_BLOCKS, RW)
+        self.sv = rows[:, :N_SV]
+        self.fc = rows[:, F_BASE:F_TLAST + 1]
+        self.oc = rows[:N_QUEUED, O_BASE:O_CNT + 1]
+        self.st = rows[:N_QUEUED, T_FREE:T_BLOCKED + 1]
+        self.wk = self.ctl[WK:WK + N_WK]
+        self.g = self.ctl[GL:GL + N_G]
+        self.bn = self.ctl[BN:BN + 3]       # bin width, current bin, its start
+        self.bn[0] = self.binw
         fifo_depth = net.fifo_depth
-        fbase = np.concatenate([[0], np.cumsum(fifo_depth)[:-1]]).astype(np.int64)
+        rows[:, F_DEPTH] = fifo_depth
+        rows[:N_QUEUED, O_DEPTH] = net.out_depth
         self.fq = np.zeros((int(fifo_depth.sum()), 6), np.int64)
-        self.fc = np.zeros((N_BLOCKS, 4), np.int64)
-        self.fc[:, FC_BASE] = fbase
-        obase = np.concatenate([[0], np.cumsum(net.out_depth)[:-1]]).astype(np.int64)
+        self.fc[:, FC_BASE] = np.concatenate([[0], np.cumsum(fifo_depth)[:-1]])
         self.oq = np.zeros((int(net.out_depth.sum()), 4), np.int64)
-        self.oc = np.zeros((N_QUEUED, 3), np.int64)
-        self.oc[:, OC_BASE] = obase
-        self.sv = np.zeros((N_BLOCKS, N_SV), np.int64)
-        self.st = np.zeros((N_QUEUED, 3), np.int64)
+        self.oc[:, OC_BASE] = np.concatenate([[0], np.cumsum(net.out_depth)[:-1]])
         nspk = int((core[:, C_SPKOFF] + core[:, C_SPKCAP]).max()) + 1
         self.spk = [np.zeros(nspk, np.int64) for _ in range(4)]
         self.fired = np.zeros(int(max(1, core[:, C_COUT].max())), np.uint8)
         self.rs = new_state()
-        self.wk = np.full(N_WK, INF, np.int64)      # next instants (see engine.steps)
+        self.wk[:] = INF                            # next instants (see engine.steps)
         self.stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
         self.series = np.zeros((N_SERIES, min(64, self.max_bins), N_BLOCKS), np.int64)
         self.out = np.zeros((out_capacity, 6), np.int64)
-        self.g = np.zeros(N_G, np.int64)
+        self.g[G_NWAKE] = N_WK - N_QUEUED
         self.g[G_NEXTTICK] = net.params[P_TICK_NS]
         self.g[G_TLASTIN] = 0
         self.n_fed = 0          # inputs settled (sent, dropped or never to be sent): root of the next one
@@ -112,16 +119,16 @@ class FastEngine:
         empty = np.zeros(0, np.int64)
         arrays = [np.ascontiguousarray(a, dtype=np.int64) for a in
                   (inputs.t_ns, inputs.target, inputs.a, inputs.x, inputs.y)] if n else [empty] * 5
-        state = (net.core, net.dvs, net.copies, net.weights, net.biases, net.fifo_depth, net.out_depth,
-                 net.params, self.active_q, self.active_plain, self.state, self.fq, self.fc, self.oq, self.oc,
-                 self.sv, self.st, self.spk[0], self.spk[1], self.spk[2], self.spk[3], self.fired, self.rs, self.wk)
+        state = (net.core, net.dvs, net.copies, net.weights, net.biases, self.ctl, net.params, self.active_q,
+                 self.active_plain, self.state, self.fq, self.oq, self.spk[0], self.spk[1], self.spk[2], self.spk[3],
+                 self.fired, self.rs)
         while True:
-            if self.g[G_RESUME] and not _resume(*state, self.stats, self.series, self.out, self.g, *arrays, n,
-                                                self.n_fed, lag, final, self.bn):
+            if self.g[G_RESUME] and not _resume(*state, self.stats, self.series, self.out, *arrays, n, self.n_fed,
+                                                lag, final):
                 code = NEED_INPUT
             else:
-                code = _run(*state, self.stats, self.series, self.out, self.g, *arrays, n, self.n_fed, lag, final,
-                            self.end_ns, limit, limit_code, self.bn)
+                code = _run(*state, self.stats, self.series, self.out, *arrays, n, self.n_fed, lag, final,
+                            self.end_ns, limit, limit_code)
             if code != SERIES_FULL:
                 k = int(self.g[G_NOUT])
                 if k:
@@ -194,15 +201,15 @@ class FastEngine:
             tl, cnt = int(self.fc[b, FC_TLAST]), int(self.fc[b, FC_CNT])
             if t_end > tl and cnt:
                 stats[b, S_FIFOAREA] += cnt * (t_end - tl)
-                _spread(self.series, R_FIFO, b, tl, t_end, bn, cnt)
+                _spread(self.series, R_FIFO, b, tl, t_end, bn, 0, cnt)
             if sv[b, SV_BUSY]:     # a job still in service when the run stopped (T12): busy until the end
                 s0 = int(sv[b, SV_START])
                 stats[b, S_BUSY] += t_end - s0
-                _spread(self.series, R_BUSY, b, s0, t_end, bn, 1)
+                _spread(self.series, R_BUSY, b, s0, t_end, bn, 0, 1)
                 if b < N_QUEUED and sv[b, SV_BLOCKED]:
                     since = int(sv[b, SV_STALLSINCE])
                     stats[b, S_STALL] += t_end - since
-                    _spread(self.series, R_STALL, b, since, t_end, bn, 1)
+                    _spread(self.series, R_STALL, b, since, t_end, bn, 0, 1)
         # T12 pending: FIFO slots taken (events in flight to the block included), the job in service,
         # a leak job waiting, spikes in the output queue, readout events not sent yet, and host
         # outputs timed after the end

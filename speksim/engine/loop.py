@@ -12,15 +12,20 @@ with the next chunk. `speksim.engine.fast.FastEngine` owns the arrays and handle
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
+# numba's intrinsic for the lowest set bit (the index of a block in a set kept as bits); numba uses
+# it itself, and it is pinned with numba's version (see engine.steps)
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from .compiled import (C_LEAK, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_PIN, P_RO_THRESH, P_RO_TICK,
+from .compiled import (C_LEAK, DVS, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_PIN, P_RO_THRESH, P_RO_TICK,
                        P_RO_WINDOW, P_TICK_NS, R_DROPPED, READOUT, S_CONGESTION, S_LEAKMERGED)
 from .readout import RS_BLOCKED, RS_END, RS_FREE, RS_NEXT, readout_tick
-from .steps import (G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS, G_RESUME, G_TEND, G_TNOW, INF,
-                    OC_CNT, SV_BLOCKED, SV_LEAKPEND, W_STAGE, _advance_plain, _advance_queued, _horizon, _link_send,
-                    _readout_send, _set_wake, _stage_send, _stage_wake, _undefer, _waiting)
+from .steps import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_NWAKE, G_POS, G_QUEUED,
+                    G_RESUME, G_TEND, G_TNOW, GL, INF, O_CNT, RW, SV_BLOCKED, SV_LEAKPEND, W_STAGE, WK,
+                    _advance_plain, _advance_queued, _horizon, _link_send, _rank_bit, _rank_queue, _readout_send,
+                    _set_wake, _stage_send, _stage_wake, _undefer, _waiting)
 
 # _run and _resume release the GIL: other threads (reading the next chunk of a recording, other
 # replays) run meanwhile. Like the steps, they are compiled with _nrt=False (see engine.steps).
@@ -30,45 +35,43 @@ DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK, STOPPED = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def _resume(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
-            state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, rs, wk, stats, series, out, g,
-            in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, bn):
+def _resume(core, dvs, copies, weights, biases, c, params, active_q, active_plain, state, fq, oq, spk_o, spk_f,
+            spk_x, spk_y, fired, rs, stats, series, out, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final):
     """Finish the instant the previous chunk stopped in (see _link_send): the rounds of `_run`,
     entered as a later round (visiting the stalled and plain servers again changes nothing), so
     the link goes on with the new input in the senders' turn, before the stages it ranks above.
     Returns False if the link stops it again. (A copy of `_run`'s rounds: numba cannot inline a
     function of so many arguments, and a call per instant would cost `_run` a quarter of its speed.)"""
-    g[G_RESUME] = 0
-    t = g[G_TNOW]
+    c[GL + G_RESUME] = 0
+    t = c[GL + G_TNOW]
     again = True
     while again:
         again = False
         for q in active_q:
-            if sv[q, SV_BLOCKED]:
-                _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
-                                oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
-                _set_wake(q, sv, fq, fc, spk_o, wk)
+            if c[q * RW + SV_BLOCKED]:
+                _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, c, oq, spk_o, spk_f,
+                                spk_x, spk_y, fired, stats, series)
+                _set_wake(q, c, fq, spk_o)
         for b in active_plain:
-            _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g)
-            _set_wake(b, sv, fq, fc, spk_o, wk)
-        if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
-                      fifo_depth, stats, series, bn, g, final, wk, sv):
+            _advance_plain(b, t, params, fq, c, rs, stats, series, out)
+            _set_wake(b, c, fq, spk_o)
+        if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, c, stats, series,
+                      final):
             return False
         for q in active_q:
-            if oc[q, OC_CNT] > 0:
-                if _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats,
-                               series, bn, wk):
+            if c[q * RW + O_CNT] > 0:
+                if _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
                     again = True
-                wk[W_STAGE + q] = _stage_wake(q, oc, st)
+                c[WK + W_STAGE + q] = _stage_wake(q, c)
         if rs[RS_END] > rs[RS_NEXT]:
-            _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk, sv)
+            _readout_send(t, params, fq, c, rs, stats, series)
     return True
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, active_q, active_plain,
-         state, fq, fc, oq, oc, sv, st, spk_o, spk_f, spk_x, spk_y, fired, rs, wk, stats, series, out, g,
-         in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns, limit, limit_code, bn):
+def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, state, fq, oq, spk_o, spk_f, spk_x,
+         spk_y, fired, rs, stats, series, out, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns,
+         limit, limit_code):
     """Advance the chip until a stop (see module docstring); returns one of the codes above.
 
     Instants later than `limit` are not settled: the call returns `limit_code` before the first
@@ -78,94 +81,113 @@ def _run(core, dvs, copies, weights, biases, fifo_depth, out_depth, params, acti
     readout = tick != 0 and params[P_RO_TICK] != 0
     period = params[P_HOST_IN_NS]
     n_bins = series.shape[1]
-    # servers and stages (not the deferred job ends); a bound the compiler cannot see, so that it
-    # vectorises the minimum rather than unroll it into a chain of dependent steps
-    n_wake = wk.shape[0] - N_QUEUED
+    # servers and stages (not the deferred job ends), see G_NWAKE
+    n_wake = c[GL + G_NWAKE]
+    n_queued = min(n_wake, N_QUEUED)    # N_QUEUED, also unseen by the compiler
+    # the queued blocks of this run (others never act, see FastEngine), as rank bits
+    active = np.int64(0)
+    for q in active_q:
+        active |= _rank_bit(q)
     while True:
         # the next instant at which anything can happen: the earliest wake of a server or stage
         # (kept up to date where they change, so this is a minimum over a short array), the input
         # link, or the readout's sender
         t_work = INF
         for i in range(n_wake):
-            t_work = min(t_work, wk[i])
-        if g[G_POS] < n_in and not g[G_LBLOCKED]:
-            r = in_t[g[G_POS]]
-            if g[G_HASLAST] and g[G_LAST] + period > r:
-                r = g[G_LAST] + period
+            t_work = min(t_work, c[WK + i])
+        if c[GL + G_POS] < n_in and not c[GL + G_LBLOCKED]:
+            r = in_t[c[GL + G_POS]]
+            if c[GL + G_HASLAST] and c[GL + G_LAST] + period > r:
+                r = c[GL + G_LAST] + period
             t_work = min(t_work, r)
         if readout and rs[RS_END] > rs[RS_NEXT] and not rs[RS_BLOCKED]:
             t_work = min(t_work, rs[RS_FREE])
-        if t_work == INF and _undefer(wk, g[G_TNOW]):
+        if t_work == INF and _undefer(c, c[GL + G_TNOW]):
             continue        # deferred job ends are all that is left: settle them as instants
-        if t_work == INF and _waiting(active_q, sv, oc, st, rs, g, readout):
+        if t_work == INF and _waiting(active_q, c, rs, readout):
             # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
-            g[G_DEADT] = g[G_TNOW]
+            c[GL + G_DEADT] = c[GL + G_TNOW]
             return DEADLOCK
         t = t_work
-        if tick and g[G_NEXTTICK] < t:
+        if tick and c[GL + G_NEXTTICK] < t:
             # ticks matter while work is pending (more input included), or up to end_ns (T12)
-            if t_work < INF or g[G_NEXTTICK] <= end_ns:
-                t = g[G_NEXTTICK]
-        if g[G_POS] >= n_in and not final and (t >= _horizon(g, period) or t_work == INF):
+            if t_work < INF or c[GL + G_NEXTTICK] <= end_ns:
+                t = c[GL + G_NEXTTICK]
+        if c[GL + G_POS] >= n_in and not final and (t >= _horizon(c, period) or t_work == INF):
             # only more input can tell what comes next: whether an idle chip's ticks count (T12:
             # they do only before input), and who wins an instant the next input may start in (T8)
             return NEED_INPUT
         if t > limit:       # limit < INF: one test for both stops
-            if _undefer(wk, g[G_TNOW]):
+            if _undefer(c, c[GL + G_TNOW]):
                 continue    # job ends before the stop are settled first
             return DONE if t == INF else limit_code
-        if t >= bn[2] + bn[0]:
-            bn[1] = t // bn[0]
-            bn[2] = bn[1] * bn[0]
-        if bn[1] >= n_bins:
+        if t >= c[BN + 2] + c[BN]:
+            c[BN + 1] = t // c[BN]
+            c[BN + 2] = c[BN + 1] * c[BN]
+        if c[BN + 1] >= n_bins:
             return SERIES_FULL
-        if g[G_NOUT] >= out.shape[0]:
+        if c[GL + G_NOUT] >= out.shape[0]:
             return OUT_FULL
-        g[G_TNOW] = t
-        g[G_TEND] = t
-        if tick and t == g[G_NEXTTICK]:
-            g[G_NEXTTICK] += tick
+        c[GL + G_TNOW] = t
+        c[GL + G_TEND] = t
+        if tick and t == c[GL + G_NEXTTICK]:
+            c[GL + G_NEXTTICK] += tick
             for q in active_q:
                 if q < N_CORES and core[q, C_LEAK]:
-                    if sv[q, SV_LEAKPEND]:
+                    if c[q * RW + SV_LEAKPEND]:
                         stats[q, S_LEAKMERGED] += 1
                     else:
-                        sv[q, SV_LEAKPEND] = 1
-                        wk[q] = t
+                        c[q * RW + SV_LEAKPEND] = 1
+                        c[WK + q] = t
             if params[P_RO_TICK]:
                 # F7, T11: the tick's result is to be sent from now on, or lost if the last is still waiting
                 lost = readout_tick(rs, params[P_RO_WINDOW], params[P_RO_THRESH], params[P_RO_MON], params[P_RO_PIN])
                 if lost:
                     stats[READOUT, S_CONGESTION] += lost
-                    series[R_DROPPED, bn[1], READOUT] += lost
+                    series[R_DROPPED, c[BN + 1], READOUT] += lost
                 elif rs[RS_FREE] < t:
                     rs[RS_FREE] = t
         # Rounds (docs/chip-model.md, T0). Within a round every slot a server frees is seen by the
         # senders after it, and every spike a server queues by its own stage; so only a transfer
         # that frees an output-queue slot for a stalled server calls for another round.
         # The first round visits the servers due at t; a later round only those that were stalled.
+        # The queued blocks to visit are kept as sets of rank bits (see _rank_bit), visited lowest
+        # first: the instant's cost follows the blocks that have something to do, not the chip.
         again = True
         first = True
         while again:
             again = False
-            for q in active_q:
-                if (wk[q] <= t) if first else sv[q, SV_BLOCKED]:
-                    _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth,
-                                    oq, oc, out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn)
-                    _set_wake(q, sv, fq, fc, spk_o, wk)
-            first = False
+            if first:
+                visit = 0
+                for q in range(n_queued):
+                    visit |= np.int64(c[WK + q] <= t) << (0 if q == DVS else q + 1)
+                visit &= active
+                first = False
+            else:
+                visit = 0
+                for q in active_q:
+                    if c[q * RW + SV_BLOCKED]:
+                        visit |= _rank_bit(q)
+            while visit:
+                q = _rank_queue(trailing_zeros(visit))
+                visit &= visit - 1
+                _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, c, oq, spk_o, spk_f,
+                                spk_x, spk_y, fired, stats, series)
+                _set_wake(q, c, fq, spk_o)
             for b in active_plain:
-                if wk[b] <= t:
-                    _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g)
-                    _set_wake(b, sv, fq, fc, spk_o, wk)
-            if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc,
-                          fifo_depth, stats, series, bn, g, final, wk, sv):
+                if c[WK + b] <= t:
+                    _advance_plain(b, t, params, fq, c, rs, stats, series, out)
+                    _set_wake(b, c, fq, spk_o)
+            if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, c, stats, series,
+                      final):
                 return NEED_INPUT       # the next chunk's first input may still start at t
-            for q in active_q:
-                if oc[q, OC_CNT] > 0:
-                    if _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats,
-                                   series, bn, wk):
-                        again = True
-                    wk[W_STAGE + q] = _stage_wake(q, oc, st)
+            # the stages that hold spikes; a stage's transfers never add spikes to another queue
+            visit = c[GL + G_QUEUED]
+            while visit:
+                q = _rank_queue(trailing_zeros(visit))
+                visit &= visit - 1
+                if _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
+                    again = True
+                c[WK + W_STAGE + q] = _stage_wake(q, c)
             if readout and rs[RS_END] > rs[RS_NEXT]:
-                _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk, sv)
+                _readout_send(t, params, fq, c, rs, stats, series)

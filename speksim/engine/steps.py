@@ -1,7 +1,8 @@
 """What each block of the chip does at an instant, for the fast engine's loop (`engine.loop`).
 
-The state of a run lives in arrays whose columns are named here (servers `sv`, FIFOs `fc`/`fq`,
-output queues `oc`/`oq`, output stages `st`, globals `g`, next instants `wk`); the functions
+The state of a run lives in arrays whose columns are named here (the control array `c`, which
+holds the servers, FIFO and queue control, stages, next instants and globals; FIFO rows `fq`,
+output queue rows `oq`); the functions
 move it on by one block at one instant (SPEC T1-T7, T11, F1-F6): a FIFO push or pop, a server
 starting or ending a job, an output stage sending a copy, the input link, the readout's sender,
 and the bookkeeping of when each block next has something to do. All are inlined into the loop
@@ -35,11 +36,12 @@ from .readout import RS_AVG, RS_BLOCKED, RS_CLASS, RS_END, RS_FREE, RS_NEXT, rea
 
 INF = np.int64(2**62)
 
-# wk[:]: the next instant of every server (by block id), then of every output stage (W_STAGE +
-# queue id), then the deferred job ends (W_DEFER + queue id, see _set_wake)
-W_STAGE = N_BLOCKS
-W_DEFER = N_BLOCKS + N_QUEUED
-N_WK = W_DEFER + N_QUEUED
+# The control state of a run is one flat int64 array `c` at constant offsets: a row of RW columns
+# per block (its server, FIFO control and depth, output queue control and depth, output stage),
+# then the next instants, the globals and the series' bins. The loop then holds one base pointer
+# for all of it, not a descriptor per array that the compiler keeps on the stack and reloads
+# (about a tenth of a replay). `FastEngine` sees its parts as the views sv, fc, oc, st (2-D, one
+# row per block), wk, g and bn, whose columns are the SV_, FC_, OC_, ST_, G_ constants.
 
 # server columns sv[block, :]
 (SV_BUSY, SV_START, SV_SHIFT, SV_NSPK, SV_K, SV_DUR, SV_ROOT, SV_BLOCKED, SV_STALLSINCE, SV_LEAKPEND,
@@ -53,25 +55,63 @@ OC_BASE, OC_HEAD, OC_CNT = range(3)
 OQ_F, OQ_X, OQ_Y, OQ_ROOT = range(4)
 # stage st[q, :]
 ST_FREE, ST_COPY, ST_BLOCKED = range(3)
-# globals g[:]
+
+# a block's row in c, c[block * RW + column]: the server's columns SV_ first, then the FIFO
+# control (F_ for FC_), the FIFO depth, the output queue control (O_ for OC_) and depth, and the
+# stage (T_ for ST_); RW, a power of two, makes a row's offset a shift
+F_BASE, F_HEAD, F_CNT, F_TLAST = (N_SV + i for i in range(4))
+F_DEPTH = F_TLAST + 1
+O_BASE, O_HEAD, O_CNT = (F_DEPTH + 1 + i for i in range(3))
+O_DEPTH = O_CNT + 1
+T_FREE, T_COPY, T_BLOCKED = (O_DEPTH + 1 + i for i in range(3))
+RW = 32
+
+# c[WK + :]: the next instant of every server (by block id), then of every output stage (W_STAGE +
+# queue id), then the deferred job ends (W_DEFER + queue id, see _set_wake)
+W_STAGE = N_BLOCKS
+W_DEFER = N_BLOCKS + N_QUEUED
+N_WK = W_DEFER + N_QUEUED
+WK = N_BLOCKS * RW
+
+# globals c[GL + :]
 # G_RESUME: _run stopped inside instant G_TNOW at the input link, which needs the next chunk
+# G_QUEUED: the queues that hold spikes (O_CNT > 0), one bit each in rank order (_rank_bit)
+# G_NWAKE: how many wakes _run takes the minimum of (servers and stages: N_WK - N_QUEUED), read
+# from the array as a bound the compiler cannot see, so that it vectorises the minimum rather
+# than unroll it into a chain of dependent steps
 (G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
- G_RESUME) = range(11)
-N_G = G_RESUME + 1
+ G_RESUME, G_QUEUED, G_NWAKE) = range(13)
+N_G = G_NWAKE + 1
+GL = WK + N_WK
+# c[BN + :]: the series' bin width, the current bin, the start of the current bin
+BN = GL + N_G
+N_CTL = BN + 3
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _spread(series, col, blk, t0, t1, bn, weight):
+def _rank_bit(q):
+    """The bit of queue q in a set of queues kept as an int64 whose bits, lowest first, follow the
+    rank order of T0: the DVS layer, then the cores by id. `_rank_queue` is its inverse."""
+    return np.int64(1) << (0 if q == DVS else q + 1)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _rank_queue(pos):
+    return DVS if pos == 0 else pos - 1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _spread(series, col, blk, t0, t1, bn, ob, weight):
     """Add weight * |[t0, t1) ∩ bin| to every bin the interval covers.
 
     bn = [bin width, current bin, start of the current bin]; t1 is never later than the current
     instant, so an interval that starts in the current bin needs no division."""
     if t1 <= t0 or weight == 0:
         return
-    if t0 >= bn[2]:
-        series[col, bn[1], blk] += (t1 - t0) * weight
+    if t0 >= bn[ob + 2]:
+        series[col, bn[ob + 1], blk] += (t1 - t0) * weight
         return
-    binw = bn[0]
+    binw = bn[ob]
     b0 = t0 // binw
     b1 = (t1 - 1) // binw
     if b0 == b1:
@@ -84,26 +124,26 @@ def _spread(series, col, blk, t0, t1, bn, weight):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _occupancy(fc, stats, series, blk, t, bn, delta):
+def _occupancy(c, stats, series, blk, t, delta):
     """FIFO occupancy of blk changes by delta at t: close the area integral up to t first."""
-    cnt = fc[blk, FC_CNT]
-    tl = fc[blk, FC_TLAST]
+    cnt = c[blk * RW + F_CNT]
+    tl = c[blk * RW + F_TLAST]
     if t > tl:
         stats[blk, S_FIFOAREA] += cnt * (t - tl)
-        _spread(series, R_FIFO, blk, tl, t, bn, cnt)
-        fc[blk, FC_TLAST] = t
+        _spread(series, R_FIFO, blk, tl, t, c, BN, cnt)
+        c[blk * RW + F_TLAST] = t
     cnt += delta
-    fc[blk, FC_CNT] = cnt
+    c[blk * RW + F_CNT] = cnt
     if cnt > stats[blk, S_FIFOMAX]:
         stats[blk, S_FIFOMAX] = cnt
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _fifo_push(fq, fc, depth, stats, series, blk, t, bn, layer, f, x, y, root, avail, wk, sv):
-    slot = fc[blk, FC_HEAD] + fc[blk, FC_CNT]
-    if slot >= depth[blk]:
-        slot -= depth[blk]
-    pos = fc[blk, FC_BASE] + slot
+def _fifo_push(fq, c, stats, series, blk, t, layer, f, x, y, root, avail):
+    slot = c[blk * RW + F_HEAD] + c[blk * RW + F_CNT]
+    if slot >= c[blk * RW + F_DEPTH]:
+        slot -= c[blk * RW + F_DEPTH]
+    pos = c[blk * RW + F_BASE] + slot
     fq[pos, FQ_LAYER] = layer
     fq[pos, FQ_F] = f
     fq[pos, FQ_X] = x
@@ -111,46 +151,46 @@ def _fifo_push(fq, fc, depth, stats, series, blk, t, bn, layer, f, x, y, root, a
     fq[pos, FQ_ROOT] = root
     fq[pos, FQ_AVAIL] = avail
     stats[blk, S_IN] += 1
-    _occupancy(fc, stats, series, blk, t, bn, 1)
+    _occupancy(c, stats, series, blk, t, 1)
     # an idle server's wake is INF while its FIFO is empty; a busy one looks at its FIFO itself
     # when its job ends, and an event behind the head waits for the head. A deferred job end
     # (see _set_wake) is settled here if it is past, or becomes due if it is still to come
-    if fc[blk, FC_CNT] == 1:
-        if not sv[blk, SV_BUSY]:
-            wk[blk] = avail
-        elif blk < N_QUEUED and wk[W_DEFER + blk] < INF:
-            end = wk[W_DEFER + blk]
-            wk[W_DEFER + blk] = INF
+    if c[blk * RW + F_CNT] == 1:
+        if not c[blk * RW + SV_BUSY]:
+            c[WK + blk] = avail
+        elif blk < N_QUEUED and c[WK + W_DEFER + blk] < INF:
+            end = c[WK + W_DEFER + blk]
+            c[WK + W_DEFER + blk] = INF
             if end <= t:
-                sv[blk, SV_BUSY] = 0
-                stats[blk, S_BUSY] += end - sv[blk, SV_START]
-                _spread(series, R_BUSY, blk, sv[blk, SV_START], end, bn, 1)
-                wk[blk] = avail
+                c[blk * RW + SV_BUSY] = 0
+                stats[blk, S_BUSY] += end - c[blk * RW + SV_START]
+                _spread(series, R_BUSY, blk, c[blk * RW + SV_START], end, c, BN, 1)
+                c[WK + blk] = avail
             else:
-                wk[blk] = end
+                c[WK + blk] = end
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _fifo_pop(fc, depth, stats, series, blk, t, bn):
+def _fifo_pop(c, stats, series, blk, t):
     """Free the head slot (T2); returns the row index of the event just taken."""
-    pos = fc[blk, FC_BASE] + fc[blk, FC_HEAD]
-    head = fc[blk, FC_HEAD] + 1
-    fc[blk, FC_HEAD] = 0 if head == depth[blk] else head
+    pos = c[blk * RW + F_BASE] + c[blk * RW + F_HEAD]
+    head = c[blk * RW + F_HEAD] + 1
+    c[blk * RW + F_HEAD] = 0 if head == c[blk * RW + F_DEPTH] else head
     stats[blk, S_SERVED] += 1
-    _occupancy(fc, stats, series, blk, t, bn, -1)
+    _occupancy(c, stats, series, blk, t, -1)
     return pos
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, sv,
-               spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn):
+def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
+               spk_o, spk_f, spk_x, spk_y, fired, stats, series):
     """An idle core or DVS layer q starts its next job at t, if it has one (T3, T5, T11)."""
     if q < N_CORES:
         r = core[q]
         base = r[C_SPKOFF]
         ev = r[C_EVNS]
-        if sv[q, SV_LEAKPEND]:
-            sv[q, SV_LEAKPEND] = 0
+        if c[q * RW + SV_LEAKPEND]:
+            c[q * RW + SV_LEAKPEND] = 0
             n, nspk = leak_job(state, r[C_NOFF], biases, r[C_BOFF], r[C_COUT], r[C_HOUT], r[C_WOUT],
                                r[C_THI], r[C_TLO], r[C_RTZ], params[P_WRAP], params[P_LEAK_FIRE],
                                spk_o[base:], spk_f[base:], spk_x[base:], spk_y[base:])
@@ -159,25 +199,25 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
             dur = ev + n * step
             root = -1
         else:
-            if fc[q, FC_CNT] == 0:
+            if c[q * RW + F_CNT] == 0:
                 return False
-            pos = fc[q, FC_BASE] + fc[q, FC_HEAD]
+            pos = c[q * RW + F_BASE] + c[q * RW + F_HEAD]
             if fq[pos, FQ_AVAIL] > t:
                 return False
-            _fifo_pop(fc, fifo_depth, stats, series, q, t, bn)
-            c, x, y, root = fq[pos, FQ_F], fq[pos, FQ_X], fq[pos, FQ_Y], fq[pos, FQ_ROOT]
+            _fifo_pop(c, stats, series, q, t)
+            feat, x, y, root = fq[pos, FQ_F], fq[pos, FQ_X], fq[pos, FQ_Y], fq[pos, FQ_ROOT]
             step = r[C_SYNNS]
-            if c >= r[C_CIN] or x >= r[C_WIN] or y >= r[C_HIN]:
+            if feat >= r[C_CIN] or x >= r[C_WIN] or y >= r[C_HIN]:
                 stats[q, S_OOR] += 1
-                series[R_DROPPED, bn[1], q] += 1
+                series[R_DROPPED, c[BN + 1], q] += 1
                 n, nspk = 0, 0
             else:
-                n, nspk = scatter_event(state, r[C_NOFF], weights, r[C_WOFF], c, x, y, r[C_COUT], r[C_HOUT],
+                n, nspk = scatter_event(state, r[C_NOFF], weights, r[C_WOFF], feat, x, y, r[C_COUT], r[C_HOUT],
                                         r[C_WOUT], r[C_K], r[C_SY], r[C_SX], r[C_PY], r[C_PX], r[C_THI],
                                         r[C_TLO], r[C_RTZ], params[P_WRAP], fired,
                                         spk_o[base:], spk_f[base:], spk_x[base:], spk_y[base:])
                 stats[q, S_SYNOPS] += n
-                series[R_SYNOPS, bn[1], q] += n
+                series[R_SYNOPS, c[BN + 1], q] += n
             dur = ev + n * step
         # F5.1 decimator, and spikes with no copy to make never enter the queue (T3)
         decn = r[C_DECN]
@@ -186,11 +226,11 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
         m = 0
         for i in range(nspk):
             if decn:
-                sv[q, SV_DECCNT] += 1
-                if sv[q, SV_DECCNT] < decn:
+                c[q * RW + SV_DECCNT] += 1
+                if c[q * RW + SV_DECCNT] < decn:
                     stats[q, S_DECIMATED] += 1
                     continue
-                sv[q, SV_DECCNT] = 0
+                c[q * RW + SV_DECCNT] = 0
             if ncopy == 0:
                 continue
             spk_o[base + m] = ev + (spk_o[base + i] + 1) * step
@@ -200,12 +240,12 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
             m += 1
         nspk = m
     else:
-        if fc[DVS, FC_CNT] == 0:
+        if c[DVS * RW + F_CNT] == 0:
             return False
-        pos = fc[DVS, FC_BASE] + fc[DVS, FC_HEAD]
+        pos = c[DVS * RW + F_BASE] + c[DVS * RW + F_HEAD]
         if fq[pos, FQ_AVAIL] > t:
             return False
-        _fifo_pop(fc, fifo_depth, stats, series, DVS, t, bn)
+        _fifo_pop(c, stats, series, DVS, t)
         root = fq[pos, FQ_ROOT]
         base = spk_o.shape[0] - 1  # the DVS layer's one-entry spike list is the buffers' last slot
         dur = dvs[D_EVNS]
@@ -222,120 +262,123 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, 
                 nspk = 1
         else:
             stats[DVS, S_DVSFILT] += 1
-            series[R_DROPPED, bn[1], DVS] += 1
-    sv[q, SV_BUSY] = 1
-    sv[q, SV_START] = t
-    sv[q, SV_SHIFT] = 0
-    sv[q, SV_NSPK] = nspk
-    sv[q, SV_K] = 0
-    sv[q, SV_DUR] = dur
-    sv[q, SV_ROOT] = root
-    sv[q, SV_BLOCKED] = 0
+            series[R_DROPPED, c[BN + 1], DVS] += 1
+    c[q * RW + SV_BUSY] = 1
+    c[q * RW + SV_START] = t
+    c[q * RW + SV_SHIFT] = 0
+    c[q * RW + SV_NSPK] = nspk
+    c[q * RW + SV_K] = 0
+    c[q * RW + SV_DUR] = dur
+    c[q * RW + SV_ROOT] = root
+    c[q * RW + SV_BLOCKED] = 0
     # keep the spike list's base in SV_L (cores: their slice of the shared buffers; DVS: slot 0)
-    sv[q, SV_L] = base
+    c[q * RW + SV_L] = base
     return True
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, oq, oc,
-                    out_depth, sv, spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn):
+def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, c, oq, spk_o, spk_f, spk_x, spk_y,
+                    fired, stats, series):
     """Server of a core or the DVS layer at t: spikes into the output queue (T3/T4), job end, next job."""
     changed = False
     while True:
-        if sv[q, SV_BUSY]:
-            k = sv[q, SV_K]
-            if k < sv[q, SV_NSPK]:
-                i = sv[q, SV_L] + k
-                if not sv[q, SV_BLOCKED] and sv[q, SV_START] + spk_o[i] + sv[q, SV_SHIFT] > t:
+        if c[q * RW + SV_BUSY]:
+            k = c[q * RW + SV_K]
+            if k < c[q * RW + SV_NSPK]:
+                i = c[q * RW + SV_L] + k
+                if not c[q * RW + SV_BLOCKED] and c[q * RW + SV_START] + spk_o[i] + c[q * RW + SV_SHIFT] > t:
                     return changed
-                if oc[q, OC_CNT] >= out_depth[q]:
-                    if not sv[q, SV_BLOCKED]:
-                        sv[q, SV_BLOCKED] = 1
-                        sv[q, SV_STALLSINCE] = t
+                if c[q * RW + O_CNT] >= c[q * RW + O_DEPTH]:
+                    if not c[q * RW + SV_BLOCKED]:
+                        c[q * RW + SV_BLOCKED] = 1
+                        c[q * RW + SV_STALLSINCE] = t
                     return changed
-                if sv[q, SV_BLOCKED]:
-                    since = sv[q, SV_STALLSINCE]
-                    sv[q, SV_SHIFT] += t - since
+                if c[q * RW + SV_BLOCKED]:
+                    since = c[q * RW + SV_STALLSINCE]
+                    c[q * RW + SV_SHIFT] += t - since
                     stats[q, S_STALL] += t - since
-                    _spread(series, R_STALL, q, since, t, bn, 1)
-                    sv[q, SV_BLOCKED] = 0
-                slot = oc[q, OC_HEAD] + oc[q, OC_CNT]
-                if slot >= out_depth[q]:
-                    slot -= out_depth[q]
-                pos = oc[q, OC_BASE] + slot
+                    _spread(series, R_STALL, q, since, t, c, BN, 1)
+                    c[q * RW + SV_BLOCKED] = 0
+                slot = c[q * RW + O_HEAD] + c[q * RW + O_CNT]
+                if slot >= c[q * RW + O_DEPTH]:
+                    slot -= c[q * RW + O_DEPTH]
+                pos = c[q * RW + O_BASE] + slot
                 oq[pos, OQ_F] = spk_f[i]
                 oq[pos, OQ_X] = spk_x[i]
                 oq[pos, OQ_Y] = spk_y[i]
-                oq[pos, OQ_ROOT] = sv[q, SV_ROOT]
-                oc[q, OC_CNT] += 1
-                if oc[q, OC_CNT] > stats[q, S_OUTMAX]:
-                    stats[q, S_OUTMAX] = oc[q, OC_CNT]
-                sv[q, SV_K] = k + 1
+                oq[pos, OQ_ROOT] = c[q * RW + SV_ROOT]
+                if c[q * RW + O_CNT] == 0:
+                    c[GL + G_QUEUED] |= _rank_bit(q)
+                c[q * RW + O_CNT] += 1
+                if c[q * RW + O_CNT] > stats[q, S_OUTMAX]:
+                    stats[q, S_OUTMAX] = c[q * RW + O_CNT]
+                c[q * RW + SV_K] = k + 1
                 changed = True
             else:
-                end = sv[q, SV_START] + sv[q, SV_DUR] + sv[q, SV_SHIFT]
+                end = c[q * RW + SV_START] + c[q * RW + SV_DUR] + c[q * RW + SV_SHIFT]
                 if end > t:
                     return changed
-                sv[q, SV_BUSY] = 0
-                stats[q, S_BUSY] += end - sv[q, SV_START]
-                _spread(series, R_BUSY, q, sv[q, SV_START], end, bn, 1)
+                c[q * RW + SV_BUSY] = 0
+                stats[q, S_BUSY] += end - c[q * RW + SV_START]
+                _spread(series, R_BUSY, q, c[q * RW + SV_START], end, c, BN, 1)
                 changed = True
         else:
-            if not _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, fc, fifo_depth, sv,
-                              spk_o, spk_f, spk_x, spk_y, fired, stats, series, bn):
+            if not _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
+                              spk_o, spk_f, spk_x, spk_y, fired, stats, series):
                 return changed
             changed = True
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _advance_plain(b, t, params, fq, fc, fifo_depth, sv, rs, stats, series, bn, out, g):
+def _advance_plain(b, t, params, fq, c, rs, stats, series, out):
     """Readout (T11) or host output (T7) at t: end of service, next service. The readout counts
     a spike for its class when it starts serving it (F7; functional work at service start)."""
     changed = False
     while True:
-        if sv[b, SV_BUSY]:
-            end = sv[b, SV_START] + sv[b, SV_DUR]
+        if c[b * RW + SV_BUSY]:
+            end = c[b * RW + SV_START] + c[b * RW + SV_DUR]
             if end > t:
                 return changed
-            sv[b, SV_BUSY] = 0
-            stats[b, S_BUSY] += end - sv[b, SV_START]
-            _spread(series, R_BUSY, b, sv[b, SV_START], end, bn, 1)
+            c[b * RW + SV_BUSY] = 0
+            stats[b, S_BUSY] += end - c[b * RW + SV_START]
+            _spread(series, R_BUSY, b, c[b * RW + SV_START], end, c, BN, 1)
             if b == HOST_OUT:
-                n = g[G_NOUT]
+                n = c[GL + G_NOUT]
                 out[n, 0] = end + params[P_HOST_OUT_LAT]
-                out[n, 1] = sv[b, SV_L]
-                out[n, 2] = sv[b, SV_F]
-                out[n, 3] = sv[b, SV_X]
-                out[n, 4] = sv[b, SV_Y]
-                out[n, 5] = sv[b, SV_ROOT]
-                g[G_NOUT] = n + 1
+                out[n, 1] = c[b * RW + SV_L]
+                out[n, 2] = c[b * RW + SV_F]
+                out[n, 3] = c[b * RW + SV_X]
+                out[n, 4] = c[b * RW + SV_Y]
+                out[n, 5] = c[b * RW + SV_ROOT]
+                c[GL + G_NOUT] = n + 1
             changed = True
-        if fc[b, FC_CNT] == 0:
+        if c[b * RW + F_CNT] == 0:
             return changed
-        pos = fc[b, FC_BASE] + fc[b, FC_HEAD]
+        pos = c[b * RW + F_BASE] + c[b * RW + F_HEAD]
         if fq[pos, FQ_AVAIL] > t:
             return changed
-        _fifo_pop(fc, fifo_depth, stats, series, b, t, bn)
-        sv[b, SV_BUSY] = 1
-        sv[b, SV_START] = t
-        sv[b, SV_DUR] = params[P_HOST_OUT_NS] if b == HOST_OUT else params[P_READOUT_NS]
-        sv[b, SV_L] = fq[pos, FQ_LAYER]
-        sv[b, SV_F] = fq[pos, FQ_F]
-        sv[b, SV_X] = fq[pos, FQ_X]
-        sv[b, SV_Y] = fq[pos, FQ_Y]
-        sv[b, SV_ROOT] = fq[pos, FQ_ROOT]
+        _fifo_pop(c, stats, series, b, t)
+        c[b * RW + SV_BUSY] = 1
+        c[b * RW + SV_START] = t
+        c[b * RW + SV_DUR] = params[P_HOST_OUT_NS] if b == HOST_OUT else params[P_READOUT_NS]
+        c[b * RW + SV_L] = fq[pos, FQ_LAYER]
+        c[b * RW + SV_F] = fq[pos, FQ_F]
+        c[b * RW + SV_X] = fq[pos, FQ_X]
+        c[b * RW + SV_Y] = fq[pos, FQ_Y]
+        c[b * RW + SV_ROOT] = fq[pos, FQ_ROOT]
         if b == READOUT:
-            cls = readout_class(params[P_RO_SEL], params[P_RO_ERRATA], sv[b, SV_F], sv[b, SV_X], sv[b, SV_Y])
+            cls = readout_class(params[P_RO_SEL], params[P_RO_ERRATA], c[b * RW + SV_F], c[b * RW + SV_X],
+                                c[b * RW + SV_Y])
             if cls < 0:
                 stats[b, S_OOR] += 1
-                series[R_DROPPED, bn[1], b] += 1
+                series[R_DROPPED, c[BN + 1], b] += 1
             else:
                 readout_count(rs, cls)
         changed = True
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, st, sv, stats, series, bn, wk):
+def _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
     """Output stage of core or DVS layer q at t: copies in F5 order, one at a time (T4, T0, T6).
 
     Returns True when it freed an output-queue slot that its stalled server waits for: the only
@@ -343,171 +386,173 @@ def _stage_send(q, t, core, dvs, copies, fq, fc, fifo_depth, oq, oc, out_depth, 
     unblocked = False
     route = dvs[D_ROUTENS] if q == DVS else core[q, C_ROUTENS]
     ncopy = dvs[D_NCOPY] if q == DVS else core[q, C_NCOPY]
-    while oc[q, OC_CNT] > 0 and st[q, ST_FREE] <= t:
-        ci = st[q, ST_COPY]
+    while c[q * RW + O_CNT] > 0 and c[q * RW + T_FREE] <= t:
+        ci = c[q * RW + T_COPY]
         tgt = copies[q, ci, K_TARGET]
-        if fc[tgt, FC_CNT] >= fifo_depth[tgt]:
+        if c[tgt * RW + F_CNT] >= c[tgt * RW + F_DEPTH]:
             if tgt < N_CORES and core[tgt, C_BAL]:
                 stats[tgt, S_CONGESTION] += 1
-                series[R_DROPPED, bn[1], tgt] += 1
+                series[R_DROPPED, c[BN + 1], tgt] += 1
             else:
-                st[q, ST_BLOCKED] = 1
+                c[q * RW + T_BLOCKED] = 1
                 return unblocked
         else:
-            pos = oc[q, OC_BASE] + oc[q, OC_HEAD]
+            pos = c[q * RW + O_BASE] + c[q * RW + O_HEAD]
             f, x, y = oq[pos, OQ_F], oq[pos, OQ_X], oq[pos, OQ_Y]
             if tgt != HOST_OUT:
                 pool = copies[q, ci, K_POOL]
                 f += copies[q, ci, K_SHIFT]
                 x //= pool
                 y //= pool
-            _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, copies[q, ci, K_LAYER], f, x, y,
-                       oq[pos, OQ_ROOT], t + route, wk, sv)
-            st[q, ST_FREE] = t + route
+            _fifo_push(fq, c, stats, series, tgt, t, copies[q, ci, K_LAYER], f, x, y,
+                       oq[pos, OQ_ROOT], t + route)
+            c[q * RW + T_FREE] = t + route
             stats[q, S_COPIES] += 1
-        st[q, ST_BLOCKED] = 0
+        c[q * RW + T_BLOCKED] = 0
         if ci + 1 == ncopy:
-            head = oc[q, OC_HEAD] + 1
-            oc[q, OC_HEAD] = 0 if head == out_depth[q] else head
-            oc[q, OC_CNT] -= 1
-            st[q, ST_COPY] = 0
-            if sv[q, SV_BLOCKED]:
+            head = c[q * RW + O_HEAD] + 1
+            c[q * RW + O_HEAD] = 0 if head == c[q * RW + O_DEPTH] else head
+            c[q * RW + O_CNT] -= 1
+            if c[q * RW + O_CNT] == 0:
+                c[GL + G_QUEUED] &= ~_rank_bit(q)
+            c[q * RW + T_COPY] = 0
+            if c[q * RW + SV_BLOCKED]:
                 unblocked = True
         else:
-            st[q, ST_COPY] = ci + 1
+            c[q * RW + T_COPY] = ci + 1
     return unblocked
 
 
 # not inlined: it runs at most twice a tick, and inlined into _run it slowed every instant by ~15 %
 @njit(cache=True, _nrt=False)
-def _readout_send(t, params, fq, fc, fifo_depth, rs, stats, series, bn, wk, sv):
+def _readout_send(t, params, fq, c, rs, stats, series):
     """The readout's tick events to the host output at t (T11, T0): one transfer at a time, each
     taking the sender and arriving `readout_event_ns` later; a full host-output FIFO holds it."""
     while rs[RS_END] > rs[RS_NEXT] and rs[RS_FREE] <= t:
-        if fc[HOST_OUT, FC_CNT] >= fifo_depth[HOST_OUT]:
+        if c[HOST_OUT * RW + F_CNT] >= c[HOST_OUT * RW + F_DEPTH]:
             rs[RS_BLOCKED] = 1
             return
         rs[RS_BLOCKED] = 0
         ns = params[P_READOUT_NS]
-        _fifo_push(fq, fc, fifo_depth, stats, series, HOST_OUT, t, bn, params[P_RO_LAYER], rs[RS_CLASS],
-                   rs[RS_NEXT], rs[RS_AVG], -1, t + ns, wk, sv)
+        _fifo_push(fq, c, stats, series, HOST_OUT, t, params[P_RO_LAYER], rs[RS_CLASS],
+                   rs[RS_NEXT], rs[RS_AVG], -1, t + ns)
         stats[READOUT, S_COPIES] += 1
         rs[RS_FREE] = t + ns
         rs[RS_NEXT] += 1
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _horizon(g, period):
+def _horizon(c, period):
     """Once the chunk is used up: the earliest instant at which an input of a later chunk could
     start (T1: it comes no earlier than the chunk's last input, nor than one link period after
     the last start)."""
-    h = g[G_TLASTIN]
-    if g[G_HASLAST] and g[G_LAST] + period > h:
-        h = g[G_LAST] + period
+    h = c[GL + G_TLASTIN]
+    if c[GL + G_HASLAST] and c[GL + G_LAST] + period > h:
+        h = c[GL + G_LAST] + period
     return h
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, fc, fifo_depth,
-               stats, series, bn, g, final, wk, sv):
+def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, c,
+               stats, series, final):
     """Input link at t (T1): events in recording order, one start per host_in_ns.
 
     Returns True, and sets G_RESUME, when the chunk is used up and the next chunk's first input
     could still start at t (the last one was dropped, T6, which does not count as a start)."""
     period = params[P_HOST_IN_NS]
     lat = params[P_HOST_IN_LAT]
-    while g[G_POS] < n_in:
-        p = g[G_POS]
+    while c[GL + G_POS] < n_in:
+        p = c[GL + G_POS]
         ready = in_t[p]
-        if g[G_HASLAST] and g[G_LAST] + period > ready:
-            ready = g[G_LAST] + period
+        if c[GL + G_HASLAST] and c[GL + G_LAST] + period > ready:
+            ready = c[GL + G_LAST] + period
         if ready > t:
             return False
         tgt = in_tgt[p]
-        if fc[tgt, FC_CNT] >= fifo_depth[tgt]:
+        if c[tgt * RW + F_CNT] >= c[tgt * RW + F_DEPTH]:
             if tgt < N_CORES and core[tgt, C_BAL]:
                 stats[tgt, S_CONGESTION] += 1
-                series[R_DROPPED, bn[1], tgt] += 1
+                series[R_DROPPED, c[BN + 1], tgt] += 1
                 lag[p] = -1
-                g[G_POS] = p + 1
-                g[G_LBLOCKED] = 0
+                c[GL + G_POS] = p + 1
+                c[GL + G_LBLOCKED] = 0
                 continue
-            g[G_LBLOCKED] = 1
+            c[GL + G_LBLOCKED] = 1
             return False
-        _fifo_push(fq, fc, fifo_depth, stats, series, tgt, t, bn, tgt, in_a[p], in_x[p], in_y[p],
-                   root_base + p, t + lat, wk, sv)
+        _fifo_push(fq, c, stats, series, tgt, t, tgt, in_a[p], in_x[p], in_y[p],
+                   root_base + p, t + lat)
         lag[p] = t + lat - in_t[p]
-        g[G_LAST] = t
-        g[G_HASLAST] = 1
-        g[G_LBLOCKED] = 0
-        g[G_POS] = p + 1
-    if not final and t >= _horizon(g, period):
-        g[G_RESUME] = 1
+        c[GL + G_LAST] = t
+        c[GL + G_HASLAST] = 1
+        c[GL + G_LBLOCKED] = 0
+        c[GL + G_POS] = p + 1
+    if not final and t >= _horizon(c, period):
+        c[GL + G_RESUME] = 1
         return True
     return False
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _set_wake(b, sv, fq, fc, spk_o, wk):
-    """Set wk[b], the next instant at which server b has something to do (INF: nothing until a
+def _set_wake(b, c, fq, spk_o):
+    """Set c[WK + b], the next instant at which server b has something to do (INF: nothing until a
     FIFO push, which sets it, or until its output queue frees a slot, which calls another round).
 
     The end of a core's or the DVS layer's job with nothing after it (FIFO empty, no leak job
     waiting) changes nothing another block can see at that instant, so it is deferred: kept in
-    wk[W_DEFER + b] and settled when something is pushed into the FIFO (at the later of the two
+    c[WK + W_DEFER + b] and settled when something is pushed into the FIFO (at the later of the two
     times, where the next job starts), or when nothing else is left to do or the run stops. The
     instants and their order stay those of the rules; only these job ends are settled late, and
     that saves an instant (about a fifth of them in a lightly loaded network)."""
     w = INF
     d = INF
-    if sv[b, SV_BUSY]:
-        if not sv[b, SV_BLOCKED]:
-            k = sv[b, SV_K]
-            if k < sv[b, SV_NSPK]:
-                w = sv[b, SV_START] + spk_o[sv[b, SV_L] + k] + sv[b, SV_SHIFT]
+    if c[b * RW + SV_BUSY]:
+        if not c[b * RW + SV_BLOCKED]:
+            k = c[b * RW + SV_K]
+            if k < c[b * RW + SV_NSPK]:
+                w = c[b * RW + SV_START] + spk_o[c[b * RW + SV_L] + k] + c[b * RW + SV_SHIFT]
             else:
-                end = sv[b, SV_START] + sv[b, SV_DUR] + sv[b, SV_SHIFT]
-                if b < N_QUEUED and fc[b, FC_CNT] == 0 and not sv[b, SV_LEAKPEND]:
+                end = c[b * RW + SV_START] + c[b * RW + SV_DUR] + c[b * RW + SV_SHIFT]
+                if b < N_QUEUED and c[b * RW + F_CNT] == 0 and not c[b * RW + SV_LEAKPEND]:
                     d = end
                 else:
                     w = end
-    elif fc[b, FC_CNT] > 0:
-        w = fq[fc[b, FC_BASE] + fc[b, FC_HEAD], FQ_AVAIL]
-    wk[b] = w
+    elif c[b * RW + F_CNT] > 0:
+        w = fq[c[b * RW + F_BASE] + c[b * RW + F_HEAD], FQ_AVAIL]
+    c[WK + b] = w
     if b < N_QUEUED:
-        wk[W_DEFER + b] = d
+        c[WK + W_DEFER + b] = d
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _undefer(wk, tnow):
+def _undefer(c, tnow):
     """Make every deferred job end due (see _set_wake); False if there was none. An end already
     past (instants after it came first) is settled at the current instant `tnow`: time never
     goes back, and its bookkeeping covers its own interval whenever it is done."""
     found = False
     for q in range(N_QUEUED):
-        if wk[W_DEFER + q] < INF:
-            wk[q] = max(wk[W_DEFER + q], tnow)
-            wk[W_DEFER + q] = INF
+        if c[WK + W_DEFER + q] < INF:
+            c[WK + q] = max(c[WK + W_DEFER + q], tnow)
+            c[WK + W_DEFER + q] = INF
             found = True
     return found
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _stage_wake(q, oc, st):
+def _stage_wake(q, c):
     """The next instant at which the output stage of q can send (INF: nothing queued, or held by
     a full FIFO, which it tries again every round)."""
-    if oc[q, OC_CNT] > 0 and not st[q, ST_BLOCKED]:
-        return st[q, ST_FREE]
+    if c[q * RW + O_CNT] > 0 and not c[q * RW + T_BLOCKED]:
+        return c[q * RW + T_FREE]
     return INF
 
 
 @njit(cache=True, _nrt=False)
-def _waiting(active_q, sv, oc, st, rs, g, readout):
+def _waiting(active_q, c, rs, readout):
     """Whether anything waits for a slot (T9): the link, a stalled server, a held output stage or
     the readout's sender. Asked only when nothing else can happen."""
-    if g[G_LBLOCKED]:
+    if c[GL + G_LBLOCKED]:
         return True
     for q in active_q:
-        if (sv[q, SV_BUSY] and sv[q, SV_BLOCKED]) or (oc[q, OC_CNT] > 0 and st[q, ST_BLOCKED]):
+        if (c[q * RW + SV_BUSY] and c[q * RW + SV_BLOCKED]) or (c[q * RW + O_CNT] > 0 and c[q * RW + T_BLOCKED]):
             return True
     return readout and rs[RS_END] > rs[RS_NEXT] and rs[RS_BLOCKED] != 0
