@@ -351,10 +351,10 @@ def calibrate(captures: Sequence, chip: Chip | str = "speck2f", *, parameters: O
     after = figures(ev, theta)
     per_capture = {c.name: figures(ev, theta, [j]) for j, c in enumerate(cases)}
     if after["n"] and after["within_us"] < POOR_FIT:
-        warnings.append(f"a poor fit: only {after['within_us']:.0%} of the simulated output times fall in their captured "
-                        f"µs (rms residual {after['rms_ns']:.0f} ns), so the values above are not to be trusted. Captures "
-                        "that monitor every core in use, and input with quiet stretches between its bursts, constrain "
-                        "the fit better")
+        warnings.append(f"a poor fit: only {after['within_us']:.0%} of the simulated output times fall in their "
+                        f"captured µs (rms residual {after['rms_ns']:.0f} ns), so the values above are not to be "
+                        "trusted. Captures that monitor every core in use, and input with quiet stretches between "
+                        "its bursts, constrain the fit better")
     if after["unmatched_capture"]:
         warnings.append(f"{after['unmatched_capture']} capture events have no twin in the simulation (and "
                         f"{after['unmatched_sim']} simulated events none in the captures): they were not fitted")
