@@ -91,13 +91,8 @@ N_CTL = BN + 3
 @njit(cache=True, inline="always", _nrt=False)
 def _rank_bit(q):
     """The bit of queue q in a set of queues kept as an int64 whose bits, lowest first, follow the
-    rank order of T0: the DVS layer, then the cores by id. `_rank_queue` is its inverse."""
+    rank order of T0: the DVS layer, then the cores by id. `loop.FIRST_QUEUE` gives a set's first queue."""
     return np.int64(1) << (0 if q == DVS else q + 1)
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _rank_queue(pos):
-    return DVS if pos == 0 else pos - 1
 
 
 @njit(cache=True, inline="always", _nrt=False)
