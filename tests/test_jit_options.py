@@ -85,4 +85,4 @@ def test_both_ways_to_the_first_queue_of_a_set_agree():
     for visit in range(1, 1 << 10):
         # the lowest rank bit set wins: the DVS layer (bit 0), then the cores by id
         first = min(range(10), key=lambda q: int(_rank_bit(q)) if int(_rank_bit(q)) & visit else 1 << 20)
-        assert loop.FIRST_QUEUE[visit] == first == loop._first_queue(visit)
+        assert loop.FIRST_QUEUE[visit] == first == loop._first_queue_table(visit) == loop._first_queue(visit)

@@ -13,6 +13,7 @@ with the next chunk. `speksim.engine.fast.FastEngine` owns the arrays and handle
 from __future__ import annotations
 
 import numpy as np
+from numba import config as numba_config
 from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
@@ -29,20 +30,30 @@ from .steps import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NO
 FIRST_QUEUE = np.array([0] + [DVS if (v & -v) == 1 else (v & -v).bit_length() - 2 for v in range(1, 1 << N_QUEUED)],
                        np.int8)
 
+
+@njit(cache=True, inline="always", _nrt=False)
+def _first_queue_table(visit):
+    return np.int64(FIRST_QUEUE[visit])
+
+
 try:
     # numba's own intrinsic for the lowest set bit (one instruction) is private: 3-6% faster on the
     # gesture replay than the table, which stands in if a numba release moves it (numba's version
-    # is capped in pyproject.toml, and tests/test_jit_options.py says when it moved)
+    # is capped in pyproject.toml, and tests/test_jit_options.py says when it moved), and when the
+    # code runs as plain Python (NUMBA_DISABLE_JIT=1), where an intrinsic cannot run
     from numba.cpython.unsafe.numbers import trailing_zeros
-
-    @njit(cache=True, inline="always", _nrt=False)
-    def _first_queue(visit):
-        pos = trailing_zeros(visit)
-        return DVS if pos == 0 else pos - 1
 except ImportError:
-    @njit(cache=True, inline="always", _nrt=False)
-    def _first_queue(visit):
-        return np.int64(FIRST_QUEUE[visit])
+    trailing_zeros = None
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _first_queue_intrinsic(visit):
+    pos = trailing_zeros(visit)
+    return DVS if pos == 0 else pos - 1
+
+
+_first_queue = (_first_queue_table if trailing_zeros is None or numba_config.DISABLE_JIT
+                else _first_queue_intrinsic)
 
 # _run and _resume release the GIL: other threads (reading the next chunk of a recording, other
 # replays) run meanwhile. Like the steps, they are compiled with _nrt=False (see engine.steps).
