@@ -31,11 +31,11 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from ..blocks import DVS, HOST_OUT, N_CORES, READOUT
-from ..chip import Chip, builtin_chips, close_names, load_chip
+from ..blocks import DVS, HOST_OUT, READOUT
+from ..chip import Chip, builtin_chips, load_chip
 from ..config import validate as validate_config
-from ..errors import ChipFileError, DeadlockError, EventError, RunFileError
-from .calibration import DEPTHS, SPECS, TIMES, Calibration, Param, apply_values, combination_text
+from ..errors import DeadlockError, EventError, RunFileError
+from .calibration import SPECS, Calibration, Param, apply_values, combination_text, default_params, parse_params
 
 #: A devkit timestamps outputs in whole µs, the floor of the true time: the middle of that µs is
 #: the best point estimate of the true time, so residuals are taken against t_capture + 500 ns.
@@ -111,50 +111,6 @@ def _cases(captures, inputs, names) -> tuple:
                            HALF_US_NS if meta.get("source") == "devkit" else 0))
         chips.append((meta.get("chip") or {}).get("name"))
     return cases, chips
-
-
-def _default_params(cases) -> list:
-    """Every timing parameter the captures can constrain, in declaration order."""
-    host = any(c.options.input_path == "host" for c in cases)
-    sensor = any(c.options.input_path == "sensor" for c in cases)
-    dvs = any(c.kind == "dvs" for c in cases)
-    readout = any(c.config.readout.enable for c in cases)
-    leak = any(c.options.slow_clock_hz > 0 and any(c.config.cnn_layers[k].leak_enable for k in c.config.used_cores())
-               for c in cases)
-    used = {"leak_ns": leak, "host_in_ns": host, "host_in_latency_ns": host, "sensor_ns": sensor,
-            "sensor_latency_ns": sensor, "dvs_event_ns": dvs, "dvs_route_ns": dvs, "dvs_fifo_depth": dvs,
-            "dvs_out_depth": dvs, "readout_event_ns": readout, "readout_fifo_depth": readout}
-    return [Param(n) for n in TIMES + DEPTHS if used.get(n, True)]
-
-
-def _parse_params(parameters) -> list:
-    """`[core.K.]NAME` texts as Params; ChipFileError (worded for `--param` on the command line)
-    for a name that is no timing parameter, a core that does not exist, or a parameter asked for
-    every core and for single cores."""
-    def bad(text, why):
-        raise ChipFileError(f"parameter {text!r}: {why}", cli=f"--param {text}: {why}")
-    out = []
-    for text in parameters:
-        core, name = None, str(text).strip()
-        parts = name.split(".")
-        if parts[0] == "core":
-            if len(parts) != 3 or not parts[1].isdigit():
-                bad(text, "write core.K.NAME with K a core number, e.g. core.3.synop_ns")
-            core, name = int(parts[1]), parts[2]
-        if name not in TIMES + DEPTHS:
-            near = close_names(name, TIMES + DEPTHS)
-            hint = f"did you mean {', '.join(near)}? " if near else ""
-            bad(text, f"{hint}calibrate fits the timing parameters {', '.join(TIMES + DEPTHS)}")
-        if core is not None and SPECS[name].kind != "percore":
-            bad(text, f"{name} is not a per-core parameter; give it as {name}")
-        if core is not None and not 0 <= core < N_CORES:
-            bad(text, f"core {core} does not exist (cores are 0..{N_CORES - 1})")
-        if any(p.name == name and (p.core is None) != (core is None) for p in out):
-            bad(text, f"{name} is asked for every core and for single cores; give one or the other")
-        out.append(Param(name, core))
-    return list(dict.fromkeys(out))
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,7 +245,7 @@ def calibrate(captures: Sequence, chip: Chip | str = "speck2f", *, parameters: O
     warnings = [f"{c.name} was recorded with chip {r!r}, not {base_chip.name!r}: its timing is fitted to "
                 f"{base_chip.name}'s model all the same" for c, r in zip(cases, recorded) if r and r != base_chip.name]
     warnings += [f"{c.name} has no output events: it constrains nothing" for c in cases if not len(c.outputs)]
-    params = _parse_params(parameters) if parameters else _default_params(cases)
+    params = parse_params(parameters) if parameters else default_params(cases)
     cores = sorted({k for c in cases for k in c.config.used_cores()})
     base = [p.value(base_chip, cores) for p in params]
     for c in cases:     # what the base chip refuses, refused once, in the check's words

@@ -1,5 +1,6 @@
-"""What a timing calibration found (`Calibration`): the table a user reads and the chip file it
-writes. `speksim.analysis.calibrate` does the fitting.
+"""What a timing calibration fits (`Param`, `default_params`, `parse_params`) and what it found
+(`Calibration`: the table a user reads and the chip file it writes).
+`speksim.analysis.calibrate` does the fitting.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .._files import atomic_path
-from ..chip import PARAMETERS, Chip, builtin_chips
+from ..blocks import N_CORES
+from ..chip import PARAMETERS, Chip, builtin_chips, close_names
 from ..errors import ChipFileError
 
 #: The parameters calibration fits: times (ns) and FIFO depths (slots).
@@ -225,4 +227,49 @@ def apply_values(chip: Chip, values: dict, reason: str = "calibration candidate"
     return chip.replace(reason=reason, **kw) if kw else chip
 
 
-__all__ = ["Calibration", "Param", "TIMES", "DEPTHS", "SPECS", "apply_values", "split_key", "combination_text"]
+
+# ----- which parameters ---------------------------------------------------------------------
+def default_params(cases) -> list:
+    """Every timing parameter the captures can constrain, in declaration order."""
+    host = any(c.options.input_path == "host" for c in cases)
+    sensor = any(c.options.input_path == "sensor" for c in cases)
+    dvs = any(c.kind == "dvs" for c in cases)
+    readout = any(c.config.readout.enable for c in cases)
+    leak = any(c.options.slow_clock_hz > 0 and any(c.config.cnn_layers[k].leak_enable for k in c.config.used_cores())
+               for c in cases)
+    used = {"leak_ns": leak, "host_in_ns": host, "host_in_latency_ns": host, "sensor_ns": sensor,
+            "sensor_latency_ns": sensor, "dvs_event_ns": dvs, "dvs_route_ns": dvs, "dvs_fifo_depth": dvs,
+            "dvs_out_depth": dvs, "readout_event_ns": readout, "readout_fifo_depth": readout}
+    return [Param(n) for n in TIMES + DEPTHS if used.get(n, True)]
+
+
+def parse_params(parameters) -> list:
+    """`[core.K.]NAME` texts as Params; ChipFileError (worded for `--param` on the command line)
+    for a name that is no timing parameter, a core that does not exist, or a parameter asked for
+    every core and for single cores."""
+    def bad(text, why):
+        raise ChipFileError(f"parameter {text!r}: {why}", cli=f"--param {text}: {why}")
+    out = []
+    for text in parameters:
+        core, name = None, str(text).strip()
+        parts = name.split(".")
+        if parts[0] == "core":
+            if len(parts) != 3 or not parts[1].isdigit():
+                bad(text, "write core.K.NAME with K a core number, e.g. core.3.synop_ns")
+            core, name = int(parts[1]), parts[2]
+        if name not in TIMES + DEPTHS:
+            near = close_names(name, TIMES + DEPTHS)
+            hint = f"did you mean {', '.join(near)}? " if near else ""
+            bad(text, f"{hint}calibrate fits the timing parameters {', '.join(TIMES + DEPTHS)}")
+        if core is not None and SPECS[name].kind != "percore":
+            bad(text, f"{name} is not a per-core parameter; give it as {name}")
+        if core is not None and not 0 <= core < N_CORES:
+            bad(text, f"core {core} does not exist (cores are 0..{N_CORES - 1})")
+        if any(p.name == name and (p.core is None) != (core is None) for p in out):
+            bad(text, f"{name} is asked for every core and for single cores; give one or the other")
+        out.append(Param(name, core))
+    return list(dict.fromkeys(out))
+
+
+__all__ = ["Calibration", "Param", "default_params", "parse_params", "TIMES", "DEPTHS", "SPECS", "apply_values",
+           "split_key", "combination_text"]
