@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._text import duration_text
 from ..result import Result
 from ._base import _empty, _figure, _finish, _time_unit
 from .latency import _log_bins_ns, _log_counts, _log_hist, _log_x
@@ -78,7 +79,7 @@ def _latency_panel(ax, cmp, la, lb):
     f = cmp.figures
     lat_a, lat_b = cmp.latencies
     d = f["latency_distance_ns"]
-    ax.set_title("Output latency" + (f" (distance {d / 1e3:.3g} µs)" if d is not None else ""))
+    ax.set_title("Output latency" + (f" (Wasserstein distance {duration_text(d / 1e3)})" if d is not None else ""))
     both = np.concatenate([lat_a, lat_b]) if len(lat_a) or len(lat_b) else np.zeros(0, np.int64)
     if not len(both):
         _empty(ax, "no output latency is known (no roots on either side)")
@@ -119,6 +120,8 @@ def _class_panel(ax, cmp, la, lb):
         has = cls >= 0
         ax.plot(t[has], cls[has], marker, color=color, ms=5, mfc="none" if marker == "o" else color,
                 ls="none", label=label)
+    # the time axis spans whole windows from 0, so a single window is drawn as one, not as a point
+    ax.set_xlim(0, (windows[-1] + 1) * w / div)
     ax.set_ylim(-0.5, top + 0.5)
     if top < 20:
         ax.set_yticks(range(top + 1))
