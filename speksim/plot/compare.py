@@ -79,7 +79,11 @@ def _latency_panel(ax, cmp, la, lb):
     f = cmp.figures
     lat_a, lat_b = cmp.latencies
     d = f["latency_distance_ns"]
-    ax.set_title("Output latency" + (f" (Wasserstein distance {duration_text(d / 1e3)})" if d is not None else ""))
+    if d is not None:
+        text = f"{d:.0f} ns" if d < 1000 else duration_text(d / 1e3)
+        ax.set_title(f"Output latency (Wasserstein distance {text})")
+    else:
+        ax.set_title("Output latency")
     both = np.concatenate([lat_a, lat_b]) if len(lat_a) or len(lat_b) else np.zeros(0, np.int64)
     if not len(both):
         _empty(ax, "no output latency is known (no roots on either side)")
