@@ -4,11 +4,9 @@ model imported on the way (`--model`): a NIR file, a whole PyTorch module saved 
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from pathlib import Path
 
-from ..errors import ModelError
 from ._common import UsageError, warn
 
 MODEL_HELP = ("trained model: a NIR file (.nir), a whole PyTorch module saved with torch.save(model, path) "
@@ -56,23 +54,16 @@ def config_from_source(source: str, args, chip):
 
 
 def _config_from_source(source: str, args, chip):
-    path = Path(source.split(":", 1)[0] if ".py:" in source else source)
+    from ..importers.source import config_from_source as from_source
+    from ..importers.source import source_path
+    path = source_path(source)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     if is_config_file(path):
-        from ..config import load_config
-        return load_config(path)
-    from ..importers.build import from_nir, from_torch
-    common = dict(dvs_input=False if args.host_input else None, discretize=args.discretize,
-                  placement=_placement(args.placement), readout=args.readout)
-    shape = _shape(args.input_shape)
-    if path.suffix.lower() == ".nir":
-        return from_nir(path, chip, reset=args.reset, min_v_mem=args.min_v_mem, input_shape=shape, **common)
-    model = _torch_model(source, path)
-    if shape is None:
-        raise UsageError(f"{source}: a PyTorch model does not record its input size; give --input-shape C,H,W "
-                         "(e.g. --input-shape 2,128,128 for the full DVS sensor)")
-    return from_torch(model, shape, chip, **common)
+        return from_source(source, chip)
+    return from_source(source, chip, input_shape=_shape(args.input_shape), reset=args.reset, min_v_mem=args.min_v_mem,
+                       dvs_input=False if args.host_input else None, discretize=args.discretize,
+                       placement=_placement(args.placement), readout=args.readout)
 
 
 def _shape(text):
@@ -98,28 +89,3 @@ def _placement(text):
         except ValueError:
             raise UsageError(f"--placement: {item!r} is not LAYER:CORE (e.g. 0:2 or conv1:5)") from None
     return out
-
-
-def _torch_model(source: str, path: Path):
-    if path.suffix == ".py":
-        func = source.split(":", 1)[1] if ":" in source else None
-        if not func:
-            raise UsageError(f"{source}: name the function that builds the model: {path}:make_model")
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        if not callable(getattr(module, func, None)):
-            raise UsageError(f"{path} has no function {func!r}")
-        return getattr(module, func)()
-    if path.suffix.lower() not in (".pt", ".pth"):
-        raise UsageError(f"{path}: not a model speksim reads ({MODEL_HELP}), nor a configuration (.json)")
-    from ..importers.fromtorch import _torch
-    torch = _torch()
-    # a whole module is a pickle: loading it runs code from the file, as torch.load always does
-    # for modules; only load files you trust
-    obj = torch.load(path, map_location="cpu", weights_only=False)
-    if isinstance(obj, dict):
-        raise ModelError(f"{path} holds a state dict (weights without the network that uses them); save the whole "
-                         "model with torch.save(model, path), or give a Python file: --model net.py:make_model")
-    return obj
-
