@@ -45,7 +45,9 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, SpeksimError
+from .importers.source import source_path
+from .runfile import load_run
 
 try:
     import tomllib
@@ -104,7 +106,7 @@ class Scenario:
         if self.config and self.config != "demo":
             files.append(Path(self.config))
         if self.model:
-            files.append(Path(self.model.split(":", 1)[0] if ".py:" in self.model else self.model))
+            files.append(source_path(self.model))
         for path in files:
             if not path.exists():
                 return f"{path.name} is not there ({path})"
@@ -175,11 +177,16 @@ def _scenario(t: dict, base: Path, where: str) -> Scenario:
 
     model = t.get("model")
     if model is not None:
-        file, _, fn = str(model).partition(":") if ".py:" in str(model) else (str(model), "", "")
-        model = rel(file) + (f":{fn}" if fn else "")
+        fn = str(model).split(":", 1)[1] if ".py:" in str(model) else ""
+        model = rel(source_path(str(model))) + (f":{fn}" if fn else "")
     shape = t.get("input_shape")
     if shape is not None and (not isinstance(shape, list) or len(shape) != 3):
         raise ConfigError(f"{where}: input_shape must be [channels, height, width], got {shape!r}")
+    from .config import OPTIONS
+    options = t.get("options", {})
+    known = [o.name for o in OPTIONS]
+    if not isinstance(options, dict) or set(options) - set(known):
+        raise ConfigError(f"{where}: options must be a table of run options ({', '.join(known)}), got {options!r}")
     thresholds = t.get("thresholds")
     if thresholds is not None and not isinstance(thresholds, dict):
         raise ConfigError(f"{where}: thresholds must be a table, e.g. {{ max_count_error = 0.05 }}")
@@ -188,7 +195,7 @@ def _scenario(t: dict, base: Path, where: str) -> Scenario:
                     description=str(t.get("description", "")),
                     chip=rel(t["chip"]) if str(t.get("chip", "")).endswith(".toml") else str(t.get("chip", "speck2f")),
                     set=tuple(str(s) for s in t.get("set", ())),
-                    reading={k: t[k] for k in _READING if k in t}, options=dict(t.get("options", {})),
+                    reading={k: t[k] for k in _READING if k in t}, options=dict(options),
                     engine=str(t.get("engine", "fast")), needs=tuple(str(s) for s in t.get("needs", ())),
                     needs_files=tuple(Path(rel(p)) for p in t.get("needs_files", ())),
                     tolerance_ns=None if "tolerance_us" not in t else int(round(float(t["tolerance_us"]) * 1000)),
@@ -196,31 +203,13 @@ def _scenario(t: dict, base: Path, where: str) -> Scenario:
 
 
 def build_config(s: Scenario, chip):
-    """The scenario's ChipConfig: its configuration file, the bundled example, or its model imported."""
-    from .config import demo_config, load_config
+    """The scenario's ChipConfig: the bundled example, its configuration file, or its model imported
+    (as `--config`/`--model` take them)."""
+    from .config import demo_config
+    from .importers.source import config_from_source
     if s.config == "demo":
         return demo_config()
-    if s.config:
-        return load_config(s.config)
-    from .importers.build import from_nir, from_torch
-    path = Path(s.model.split(":", 1)[0] if ".py:" in s.model else s.model)
-    if path.suffix.lower() == ".nir":
-        return from_nir(path, chip, input_shape=s.input_shape)
-    if s.input_shape is None:
-        raise ConfigError(f"scenario {s.name}: a PyTorch model does not record its input size; give "
-                          "input_shape = [channels, height, width]")
-    return from_torch(_torch_model(s.model, path), s.input_shape, chip)
-
-
-def _torch_model(source: str, path: Path):
-    if ".py:" in source:
-        fn = source.split(":", 1)[1]
-        spec = importlib.util.spec_from_file_location(f"_scenario_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return getattr(module, fn)()
-    import torch
-    return torch.load(path, weights_only=False)
+    return config_from_source(s.config or s.model, chip, input_shape=s.input_shape)
 
 
 def run_scenario(s: Scenario, out_dir) -> tuple[Path, float]:
@@ -231,7 +220,6 @@ def run_scenario(s: Scenario, out_dir) -> tuple[Path, float]:
     from .batch import batch
     from .chip import load_chip
     from .config import RunOptions
-    from .errors import SpeksimError
     from .io.fitplan import FitPlan
     chip = load_chip(s.chip)
     if s.set:
@@ -301,21 +289,19 @@ def regress(scenarios: Sequence[Scenario], baseline_dir, out_dir, *, update: boo
     progress(outcome, done, total) is called as each scenario ends. A scenario's own failure (its
     model does not import, its recording does not read) is its outcome ("error"), not an exception.
     """
-    from .errors import SpeksimError
-    from .runfile import load_run
     base_dir, out = Path(os.fspath(baseline_dir)), Path(os.fspath(out_dir))
     out.mkdir(parents=True, exist_ok=True)
     if update:
         base_dir.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for i, s in enumerate(scenarios):
-        outcomes.append(_one(s, base_dir, out, update, load_run, SpeksimError))
+        outcomes.append(_one(s, base_dir, out, update))
         if progress is not None:
             progress(outcomes[-1], i + 1, len(scenarios))
     return outcomes
 
 
-def _one(s, base_dir, out, update, load_run, SpeksimError) -> Outcome:
+def _one(s: Scenario, base_dir: Path, out: Path, update: bool) -> Outcome:
     why = s.missing()
     if why:
         return Outcome(s.name, "skipped", detail=why)

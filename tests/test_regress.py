@@ -106,6 +106,7 @@ def test_against_a_devkit_capture_the_figures_are_statistical(tmp_path):
     ('[[scenario]]\nname = "a"\nconfig = "demo"\nmodel = "m.nir"\nrecording = "r.npz"\n', "either config"),
     ('[[scenario]]\nname = "a"\nconfig = "demo"\nrecording = "r.npz"\nspeed = 3\n', "unknown key"),
     ('[[scenario]]\nname = "a/b"\nconfig = "demo"\nrecording = "r.npz"\n', "needs a name"),
+    ('[[scenario]]\nname = "a"\nconfig = "demo"\nrecording = "r.npz"\noptions = { bin = 3 }\n', "table of run options"),
     ('[[scenario]]\nname = "a"\nconfig = "demo"\nrecording = "r.npz"\n' * 2, "two scenarios are named"),
     ('name = "a"\n', "no [[scenario]]"),
     ('[[scenario]\n', "not valid TOML"),
