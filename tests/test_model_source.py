@@ -30,7 +30,8 @@ def test_a_python_file_must_name_an_existing_function(tmp_path):
 
 def test_a_pytorch_model_needs_its_input_shape_and_a_state_dict_is_not_a_model(tmp_path):
     torch = pytest.importorskip("torch", reason="torch is not installed (pip install 'speksim[torch]')")
-    (tmp_path / "net.py").write_text("import torch\ndef make():\n    return torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3))\n")
+    (tmp_path / "net.py").write_text("import torch\n\n\ndef make():\n"
+                                     "    return torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3))\n")
     with pytest.raises(ModelError, match="does not record its input size") as e:
         config_from_source(f"{tmp_path / 'net.py'}:make", "speck2f")
     assert "--input-shape" in e.value.cli and "--input-shape" not in str(e.value)
