@@ -28,6 +28,7 @@ batch: its row has status `failed` and the error in `detail`.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 import time
@@ -41,6 +42,7 @@ from .chip import Chip, load_chip
 from .config.model import ChipConfig
 from .config.options import RunOptions
 from .errors import ConfigError, MissingExtraError, ReaderError, SpeksimError
+from .result import CAPTURE_SOURCE
 
 #: The columns of a row. `events`: input events simulated (after fitting); `realtime_factor`: the
 #: recording's span (first to last input event) over the wall time of its simulation, empty for a
@@ -329,7 +331,7 @@ def _figures(path: Path, block: int = 1 << 20) -> dict:
                "dropped": int(sum(stats[c].sum() for c in ("congestion_dropped", "decimated",
                                                             "dropped_out_of_range"))),
                "_span_ns": int(t[-1] - t[0]) if len(t) else 0}
-        if "source" in f["metadata"] and b"devkit" in bytes(f["metadata/source"][()]):
+        if "source" in f["metadata"] and json.loads(f["metadata/source"][()]) == CAPTURE_SOURCE:
             row.update(stall_ns=None, dropped=None)      # a devkit capture: not measured, not zero
         return row
 

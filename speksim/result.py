@@ -17,6 +17,9 @@ STATS_DTYPE = np.dtype([("block", "U8")] + [(n, "<i8") for n in STAT_NAMES] + [(
 #: What the readout reported at a slow-clock tick (SPEC F7), as `Result.readout()` gives it.
 READOUT_DTYPE = np.dtype([("t_ns", "<i8"), ("class", "u1"), ("average", "<u2"), ("pin", "?")])
 
+#: The metadata `source` of a devkit capture (a simulation's metadata has no `source`).
+CAPTURE_SOURCE = "devkit"
+
 #: The readout's output events (layer 12) carry the class as their feature, the kind as x (a
 #: ReadoutValue, a pin event) and the class's moving average as y.
 READOUT_VALUE, READOUT_PIN = 0, 1
@@ -75,8 +78,7 @@ class Result:
         is 0; average: that class's average, in spikes per tick; pin: whether a pin event was
         sent (the average was above `threshold`). Built from the output events (layer 12), so
         empty when they were not kept (`Simulation(keep_outputs=False)`)."""
-        layer = self.chip_parameter("readout_layer")
-        ev = self.outputs[self.outputs["layer"] == (12 if layer is None else int(layer))]
+        ev = self.outputs[self.outputs["layer"] == self.readout_layer()]
         kind = ev["x"]
         # a tick's pin event follows its ReadoutValue in the readout's own order (they are sent,
         # or lost, together), whatever other outputs come between them
@@ -120,7 +122,7 @@ class Result:
     def is_capture(self) -> bool:
         """True when this is a devkit capture (metadata source "devkit"), not a simulation: its
         statistics, series, lags, states and roots were not measured (metadata `not_measured`)."""
-        return (self.metadata or {}).get("source") == "devkit"
+        return (self.metadata or {}).get("source") == CAPTURE_SOURCE
 
     def require_simulation(self, what: str) -> None:
         """Raise `RunFileError` when this is a devkit capture, which lacks what `what` needs."""
@@ -131,6 +133,11 @@ class Result:
                 "needs. Simulate the same configuration and input ('speksim calibrate' fits the chip's timing to the "
                 "capture first, if you like), then look at that run, or set the two side by side with "
                 "'speksim compare CAPTURE.h5 RUN.h5'")
+
+    def readout_layer(self) -> int:
+        """The layer id the readout's output events carry on this run's chip (12 when not recorded)."""
+        layer = self.chip_parameter("readout_layer")
+        return 12 if layer is None else int(layer)
 
     def chip_parameter(self, name: str):
         """A parameter of the chip this run used (from the metadata), or None if not recorded."""

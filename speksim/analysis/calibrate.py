@@ -108,7 +108,7 @@ def _cases(captures, inputs, names) -> tuple:
             raise RunFileError(f"{name} records no configuration: it is not a speksim run file or capture")
         cases.append(_Case(name, run_config(result), run_options(result), events, np.asarray(result.outputs),
                            "spike" if "layer" in (events.dtype.names or ()) else "dvs",
-                           HALF_US_NS if meta.get("source") == "devkit" else 0))
+                           HALF_US_NS if result.is_capture() else 0))
         chips.append((meta.get("chip") or {}).get("name"))
     return cases, chips
 

@@ -8,7 +8,7 @@ The figures (`Comparison.figures`, documented with their units in docs/compare.m
 spike counts per layer and per (layer, feature); output events matched one-to-one within a time
 tolerance (precision, recall, F1); first-spike time error per address; the distance between the
 two output-latency distributions; the class each side gives per time window. Either side may be a
-devkit capture (`speksim.devkit.is_capture`): a capture's outputs have no root, so its latencies
+devkit capture (`Result.is_capture`): a capture's outputs have no root, so its latencies
 are taken from the simulated events they match (see `compare_runs`).
 
 The chip's input-facing cores are stochastic on the hardware, so a capture is not expected to
@@ -221,14 +221,9 @@ def _class_agreement(ca, cb) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return windows, out[0], out[1]
 
 
-def _readout_layer(result: Result) -> int:
-    v = result.chip_parameter("readout_layer")
-    return 12 if v is None else int(v)
-
-
 def _class_layer(a: Result, b: Result, layer: Optional[int], oa, ob) -> tuple[Optional[int], bool, str]:
     """(layer, whether its classes come from the readout's reports, how it was chosen)."""
-    ro = _readout_layer(a)
+    ro = a.readout_layer()
     if layer is not None:
         return int(layer), int(layer) == ro, f"layer {layer}, as asked"
     try:
@@ -387,13 +382,12 @@ def compare_runs(a: Result, b: Result, *, tolerance_ns: int = 2_000, window_ns: 
     neither side has roots, the latency figures are None. Differences of configuration or input
     are noted, not refused. Raises ConfigError for a negative tolerance or a window <= 0.
     """
-    from ..devkit.capture import is_capture
     tolerance_ns, window_ns = int(tolerance_ns), int(window_ns)
     if tolerance_ns < 0:
         raise ConfigError(f"the time tolerance must be >= 0 ns, got {tolerance_ns}")
     if window_ns <= 0:
         raise ConfigError(f"the class window must be > 0 ns, got {window_ns}")
-    capture = (is_capture(a), is_capture(b))
+    capture = (a.is_capture(), b.is_capture())
     notes = []
     same = _same(a, b)
     for what, words in (("config", "configurations"), ("input", "inputs")):
@@ -401,7 +395,7 @@ def compare_runs(a: Result, b: Result, *, tolerance_ns: int = 2_000, window_ns: 
             notes.append(f"warning: the two runs had different {words}: differences may be the "
                          f"{'configuration' if what == 'config' else 'input'}'s, not the chip model's")
     oa, ob = np.asarray(a.outputs), np.asarray(b.outputs)
-    ro = _readout_layer(a)
+    ro = a.readout_layer()
     has_ro = ((oa["layer"] == ro).any(), (ob["layer"] == ro).any())
     if any(capture) and has_ro[0] != has_ro[1] and capture[has_ro.index(False)]:
         # a capture made from samna's Spike events alone has no readout event: comparing the
@@ -478,7 +472,7 @@ def compare_runs(a: Result, b: Result, *, tolerance_ns: int = 2_000, window_ns: 
 def _layer_name(result: Result, layer: int) -> str:
     if layer == result.chip_parameter("dvs_layer_id"):
         return f"DVS layer ({layer})"
-    if layer == _readout_layer(result):
+    if layer == result.readout_layer():
         return f"readout ({layer})"
     return f"core {layer}"
 

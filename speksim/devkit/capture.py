@@ -27,7 +27,7 @@ from ..chip import Chip, load_chip
 from ..config import ChipConfig, RunOptions, check_spike_events, config_to_dict
 from ..errors import EventError
 from ..events import DVS_EVENT, SPIKE_EVENT, validate_events
-from ..result import STATS_DTYPE, Result
+from ..result import CAPTURE_SOURCE, STATS_DTYPE, Result
 from .samna_events import events_from_samna
 
 #: What a devkit does not report; a capture holds zeros (lags: -1; states: none) in their place.
@@ -83,7 +83,7 @@ def capture_result(config: ChipConfig, chip: Chip | str, inputs, outputs: np.nda
     # `extra` cannot replace what makes this a capture (source, config, input, ...)
     meta = dict(extra or {})
     meta.update({
-        "source": "devkit",
+        "source": CAPTURE_SOURCE,
         "device": device,
         "engine": f"devkit:{device}",
         "chip": chip.to_dict(),

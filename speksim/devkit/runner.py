@@ -23,7 +23,7 @@ from ..blocks import DVS, N_BLOCKS
 from ..engine.compiled import N_SERIES, N_STATS, RawResult
 from ..errors import ConfigError, EventError, SpeksimError
 from ..events import DVS_EVENT, SPIKE_EVENT
-from ..result import Result
+from ..result import CAPTURE_SOURCE, Result
 from .capture import NOT_MEASURED, capture_result, input_events
 from .samna_config import DEVICES, samna_module, to_samna
 from .samna_events import events_from_samna
@@ -218,7 +218,8 @@ class DevkitBackend(HoldsInput):
                          lag_ns=np.full(inp.t_ns.size, -1, np.int64),
                          series=np.zeros((N_SERIES, n_bins, N_BLOCKS), np.int64),
                          state=None, t_end_ns=t_end, bin_ns=bin_ns,
-                         metadata={"source": "devkit", "device": self.runner.device, "not_measured": NOT_MEASURED},
+                         metadata={"source": CAPTURE_SOURCE, "device": self.runner.device,
+                                   "not_measured": NOT_MEASURED},
                          input_events=ev)
 
 
