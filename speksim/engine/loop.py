@@ -17,18 +17,19 @@ from numba import config as numba_config
 from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from .compiled import (C_LEAK, DVS, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_PIN, P_RO_THRESH, P_RO_TICK,
+from .compiled import (C_LEAK, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_PIN, P_RO_THRESH, P_RO_TICK,
                        P_RO_WINDOW, P_TICK_NS, R_DROPPED, READOUT, S_CONGESTION, S_LEAKMERGED)
 from .readout import RS_BLOCKED, RS_END, RS_FREE, RS_NEXT, readout_tick
 from .steps import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_NWAKE, G_POS, G_QUEUED,
                     G_RESUME, G_TEND, G_TNOW, GL, INF, O_CNT, RW, SV_BLOCKED, SV_LEAKPEND, W_STAGE, WK,
-                    _advance_plain, _advance_queued, _horizon, _link_send, _rank_bit, _readout_send,
-                    _set_wake, _stage_send, _stage_wake, _undefer, _waiting)
+                    _advance_plain, _advance_queued, _horizon, _link_send, _rank_bit, _rank_pos, _rank_queue,
+                    _readout_send, _set_wake, _stage_send, _stage_wake, _undefer, _waiting)
 
 #: The queue of the lowest set bit of a set of queues kept as rank bits (see steps._rank_bit):
 #: FIRST_QUEUE[visit] for 0 < visit < 2**N_QUEUED, a table of 1 KiB.
-FIRST_QUEUE = np.array([0] + [DVS if (v & -v) == 1 else (v & -v).bit_length() - 2 for v in range(1, 1 << N_QUEUED)],
-                       np.int8)
+# (built at import by _rank_queue's Python code, which is the function itself when the JIT is off)
+_queue_at = getattr(_rank_queue, "py_func", _rank_queue)
+FIRST_QUEUE = np.array([0] + [_queue_at((v & -v).bit_length() - 1) for v in range(1, 1 << N_QUEUED)], np.int8)
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -48,8 +49,7 @@ except ImportError:
 
 @njit(cache=True, inline="always", _nrt=False)
 def _first_queue_intrinsic(visit):
-    pos = trailing_zeros(visit)
-    return DVS if pos == 0 else pos - 1
+    return _rank_queue(trailing_zeros(visit))
 
 
 _first_queue = (_first_queue_table if trailing_zeros is None or numba_config.DISABLE_JIT
@@ -188,7 +188,7 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
             if first:
                 visit = 0
                 for q in range(n_queued):
-                    visit |= np.int64(c[WK + q] <= t) << (0 if q == DVS else q + 1)
+                    visit |= np.int64(c[WK + q] <= t) << _rank_pos(q)
                 visit &= active
                 first = False
             else:

@@ -59,12 +59,15 @@ ST_FREE, ST_COPY, ST_BLOCKED = range(3)
 # a block's row in c, c[block * RW + column]: the server's columns SV_ first, then the FIFO
 # control (F_ for FC_), the FIFO depth, the output queue control (O_ for OC_) and depth, and the
 # stage (T_ for ST_); RW, a power of two, makes a row's offset a shift
-F_BASE, F_HEAD, F_CNT, F_TLAST = (N_SV + i for i in range(4))
-F_DEPTH = F_TLAST + 1
-O_BASE, O_HEAD, O_CNT = (F_DEPTH + 1 + i for i in range(3))
-O_DEPTH = O_CNT + 1
-T_FREE, T_COPY, T_BLOCKED = (O_DEPTH + 1 + i for i in range(3))
+# (each part's columns in the order of its FC_, OC_ or ST_ constants, so that FastEngine's views
+# of them take those constants)
+F_BASE, F_HEAD, F_CNT, F_TLAST = (N_SV + col for col in (FC_BASE, FC_HEAD, FC_CNT, FC_TLAST))
+F_DEPTH = N_SV + 4
+O_BASE, O_HEAD, O_CNT = (F_DEPTH + 1 + col for col in (OC_BASE, OC_HEAD, OC_CNT))
+O_DEPTH = F_DEPTH + 4
+T_FREE, T_COPY, T_BLOCKED = (O_DEPTH + 1 + col for col in (ST_FREE, ST_COPY, ST_BLOCKED))
 RW = 32
+assert T_BLOCKED < RW
 
 # c[WK + :]: the next instant of every server (by block id), then of every output stage (W_STAGE +
 # queue id), then the deferred job ends (W_DEFER + queue id, see _set_wake)
@@ -89,10 +92,20 @@ N_CTL = BN + 3
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def _rank_pos(q):
+    """The position of queue q in the rank order of T0: the DVS layer, then the cores by id. A set
+    of queues is kept as an int64 with bit _rank_pos(q) for q (_rank_bit); `_rank_queue` inverts it."""
+    return 0 if q == DVS else q + 1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _rank_queue(pos):
+    return DVS if pos == 0 else pos - 1
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _rank_bit(q):
-    """The bit of queue q in a set of queues kept as an int64 whose bits, lowest first, follow the
-    rank order of T0: the DVS layer, then the cores by id. `loop.FIRST_QUEUE` gives a set's first queue."""
-    return np.int64(1) << (0 if q == DVS else q + 1)
+    return np.int64(1) << _rank_pos(q)
 
 
 @njit(cache=True, inline="always", _nrt=False)
