@@ -27,6 +27,16 @@ def _overflow(v, wrap):
     return v
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _first_tap(pos, pad, stride):
+    """Along one axis, for an input at `pos`: the first kernel tap aligned to the stride, and the
+    output it reaches. At stride 1 (most layers) that is tap 0 and no division at all."""
+    if stride == 1:
+        return 0, pos + pad
+    k0 = (pos + pad) % stride
+    return k0, (pos + pad - k0) // stride
+
+
 @njit(cache=True, _nrt=False)
 def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, sx, py, px,
                   th_hi, th_lo, rtz, wrap, fired, spk_j, spk_f, spk_x, spk_y):
@@ -40,20 +50,9 @@ def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, 
     hi = np.int16(th_hi)
     lo = np.int16(th_lo)
     # the kernel rows and columns that reach an output (F2), in order, without a division per row:
-    # ky steps by the stride from the first one aligned to it, and oy steps down by one. With
-    # stride 1 (most layers) that is row 0 and no division at all: four fewer an event.
-    if sy == 1:
-        ky0 = 0
-        oy = y + py
-    else:
-        ky0 = (y + py) % sy
-        oy = (y + py - ky0) // sy
-    if sx == 1:
-        kx0 = 0
-        ox0 = x + px
-    else:
-        kx0 = (x + px) % sx
-        ox0 = (x + px - kx0) // sx
+    # ky steps by the stride from the first one aligned to it, and oy steps down by one
+    ky0, oy = _first_tap(y, py, sy)
+    kx0, ox0 = _first_tap(x, px, sx)
     for ky in range(ky0, k, sy):
         if oy < 0:
             break
