@@ -89,7 +89,7 @@ def capture(true_chip):
 
 @pytest.fixture(scope="module")
 def cal(capture):
-    return calibrate([capture], "speck2f", names=["gesture.h5"])
+    return calibrate([capture], "speck2f", names=["capture.h5"])
 
 
 def _within(value, want, rel=0.05):
@@ -136,18 +136,18 @@ def test_the_residual_after_is_far_below_the_one_before(cal):
 
 
 def test_the_written_chip_file_extends_speck2f_and_reproduces_the_capture(cal, capture, tmp_path):
-    path = cal.write_chip(tmp_path / "fitted.toml", captures=["gesture.h5"], date="2026-12-02")
+    path = cal.write_chip(tmp_path / "fitted.toml", captures=["capture.h5"], date="2026-12-02")
     text = path.read_text()
     assert 'extends = "speck2f"' in text and 'name = "speck2f-fitted"' in text
     assert "#   host_out_fifo_depth: never filled" in text and "host_out_fifo_depth =" not in text
-    assert text == cal.chip_toml(captures=["gesture.h5"], date="2026-12-02")     # same input, same bytes
+    assert text == cal.chip_toml(captures=["capture.h5"], date="2026-12-02")     # same input, same bytes
     chip = load_chip(path)
     assert chip.name == "speck2f-fitted" and chip.files == ("speck2f.toml", "fitted.toml")
     for key, value in cal.fitted.items():
         got = getattr(chip, key)
         assert (got if isinstance(got, int) else set(got)) == (value if isinstance(got, int) else {value})
         assert chip.provenance[key].source == "fit"
-        assert chip.provenance[key].reason.startswith("fitted to gesture.h5 on 2026-12-02: rms residual")
+        assert chip.provenance[key].reason.startswith("fitted to capture.h5 on 2026-12-02: rms residual")
     assert chip.host_out_fifo_depth == 256 and chip.provenance["host_out_fifo_depth"].source == "unk"
     # the same chip in memory
     assert all(getattr(cal.chip(), p) == getattr(chip, p) for p in ("event_ns", "synop_ns", "host_out_ns"))
