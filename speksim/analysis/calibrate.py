@@ -36,6 +36,7 @@ from ..chip import Chip, builtin_chips, load_chip
 from ..config import validate as validate_config
 from ..errors import DeadlockError, EventError, RunFileError
 from .calibration import SPECS, Calibration, Param, apply_values, combination_text, default_params, parse_params
+from .compare import address_keys
 
 #: A devkit timestamps outputs in whole µs, the floor of the true time: the middle of that µs is
 #: the best point estimate of the true time, so residuals are taken against t_capture + 500 ns.
@@ -120,18 +121,13 @@ def _cases(captures, inputs, names) -> tuple:
 def match(sim: np.ndarray, cap: np.ndarray) -> tuple:
     """(i_sim, i_cap): indices of the output events paired by address (layer, feature, x, y) and
     occurrence (the k-th event of an address in `sim` with the k-th in `cap`), in `cap` order."""
-    keys = _addr(sim), _addr(cap)
+    keys = address_keys(sim), address_keys(cap)
     table = np.unique(np.concatenate(keys))
     span = max(len(sim), len(cap)) + 1
     a, b = (_occurrence_ids(k, table, span) for k in keys)
     _, i_sim, i_cap = np.intersect1d(a, b, assume_unique=True, return_indices=True)
     order = np.argsort(i_cap, kind="stable")
     return i_sim[order], i_cap[order]
-
-
-def _addr(ev) -> np.ndarray:
-    return (((ev["layer"].astype(np.int64) << 16 | ev["feature"].astype(np.int64)) << 16
-             | ev["x"].astype(np.int64)) << 16) | ev["y"].astype(np.int64)
 
 
 def _occurrence_ids(key, table, span) -> np.ndarray:
