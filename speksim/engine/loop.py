@@ -90,7 +90,7 @@ def _resume(core, dvs, copies, weights, biases, c, params, active_q, active_plai
             if c[q * RW + O_CNT] > 0:
                 if _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
                     again = True
-                c[WK + W_STAGE + q] = _stage_wake(q, c)
+                c[WK + W_STAGE + q] = _stage_wake(q, c, core, copies)
         if rs[RS_END] > rs[RS_NEXT]:
             _readout_send(t, params, fq, c, rs, stats, series)
     return True
@@ -216,6 +216,6 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
                 visit &= visit - 1
                 if _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
                     again = True
-                c[WK + W_STAGE + q] = _stage_wake(q, c)
+                c[WK + W_STAGE + q] = _stage_wake(q, c, core, copies)
             if readout and rs[RS_END] > rs[RS_NEXT]:
                 _readout_send(t, params, fq, c, rs, stats, series)

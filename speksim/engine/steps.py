@@ -70,16 +70,18 @@ RW = 32
 assert T_BLOCKED < RW
 
 # c[WK + :]: the next instant of every server (by block id), then of every output stage (W_STAGE +
-# queue id), then the deferred job ends (W_DEFER + queue id, see _set_wake)
+# queue id), then the deferred job ends (W_DEFER + queue id) and stalls (W_PEND + queue id), see
+# _set_wake
 W_STAGE = N_BLOCKS
 W_DEFER = N_BLOCKS + N_QUEUED
-N_WK = W_DEFER + N_QUEUED
+W_PEND = W_DEFER + N_QUEUED
+N_WK = W_PEND + N_QUEUED
 WK = N_BLOCKS * RW
 
 # globals c[GL + :]
 # G_RESUME: _run stopped inside instant G_TNOW at the input link, which needs the next chunk
 # G_QUEUED: the queues that hold spikes (O_CNT > 0), one bit each in rank order (_rank_bit)
-# G_NWAKE: how many wakes _run takes the minimum of (servers and stages: N_WK - N_QUEUED), read
+# G_NWAKE: how many wakes _run takes the minimum of (servers and stages: W_DEFER), read
 # from the array as a bound the compiler cannot see, so that it vectorises the minimum rather
 # than unroll it into a chain of dependent steps
 (G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
@@ -298,8 +300,10 @@ def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq,
                     return changed
                 if c[q * RW + O_CNT] >= c[q * RW + O_DEPTH]:
                     if not c[q * RW + SV_BLOCKED]:
+                        # T3: stalled from the spike's own time (a deferred stall, see _set_wake,
+                        # is seen at a later instant)
                         c[q * RW + SV_BLOCKED] = 1
-                        c[q * RW + SV_STALLSINCE] = t
+                        c[q * RW + SV_STALLSINCE] = c[q * RW + SV_START] + spk_o[i] + c[q * RW + SV_SHIFT]
                     return changed
                 if c[q * RW + SV_BLOCKED]:
                     since = c[q * RW + SV_STALLSINCE]
@@ -426,6 +430,17 @@ def _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
             c[q * RW + T_COPY] = 0
             if c[q * RW + SV_BLOCKED]:
                 unblocked = True
+            elif c[WK + W_PEND + q] < INF:
+                # the server's deferred stall (see _set_wake): it stalled at its spike's time if
+                # that has come, else it now sends that spike on time
+                w = c[WK + W_PEND + q]
+                c[WK + W_PEND + q] = INF
+                if w <= t:
+                    c[q * RW + SV_BLOCKED] = 1
+                    c[q * RW + SV_STALLSINCE] = w
+                    unblocked = True
+                else:
+                    c[WK + q] = w
         else:
             c[q * RW + T_COPY] = ci + 1
     return unblocked
@@ -510,14 +525,23 @@ def _set_wake(b, c, fq, spk_o):
     c[WK + W_DEFER + b] and settled when something is pushed into the FIFO (at the later of the two
     times, where the next job starts), or when nothing else is left to do or the run stops. The
     instants and their order stay those of the rules; only these job ends are settled late, and
-    that saves an instant (about a fifth of them in a lightly loaded network)."""
+    that saves an instant (about a fifth of them in a lightly loaded network).
+
+    Likewise a spike due while the output queue is full: only the queue's own stage can free a
+    slot, so until it does the server would just stall at the spike's time. That time is kept in
+    c[WK + W_PEND + b] and settled by the stage when it frees a slot (_stage_send), or when
+    nothing else is left to do or the run stops (_undefer); the stall counts from it."""
     w = INF
     d = INF
+    p = INF
     if c[b * RW + SV_BUSY]:
         if not c[b * RW + SV_BLOCKED]:
             k = c[b * RW + SV_K]
             if k < c[b * RW + SV_NSPK]:
                 w = c[b * RW + SV_START] + spk_o[c[b * RW + SV_L] + k] + c[b * RW + SV_SHIFT]
+                if c[b * RW + O_CNT] >= c[b * RW + O_DEPTH]:
+                    p = w
+                    w = INF
             else:
                 end = c[b * RW + SV_START] + c[b * RW + SV_DUR] + c[b * RW + SV_SHIFT]
                 if b < N_QUEUED and c[b * RW + F_CNT] == 0 and not c[b * RW + SV_LEAKPEND]:
@@ -529,27 +553,43 @@ def _set_wake(b, c, fq, spk_o):
     c[WK + b] = w
     if b < N_QUEUED:
         c[WK + W_DEFER + b] = d
+        c[WK + W_PEND + b] = p
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _undefer(c, tnow):
-    """Make every deferred job end due (see _set_wake); False if there was none. An end already
-    past (instants after it came first) is settled at the current instant `tnow`: time never
-    goes back, and its bookkeeping covers its own interval whenever it is done."""
+    """Make every deferred job end or stall due (see _set_wake); False if there was none. One
+    already past (instants after it came first) is settled at the current instant `tnow`: time
+    never goes back, and its bookkeeping covers its own interval whenever it is done."""
     found = False
     for q in range(N_QUEUED):
-        if c[WK + W_DEFER + q] < INF:
-            c[WK + q] = max(c[WK + W_DEFER + q], tnow)
+        d = min(c[WK + W_DEFER + q], c[WK + W_PEND + q])
+        if d < INF:
+            c[WK + q] = max(d, tnow)
             c[WK + W_DEFER + q] = INF
+            c[WK + W_PEND + q] = INF
+            found = True
+        if c[q * RW + O_CNT] > 0 and not c[q * RW + T_BLOCKED] and c[WK + W_STAGE + q] == INF:
+            # a stage held back by _stage_wake: it finds its FIFO full at T_FREE, after now
+            c[WK + W_STAGE + q] = max(c[q * RW + T_FREE], tnow)
             found = True
     return found
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _stage_wake(q, c):
+def _stage_wake(q, c, core, copies):
     """The next instant at which the output stage of q can send (INF: nothing queued, or held by
-    a full FIFO, which it tries again every round)."""
+    a full FIFO, which it tries again every round).
+
+    Also INF while the FIFO its next copy goes to is full and would hold it (no balancer): that
+    FIFO frees a slot only when its server takes an event, at an instant where every stage with
+    spikes is visited again, which sets this wake anew; until then the stage would only find it
+    full. Like the deferred job ends (_set_wake), _undefer makes it due when nothing else is
+    left to do or the run stops."""
     if c[q * RW + O_CNT] > 0 and not c[q * RW + T_BLOCKED]:
+        tgt = copies[q, c[q * RW + T_COPY], K_TARGET]
+        if c[tgt * RW + F_CNT] >= c[tgt * RW + F_DEPTH] and not (tgt < N_CORES and core[tgt, C_BAL]):
+            return INF
         return c[q * RW + T_FREE]
     return INF
 
