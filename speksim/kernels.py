@@ -133,19 +133,40 @@ _synops16 = _lanes(16)
 _synops8 = _lanes(8)
 
 
+def _lowest_bit(m):
+    """The index of the lowest set bit of `m` (an int64, not 0)."""
+    return (m & -m).bit_length() - 1
+
+
+@intrinsic
+def _count_trailing_zeros(typingctx, m):
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        cttz = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]),
+                                              "llvm.cttz.i64")
+        return builder.call(cttz, [context.cast(builder, args[0], sig.args[0], types.int64), cgutils.true_bit])
+
+    return types.int64(m), codegen
+
+
+@overload(_lowest_bit, inline="always")
+def _lowest_bit_compiled(m):
+    return lambda m: _count_trailing_zeros(m)
+
+
 @njit(cache=True, inline="always", _nrt=False)
 def _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y):
-    """Append a spike for every set bit of the lane mask `m` (bit i: feature f + i, SynOp j + i),
+    """Append a spike for every set bit of the lane mask `m` (bit i: feature f + i, SynOp j + f + i),
     features ascending (F2). Returns the new number of spikes."""
+    # one step per spike, not per lane: a lane-by-lane scan mispredicts its branch at random
     while m:
-        if m & 1:
-            spk_j[nspk] = j + f
-            spk_f[nspk] = f
-            spk_x[nspk] = ox
-            spk_y[nspk] = oy
-            nspk += 1
-        m >>= 1
-        f += 1
+        i = f + _lowest_bit(m)
+        spk_j[nspk] = j + i
+        spk_f[nspk] = i
+        spk_x[nspk] = ox
+        spk_y[nspk] = oy
+        nspk += 1
+        m &= m - 1
     return nspk
 
 
