@@ -60,7 +60,10 @@ def _vector_synops(n):
     The compiler left to itself vectorises the plain loop in blocks too wide for the 16-64 feature
     rows of real networks (those rows ran through a narrow remainder loop), and guards every row
     with run-time checks that the state, weight and scratch rows do not overlap. Loading both rows
-    before storing needs no such check, and the comparison's lane mask is the spike bitmask."""
+    before storing needs no such check, and the comparison's lane mask is the spike bitmask. Where
+    registers are narrower than `n` lanes (no AVX-512), the compiler splits the operation.
+    """
+
     @intrinsic
     def synops(typingctx, state, nb, weights, wb, hi, lo, rtz, wrap):
         sig = types.int64(state, nb, weights, wb, hi, lo, rtz, wrap)
@@ -103,9 +106,10 @@ def _vector_synops(n):
 
 
 def _lanes(n):
-    """A function applying `n` SynOps to state[nb:nb + n] with weights[wb:wb + n]; returns the fired
-    lanes as the bits of an int64 (bit i: feature nb + i - row start). Plain Python without the
-    compiler, and with it one vector operation (`_vector_synops`) on contiguous arrays."""
+    """A function applying `n` SynOps (F3) to state[nb:nb + n] (int16) with weights[wb:wb + n] (int8);
+    it returns an int64 whose bit i is set when neuron nb + i fired. Plain Python without the
+    compiler; compiled, one vector operation (`_vector_synops`) when both arrays are contiguous,
+    as a vector load needs unit stride."""
     def lanes(state, nb, weights, wb, hi, lo, rtz, wrap):
         m = 0
         for i in range(n):
@@ -127,10 +131,13 @@ def _lanes(n):
     return lanes
 
 
-# zmm, ymm and xmm widths of int16 lanes: rows of 16, 32 and 64 features are whole vectors
+# 32, 16 and 8 int16 lanes fill a zmm, ymm and xmm register: rows of 16, 32 and 64 features are whole
+# vectors; 4 and 2 lanes keep the remainder of other widths (2, 11, 100 ...) off the one-lane loop
 _synops32 = _lanes(32)
 _synops16 = _lanes(16)
 _synops8 = _lanes(8)
+_synops4 = _lanes(4)
+_synops2 = _lanes(2)
 
 
 def _lowest_bit(m):
@@ -219,6 +226,16 @@ def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, 
                 if m:
                     nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
                 f += 8
+            if f + 4 <= cout:
+                m = _synops4(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
+                if m:
+                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                f += 4
+            if f + 2 <= cout:
+                m = _synops2(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
+                if m:
+                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                f += 2
             while f < cout:
                 v, fire = _synop(state[nb + f], weights[wb + f], hi, lo, rtz, wrap)
                 state[nb + f] = v

@@ -98,7 +98,7 @@ EDGES = np.array([-32768, -32767, -32640, -1, 0, 1, 32639, 32766, 32767])
 
 @pytest.mark.parametrize("cout", [1, 2, 11, 16, 17, 31, 32, 33, 64, 100, 128, 256])
 def test_scatter_rows_of_any_width(cout):
-    """Rows are updated in vector blocks (32, 16, 8 features) and one feature at a time after them:
+    """Rows are updated in vector blocks (32, 16, 8, 4, 2 features) and one feature at a time after:
     every width, with overflow both ways (states at the int16 limits and the thresholds, weights
     of -128 and 127), must give the states, spikes and spike order of one SynOp at a time. The
     arrays start at non-zero offsets, whose contents must stay untouched."""
