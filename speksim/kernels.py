@@ -8,7 +8,10 @@ of SPEC F2 reads and writes contiguous memory.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic, overload
 
 from . import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
 
@@ -37,13 +40,150 @@ def _first_tap(pos, pad, stride):
     return k0, (pos + pad - k0) // stride
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _synop(s, w, hi, lo, rtz, wrap):
+    """SPEC F3 on one neuron: state `s` (int16) plus weight `w` (int8), with F3's overflow,
+    threshold `hi`, reset and low clamp `lo` (both int16). Returns (new state as int16, fired)."""
+    t = np.int32(s) + np.int32(w)
+    v = np.int16(t) if wrap else np.int16(min(max(t, INT16_MIN), INT16_MAX))
+    fire = v >= hi
+    # v - hi fits int16 as hi >= 1 (validated)
+    r = np.int16(0) if rtz else np.int16(np.int32(v) - np.int32(hi))
+    v = r if fire else v
+    return (v if v >= lo else lo), fire
+
+
+def _vector_synops(n):
+    """The machine code of `n` SynOps on one row: one vector load of the states, one of the weights,
+    the update of F3 lane by lane, one store, and the fired lanes as the bits of an integer.
+
+    The compiler left to itself vectorises the plain loop in blocks too wide for the 16-64 feature
+    rows of real networks (those rows ran through a narrow remainder loop), and guards every row
+    with run-time checks that the state, weight and scratch rows do not overlap. Loading both rows
+    before storing needs no such check, and the comparison's lane mask is the spike bitmask. Where
+    registers are narrower than `n` lanes (no AVX-512), the compiler splits the operation.
+    """
+
+    @intrinsic
+    def synops(typingctx, state, nb, weights, wb, hi, lo, rtz, wrap):
+        sig = types.int64(state, nb, weights, wb, hi, lo, rtz, wrap)
+
+        def codegen(context, builder, sig, args):
+            st, nbv, wt, wbv, hiv, lov, rtzv, wrapv = args
+            ta = sig.args
+            i16, i32 = ir.IntType(16), ir.IntType(32)
+            row, wrow = ir.VectorType(i16, n), ir.VectorType(ir.IntType(8), n)
+            sdata = context.make_array(ta[0])(context, builder, st).data
+            wdata = context.make_array(ta[2])(context, builder, wt).data
+            sptr = builder.bitcast(builder.gep(sdata, [context.cast(builder, nbv, ta[1], types.intp)]),
+                                   row.as_pointer())
+            wptr = builder.bitcast(builder.gep(wdata, [context.cast(builder, wbv, ta[3], types.intp)]),
+                                   wrow.as_pointer())
+            s = builder.load(sptr, align=2)
+            w = builder.sext(builder.load(wptr, align=1), row)
+
+            def splat(value, ty):
+                one = builder.insert_element(ir.Constant(row, ir.Undefined),
+                                             context.cast(builder, value, ty, types.int16), ir.Constant(i32, 0))
+                return builder.shuffle_vector(one, ir.Constant(row, ir.Undefined),
+                                              ir.Constant(ir.VectorType(i32, n), [0] * n))
+
+            hi16, lo16 = splat(hiv, ta[4]), splat(lov, ta[5])
+            sat = cgutils.get_or_insert_function(builder.module, ir.FunctionType(row, [row, row]),
+                                                 f"llvm.sadd.sat.v{n}i16")
+            v = builder.select(context.is_true(builder, ta[7], wrapv), builder.add(s, w), builder.call(sat, [s, w]))
+            fire = builder.icmp_signed(">=", v, hi16)
+            reset = builder.select(context.is_true(builder, ta[6], rtzv), ir.Constant(row, [0] * n),
+                                   builder.sub(v, hi16))
+            v = builder.select(fire, reset, v)
+            v = builder.select(builder.icmp_signed("<", v, lo16), lo16, v)
+            builder.store(v, sptr, align=2)
+            return builder.zext(builder.bitcast(fire, ir.IntType(n)), ir.IntType(64))
+
+        return sig, codegen
+
+    return synops
+
+
+def _lanes(n):
+    """A function applying `n` SynOps (F3) to state[nb:nb + n] (int16) with weights[wb:wb + n] (int8);
+    it returns an int64 whose bit i is set when neuron nb + i fired. Plain Python without the
+    compiler; compiled, one vector operation (`_vector_synops`) when both arrays are contiguous,
+    as a vector load needs unit stride."""
+    def lanes(state, nb, weights, wb, hi, lo, rtz, wrap):
+        m = 0
+        for i in range(n):
+            v, fire = _synop(state[nb + i], weights[wb + i], np.int16(hi), np.int16(lo), rtz, wrap)
+            state[nb + i] = v
+            if fire:
+                m |= 1 << i
+        return m
+
+    vector = _vector_synops(n)
+
+    @overload(lanes, inline="always")
+    def _compiled(state, nb, weights, wb, hi, lo, rtz, wrap):
+        if (state.layout, state.dtype.bitwidth, weights.layout, weights.dtype.bitwidth) == ("C", 16, "C", 8):
+            return lambda state, nb, weights, wb, hi, lo, rtz, wrap: vector(state, nb, weights, wb, hi, lo,
+                                                                          rtz, wrap)
+        return lanes
+
+    return lanes
+
+
+# 32, 16 and 8 int16 lanes fill a zmm, ymm and xmm register: rows of 16, 32 and 64 features are whole
+# vectors; 4 and 2 lanes keep the remainder of other widths (2, 11, 100 ...) off the one-lane loop
+_synops32 = _lanes(32)
+_synops16 = _lanes(16)
+_synops8 = _lanes(8)
+_synops4 = _lanes(4)
+_synops2 = _lanes(2)
+
+
+def _lowest_bit(m):
+    """The index of the lowest set bit of `m` (an int64, not 0)."""
+    return (m & -m).bit_length() - 1
+
+
+@intrinsic
+def _count_trailing_zeros(typingctx, m):
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        cttz = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]),
+                                              "llvm.cttz.i64")
+        return builder.call(cttz, [context.cast(builder, args[0], sig.args[0], types.int64), cgutils.true_bit])
+
+    return types.int64(m), codegen
+
+
+@overload(_lowest_bit, inline="always")
+def _lowest_bit_compiled(m):
+    return lambda m: _count_trailing_zeros(m)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y):
+    """Append a spike for every set bit of the lane mask `m` (bit i: feature f + i, SynOp j + f + i),
+    features ascending (F2). Returns the new number of spikes."""
+    # one step per spike, not per lane: a lane-by-lane scan mispredicts its branch at random
+    while m:
+        i = f + _lowest_bit(m)
+        spk_j[nspk] = j + i
+        spk_f[nspk] = i
+        spk_x[nspk] = ox
+        spk_y[nspk] = oy
+        nspk += 1
+        m &= m - 1
+    return nspk
+
+
 @njit(cache=True, _nrt=False)
 def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, sx, py, px,
                   th_hi, th_lo, rtz, wrap, fired, spk_j, spk_f, spk_x, spk_y):
     """Apply one input event (c, x, y) to a core: every SynOp of SPEC F2 with the update of F3.
 
-    Spikes are written in F2 order to spk_* (SynOp index j, feature, ox, oy); `fired` is a
-    scratch uint8 array of at least `cout` entries. Returns (number of SynOps, number of spikes).
+    Spikes are written in F2 order to spk_* (SynOp index j, feature, ox, oy); `fired` is unused
+    (kept for callers). Returns (number of SynOps, number of spikes).
     """
     nsyn = 0
     nspk = 0
@@ -68,30 +208,44 @@ def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, 
                 continue
             wb = woff + ((c * k + ky) * k + kx) * cout
             nb = noff + (oy * wout + ox) * cout
-            # local row views and branch-free arithmetic let the compiler vectorise this loop
-            vrow = state[nb:nb + cout]
-            wrow = weights[wb:wb + cout]
-            # int16 lanes (each result cast back to int16, which the compiler keeps narrow): the
-            # widest vectors for the loop every SynOp runs. v - hi fits int16 as hi >= 1 (validated).
-            count = False
-            for f in range(cout):
-                t = np.int32(vrow[f]) + np.int32(wrow[f])
-                v = np.int16(t) if wrap else np.int16(min(max(t, INT16_MIN), INT16_MAX))
-                fire = v >= hi
-                r = np.int16(0) if rtz else np.int16(np.int32(v) - np.int32(hi))
-                v = r if fire else v
-                v = v if v >= lo else lo
-                vrow[f] = v
-                fired[f] = np.uint8(fire)
-                count |= fire
-            if count:
-                for f in range(cout):
-                    if fired[f]:
-                        spk_j[nspk] = nsyn + f
-                        spk_f[nspk] = f
-                        spk_x[nspk] = ox
-                        spk_y[nspk] = oy
-                        nspk += 1
+            # the row in whole vectors, widest first, then one lane at a time; each block's
+            # spikes are listed before the next block's, so features stay in ascending order
+            f = 0
+            while f + 32 <= cout:
+                m = _synops32(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
+                if m:
+                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                f += 32
+            if f + 16 <= cout:
+                m = _synops16(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
+                if m:
+                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                f += 16
+            if f + 8 <= cout:
+                m = _synops8(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
+                if m:
+                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                f += 8
+            if f + 4 <= cout:
+                m = _synops4(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
+                if m:
+                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                f += 4
+            if f + 2 <= cout:
+                m = _synops2(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
+                if m:
+                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                f += 2
+            while f < cout:
+                v, fire = _synop(state[nb + f], weights[wb + f], hi, lo, rtz, wrap)
+                state[nb + f] = v
+                if fire:
+                    spk_j[nspk] = nsyn + f
+                    spk_f[nspk] = f
+                    spk_x[nspk] = ox
+                    spk_y[nspk] = oy
+                    nspk += 1
+                f += 1
             nsyn += cout
             ox -= 1
         oy -= 1

@@ -93,6 +93,41 @@ def test_scatter_matches_naive(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
         np.testing.assert_array_equal(net.state_of(state, 0), ref)
 
 
+EDGES = np.array([-32768, -32767, -32640, -1, 0, 1, 32639, 32766, 32767])
+
+
+@pytest.mark.parametrize("cout", [1, 2, 11, 16, 17, 31, 32, 33, 64, 100, 128, 256])
+def test_scatter_rows_of_any_width(cout):
+    """Rows are updated in vector blocks (32, 16, 8, 4, 2 features) and one feature at a time after:
+    every width, with overflow both ways (states at the int16 limits and the thresholds, weights
+    of -128 and 127), must give the states, spikes and spike order of one SynOp at a time. The
+    arrays start at non-zero offsets, whose contents must stay untouched."""
+    rng = np.random.default_rng(cout)
+    k, cin, (h, w) = 3, 2, (5, 4)
+    for th_hi, th_lo, rtz, wrap in ((1, -32768, False, False), (32767, -32768, True, False),
+                                    (200, -200, False, True), (1000, 50, True, True),
+                                    (int(rng.integers(2, 30000)), int(rng.integers(-32768, 0)), False, False)):
+        W = rng.integers(-128, 128, size=(cout, cin, k, k)).astype(np.int8)
+        W[rng.random(W.shape) < 0.3] = rng.choice([-128, 127])
+        pool = np.concatenate([EDGES, [th_hi - 1, th_hi, th_lo, th_lo - 1]]).clip(-32768, 32767)
+        ref = np.where(rng.random((cout, h, w)) < 0.5, rng.choice(pool, (cout, h, w)),
+                       rng.integers(-32768, 32768, (cout, h, w))).astype(np.int64)
+        # the kernel's layouts, behind a prefix: weights [c_in][ky][kx][c_out], state [oy][ox][c_out]
+        woff, noff = 5, 3
+        weights = np.concatenate([np.full(woff, 7, np.int8), W.transpose(1, 2, 3, 0).ravel()])
+        state = np.concatenate([np.full(noff, -9, np.int16), ref.transpose(1, 2, 0).ravel().astype(np.int16)])
+        spk = [np.zeros(k * k * cout, np.int64) for _ in range(4)]
+        for _ in range(12):
+            c, x, y = int(rng.integers(cin)), int(rng.integers(w)), int(rng.integers(h))
+            nsyn, nspk = scatter_event(state, noff, weights, woff, c, x, y, cout, h, w, k, 1, 1, 1, 1,
+                                       th_hi, th_lo, int(rtz), int(wrap), np.zeros(cout, np.uint8), *spk)
+            want, want_syn = naive_scatter(W, ref, c, x, y, (1, 1), (1, 1), th_hi, th_lo, rtz, wrap)
+            assert nsyn == want_syn
+            assert list(zip(*(a[:nspk].tolist() for a in spk))) == want
+            np.testing.assert_array_equal(state[noff:].reshape(h, w, cout).transpose(2, 0, 1), ref)
+            assert (state[:noff] == -9).all()
+
+
 def test_scatter_counts_zero_weights_as_synops():
     """SPEC F2: zero weights are SynOps too; the count is C_out x valid offsets."""
     rng = np.random.default_rng(1)
