@@ -7,6 +7,8 @@ of SPEC F2 reads and writes contiguous memory.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from llvmlite import ir
 from numba import njit
@@ -177,7 +179,13 @@ def _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y):
     return nspk
 
 
-@njit(cache=True, _nrt=False)
+# Inlined into the event loop: a call passing this many arguments cost the DVS Gesture replay 7%
+# (the loop's first compile takes about 7 s longer). `python -m benchmarks.profile_engine` sets
+# SPEKSIM_KERNEL_CALLS, in a numba cache of its own, to keep the kernel a function a profiler can name.
+_KERNEL_INLINE = "never" if os.environ.get("SPEKSIM_KERNEL_CALLS") else "always"
+
+
+@njit(cache=True, inline=_KERNEL_INLINE, _nrt=False)
 def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, sx, py, px,
                   th_hi, th_lo, rtz, wrap, fired, spk_j, spk_f, spk_x, spk_y):
     """Apply one input event (c, x, y) to a core: every SynOp of SPEC F2 with the update of F3.
