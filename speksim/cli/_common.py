@@ -33,7 +33,7 @@ def note_compiling(engine: str, quiet: bool) -> None:
     from ..engine.fast import compiled
     if not compiled():
         note("compiling the fast engine for this machine first (once per installation and numba version; "
-             "about 15-20 s)")
+             "about 20-30 s)")
 
 
 def warn(text: str) -> None:

@@ -243,7 +243,7 @@ class FastEngine:
 
 def compiled() -> bool:
     """Whether the fast engine is compiled for this machine already (in this process or in the
-    per-user cache); if not, the first run compiles it, which takes about 15-20 s once."""
+    per-user cache); if not, the first run compiles it, which takes about 20-30 s once."""
     from .._jit import is_cached
     return is_cached(_run)
 
