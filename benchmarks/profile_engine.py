@@ -10,8 +10,9 @@ them in this process (in a fresh numba cache, so their addresses are known), wri
 `perf` reads for code generated at run time (/tmp/perf-<pid>.map), samples the process while it
 replays the recording, and prints each function's share of the samples with the time and work
 that share stands for. The engine inlines the SynOp kernel into the loop; here it is compiled as
-a call of its own so that its samples can be told apart, which makes a replay about 7% slower. Needs the `perf` command (package linux-tools / linux-perf) and the
-shared models and recordings; says what is missing otherwise.
+a call of its own so that its samples can be told apart, which makes a replay about 7% slower.
+Needs the `perf` command (package linux-tools / linux-perf) and the shared models and
+recordings; says what is missing otherwise.
 """
 
 from __future__ import annotations
