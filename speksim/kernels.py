@@ -187,11 +187,11 @@ _KERNEL_INLINE = "never" if os.environ.get("SPEKSIM_KERNEL_CALLS") else "always"
 
 @njit(cache=True, inline=_KERNEL_INLINE, _nrt=False)
 def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, sx, py, px,
-                  th_hi, th_lo, rtz, wrap, fired, spk_j, spk_f, spk_x, spk_y):
+                  th_hi, th_lo, rtz, wrap, spk_j, spk_f, spk_x, spk_y):
     """Apply one input event (c, x, y) to a core: every SynOp of SPEC F2 with the update of F3.
 
-    Spikes are written in F2 order to spk_* (SynOp index j, feature, ox, oy); `fired` is unused
-    (kept for callers). Returns (number of SynOps, number of spikes).
+    Spikes are written in F2 order to spk_* (SynOp index j, feature, ox, oy). Returns (number of
+    SynOps, number of spikes).
     """
     nsyn = 0
     nspk = 0

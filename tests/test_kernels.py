@@ -79,13 +79,12 @@ def test_scatter_matches_naive(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
     ref = init.astype(np.int64)
     cap = cout * k * k
     spk = [np.zeros(cap, np.int64) for _ in range(4)]
-    fired = np.zeros(cout, np.uint8)
     r = net.core[0]
     hout, wout = ref.shape[1:]
     for _ in range(20):
         c, x, y = int(rng.integers(cin)), int(rng.integers(size[1])), int(rng.integers(size[0]))
         nsyn, nspk = scatter_event(state, r[C_NOFF], net.weights, r[C_WOFF], c, x, y, cout, hout, wout, k,
-                                   sy, sx, py, px, th_hi, th_lo, int(rtz), int(wrap), fired, *spk)
+                                   sy, sx, py, px, th_hi, th_lo, int(rtz), int(wrap), *spk)
         want, want_syn = naive_scatter(W, ref, c, x, y, (sy, sx), (py, px), th_hi, th_lo, rtz, wrap)
         got = list(zip(*(a[:nspk].tolist() for a in spk)))
         assert nsyn == want_syn
@@ -120,7 +119,7 @@ def test_scatter_rows_of_any_width(cout):
         for _ in range(12):
             c, x, y = int(rng.integers(cin)), int(rng.integers(w)), int(rng.integers(h))
             nsyn, nspk = scatter_event(state, noff, weights, woff, c, x, y, cout, h, w, k, 1, 1, 1, 1,
-                                       th_hi, th_lo, int(rtz), int(wrap), np.zeros(cout, np.uint8), *spk)
+                                       th_hi, th_lo, int(rtz), int(wrap), *spk)
             want, want_syn = naive_scatter(W, ref, c, x, y, (1, 1), (1, 1), th_hi, th_lo, rtz, wrap)
             assert nsyn == want_syn
             assert list(zip(*(a[:nspk].tolist() for a in spk))) == want
@@ -138,9 +137,9 @@ def test_scatter_counts_zero_weights_as_synops():
     spk = [np.zeros(36, np.int64) for _ in range(4)]
     r = net.core[0]
     corner = scatter_event(net.initial_state.copy(), r[C_NOFF], net.weights, r[C_WOFF], 0, 0, 0, 4, 8, 8, 3,
-                           1, 1, 1, 1, 100, -100, 0, 0, np.zeros(4, np.uint8), *spk)
+                           1, 1, 1, 1, 100, -100, 0, 0, *spk)
     centre = scatter_event(net.initial_state.copy(), r[C_NOFF], net.weights, r[C_WOFF], 0, 4, 4, 4, 8, 8, 3,
-                           1, 1, 1, 1, 100, -100, 0, 0, np.zeros(4, np.uint8), *spk)
+                           1, 1, 1, 1, 100, -100, 0, 0, *spk)
     assert corner == (4 * 4, 0)      # a corner pixel reaches 2x2 output positions
     assert centre == (4 * 9, 0)      # an inner pixel reaches all 3x3
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .base import deadlock_error
 from .compiled import (
-    C_COUT, C_SPKCAP, C_SPKOFF, C_USED, CompiledNetwork, DVS, EngineInput, HOST_OUT, K_TARGET, N_BLOCKS, N_CORES,
+    C_SPKCAP, C_SPKOFF, C_USED, CompiledNetwork, DVS, EngineInput, HOST_OUT, K_TARGET, N_BLOCKS, N_CORES,
     N_QUEUED, N_SERIES, N_STATS, P_HOST_OUT_LAT, P_TICK_NS, READOUT, R_BUSY, R_FIFO, R_STALL, RawResult, S_BUSY,
     S_FIFOAREA, S_PENDING, S_STALL, coarsen, series_bin_ns,
 )
@@ -68,7 +68,6 @@ class FastEngine:
         self.oc[:, OC_BASE] = np.concatenate([[0], np.cumsum(net.out_depth)[:-1]])
         nspk = int((core[:, C_SPKOFF] + core[:, C_SPKCAP]).max()) + 1
         self.spk = [np.zeros(nspk, np.int64) for _ in range(4)]
-        self.fired = np.zeros(int(max(1, core[:, C_COUT].max())), np.uint8)
         self.rs = new_state()
         self.wk[:] = INF                            # next instants (see engine.steps)
         self.stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
@@ -121,7 +120,7 @@ class FastEngine:
                   (inputs.t_ns, inputs.target, inputs.a, inputs.x, inputs.y)] if n else [empty] * 5
         state = (net.core, net.dvs, net.copies, net.weights, net.biases, self.ctl, net.params, self.active_q,
                  self.active_plain, self.state, self.fq, self.oq, self.spk[0], self.spk[1], self.spk[2], self.spk[3],
-                 self.fired, self.rs)
+                 self.rs)
         while True:
             if self.g[G_RESUME] and not _resume(*state, self.stats, self.series, self.out, *arrays, n, self.n_fed,
                                                 lag, final):

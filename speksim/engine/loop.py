@@ -64,7 +64,7 @@ DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK, STOPPED = 0, 1, 2, 3, 4, 5
 
 @njit(cache=True, nogil=True, _nrt=False)
 def _resume(core, dvs, copies, weights, biases, c, params, active_q, active_plain, state, fq, oq, spk_o, spk_f,
-            spk_x, spk_y, fired, rs, stats, series, out, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final):
+            spk_x, spk_y, rs, stats, series, out, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final):
     """Finish the instant the previous chunk stopped in (see _link_send): the rounds of `_run`,
     entered as a later round (visiting the stalled and plain servers again changes nothing), so
     the link goes on with the new input in the senders' turn, before the stages it ranks above.
@@ -78,7 +78,7 @@ def _resume(core, dvs, copies, weights, biases, c, params, active_q, active_plai
         for q in active_q:
             if c[q * RW + SV_BLOCKED]:
                 _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, c, oq, spk_o, spk_f,
-                                spk_x, spk_y, fired, stats, series)
+                                spk_x, spk_y, stats, series)
                 _set_wake(q, c, fq, spk_o)
         for b in active_plain:
             _advance_plain(b, t, params, fq, c, rs, stats, series, out)
@@ -98,7 +98,7 @@ def _resume(core, dvs, copies, weights, biases, c, params, active_q, active_plai
 
 @njit(cache=True, nogil=True, _nrt=False)
 def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, state, fq, oq, spk_o, spk_f, spk_x,
-         spk_y, fired, rs, stats, series, out, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns,
+         spk_y, rs, stats, series, out, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns,
          limit, limit_code):
     """Advance the chip until a stop (see module docstring); returns one of the codes above.
 
@@ -200,7 +200,7 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
                 q = _first_queue(visit)
                 visit &= visit - 1
                 _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, c, oq, spk_o, spk_f,
-                                spk_x, spk_y, fired, stats, series)
+                                spk_x, spk_y, stats, series)
                 _set_wake(q, c, fq, spk_o)
             for b in active_plain:
                 if c[WK + b] <= t:

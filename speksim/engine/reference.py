@@ -440,9 +440,8 @@ class _CoreServer(_QueuedServer):
         self.state, self.weights, self.biases = state, net.weights, net.biases
         self.spk = np.zeros((4, max(1, r[C_SPKCAP])), np.int64)     # rows j, f, x, y (filled by the kernels)
         self.spk_rows = self.spk.T                                    # the same, one row per spike
-        fired = np.zeros(max(1, self.cout), np.uint8)
         self.geometry = (self.cout, self.hout, self.wout, r[C_K], r[C_SY], r[C_SX], r[C_PY], r[C_PX],
-                         self.thi, self.tlo, self.rtz, self.wrap, fired, *self.spk)
+                         self.thi, self.tlo, self.rtz, self.wrap, *self.spk)
         self.leak_pending = False
 
     def tick(self) -> None:

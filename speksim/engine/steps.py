@@ -193,7 +193,7 @@ def _fifo_pop(c, stats, series, blk, t):
 
 @njit(cache=True, inline="always", _nrt=False)
 def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
-               spk_o, spk_f, spk_x, spk_y, fired, stats, series):
+               spk_o, spk_f, spk_x, spk_y, stats, series):
     """An idle core or DVS layer q starts its next job at t, if it has one (T3, T5, T11)."""
     if q < N_CORES:
         r = core[q]
@@ -224,7 +224,7 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
             else:
                 n, nspk = scatter_event(state, r[C_NOFF], weights, r[C_WOFF], feat, x, y, r[C_COUT], r[C_HOUT],
                                         r[C_WOUT], r[C_K], r[C_SY], r[C_SX], r[C_PY], r[C_PX], r[C_THI],
-                                        r[C_TLO], r[C_RTZ], params[P_WRAP], fired,
+                                        r[C_TLO], r[C_RTZ], params[P_WRAP],
                                         spk_o[base:], spk_f[base:], spk_x[base:], spk_y[base:])
                 stats[q, S_SYNOPS] += n
                 series[R_SYNOPS, c[BN + 1], q] += n
@@ -288,7 +288,7 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
 
 @njit(cache=True, inline="always", _nrt=False)
 def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, c, oq, spk_o, spk_f, spk_x, spk_y,
-                    fired, stats, series):
+                    stats, series):
     """Server of a core or the DVS layer at t: spikes into the output queue (T3/T4), job end, next job."""
     changed = False
     while True:
@@ -336,7 +336,7 @@ def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq,
                 changed = True
         else:
             if not _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
-                              spk_o, spk_f, spk_x, spk_y, fired, stats, series):
+                              spk_o, spk_f, spk_x, spk_y, stats, series):
                 return changed
             changed = True
 
