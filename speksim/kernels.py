@@ -142,8 +142,10 @@ _synops4 = _lanes(4)
 _synops2 = _lanes(2)
 
 
-def _lowest_bit(m):
-    """The index of the lowest set bit of `m` (an int64, not 0)."""
+def lowest_bit(m):
+    """The index of the lowest set bit of `m` (an int64, not 0): compiled, one instruction (for the
+    spikes of a lane mask here, and the next block to visit in the event loop)."""
+    m = int(m)
     return (m & -m).bit_length() - 1
 
 
@@ -158,7 +160,7 @@ def _count_trailing_zeros(typingctx, m):
     return types.int64(m), codegen
 
 
-@overload(_lowest_bit, inline="always")
+@overload(lowest_bit, inline="always")
 def _lowest_bit_compiled(m):
     return lambda m: _count_trailing_zeros(m)
 
@@ -169,7 +171,7 @@ def _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y):
     features ascending (F2). Returns the new number of spikes."""
     # one step per spike, not per lane: a lane-by-lane scan mispredicts its branch at random
     while m:
-        i = f + _lowest_bit(m)
+        i = f + lowest_bit(m)
         spk_j[nspk] = j + i
         spk_f[nspk] = i
         spk_x[nspk] = ox
@@ -216,44 +218,33 @@ def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, 
                 continue
             wb = woff + ((c * k + ky) * k + kx) * cout
             nb = noff + (oy * wout + ox) * cout
-            # the row in whole vectors, widest first, then one lane at a time; each block's
-            # spikes are listed before the next block's, so features stay in ascending order
+            # the row in whole vectors, widest first, then the last feature on its own; each
+            # block's spikes are listed before the next block's, so features stay ascending
             f = 0
             while f + 32 <= cout:
                 m = _synops32(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
-                if m:
-                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
                 f += 32
             if f + 16 <= cout:
                 m = _synops16(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
-                if m:
-                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
                 f += 16
             if f + 8 <= cout:
                 m = _synops8(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
-                if m:
-                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
                 f += 8
             if f + 4 <= cout:
                 m = _synops4(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
-                if m:
-                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
                 f += 4
             if f + 2 <= cout:
                 m = _synops2(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
-                if m:
-                    nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+                nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
                 f += 2
-            while f < cout:
+            if f < cout:        # one feature left at most
                 v, fire = _synop(state[nb + f], weights[wb + f], hi, lo, rtz, wrap)
                 state[nb + f] = v
-                if fire:
-                    spk_j[nspk] = nsyn + f
-                    spk_f[nspk] = f
-                    spk_x[nspk] = ox
-                    spk_y[nspk] = oy
-                    nspk += 1
-                f += 1
+                nspk = _list_spikes(np.int64(fire), f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
             nsyn += cout
             ox -= 1
         oy -= 1

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from speksim.chip import load_chip
 from speksim.config import ChipConfig, CnnLayerConfig, RunOptions, conv_out
 from speksim.engine.compiled import C_NOFF, C_WOFF, compile_network
-from speksim.kernels import dvs_map, leak_job, scatter_event
+from speksim.kernels import dvs_map, leak_job, lowest_bit, scatter_event
 
 CHIP = load_chip("speck2f")
 
@@ -236,3 +236,28 @@ def test_dvs_map_matches_naive(on, off, merge, px, py, ox, oy, w, h, mx, my, dia
     assert (got[0] == 0) == (want is None)
     if want is not None:
         assert tuple(got[1:]) == want
+
+
+def test_lowest_set_bit():
+    """Compiled (an LLVM intrinsic) and plain Python (NUMBA_DISABLE_JIT) alike: the spike list of a
+    lane mask and the event loop's next block both rest on it. Bit 63 is the sign bit of int64."""
+    from numba import njit
+
+    compiled = njit(lambda m: lowest_bit(m))
+    for bit in (0, 1, 5, 15, 16, 31, 32, 62, 63):
+        for above in (0, 1 << 63, 0b1010 << 50):
+            m = np.array((1 << bit) | (above & ~((2 << bit) - 1)), np.uint64).view(np.int64)
+            assert compiled(m) == lowest_bit(m) == bit, (bit, above)
+
+
+def test_first_queue_of_a_set_follows_the_rank_order():
+    """T0's rank order as bits: the DVS layer is bit 0, core k is bit k + 1; the lowest bit wins."""
+    from speksim.engine.compiled import DVS
+    from speksim.engine.loop import _first_queue
+    assert _first_queue(0b1) == DVS
+    assert _first_queue(0b10) == 0
+    assert _first_queue(0b1101) == DVS
+    assert _first_queue(0b1100) == 1
+    assert _first_queue(1 << 9) == 8
+    assert _first_queue((1 << 9) | (1 << 4)) == 3
+
