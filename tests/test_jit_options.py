@@ -67,22 +67,3 @@ def test_the_engine_ran_without_the_runtime():
     assert loop._run.overloads, "the event loop did not compile"
     for cres in loop._run.overloads.values():
         assert cres.target_context.enable_nrt is False, HOW_TO_FIX
-
-
-def test_the_lowest_set_bit_intrinsic_is_still_where_the_loop_looks_for_it():
-    """The loop finds the next block to visit with numba's private lowest-set-bit intrinsic, and
-    falls back to a table (a few % slower) when a numba release moves it: this says when it moved."""
-    try:
-        from numba.cpython.unsafe.numbers import trailing_zeros  # noqa: F401
-    except ImportError:
-        pytest.fail(f"numba {numba.__version__} moved numba.cpython.unsafe.numbers.trailing_zeros: the engine "
-                    "runs on its fallback table, a few % slower; find where the intrinsic went "
-                    "(speksim/engine/loop.py)")
-
-
-def test_both_ways_to_the_first_queue_of_a_set_agree():
-    from speksim.engine.steps import _rank_bit
-    for visit in range(1, 1 << 10):
-        # the lowest rank bit set wins: the DVS layer (bit 0), then the cores by id
-        first = min(range(10), key=lambda q: int(_rank_bit(q)) if int(_rank_bit(q)) & visit else 1 << 20)
-        assert loop.FIRST_QUEUE[visit] == first == loop._first_queue_table(visit) == loop._first_queue(visit)

@@ -13,10 +13,10 @@ with the next chunk. `speksim.engine.fast.FastEngine` owns the arrays and handle
 from __future__ import annotations
 
 import numpy as np
-from numba import config as numba_config
 from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
+from ..kernels import lowest_bit
 from .compiled import (C_LEAK, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_PIN, P_RO_THRESH, P_RO_TICK,
                        P_RO_WINDOW, P_TICK_NS, R_DROPPED, READOUT, S_CONGESTION, S_LEAKMERGED)
 from .readout import RS_BLOCKED, RS_END, RS_FREE, RS_NEXT, readout_tick
@@ -25,35 +25,11 @@ from .steps import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NO
                     _advance_plain, _advance_queued, _horizon, _link_send, _rank_bit, _rank_pos, _rank_queue,
                     _readout_send, _set_wake, _stage_send, _stage_wake, _undefer, _waiting)
 
-#: The queue of the lowest set bit of a set of queues kept as rank bits (see steps._rank_bit):
-#: FIRST_QUEUE[visit] for 0 < visit < 2**N_QUEUED, a table of 1 KiB.
-# (built at import by _rank_queue's Python code, which is the function itself when the JIT is off)
-_queue_at = getattr(_rank_queue, "py_func", _rank_queue)
-FIRST_QUEUE = np.array([0] + [_queue_at((v & -v).bit_length() - 1) for v in range(1, 1 << N_QUEUED)], np.int8)
-
-
 @njit(cache=True, inline="always", _nrt=False)
-def _first_queue_table(visit):
-    return np.int64(FIRST_QUEUE[visit])
+def _first_queue(visit):
+    """The queue of the lowest set bit of a set of queues kept as rank bits (see steps._rank_bit)."""
+    return _rank_queue(lowest_bit(visit))
 
-
-try:
-    # numba's own intrinsic for the lowest set bit (one instruction) is private: 3-6% faster on the
-    # gesture replay than the table, which stands in if a numba release moves it (numba's version
-    # is capped in pyproject.toml, and tests/test_jit_options.py says when it moved), and when the
-    # code runs as plain Python (NUMBA_DISABLE_JIT=1), where an intrinsic cannot run
-    from numba.cpython.unsafe.numbers import trailing_zeros
-except ImportError:
-    trailing_zeros = None
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _first_queue_intrinsic(visit):
-    return _rank_queue(trailing_zeros(visit))
-
-
-_first_queue = (_first_queue_table if trailing_zeros is None or numba_config.DISABLE_JIT
-                else _first_queue_intrinsic)
 
 # _run and _resume release the GIL: other threads (reading the next chunk of a recording, other
 # replays) run meanwhile. Like the steps, they are compiled with _nrt=False (see engine.steps).
