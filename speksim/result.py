@@ -35,7 +35,8 @@ class Result:
     -1 for inputs a congestion balancer dropped.
     series: {name: int64 [n_bins, 12]} per-bin busy_ns, stall_ns, fifo_area (slot*ns), synops, dropped.
     states: {core: int16 [c_out, h_out, w_out]} final neuron states of the used cores.
-    metadata: chip, configuration, options, versions and input hash, enough to reproduce the run.
+    metadata: chip, configuration, options, versions and input hash, enough to reproduce the run
+    (plain JSON-like data; an entry made as a `Later` is built when `metadata` is first read).
     SPEC T12: cut: the chip was still busy `drain_ns` after the last input's timestamp and the run
     was stopped there (t_end_ns); active: names of the blocks with work left when the run stopped
     (their `pending` statistic); unsent: input events never sent (lag -1) because the run stopped.
@@ -187,6 +188,39 @@ class Result:
                 and all(np.array_equal(self.series[k], other.series[k]) for k in self.series)
                 and self.states.keys() == other.states.keys()
                 and all(np.array_equal(self.states[k], other.states[k]) for k in self.states))
+
+
+class Later:
+    """A metadata entry built when `Result.metadata` is first read: `make(*args)`.
+
+    A simulation's configuration as JSON-like lists costs about as much to build as a tenth of a
+    DVS Gesture replay (150,000 lists), and every later garbage collection walks them again;
+    a sweep or a benchmark that never reads the metadata need not pay for it. `args` must be a
+    snapshot (the caller's copy), so that the entry says what the run used even when the caller's
+    objects change afterwards. Picklable when `make` and `args` are."""
+
+    __slots__ = ("make", "args")
+
+    def __init__(self, make, *args):
+        self.make = make
+        self.args = args
+
+
+def _metadata(self) -> dict:
+    meta = self.__dict__["_metadata"]
+    for key, value in meta.items():
+        if isinstance(value, Later):
+            meta[key] = value.make(*value.args)     # an existing key: the dict's size is unchanged
+    return meta
+
+
+def _set_metadata(self, value: dict) -> None:
+    self.__dict__["_metadata"] = value
+
+
+# after the dataclass is made, so that its __init__, __eq__, __repr__ and dataclasses.replace all
+# go through it (the field keeps its name and default)
+Result.metadata = property(_metadata, _set_metadata, doc="See `Result` (entries made as `Later` are built here).")
 
 
 def outputs_from_rows(rows: np.ndarray) -> np.ndarray:

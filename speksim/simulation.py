@@ -11,6 +11,7 @@ to cores (`SPIKE_EVENT`, times in µs) or camera events for the DVS layer (`DVS_
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import platform
 import sys
@@ -30,7 +31,7 @@ from .engine.base import create_engine
 from .engine.compiled import EngineInput, RawResult, compile_network
 from .errors import ConfigError, EventError
 from .events import DVS_EVENT, SPIKE_EVENT, validate_events
-from .result import BLOCK_NAMES, Result, outputs_from_rows, series_dict, stats_table
+from .result import BLOCK_NAMES, Later, Result, outputs_from_rows, series_dict, stats_table
 
 DEFAULT_CHUNK = 1 << 16     # events per engine call: bounds the outputs gathered per call
 _NO_LAGS = np.zeros(0, np.int64)
@@ -192,7 +193,8 @@ class Simulation:
         meta = {
             "engine": self.engine_name,
             "chip": self.chip.to_dict(),
-            "config": config_to_dict(self.config),
+            # built when first read (see result.Later), from the configuration as it is now
+            "config": Later(config_to_dict, copy.deepcopy(self.config)),
             "options": asdict(self.options),
             "input": {"kind": self._kind or "none", "events": int(self._n), "sha256": self._hash.hexdigest()},
             "output": {"events": int(self.n_outputs), "kept": bool(self.keep_outputs)},

@@ -5,6 +5,9 @@ here: T10 through the API, chunking and continuation, determinism, streaming, st
 deadlock reporting, and typed errors for bad input.
 """
 
+import json
+import pickle
+
 import numpy as np
 import pytest
 
@@ -128,6 +131,22 @@ def test_deterministic_to_the_byte():
     assert a.stats.tobytes() == b.stats.tobytes()
     assert all(a.series[k].tobytes() == b.series[k].tobytes() for k in a.series)
     assert a.metadata["input"]["sha256"] == b.metadata["input"]["sha256"]
+
+
+def test_metadata_config_is_the_configuration_the_run_used():
+    """The configuration in a Result's metadata is built when first read (result.Later), yet it is
+    the one the run used, also after the caller changed theirs; a Result pickles (batch workers)."""
+    cfg, ev = random_net(5)
+    as_run = speksim.config.config_to_dict(cfg)
+    result = simulate(cfg, ev, CHIP)
+    layer = next(lay for lay in cfg.cnn_layers if lay.in_use)
+    layer.weights[...] = 0          # a sweep changing the configuration in place for its next run
+    layer.threshold_high += 1
+    back = pickle.loads(pickle.dumps(result))
+    assert type(result.metadata["config"]) is dict
+    assert result.metadata["config"] == as_run != speksim.config.config_to_dict(cfg)
+    assert back.metadata["config"] == as_run
+    assert json.loads(json.dumps(result.metadata))["config"] == as_run
 
 
 def test_streaming_keeps_no_outputs_but_same_statistics():
