@@ -167,6 +167,35 @@ def test_streaming_keeps_no_outputs_but_same_statistics():
     assert np.array_equal(r.stats, whole.stats)
 
 
+def test_every_core_s_rows_start_on_a_cache_line():
+    """The SynOp kernel loads and stores a row of up to 32 states as one vector: each core's states
+    and weights start on a 64-byte line, in the compiled network and in the engine's own copy, and
+    the padding between cores changes no result (states read back per core)."""
+    from speksim.engine.compiled import ALIGN, C_NOFF, C_USED, C_WOFF
+    rng = np.random.default_rng(7)
+    cfg = ChipConfig()      # 105 and 175 states, 54 and 135 weights: none a multiple of a line
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(rng.integers(-4, 12, size=(3, 2, 3, 3)).astype(np.int8), (7, 5),
+                                            padding=1, threshold_high=20, destinations=[(1, 1, 0)])
+    cfg.cnn_layers[1] = CnnLayerConfig.conv(rng.integers(-4, 12, size=(5, 3, 3, 3)).astype(np.int8), (7, 5),
+                                            padding=1, threshold_high=20, monitor_enable=True)
+    n = 2000
+    ev = make_events("spike", t=np.arange(n) * 2, layer=np.zeros(n), feature=rng.integers(0, 2, n),
+                     x=rng.integers(0, 5, n), y=rng.integers(0, 7, n))
+    states = {0: np.full((3, 7, 5), 3), 1: np.full((5, 7, 5), 3)}
+    sim = Simulation(cfg, CHIP, initial_states=states)
+    net, eng = sim.net, sim._engine._engine
+    used = [k for k in range(9) if net.core[k, C_USED]]
+    assert used == [0, 1] and net.core[1, C_NOFF] > 105 and net.core[1, C_WOFF] > 54
+    for k in used:
+        assert (net.initial_state.ctypes.data + 2 * net.core[k, C_NOFF]) % ALIGN == 0
+        assert (eng.state.ctypes.data + 2 * net.core[k, C_NOFF]) % ALIGN == 0
+        assert (net.weights.ctypes.data + net.core[k, C_WOFF]) % ALIGN == 0
+    assert all((net.state_of(net.initial_state, k) == 3).all() for k in used)
+    result = sim.run(ev)
+    assert sorted(result.states) == used and result.stats["spikes"][1] > 0
+    assert result.equals(Simulation(cfg, CHIP, engine="reference", initial_states=states).run(ev))
+
+
 def test_state_reuse_is_explicit():
     """SPEC F8: a new run starts from the configured initial state unless told otherwise."""
     cfg, ev = random_net()

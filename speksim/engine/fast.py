@@ -12,7 +12,7 @@ from .base import deadlock_error
 from .compiled import (
     C_SPKCAP, C_SPKOFF, C_USED, CompiledNetwork, DVS, EngineInput, HOST_OUT, K_TARGET, N_BLOCKS, N_CORES,
     N_QUEUED, N_SERIES, N_STATS, P_HOST_OUT_LAT, P_TICK_NS, READOUT, R_BUSY, R_FIFO, R_STALL, RawResult, S_BUSY,
-    S_FIFOAREA, S_PENDING, S_STALL, coarsen, series_bin_ns,
+    S_FIFOAREA, S_PENDING, S_STALL, aligned_copy, coarsen, series_bin_ns,
 )
 from .loop import DEADLOCK, DONE, NEED_INPUT, SERIES_FULL, STOPPED, _resume, _run
 from .steps import (
@@ -47,7 +47,7 @@ class FastEngine:
         self.active_q = np.array(used, np.int64)
         feeds_readout = bool(np.any(net.copies[:N_CORES, :, K_TARGET] == READOUT))
         self.active_plain = np.array(([READOUT] if feeds_readout else []) + [HOST_OUT], np.int64)
-        self.state = net.initial_state.copy()
+        self.state = aligned_copy(net.initial_state)
         # the loop's control state, one array (see engine.steps), and views of its parts
         self.ctl = np.zeros(N_CTL, np.int64)
         rows = self.ctl[:WK].reshape(N_BLOCKS, RW)
