@@ -21,7 +21,7 @@ from .compiled import (C_LEAK, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_P
                        P_RO_WINDOW, P_TICK_NS, R_DROPPED, READOUT, S_CONGESTION, S_LEAKMERGED)
 from .readout import RS_BLOCKED, RS_END, RS_FREE, RS_NEXT, readout_tick
 from .steps import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_NWAKE, G_POS, G_QUEUED,
-                    G_RESUME, G_TEND, G_TNOW, GL, INF, O_CNT, RW, SV_BLOCKED, SV_LEAKPEND, W_STAGE, WK,
+                    G_RESUME, G_TEND, G_TNOW, G_VISIT, GL, INF, O_CNT, RW, SV_BLOCKED, SV_LEAKPEND, W_STAGE, WK,
                     _advance_plain, _advance_queued, _horizon, _link_send, _rank_bit, _rank_pos, _rank_queue,
                     _readout_send, _set_wake, _stage_send, _stage_wake, _undefer, _waiting)
 
@@ -185,11 +185,18 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
             if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, c, stats, series,
                       final):
                 return NEED_INPUT       # the next chunk's first input may still start at t
-            # the stages that hold spikes; a stage's transfers never add spikes to another queue
+            # the stages that hold spikes and can send now: those due at t, those whose queue had
+            # been empty and those held by a FIFO that has freed a slot (G_VISIT); any other one would
+            # find nothing to do (see _stage_wake). A stage's transfers never add spikes to another queue
             visit = c[GL + G_QUEUED]
+            woken = c[GL + G_VISIT]
+            c[GL + G_VISIT] = 0
             while visit:
-                q = _first_queue(visit)
+                pos = lowest_bit(visit)
                 visit &= visit - 1
+                q = _rank_queue(pos)
+                if c[WK + W_STAGE + q] > t and not (woken >> pos) & 1:
+                    continue
                 if _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
                     again = True
                 c[WK + W_STAGE + q] = _stage_wake(q, c, core, copies)

@@ -66,8 +66,10 @@ F_DEPTH = N_SV + 4
 O_BASE, O_HEAD, O_CNT = (F_DEPTH + 1 + col for col in (OC_BASE, OC_HEAD, OC_CNT))
 O_DEPTH = F_DEPTH + 4
 T_FREE, T_COPY, T_BLOCKED = (O_DEPTH + 1 + col for col in (ST_FREE, ST_COPY, ST_BLOCKED))
+# the output stages held or blocked by this block's full FIFO, as rank bits (see _stage_wake)
+F_WAITING = T_BLOCKED + 1
 RW = 32
-assert T_BLOCKED < RW
+assert F_WAITING < RW
 
 # c[WK + :]: the next instant of every server (by block id), then of every output stage (W_STAGE +
 # queue id), then the deferred job ends (W_DEFER + queue id) and stalls (W_PEND + queue id), see
@@ -81,12 +83,14 @@ WK = N_BLOCKS * RW
 # globals c[GL + :]
 # G_RESUME: _run stopped inside instant G_TNOW at the input link, which needs the next chunk
 # G_QUEUED: the queues that hold spikes (O_CNT > 0), one bit each in rank order (_rank_bit)
+# G_VISIT: the stages to visit at the next stages' turn whatever their wake (rank bits): a queue
+# that had been empty, and the stages waiting for a FIFO that has just freed a slot (F_WAITING)
 # G_NWAKE: how many wakes _run takes the minimum of (servers and stages: W_DEFER), read
 # from the array as a bound the compiler cannot see, so that it vectorises the minimum rather
 # than unroll it into a chain of dependent steps
 (G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
- G_RESUME, G_QUEUED, G_NWAKE) = range(13)
-N_G = G_NWAKE + 1
+ G_RESUME, G_QUEUED, G_NWAKE, G_VISIT) = range(14)
+N_G = G_VISIT + 1
 GL = WK + N_WK
 # c[BN + :]: the series' bin width, the current bin, the start of the current bin
 BN = GL + N_G
@@ -183,6 +187,9 @@ def _fifo_push(fq, c, stats, series, blk, t, layer, f, x, y, root, avail):
 @njit(cache=True, inline="always", _nrt=False)
 def _fifo_pop(c, stats, series, blk, t):
     """Free the head slot (T2); returns the row index of the event just taken."""
+    # the stages this FIFO held are visited at this instant's next stages' turn (see _stage_wake)
+    c[GL + G_VISIT] |= c[blk * RW + F_WAITING]
+    c[blk * RW + F_WAITING] = 0
     pos = c[blk * RW + F_BASE] + c[blk * RW + F_HEAD]
     head = c[blk * RW + F_HEAD] + 1
     c[blk * RW + F_HEAD] = 0 if head == c[blk * RW + F_DEPTH] else head
@@ -321,6 +328,7 @@ def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq,
                 oq[pos, OQ_ROOT] = c[q * RW + SV_ROOT]
                 if c[q * RW + O_CNT] == 0:
                     c[GL + G_QUEUED] |= _rank_bit(q)
+                    c[GL + G_VISIT] |= _rank_bit(q)
                 c[q * RW + O_CNT] += 1
                 if c[q * RW + O_CNT] > stats[q, S_OUTMAX]:
                     stats[q, S_OUTMAX] = c[q * RW + O_CNT]
@@ -578,17 +586,21 @@ def _undefer(c, tnow):
 
 @njit(cache=True, inline="always", _nrt=False)
 def _stage_wake(q, c, core, copies):
-    """The next instant at which the output stage of q can send (INF: nothing queued, or held by
-    a full FIFO, which it tries again every round).
+    """The next instant at which the output stage of q can send, set after each of its visits (INF:
+    nothing queued, or held by a full FIFO).
 
-    Also INF while the FIFO its next copy goes to is full and would hold it (no balancer): that
-    FIFO frees a slot only when its server takes an event, at an instant where every stage with
-    spikes is visited again, which sets this wake anew; until then the stage would only find it
-    full. Like the deferred job ends (_set_wake), _undefer makes it due when nothing else is
-    left to do or the run stops."""
-    if c[q * RW + O_CNT] > 0 and not c[q * RW + T_BLOCKED]:
+    A stage is held when the FIFO its next copy goes to is full and would hold it (no balancer),
+    whether it has found it so (T_BLOCKED) or would at T_FREE: only that FIFO's server taking an
+    event frees a slot, and until then the stage would only find it full. So a held stage has no
+    wake; it is noted in the FIFO's F_WAITING, which the FIFO's next pop moves to G_VISIT, and
+    the loop visits it at that instant's next stages' turn. Like the deferred job ends
+    (_set_wake), _undefer makes an unblocked held stage due when nothing else is left to do or
+    the run stops."""
+    if c[q * RW + O_CNT] > 0:
         tgt = copies[q, c[q * RW + T_COPY], K_TARGET]
-        if c[tgt * RW + F_CNT] >= c[tgt * RW + F_DEPTH] and not (tgt < N_CORES and core[tgt, C_BAL]):
+        if c[q * RW + T_BLOCKED] or (c[tgt * RW + F_CNT] >= c[tgt * RW + F_DEPTH]
+                                     and not (tgt < N_CORES and core[tgt, C_BAL])):
+            c[tgt * RW + F_WAITING] |= _rank_bit(q)
             return INF
         return c[q * RW + T_FREE]
     return INF
