@@ -165,6 +165,90 @@ def _lowest_bit_compiled(m):
     return lambda m: _count_trailing_zeros(m)
 
 
+def least_of(n):
+    """A function `least(a, start)`: the least of the int64s a[start:start + n].
+
+    Compiled, it reads them one by one (atomic loads, which the compiler cannot merge into vector
+    loads) into four running minima. The event loop takes this minimum over its next instants at
+    every instant, just after storing some of them one by one: a vector load of values still in
+    the store buffer must wait for them to reach the cache, which made that minimum a tenth of a
+    replay, while a load of one of them is served from the buffer."""
+    def least(a, start):
+        m = a[start]
+        for i in range(1, n):
+            m = min(m, a[start + i])
+        return m
+
+    @intrinsic
+    def scalar_loads(typingctx, a, start):
+        sig = types.int64(a, start)
+
+        def codegen(context, builder, sig, args):
+            i64 = ir.IntType(64)
+            base = builder.gep(context.make_array(sig.args[0])(context, builder, args[0]).data,
+                               [context.cast(builder, args[1], sig.args[1], types.intp)])
+            acc = [None] * 4
+            for i in range(n):
+                v = builder.load_atomic(builder.gep(base, [ir.Constant(i64, i)]), "monotonic", 8)
+                j = i % 4
+                acc[j] = v if acc[j] is None else builder.select(builder.icmp_signed("<", v, acc[j]), v, acc[j])
+            acc = [x for x in acc if x is not None]
+            while len(acc) > 1:
+                x, y = acc.pop(), acc.pop()
+                acc.insert(0, builder.select(builder.icmp_signed("<", x, y), x, y))
+            return acc[0]
+
+        return sig, codegen
+
+    @overload(least, inline="always")
+    def _compiled(a, start):
+        if a.layout == "C" and a.dtype == types.int64:
+            return lambda a, start: scalar_loads(a, start)
+        return least
+
+    return least
+
+
+def due_bits(positions):
+    """A function `due(a, start, t)`: an int64 with bit positions[i] set for each a[start + i] <= t
+    (int64s). Compiled, with one scalar load each, for the reason `least_of` gives."""
+    positions = tuple(int(p) for p in positions)
+    n = len(positions)
+
+    def due(a, start, t):
+        bits = 0
+        for i in range(n):
+            if a[start + i] <= t:
+                bits |= 1 << positions[i]
+        return bits
+
+    @intrinsic
+    def scalar_loads(typingctx, a, start, t):
+        sig = types.int64(a, start, t)
+
+        def codegen(context, builder, sig, args):
+            i64 = ir.IntType(64)
+            base = builder.gep(context.make_array(sig.args[0])(context, builder, args[0]).data,
+                               [context.cast(builder, args[1], sig.args[1], types.intp)])
+            t = context.cast(builder, args[2], sig.args[2], types.int64)
+            bits = ir.Constant(i64, 0)
+            for i, pos in enumerate(positions):
+                v = builder.load_atomic(builder.gep(base, [ir.Constant(i64, i)]), "monotonic", 8)
+                bit = builder.zext(builder.icmp_signed("<=", v, t), i64)
+                bits = builder.or_(bits, builder.shl(bit, ir.Constant(i64, pos)))
+            return bits
+
+        return sig, codegen
+
+    @overload(due, inline="always")
+    def _compiled(a, start, t):
+        if a.layout == "C" and a.dtype == types.int64:
+            return lambda a, start, t: scalar_loads(a, start, t)
+        return due
+
+    return due
+
+
 @njit(cache=True, inline="always", _nrt=False)
 def _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y):
     """Append a spike for every set bit of the lane mask `m` (bit i: feature f + i, SynOp j + f + i),

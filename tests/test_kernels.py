@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from speksim.chip import load_chip
 from speksim.config import ChipConfig, CnnLayerConfig, RunOptions, conv_out
 from speksim.engine.compiled import C_NOFF, C_WOFF, compile_network
-from speksim.kernels import dvs_map, leak_job, lowest_bit, scatter_event
+from speksim.kernels import due_bits, dvs_map, least_of, leak_job, lowest_bit, scatter_event
 
 CHIP = load_chip("speck2f")
 
@@ -248,6 +248,32 @@ def test_lowest_set_bit():
         for above in (0, 1 << 63, 0b1010 << 50):
             m = np.array((1 << bit) | (above & ~((2 << bit) - 1)), np.uint64).view(np.int64)
             assert compiled(m) == lowest_bit(m) == bit, (bit, above)
+
+
+def _compiled_calls(least, due):
+    from numba import njit
+    return njit(lambda a, start: least(a, start)), njit(lambda a, start, t: due(a, start, t))
+
+
+def test_least_and_due_bits_of_a_slice():
+    """The event loop's next instant (the least of its wakes) and the servers due at it (a bit per
+    wake <= t, at a given position each), compiled from scalar loads and in plain Python alike,
+    against numpy; INF-like and negative values, ties, and slices not at the array's start."""
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 3, 5, 22):
+        least = least_of(n)
+        positions = rng.permutation(63)[:n]
+        due = due_bits(positions)
+        compiled_least, compiled_due = _compiled_calls(least, due)
+        for _ in range(50):
+            a = rng.choice(np.array([2**62, -5, 0, 7, 1000, 2**62 - 1], np.int64), size=n + 9)
+            a[rng.integers(0, len(a))] = rng.integers(-2**40, 2**40)
+            start = int(rng.integers(0, 10))
+            part = a[start:start + n]
+            assert compiled_least(a, start) == least(a, start) == part.min()
+            for t in (int(part.min()) - 1, int(part.min()), int(np.median(part)), int(part.max())):
+                expected = sum(1 << int(p) for p, v in zip(positions, part) if v <= t)
+                assert compiled_due(a, start, t) == due(a, start, t) == expected, (n, start, t)
 
 
 def test_first_queue_of_a_set_follows_the_rank_order():

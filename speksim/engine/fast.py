@@ -17,9 +17,9 @@ from .compiled import (
 from .loop import DEADLOCK, DONE, NEED_INPUT, SERIES_FULL, STOPPED, _resume, _run
 from .steps import (
     BN, F_BASE, F_DEPTH, F_TLAST, FC_BASE, FC_CNT, FC_TLAST, FQ_F, FQ_X, FQ_Y, G_DEADT, G_LBLOCKED, G_NEXTTICK,
-    G_NOUT, G_NWAKE, G_POS, G_RESUME, G_TEND, G_TLASTIN, GL, INF, N_CTL, N_G, N_SV, N_WK, O_BASE, O_CNT, O_DEPTH,
+    G_NOUT, G_POS, G_RESUME, G_TEND, G_TLASTIN, GL, INF, N_CTL, N_G, N_SV, N_WK, O_BASE, O_CNT, O_DEPTH,
     OC_BASE, OC_CNT, RW, ST_BLOCKED, ST_COPY, SV_BLOCKED, SV_BUSY, SV_LEAKPEND, SV_STALLSINCE, SV_START, T_BLOCKED,
-    T_FREE, W_DEFER, WK, _spread,
+    T_FREE, WK, _spread,
 )
 from .readout import RS_END, RS_NEXT, new_state
 
@@ -73,7 +73,6 @@ class FastEngine:
         self.stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
         self.series = np.zeros((N_SERIES, min(64, self.max_bins), N_BLOCKS), np.int64)
         self.out = np.zeros((out_capacity, 6), np.int64)
-        self.g[G_NWAKE] = W_DEFER
         self.g[G_NEXTTICK] = net.params[P_TICK_NS]
         self.g[G_TLASTIN] = 0
         self.n_fed = 0          # inputs settled (sent, dropped or never to be sent): root of the next one

@@ -16,14 +16,21 @@ import numpy as np
 from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from ..kernels import lowest_bit
+from ..kernels import due_bits, least_of, lowest_bit
 from .compiled import (C_LEAK, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_PIN, P_RO_THRESH, P_RO_TICK,
                        P_RO_WINDOW, P_TICK_NS, R_DROPPED, READOUT, S_CONGESTION, S_LEAKMERGED)
 from .readout import RS_BLOCKED, RS_END, RS_FREE, RS_NEXT, readout_tick
-from .steps import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_NWAKE, G_POS, G_QUEUED,
-                    G_RESUME, G_TEND, G_TNOW, G_VISIT, GL, INF, O_CNT, RW, SV_BLOCKED, SV_LEAKPEND, W_STAGE, WK,
+from .steps import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS, G_QUEUED, G_RESUME,
+                    G_TEND, G_TNOW, G_VISIT, GL, INF, O_CNT, RW, SV_BLOCKED, SV_LEAKPEND, W_DEFER, W_STAGE, WK,
                     _advance_plain, _advance_queued, _horizon, _link_send, _rank_bit, _rank_pos, _rank_queue,
                     _readout_send, _set_wake, _stage_send, _stage_wake, _undefer, _waiting)
+
+# the earliest next instant of a server or stage, c[WK:WK + W_DEFER] (not the deferred job ends)
+_earliest = least_of(W_DEFER)
+# the queued servers due at t, c[WK + q] <= t, as rank bits (see steps._rank_bit); the positions
+# from _rank_pos's Python function (py_func, absent when the JIT is off)
+_due = due_bits([getattr(_rank_pos, "py_func", _rank_pos)(q) for q in range(N_QUEUED)])
+
 
 @njit(cache=True, inline="always", _nrt=False)
 def _first_queue(visit):
@@ -85,9 +92,6 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
     readout = tick != 0 and params[P_RO_TICK] != 0
     period = params[P_HOST_IN_NS]
     n_bins = series.shape[1]
-    # servers and stages (not the deferred job ends), see G_NWAKE
-    n_wake = c[GL + G_NWAKE]
-    n_queued = min(n_wake, N_QUEUED)    # N_QUEUED, also unseen by the compiler
     # the queued blocks of this run (others never act, see FastEngine), as rank bits
     active = np.int64(0)
     for q in active_q:
@@ -96,9 +100,7 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
         # the next instant at which anything can happen: the earliest wake of a server or stage
         # (kept up to date where they change, so this is a minimum over a short array), the input
         # link, or the readout's sender
-        t_work = INF
-        for i in range(n_wake):
-            t_work = min(t_work, c[WK + i])
+        t_work = _earliest(c, WK)
         if c[GL + G_POS] < n_in and not c[GL + G_LBLOCKED]:
             r = in_t[c[GL + G_POS]]
             if c[GL + G_HASLAST] and c[GL + G_LAST] + period > r:
@@ -162,10 +164,7 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
         while again:
             again = False
             if first:
-                visit = 0
-                for q in range(n_queued):
-                    visit |= np.int64(c[WK + q] <= t) << _rank_pos(q)
-                visit &= active
+                visit = _due(c, WK, t) & active
                 first = False
             else:
                 visit = 0

@@ -85,11 +85,8 @@ WK = N_BLOCKS * RW
 # G_QUEUED: the queues that hold spikes (O_CNT > 0), one bit each in rank order (_rank_bit)
 # G_VISIT: the stages to visit at the next stages' turn whatever their wake (rank bits): a queue
 # that had been empty, and the stages waiting for a FIFO that has just freed a slot (F_WAITING)
-# G_NWAKE: how many wakes _run takes the minimum of (servers and stages: W_DEFER), read
-# from the array as a bound the compiler cannot see, so that it vectorises the minimum rather
-# than unroll it into a chain of dependent steps
 (G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
- G_RESUME, G_QUEUED, G_NWAKE, G_VISIT) = range(14)
+ G_RESUME, G_QUEUED, G_VISIT) = range(13)
 N_G = G_VISIT + 1
 GL = WK + N_WK
 # c[BN + :]: the series' bin width, the current bin, the start of the current bin
