@@ -197,9 +197,8 @@ class Later:
     DVS Gesture replay (150,000 lists), and every later garbage collection walks them again;
     a sweep or a benchmark that never reads the metadata need not pay for it. `args` must be a
     snapshot (the caller's copy), so that the entry says what the run used even when the caller's
-    objects change afterwards. Picklable when `make` and `args` are."""
-
-    __slots__ = ("make", "args")
+    objects change afterwards, and `make` must not fail on them (it would fail at every read).
+    Picklable when `make` and `args` are; a pickled Result keeps the entry unbuilt."""
 
     def __init__(self, make, *args):
         self.make = make
@@ -207,7 +206,7 @@ class Later:
 
 
 def _metadata(self) -> dict:
-    meta = self.__dict__["_metadata"]
+    meta = self.__dict__.setdefault("_metadata", {})
     for key, value in meta.items():
         if isinstance(value, Later):
             meta[key] = value.make(*value.args)     # an existing key: the dict's size is unchanged
@@ -218,9 +217,18 @@ def _set_metadata(self, value: dict) -> None:
     self.__dict__["_metadata"] = value
 
 
+def _setstate(self, state: dict) -> None:
+    # a Result pickled before metadata became a property holds it under its own name
+    if "metadata" in state:
+        state = dict(state)
+        state["_metadata"] = state.pop("metadata")
+    self.__dict__.update(state)
+
+
 # after the dataclass is made, so that its __init__, __eq__, __repr__ and dataclasses.replace all
-# go through it (the field keeps its name and default)
+# go through it (the field keeps its name and default; vars(result) shows it as _metadata)
 Result.metadata = property(_metadata, _set_metadata, doc="See `Result` (entries made as `Later` are built here).")
+Result.__setstate__ = _setstate
 
 
 def outputs_from_rows(rows: np.ndarray) -> np.ndarray:

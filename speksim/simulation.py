@@ -85,6 +85,9 @@ class Simulation:
                 raise ConfigError([a for a, _ in problems], cli=[c for _, c in problems])
             self.warnings = []
         self.net = compile_network(config, self.chip, self.options)
+        # what the run uses, for the Result's metadata: later changes to `config` are not the run's
+        self._config_used = copy.deepcopy(config)
+        self._validated = validate
         if initial_states:
             self.net = self.net.with_states(initial_states)
         self.engine_name = engine
@@ -193,8 +196,10 @@ class Simulation:
         meta = {
             "engine": self.engine_name,
             "chip": self.chip.to_dict(),
-            # built when first read (see result.Later), from the configuration as it is now
-            "config": Later(config_to_dict, copy.deepcopy(self.config)),
+            # built when first read (see result.Later); a configuration that was not validated may
+            # not convert (a float threshold, say): that fails here, as it always did
+            "config": (Later(config_to_dict, self._config_used) if self._validated
+                       else config_to_dict(self._config_used)),
             "options": asdict(self.options),
             "input": {"kind": self._kind or "none", "events": int(self._n), "sha256": self._hash.hexdigest()},
             "output": {"events": int(self.n_outputs), "kept": bool(self.keep_outputs)},

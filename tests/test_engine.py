@@ -14,7 +14,7 @@ import pytest
 import speksim
 from deadlock_case import cycle_config
 from speksim import (ChipConfig, CnnLayerConfig, ConfigError, DeadlockError, EventError, RunOptions,
-                     Simulation, UnknownChipError, make_events, simulate)
+                     Result, Simulation, UnknownChipError, make_events, simulate)
 
 CHIP = speksim.load_chip("speck2f")
 
@@ -135,18 +135,39 @@ def test_deterministic_to_the_byte():
 
 def test_metadata_config_is_the_configuration_the_run_used():
     """The configuration in a Result's metadata is built when first read (result.Later), yet it is
-    the one the run used, also after the caller changed theirs; a Result pickles (batch workers)."""
+    the one the run was compiled from, whatever the caller changes after creating the Simulation;
+    a Result pickles with every protocol (batch workers) and reads as plain JSON-like data."""
     cfg, ev = random_net(5)
     as_run = speksim.config.config_to_dict(cfg)
-    result = simulate(cfg, ev, CHIP)
+    sim = Simulation(cfg, CHIP)
+    sim.feed(ev[:500])
     layer = next(lay for lay in cfg.cnn_layers if lay.in_use)
     layer.weights[...] = 0          # a sweep changing the configuration in place for its next run
     layer.threshold_high += 1
-    back = pickle.loads(pickle.dumps(result))
+    sim.feed(ev[500:])
+    result = sim.finish()
+    assert result.equals(simulate(speksim.config.config_from_dict(as_run), ev, CHIP))
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        back = pickle.loads(pickle.dumps(result, protocol))
+        assert back.metadata["config"] == as_run, protocol
     assert type(result.metadata["config"]) is dict
     assert result.metadata["config"] == as_run != speksim.config.config_to_dict(cfg)
-    assert back.metadata["config"] == as_run
     assert json.loads(json.dumps(result.metadata))["config"] == as_run
+    # a Result pickled when metadata was a plain attribute still loads
+    old = Result.__new__(Result)
+    old.__setstate__({**{k: v for k, v in vars(result).items() if k != "_metadata"}, "metadata": {"engine": "x"}})
+    assert old.metadata == {"engine": "x"}
+
+
+def test_metadata_of_an_unvalidated_configuration_fails_at_finish():
+    """validate=False skips the checks; a configuration the metadata cannot hold (a float where an
+    integer belongs) fails in finish() with the field named, not later at some unrelated read."""
+    cfg, ev = random_net(5)
+    cfg.cnn_layers[0].threshold_high = 20.0
+    sim = Simulation(cfg, CHIP, validate=False)
+    sim.feed(ev)
+    with pytest.raises(ConfigError, match="threshold_high"):
+        sim.finish()
 
 
 def test_streaming_keeps_no_outputs_but_same_statistics():
