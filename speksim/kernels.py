@@ -172,7 +172,11 @@ def least_of(n):
     loads) into four running minima. The event loop takes this minimum over its next instants at
     every instant, just after storing some of them one by one: a vector load of values still in
     the store buffer must wait for them to reach the cache, which made that minimum a tenth of a
-    replay, while a load of one of them is served from the buffer."""
+    replay, while a load of one of them is served from the buffer. No bounds check: the caller
+    keeps start + n within `a` (1-D)."""
+    if n < 1:
+        raise ValueError(f"least_of needs at least one value, not {n}")
+
     def least(a, start):
         m = a[start]
         for i in range(1, n):
@@ -202,7 +206,7 @@ def least_of(n):
 
     @overload(least, inline="always")
     def _compiled(a, start):
-        if a.layout == "C" and a.dtype == types.int64:
+        if a.ndim == 1 and a.layout == "C" and a.dtype == types.int64:
             return lambda a, start: scalar_loads(a, start)
         return least
 
@@ -211,8 +215,11 @@ def least_of(n):
 
 def due_bits(positions):
     """A function `due(a, start, t)`: an int64 with bit positions[i] set for each a[start + i] <= t
-    (int64s). Compiled, with one scalar load each, for the reason `least_of` gives."""
+    (int64s). Compiled, with one scalar load each, for the reason `least_of` gives; no bounds
+    check either."""
     positions = tuple(int(p) for p in positions)
+    if not positions or not all(0 <= p < 63 for p in positions):
+        raise ValueError(f"due_bits needs bit positions 0..62, got {positions}")
     n = len(positions)
 
     def due(a, start, t):
@@ -242,7 +249,7 @@ def due_bits(positions):
 
     @overload(due, inline="always")
     def _compiled(a, start, t):
-        if a.layout == "C" and a.dtype == types.int64:
+        if a.ndim == 1 and a.layout == "C" and a.dtype == types.int64:
             return lambda a, start, t: scalar_loads(a, start, t)
         return due
 

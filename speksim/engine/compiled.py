@@ -113,8 +113,9 @@ class CompiledNetwork:
 
 
 #: Where each core's weights and neuron states start in the flat arrays, in bytes: a multiple of a
-#: cache line, in arrays that start on one. A row of 32 states (64 bytes), which the SynOp kernel
-#: loads and stores as one vector, then spans one cache line instead of straddling two.
+#: cache line, in arrays that start on one. The SynOp kernel loads and stores a row of 16, 32 or 64
+#: states (32, 64 or 128 bytes) as whole vectors, which then never straddle two lines; rows of
+#: other widths still may, past a core's first row.
 ALIGN = 64
 
 

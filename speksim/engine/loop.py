@@ -69,6 +69,7 @@ def _resume(core, dvs, copies, weights, biases, c, params, active_q, active_plai
         if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, c, stats, series,
                       final):
             return False
+        c[GL + G_VISIT] = 0        # every stage with spikes is visited here
         for q in active_q:
             if c[q * RW + O_CNT] > 0:
                 if _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
@@ -185,8 +186,11 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
                       final):
                 return NEED_INPUT       # the next chunk's first input may still start at t
             # the stages that hold spikes and can send now: those due at t, those whose queue had
-            # been empty and those held by a FIFO that has freed a slot (G_VISIT); any other one would
-            # find nothing to do (see _stage_wake). A stage's transfers never add spikes to another queue
+            # been empty and those held by a FIFO that has freed a slot (G_VISIT). Any other one
+            # would not send: its T_FREE is still to come, or its FIFO is still full. (One whose
+            # FIFO has filled since its last visit keeps its wake at T_FREE and finds the FIFO
+            # full then, an instant _stage_wake would have saved.) A stage's transfers never add
+            # spikes to another queue
             visit = c[GL + G_QUEUED]
             woken = c[GL + G_VISIT]
             c[GL + G_VISIT] = 0

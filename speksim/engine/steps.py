@@ -588,9 +588,9 @@ def _stage_wake(q, c, core, copies):
 
     A stage is held when the FIFO its next copy goes to is full and would hold it (no balancer),
     whether it has found it so (T_BLOCKED) or would at T_FREE: only that FIFO's server taking an
-    event frees a slot, and until then the stage would only find it full. So a held stage has no
-    wake; it is noted in the FIFO's F_WAITING, which the FIFO's next pop moves to G_VISIT, and
-    the loop visits it at that instant's next stages' turn. Like the deferred job ends
+    event frees a slot, and until then the stage would only find it full. So a stage seen held at
+    its visit gets no wake; it is noted in the FIFO's F_WAITING, which the FIFO's next pop moves
+    to G_VISIT, and the loop visits it at that instant's next stages' turn. Like the deferred job ends
     (_set_wake), _undefer makes an unblocked held stage due when nothing else is left to do or
     the run stops."""
     if c[q * RW + O_CNT] > 0:
