@@ -135,6 +135,7 @@ class _Arbiter:
         self.env, self.fifos = env, fifos
         self.waiting: dict[int, object] = {}    # rank -> sender that wants to send now
         self.blocked: dict[int, int] = {}       # rank -> FIFO that sender waits for
+        self.t_found_full = 0                   # the last time a sender found its FIFO full
         self._scheduled = False
 
     def register(self, sender, settled: bool = True) -> None:
@@ -190,6 +191,7 @@ class _Arbiter:
         else:
             self.waiting[rank] = sender
             self.blocked[rank] = target
+            self.t_found_full = max(self.t_found_full, now)
             self.fifos[target].watch(now)
 
 
@@ -806,7 +808,10 @@ def _deadlock(sim: _Sim, stages: list, link: _InputLink) -> DeadlockError:
     waiting_link = None
     if link.rank in sim.arbiter.waiting and link.i < link.n:
         waiting_link = (link.i, int(link.target[link.i]))
-    return deadlock_error(sim.last_instant(), waits, contents, [f.depth for f in sim.fifos],
+    # T9: the time from which nothing more is scheduled, the last sender's try included (a stage
+    # still routing its last copy has something scheduled until it finds the FIFO full)
+    t_dead = max(sim.last_instant(), sim.arbiter.t_found_full)
+    return deadlock_error(t_dead, waits, contents, [f.depth for f in sim.fifos],
                           {b: len(stages[b].queue) for b in waits}, sim.net.out_depth, waiting_link)
 
 

@@ -117,6 +117,31 @@ def test_deadlock_names_cycle_and_time():
     assert "core 0: FIFO 1/1 (feature, x, y)" in text
 
 
+def test_deadlock_time_waits_for_the_slowest_stage_to_find_its_fifo_full():
+    """T9 with unequal routing times: core 2's stage (97 ns per copy) is still routing when
+    core 3's (13 ns) is already stuck, so the chip deadlocks only when core 2's try finds the FIFO
+    full. Both engines name that same time and the cycle."""
+    from speksim.config import ChipConfig, CnnLayerConfig, CnnLayerDestination, RunOptions
+    from speksim.engine.compiled import EngineInput, compile_network
+
+    chip = CHIP.replace(fifo_depth=[2] * 9, out_depth=[1] * 9, route_ns=[40, 40, 97, 13, 40, 40, 40, 40, 40])
+    cfg = ChipConfig()
+    for k, (c_out, c_in), nxt in ((2, (2, 1), 3), (3, (1, 2), 2)):
+        cfg.cnn_layers[k] = CnnLayerConfig.conv(np.ones((c_out, c_in, 1, 1), np.int8), (1, 1), threshold_high=1,
+                                                threshold_low=-1,
+                                                destinations=[CnnLayerDestination(layer=nxt, enable=True)])
+    net = compile_network(cfg, chip, RunOptions())
+    one = EngineInput(np.array([82]), np.array([2]), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                      np.zeros(1, np.int64))
+    errors = []
+    for engine in ENGINES:
+        with pytest.raises(DeadlockError) as caught:
+            engine_function(engine)(net, one, RunOptions())
+        errors.append(caught.value)
+    assert [sorted(e.cycle) for e in errors] == [[2, 3]] * len(ENGINES)
+    assert len({e.t_ns for e in errors}) == 1, [(engine, e.t_ns) for engine, e in zip(ENGINES, errors)]
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_determinism(engine):
     """T8: the same inputs give the same bytes, run after run; F8: a run starts from the
