@@ -9,8 +9,9 @@ code that numba compiles, which a sampling profiler cannot name by itself. This 
 them in this process (in a fresh numba cache, so their addresses are known), writes the map
 `perf` reads for code generated at run time (/tmp/perf-<pid>.map), samples the process while it
 replays the recording, and prints each function's share of the samples with the time and work
-that share stands for. The engine inlines the SynOp kernel into the loop; here it is compiled as
-a call of its own so that its samples can be told apart, which makes a replay about 7% slower.
+that share stands for. The SynOps of an event run in functions of their own
+(`kernels._event_rows`), called once per event; the few steps before that call, which find the
+kernel taps that reach an output, count in the loop's share.
 Needs the `perf` command (package linux-tools / linux-perf) and the shared models and
 recordings; says what is missing otherwise.
 """
@@ -26,6 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
+
+
+#: the SynOps of an event run in the rows functions that kernels.scatter_event (inlined into the
+#: loop, where it finds the taps that reach an output) calls
+_SAME = {"_event_rows": "scatter_event"}
 
 
 def _perf_map(modules) -> list:
@@ -45,8 +51,9 @@ def _perf_map(modules) -> list:
                     addr = lib.get_pointer_to_function(fn.name)
                     if addr:
                         # numba's mangled names hold the qualified Python name: keep its last part
-                        short = next((p for p in ("_run", "_resume", "scatter_event", "leak_job", "dvs_map",
-                                                  "readout_tick", "readout_class", "_readout_send", "_waiting")
+                        short = next((_SAME.get(p, p) for p in ("_run", "_resume", "_event_rows", "scatter_event",
+                                                                "leak_job", "dvs_map", "readout_tick",
+                                                                "readout_class", "_readout_send", "_waiting")
                                       if p in fn.name), None)
                         if short:
                             entries.add((addr, short))
@@ -64,9 +71,6 @@ def main(argv=None) -> int:
         return 1
     cache = tempfile.mkdtemp(prefix="speksim-profile-")
     os.environ["NUMBA_CACHE_DIR"] = cache          # compiled here, so the addresses are known
-    # the SynOp kernel as a function of its own, not inlined into the loop: its samples are then
-    # its own, at the price of a call per event (about 7% of a replay, counted in the loop's share)
-    os.environ["SPEKSIM_KERNEL_CALLS"] = "1"
 
     from . import bench_models
     from .common import span_s
@@ -115,8 +119,7 @@ def main(argv=None) -> int:
     served = int(result.stats["served"].sum())
     jobs = int(result.stats["served"][:9].sum())
     print(f"DVS Gesture replay: {len(events):,} events over {span_s(events):.2f} s; {wall:.3f} s a replay "
-          f"(real-time factor {span_s(events) / wall:.1f}), {args.replays} replays sampled, the SynOp kernel "
-          f"compiled as a call (inlined in a normal replay, which is about 7% faster)\n")
+          f"(real-time factor {span_s(events) / wall:.1f}), {args.replays} replays sampled\n")
     print("| where | share of samples | seconds a replay | per unit of work |")
     print("|---|---|---|---|")
     named = {"_run": ("event loop (scheduling, FIFOs, routing, statistics)", served, "served event"),

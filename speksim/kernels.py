@@ -7,8 +7,6 @@ of SPEC F2 reads and writes contiguous memory.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from llvmlite import ir
 from numba import njit
@@ -33,16 +31,6 @@ def _overflow(v, wrap):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _first_tap(pos, pad, stride):
-    """Along one axis, for an input at `pos`: the first kernel tap aligned to the stride, and the
-    output it reaches. At stride 1 (most layers) that is tap 0 and no division at all."""
-    if stride == 1:
-        return 0, pos + pad
-    k0 = (pos + pad) % stride
-    return k0, (pos + pad - k0) // stride
-
-
-@njit(cache=True, inline="always", _nrt=False)
 def _synop(s, w, hi, lo, rtz, wrap):
     """SPEC F3 on one neuron: state `s` (int16) plus weight `w` (int8), with F3's overflow,
     threshold `hi`, reset and low clamp `lo` (both int16). Returns (new state as int16, fired)."""
@@ -53,6 +41,13 @@ def _synop(s, w, hi, lo, rtz, wrap):
     r = np.int16(0) if rtz else np.int16(np.int32(v) - np.int32(hi))
     v = r if fire else v
     return (v if v >= lo else lo), fire
+
+
+def _data(context, builder, ty, value):
+    """In generated code: the address of element 0 of a contiguous array, or a pointer as it is."""
+    if isinstance(ty, types.CPointer):
+        return value
+    return context.make_array(ty)(context, builder, value).data
 
 
 def _vector_synops(n):
@@ -75,8 +70,8 @@ def _vector_synops(n):
             ta = sig.args
             i16, i32 = ir.IntType(16), ir.IntType(32)
             row, wrow = ir.VectorType(i16, n), ir.VectorType(ir.IntType(8), n)
-            sdata = context.make_array(ta[0])(context, builder, st).data
-            wdata = context.make_array(ta[2])(context, builder, wt).data
+            sdata = _data(context, builder, ta[0], st)
+            wdata = _data(context, builder, ta[2], wt)
             sptr = builder.bitcast(builder.gep(sdata, [context.cast(builder, nbv, ta[1], types.intp)]),
                                    row.as_pointer())
             wptr = builder.bitcast(builder.gep(wdata, [context.cast(builder, wbv, ta[3], types.intp)]),
@@ -107,6 +102,13 @@ def _vector_synops(n):
     return synops
 
 
+def _contiguous(ty, bits):
+    """Whether the numba type `ty` is a C-contiguous array or a pointer, of integers of `bits` bits."""
+    if isinstance(ty, types.CPointer):
+        return isinstance(ty.dtype, types.Integer) and ty.dtype.bitwidth == bits
+    return isinstance(ty, types.Array) and ty.layout == "C" and ty.dtype.bitwidth == bits
+
+
 def _lanes(n):
     """A function applying `n` SynOps (F3) to state[nb:nb + n] (int16) with weights[wb:wb + n] (int8);
     it returns an int64 whose bit i is set when neuron nb + i fired. Plain Python without the
@@ -125,7 +127,7 @@ def _lanes(n):
 
     @overload(lanes, inline="always")
     def _compiled(state, nb, weights, wb, hi, lo, rtz, wrap):
-        if (state.layout, state.dtype.bitwidth, weights.layout, weights.dtype.bitwidth) == ("C", 16, "C", 8):
+        if _contiguous(state, 16) and _contiguous(weights, 8):
             return lambda state, nb, weights, wb, hi, lo, rtz, wrap: vector(state, nb, weights, wb, hi, lo,
                                                                           rtz, wrap)
         return lanes
@@ -272,13 +274,147 @@ def _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y):
     return nspk
 
 
-# Inlined into the event loop: a call passing this many arguments cost the DVS Gesture replay 7%
-# (the loop's first compile takes about 7 s longer). `python -m benchmarks.profile_engine` sets
-# SPEKSIM_KERNEL_CALLS, in a numba cache of its own, to keep the kernel a function a profiler can name.
-_KERNEL_INLINE = "never" if os.environ.get("SPEKSIM_KERNEL_CALLS") else "always"
+def address(a):
+    """Compiled: the address of element 0 of a contiguous array, as a typed pointer, which a call
+    passes in one register (an array is passed as seven words). Plain Python: the array itself."""
+    return a
 
 
-@njit(cache=True, inline=_KERNEL_INLINE, _nrt=False)
+@intrinsic
+def _address_of(typingctx, a):
+    def codegen(context, builder, sig, args):
+        return _data(context, builder, sig.args[0], args[0])
+
+    return types.CPointer(a.dtype)(a), codegen
+
+
+@overload(address, inline="always")
+def _address_compiled(a):
+    if isinstance(a, types.Array) and a.layout == "C":
+        return lambda a: _address_of(a)
+    return lambda a: a
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _row(width, cout, state, nb, weights, wb, hi, lo, rtz, wrap, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y):
+    """The SynOps of one row of `cout` features at state[nb:], weights[wb:], the first of them
+    SynOp j; returns the new number of spikes. `width` is 16, 32 or 64 for a row of that many
+    features as whole vectors, or 0 for any `cout`: vectors of 32, 16, 8, 4 and 2 features, widest
+    first, then the last feature on its own (each block's spikes are listed before the next
+    block's, so features stay ascending)."""
+    if width == 16:
+        m = _synops16(state, nb, weights, wb, hi, lo, rtz, wrap)
+    elif width == 32:
+        m = _synops32(state, nb, weights, wb, hi, lo, rtz, wrap)
+    elif width == 64:
+        m = (_synops32(state, nb, weights, wb, hi, lo, rtz, wrap)
+             | (_synops32(state, nb + 32, weights, wb + 32, hi, lo, rtz, wrap) << 32))
+    else:
+        f = 0
+        while f + 32 <= cout:
+            m = _synops32(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
+            nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+            f += 32
+        if f + 16 <= cout:
+            m = _synops16(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
+            nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+            f += 16
+        if f + 8 <= cout:
+            m = _synops8(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
+            nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+            f += 8
+        if f + 4 <= cout:
+            m = _synops4(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
+            nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+            f += 4
+        if f + 2 <= cout:
+            m = _synops2(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
+            nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+            f += 2
+        if f < cout:        # one feature left at most
+            v, fire = _synop(state[nb + f], weights[wb + f], hi, lo, rtz, wrap)
+            state[nb + f] = v
+            nspk = _list_spikes(np.int64(fire), f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+        return nspk
+    if m:
+        nspk = _list_spikes(m, 0, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+    return nspk
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout, hi, lo, rtz, wrap,
+             spk_j, spk_f, spk_x, spk_y):
+    """The SynOps of one event (see `scatter_event`): `ny` by `nx` rows, the first at state[nb:] and
+    weights[wb:] for output (oy0, ox0); along a kernel row the state steps back by one row of
+    `cout` features and the weights forward by `wstep_x`, from one kernel row to the next the
+    state steps back by `sstep` and the weights forward by `wstep_y`. `width`, `rtz` and `wrap`
+    are constants where this is inlined. Returns (number of SynOps, number of spikes)."""
+    nsyn = 0
+    nspk = 0
+    for i in range(ny):
+        s = nb - i * sstep
+        w = wb + i * wstep_y
+        ox = ox0
+        for _ in range(nx):
+            nspk = _row(width, cout, state, s, weights, w, hi, lo, rtz, wrap, nsyn, ox, oy0 - i, nspk,
+                        spk_j, spk_f, spk_x, spk_y)
+            nsyn += cout
+            s -= cout
+            w += wstep_x
+            ox -= 1
+    return nsyn, nspk
+
+
+def _event_rows(width):
+    """The SynOps of one event as a function of its own for rows of `width` features (0: any)."""
+    @njit(inline="never", _nrt=False)
+    def rows(state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout, hi, lo, rtz, wrap,
+             spk_j, spk_f, spk_x, spk_y):
+        # one copy of the loop per reset and overflow mode, so that neither is tested per row
+        if rtz:
+            if wrap:
+                return _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout,
+                                hi, lo, True, True, spk_j, spk_f, spk_x, spk_y)
+            return _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout,
+                            hi, lo, True, False, spk_j, spk_f, spk_x, spk_y)
+        if wrap:
+            return _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout,
+                            hi, lo, False, True, spk_j, spk_f, spk_x, spk_y)
+        return _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout,
+                        hi, lo, False, False, spk_j, spk_f, spk_x, spk_y)
+
+    return rows
+
+
+# Rows of 16, 32 and 64 features (most layers of real networks) are each a function with that
+# width built in; _rows_any takes any width. They are functions of their own, called once per
+# event: inlined into the event loop, where most registers hold the loop's state, every row
+# reloaded half a dozen values from the stack.
+_rows16 = _event_rows(16)
+_rows32 = _event_rows(32)
+_rows64 = _event_rows(64)
+_rows_any = _event_rows(0)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _taps(pos, pad, stride, k, n_out):
+    """Along one axis, for an input at `pos`: the first kernel tap that reaches an output, that
+    output, and how many taps do (stepping by the stride, the output steps back by one)."""
+    t = pos + pad
+    if stride == 1:     # most layers: no division
+        k0, o0 = 0, t
+    else:
+        k0, o0 = t % stride, t // stride
+    # tap k0 + i * stride reaches output o0 - i, which must lie in [0, n_out)
+    first = max(0, o0 - n_out + 1)
+    last = (k - 1 if stride == 1 else (k - 1 - k0) // stride) if k0 < k else -1
+    n = min(last, o0) - first + 1
+    return k0 + first * stride, o0 - first, n
+
+
+# Inlined into the event loop, which would otherwise pass this many arguments at every event; the
+# rows it calls are the functions a profiler names (see benchmarks.profile_engine)
+@njit(cache=True, inline="always", _nrt=False)
 def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, sx, py, px,
                   th_hi, th_lo, rtz, wrap, spk_j, spk_f, spk_x, spk_y):
     """Apply one input event (c, x, y) to a core: every SynOp of SPEC F2 with the update of F3.
@@ -286,60 +422,24 @@ def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, 
     Spikes are written in F2 order to spk_* (SynOp index j, feature, ox, oy). Returns (number of
     SynOps, number of spikes).
     """
-    nsyn = 0
-    nspk = 0
     hi = np.int16(th_hi)
     lo = np.int16(th_lo)
-    # the kernel rows and columns that reach an output (F2), in order, without a division per row:
-    # ky steps by the stride from the first one aligned to it, and oy steps down by one
-    ky0, oy = _first_tap(y, py, sy)
-    kx0, ox0 = _first_tap(x, px, sx)
-    for ky in range(ky0, k, sy):
-        if oy < 0:
-            break
-        if oy >= hout:
-            oy -= 1
-            continue
-        ox = ox0
-        for kx in range(kx0, k, sx):
-            if ox < 0:
-                break
-            if ox >= wout:
-                ox -= 1
-                continue
-            wb = woff + ((c * k + ky) * k + kx) * cout
-            nb = noff + (oy * wout + ox) * cout
-            # the row in whole vectors, widest first, then the last feature on its own; each
-            # block's spikes are listed before the next block's, so features stay ascending
-            f = 0
-            while f + 32 <= cout:
-                m = _synops32(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
-                nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-                f += 32
-            if f + 16 <= cout:
-                m = _synops16(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
-                nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-                f += 16
-            if f + 8 <= cout:
-                m = _synops8(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
-                nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-                f += 8
-            if f + 4 <= cout:
-                m = _synops4(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
-                nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-                f += 4
-            if f + 2 <= cout:
-                m = _synops2(state, nb + f, weights, wb + f, th_hi, th_lo, rtz, wrap)
-                nspk = _list_spikes(m, f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-                f += 2
-            if f < cout:        # one feature left at most
-                v, fire = _synop(state[nb + f], weights[wb + f], hi, lo, rtz, wrap)
-                state[nb + f] = v
-                nspk = _list_spikes(np.int64(fire), f, nsyn, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-            nsyn += cout
-            ox -= 1
-        oy -= 1
-    return nsyn, nspk
+    # the taps that reach an output form a rectangle of the kernel (F2); its rows are visited by
+    # ky then kx, each the row of features of one output
+    ky, oy, ny = _taps(y, py, sy, k, hout)
+    kx, ox, nx = _taps(x, px, sx, k, wout)
+    if ny <= 0 or nx <= 0:
+        return 0, 0
+    args = (address(state), noff + (oy * wout + ox) * cout, address(weights), woff + ((c * k + ky) * k + kx) * cout,
+            ny, nx, wout * cout, sy * k * cout, sx * cout, ox, oy, cout, hi, lo, rtz, wrap,
+            address(spk_j), address(spk_f), address(spk_x), address(spk_y))
+    if cout == 16:
+        return _rows16(*args)
+    if cout == 32:
+        return _rows32(*args)
+    if cout == 64:
+        return _rows64(*args)
+    return _rows_any(*args)
 
 
 @njit(cache=True, _nrt=False)
