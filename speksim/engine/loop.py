@@ -27,8 +27,9 @@ from .steps import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NO
 
 # the earliest next instant of a server or stage, c[WK:WK + W_DEFER] (not the deferred job ends)
 _earliest = least_of(W_DEFER)
-# the queued servers due at t, c[WK + q] <= t, as rank bits (see steps._rank_bit); the positions
-# from _rank_pos's Python function (py_func, absent when the JIT is off)
+# the queued servers due at t, c[WK + q] <= t, as rank bits (see steps._rank_bit), and with start
+# WK + W_STAGE the output stages due; the positions from _rank_pos's Python function (py_func,
+# absent when the JIT is off)
 _due = due_bits([getattr(_rank_pos, "py_func", _rank_pos)(q) for q in range(N_QUEUED)])
 
 
@@ -190,16 +191,12 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
             # would not send: its T_FREE is still to come, or its FIFO is still full. (One whose
             # FIFO has filled since its last visit keeps its wake at T_FREE and finds the FIFO
             # full then, an instant _stage_wake would have saved.) A stage's transfers never add
-            # spikes to another queue
-            visit = c[GL + G_QUEUED]
-            woken = c[GL + G_VISIT]
+            # spikes to another queue nor change another stage's wake, so the set is taken once
+            visit = (_due(c, WK + W_STAGE, t) | c[GL + G_VISIT]) & c[GL + G_QUEUED]
             c[GL + G_VISIT] = 0
             while visit:
-                pos = lowest_bit(visit)
+                q = _first_queue(visit)
                 visit &= visit - 1
-                q = _rank_queue(pos)
-                if c[WK + W_STAGE + q] > t and not (woken >> pos) & 1:
-                    continue
                 if _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
                     again = True
                 c[WK + W_STAGE + q] = _stage_wake(q, c, core, copies)
