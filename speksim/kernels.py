@@ -347,8 +347,8 @@ def _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0
     """The SynOps of one event (see `scatter_event`): `ny` by `nx` rows, the first at state[nb:] and
     weights[wb:] for output (oy0, ox0); along a kernel row the state steps back by one row of
     `cout` features and the weights forward by `wstep_x`, from one kernel row to the next the
-    state steps back by `sstep` and the weights forward by `wstep_y`. `width`, `rtz` and `wrap`
-    are constants where this is inlined. Returns (number of SynOps, number of spikes)."""
+    state steps back by `sstep` and the weights forward by `wstep_y`. `width` is a constant where
+    this is inlined. Returns (number of SynOps, number of spikes)."""
     nsyn = 0
     nspk = 0
     for i in range(ny):
@@ -370,18 +370,8 @@ def _event_rows(width):
     @njit(inline="never", _nrt=False)
     def rows(state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout, hi, lo, rtz, wrap,
              spk_j, spk_f, spk_x, spk_y):
-        # one copy of the loop per reset and overflow mode, so that neither is tested per row
-        if rtz:
-            if wrap:
-                return _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout,
-                                hi, lo, True, True, spk_j, spk_f, spk_x, spk_y)
-            return _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout,
-                            hi, lo, True, False, spk_j, spk_f, spk_x, spk_y)
-        if wrap:
-            return _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout,
-                            hi, lo, False, True, spk_j, spk_f, spk_x, spk_y)
         return _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout,
-                        hi, lo, False, False, spk_j, spk_f, spk_x, spk_y)
+                        hi, lo, rtz, wrap, spk_j, spk_f, spk_x, spk_y)
 
     return rows
 
