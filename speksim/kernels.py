@@ -191,7 +191,7 @@ def least_of(n):
 
         def codegen(context, builder, sig, args):
             i64 = ir.IntType(64)
-            base = builder.gep(context.make_array(sig.args[0])(context, builder, args[0]).data,
+            base = builder.gep(_data(context, builder, sig.args[0], args[0]),
                                [context.cast(builder, args[1], sig.args[1], types.intp)])
             acc = [None] * 4
             for i in range(n):
@@ -237,7 +237,7 @@ def due_bits(positions):
 
         def codegen(context, builder, sig, args):
             i64 = ir.IntType(64)
-            base = builder.gep(context.make_array(sig.args[0])(context, builder, args[0]).data,
+            base = builder.gep(_data(context, builder, sig.args[0], args[0]),
                                [context.cast(builder, args[1], sig.args[1], types.intp)])
             t = context.cast(builder, args[2], sig.args[2], types.int64)
             bits = ir.Constant(i64, 0)
@@ -296,82 +296,64 @@ def _address_compiled(a):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _row(width, cout, state, nb, weights, wb, hi, lo, rtz, wrap, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y):
+def _row(cout, state, nb, weights, wb, hi, lo, rtz, wrap, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y):
     """The SynOps of one row of `cout` features at state[nb:], weights[wb:], the first of them
-    SynOp j; returns the new number of spikes. `width` is 16, 32 or 64 for a row of that many
-    features as whole vectors, or 0 for any `cout`: vectors of 32, 16, 8, 4 and 2 features, widest
-    first, then the last feature on its own (each block's spikes are listed before the next
-    block's, so features stay ascending)."""
-    if width == 16:
-        m = _synops16(state, nb, weights, wb, hi, lo, rtz, wrap)
-    elif width == 32:
-        m = _synops32(state, nb, weights, wb, hi, lo, rtz, wrap)
-    elif width == 64:
-        m = (_synops32(state, nb, weights, wb, hi, lo, rtz, wrap)
-             | (_synops32(state, nb + 32, weights, wb + 32, hi, lo, rtz, wrap) << 32))
-    else:
-        f = 0
-        while f + 32 <= cout:
-            m = _synops32(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
-            nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-            f += 32
-        if f + 16 <= cout:
-            m = _synops16(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
-            nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-            f += 16
-        if f + 8 <= cout:
-            m = _synops8(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
-            nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-            f += 8
-        if f + 4 <= cout:
-            m = _synops4(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
-            nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-            f += 4
-        if f + 2 <= cout:
-            m = _synops2(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
-            nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-            f += 2
-        if f < cout:        # one feature left at most
-            v, fire = _synop(state[nb + f], weights[wb + f], hi, lo, rtz, wrap)
-            state[nb + f] = v
-            nspk = _list_spikes(np.int64(fire), f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
-        return nspk
-    if m:
-        nspk = _list_spikes(m, 0, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+    SynOp j; returns the new number of spikes. Vectors of 32, 16, 8, 4 and 2 features, widest
+    first, then the last feature on its own; each block's spikes are listed before the next
+    block's, so features stay ascending. Where `cout` is a constant (see `_event_rows`) the
+    compiler keeps only the blocks it needs."""
+    f = 0
+    while f + 32 <= cout:
+        m = _synops32(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
+        nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+        f += 32
+    if f + 16 <= cout:
+        m = _synops16(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
+        nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+        f += 16
+    if f + 8 <= cout:
+        m = _synops8(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
+        nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+        f += 8
+    if f + 4 <= cout:
+        m = _synops4(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
+        nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+        f += 4
+    if f + 2 <= cout:
+        m = _synops2(state, nb + f, weights, wb + f, hi, lo, rtz, wrap)
+        nspk = _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
+        f += 2
+    if f < cout:        # one feature left at most
+        v, fire = _synop(state[nb + f], weights[wb + f], hi, lo, rtz, wrap)
+        state[nb + f] = v
+        nspk = _list_spikes(np.int64(fire), f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y)
     return nspk
 
 
-@njit(cache=True, inline="always", _nrt=False)
-def _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout, hi, lo, rtz, wrap,
-             spk_j, spk_f, spk_x, spk_y):
-    """The SynOps of one event (see `scatter_event`): `ny` by `nx` rows, the first at state[nb:] and
-    weights[wb:] for output (oy0, ox0); along a kernel row the state steps back by one row of
-    `cout` features and the weights forward by `wstep_x`, from one kernel row to the next the
-    state steps back by `sstep` and the weights forward by `wstep_y`. `width` is a constant where
-    this is inlined. Returns (number of SynOps, number of spikes)."""
-    nsyn = 0
-    nspk = 0
-    for i in range(ny):
-        s = nb - i * sstep
-        w = wb + i * wstep_y
-        ox = ox0
-        for _ in range(nx):
-            nspk = _row(width, cout, state, s, weights, w, hi, lo, rtz, wrap, nsyn, ox, oy0 - i, nspk,
-                        spk_j, spk_f, spk_x, spk_y)
-            nsyn += cout
-            s -= cout
-            w += wstep_x
-            ox -= 1
-    return nsyn, nspk
-
-
 def _event_rows(width):
-    """The SynOps of one event as a function of its own for rows of `width` features (0: any)."""
+    """The SynOps of one event (see `scatter_event`) as a function of its own, for rows of `width`
+    features (0: any, `cout`): `ny` by `nx` rows, the first at state[nb:] and weights[wb:] for
+    output (oy0, ox0); along a kernel row the state steps back by one row of `cout` features and
+    the weights forward by `wstep_x`, from one kernel row to the next the state steps back by
+    `sstep` and the weights forward by `wstep_y`. Returns (number of SynOps, number of spikes)."""
     @njit(inline="never", _nrt=False)
     def rows(state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout, hi, lo, rtz, wrap,
              spk_j, spk_f, spk_x, spk_y):
-        return _rows_of(width, state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout,
-                        hi, lo, rtz, wrap, spk_j, spk_f, spk_x, spk_y)
+        n = width if width else cout
+        nsyn = 0
+        nspk = 0
+        for i in range(ny):
+            s = nb - i * sstep
+            w = wb + i * wstep_y
+            ox = ox0
+            for _ in range(nx):
+                nspk = _row(n, state, s, weights, w, hi, lo, rtz, wrap, nsyn, ox, oy0 - i, nspk,
+                            spk_j, spk_f, spk_x, spk_y)
+                nsyn += n
+                s -= n
+                w += wstep_x
+                ox -= 1
+        return nsyn, nspk
 
     return rows
 
