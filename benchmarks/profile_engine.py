@@ -3,15 +3,15 @@
     python -m benchmarks.profile_engine                # 10 replays under `perf record`
     python -m benchmarks.profile_engine --replays 20
 
-The engine's event loop (`engine/loop.py: _run`, with its helpers inlined) and the kernels it
-calls (`kernels.py: scatter_event`, the SynOps of one event; `leak_job`; `dvs_map`) are machine
-code that numba compiles, which a sampling profiler cannot name by itself. This script compiles
-them in this process (in a fresh numba cache, so their addresses are known), writes the map
-`perf` reads for code generated at run time (/tmp/perf-<pid>.map), samples the process while it
-replays the recording, and prints each function's share of the samples with the time and work
-that share stands for. The SynOps of an event run in functions of their own
-(`kernels._event_rows`), called once per event; the few steps before that call, which find the
-kernel taps that reach an output, count in the loop's share.
+The engine's event loop (`engine/loop.py: _run`, with its helpers inlined, `kernels.scatter_event`
+among them) and the kernels it calls (the rows functions of `kernels._event_rows`, the SynOps of
+one event; `leak_job`; `dvs_map`) are machine code that numba compiles, which a sampling
+profiler cannot name by itself. This script compiles them in this process (in a fresh numba
+cache, so their addresses are known), writes the map `perf` reads for code generated at run
+time (/tmp/perf-<pid>.map), samples the process while it replays the recording, and prints each
+function's share of the samples with the time and work that share stands for. The few steps of
+scatter_event before it calls the rows, which find the kernel taps that reach an output, count
+in the loop's share.
 Needs the `perf` command (package linux-tools / linux-perf) and the shared models and
 recordings; says what is missing otherwise.
 """
@@ -27,11 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-
-
-#: the SynOps of an event run in the rows functions that kernels.scatter_event (inlined into the
-#: loop, where it finds the taps that reach an output) calls
-_SAME = {"_event_rows": "scatter_event"}
 
 
 def _perf_map(modules) -> list:
@@ -51,9 +46,8 @@ def _perf_map(modules) -> list:
                     addr = lib.get_pointer_to_function(fn.name)
                     if addr:
                         # numba's mangled names hold the qualified Python name: keep its last part
-                        short = next((_SAME.get(p, p) for p in ("_run", "_resume", "_event_rows", "scatter_event",
-                                                                "leak_job", "dvs_map", "readout_tick",
-                                                                "readout_class", "_readout_send", "_waiting")
+                        short = next((p for p in ("_run", "_resume", "_event_rows", "leak_job", "dvs_map",
+                                                  "readout_tick", "readout_class", "_readout_send", "_waiting")
                                       if p in fn.name), None)
                         if short:
                             entries.add((addr, short))
@@ -123,7 +117,7 @@ def main(argv=None) -> int:
     print("| where | share of samples | seconds a replay | per unit of work |")
     print("|---|---|---|---|")
     named = {"_run": ("event loop (scheduling, FIFOs, routing, statistics)", served, "served event"),
-             "scatter_event": ("SynOp kernel (F2, F3)", synops, "SynOp"),
+             "_event_rows": ("SynOp kernel (F2, F3)", synops, "SynOp"),
              "leak_job": ("leak kernel (F4)", None, None), "dvs_map": ("DVS layer (F6)", None, None)}
     rest = 1.0
     for key, (label, work, unit) in named.items():
