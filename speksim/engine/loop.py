@@ -158,21 +158,13 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
         # Rounds (docs/chip-model.md, T0). Within a round every slot a server frees is seen by the
         # senders after it, and every spike a server queues by its own stage; so only a transfer
         # that frees an output-queue slot for a stalled server calls for another round.
-        # The first round visits the servers due at t; a later round only those that were stalled.
-        # The queued blocks to visit are kept as sets of rank bits (see _rank_bit), visited lowest
-        # first: the instant's cost follows the blocks that have something to do, not the chip.
-        again = True
-        first = True
-        while again:
-            again = False
-            if first:
-                visit = _due(c, WK, t) & active
-                first = False
-            else:
-                visit = 0
-                for q in active_q:
-                    if c[q * RW + SV_BLOCKED]:
-                        visit |= _rank_bit(q)
+        # The first round visits the servers due at t; a later round only the stalled servers whose
+        # own stage has just freed a slot in their output queue (a stalled server whose queue is
+        # still full would do nothing). The queued blocks to visit are kept as sets of rank bits
+        # (see _rank_bit), visited lowest first: the instant's cost follows the blocks that have
+        # something to do, not the chip.
+        visit = _due(c, WK, t) & active
+        while True:
             while visit:
                 q = _first_queue(visit)
                 visit &= visit - 1
@@ -192,13 +184,16 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
             # FIFO has filled since its last visit keeps its wake at T_FREE and finds the FIFO
             # full then, an instant _stage_wake would have saved.) A stage's transfers never add
             # spikes to another queue nor change another stage's wake, so the set is taken once
-            visit = (_due(c, WK + W_STAGE, t) | c[GL + G_VISIT]) & c[GL + G_QUEUED]
+            stages = (_due(c, WK + W_STAGE, t) | c[GL + G_VISIT]) & c[GL + G_QUEUED]
             c[GL + G_VISIT] = 0
-            while visit:
-                q = _first_queue(visit)
-                visit &= visit - 1
+            visit = 0       # the next round's servers
+            while stages:
+                q = _first_queue(stages)
+                stages &= stages - 1
                 if _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
-                    again = True
+                    visit |= _rank_bit(q)
                 c[WK + W_STAGE + q] = _stage_wake(q, c, core, copies)
             if readout and rs[RS_END] > rs[RS_NEXT]:
                 _readout_send(t, params, fq, c, rs, stats, series)
+            if not visit:
+                break
