@@ -11,7 +11,9 @@ cache, so their addresses are known), writes the map `perf` reads for code gener
 time (/tmp/perf-<pid>.map), samples the process while it replays the recording, and prints each
 function's share of the samples with the time and work that share stands for. The few steps of
 scatter_event before it calls the rows, which find the kernel taps that reach an output, count
-in the loop's share.
+in the loop's share; so do the rows functions that LLVM inlined into the loop, which it does on
+some processors and not on others (numba's inline="never" does not stop it): the script says
+which, and how many of the SynOps they did.
 Needs the `perf` command (package linux-tools / linux-perf) and the shared models and
 recordings; says what is missing otherwise.
 """
@@ -29,9 +31,23 @@ import tempfile
 import time
 
 
+#: the SynOp kernel's rows functions (see speksim.kernels.scatter_event) by the width of the rows
+#: they take (0: any width)
+ROWS = {16: "_rows16", 32: "_rows32", 64: "_rows64", 0: "_rows_any"}
+
+
+def _rows_names() -> dict:
+    """{LLVM name: profile name} of the rows functions compiled in this process."""
+    from speksim import kernels
+    return {cres.fndesc.mangled_name: name for name in ROWS.values()
+            for cres in getattr(kernels, name).overloads.values()}
+
+
 def _perf_map(modules) -> list:
-    """(address, size, name) of every function numba compiled for `modules` in this process."""
+    """(address, size, name) of every function numba compiled for `modules` in this process, the
+    callees linked into them included (some of which LLVM may have inlined all the same: see main)."""
     from numba.core.registry import CPUDispatcher
+    rows = _rows_names()
     entries = set()
     for mod in modules:
         for name in dir(mod):
@@ -44,15 +60,26 @@ def _perf_map(modules) -> list:
                     if fn.is_declaration:
                         continue
                     addr = lib.get_pointer_to_function(fn.name)
-                    if addr:
-                        # numba's mangled names hold the qualified Python name: keep its last part
-                        short = next((p for p in ("_run", "_resume", "_event_rows", "leak_job", "dvs_map",
-                                                  "readout_tick", "readout_class", "_readout_send", "_waiting")
-                                      if p in fn.name), None)
-                        if short:
-                            entries.add((addr, short))
+                    if not addr:
+                        continue
+                    # numba's mangled names hold the qualified Python name: keep its last part
+                    short = rows.get(fn.name) or next(
+                        (p for p in ("_run", "_resume", "leak_job", "dvs_map", "readout_tick", "readout_class",
+                                     "_readout_send", "_waiting") if p in fn.name), None)
+                    if short:
+                        entries.add((addr, short))
     entries = sorted(entries)
     return [(a, (entries[i + 1][0] - a) if i + 1 < len(entries) else 1 << 16, n) for i, (a, n) in enumerate(entries)]
+
+
+def synops_by_rows(result) -> dict:
+    """SynOps of the replay by the rows function that did them ({profile name: SynOps}): a core
+    whose output has 16, 32 or 64 features uses the function of that width, any other `_rows_any`."""
+    work = {}
+    for core, states in result.states.items():
+        name = ROWS.get(states.shape[0], ROWS[0])
+        work[name] = work.get(name, 0) + int(result.stats["synops"][core])
+    return work
 
 
 def main(argv=None) -> int:
@@ -116,9 +143,16 @@ def main(argv=None) -> int:
           f"(real-time factor {span_s(events) / wall:.1f}), {args.replays} replays sampled\n")
     print("| where | share of samples | seconds a replay | per unit of work |")
     print("|---|---|---|---|")
-    named = {"_run": ("event loop (scheduling, FIFOs, routing, statistics)", served, "served event"),
-             "_event_rows": ("SynOp kernel (F2, F3)", synops, "SynOp"),
-             "leak_job": ("leak kernel (F4)", None, None), "dvs_map": ("DVS layer (F6)", None, None)}
+    rows_work = synops_by_rows(result)
+    # a rows function that did a share of the SynOps but got no samples runs inlined into the loop
+    # (its definition may still be in the code, unused)
+    inlined = sorted(name for name, n in rows_work.items() if not shares.get(name) and n >= synops / 100)
+    named = {"_run": ("event loop (scheduling, FIFOs, routing, statistics)"
+                      + (", with the kernel inlined into it" if inlined else ""), served, "served event")}
+    for name in sorted(rows_work):
+        if name not in inlined:
+            named[name] = (f"SynOp kernel (F2, F3), `{name}`", rows_work[name], "SynOp")
+    named.update({"leak_job": ("leak kernel (F4)", None, None), "dvs_map": ("DVS layer (F6)", None, None)})
     rest = 1.0
     for key, (label, work, unit) in named.items():
         share = shares.get(key, 0.0)
@@ -129,6 +163,10 @@ def main(argv=None) -> int:
         print(f"| {label} | {share:.0%} | {share * wall:.3f} | {per} |")
     print(f"| everything else (Python, numpy, building the Result) | {max(rest, 0):.0%} | "
           f"{max(rest, 0) * wall:.3f} | |")
+    if inlined:
+        n = sum(rows_work[name] for name in inlined)
+        print(f"\nOn this machine the compiler inlined {', '.join(f'`{x}`' for x in inlined)} into the event loop: "
+              f"their {n:,} SynOps ({n / synops:.0%}) count in the loop's share, not the kernel's.")
     print(f"\nwork: {synops:,} SynOps, {jobs:,} core jobs, {served:,} events served by all blocks")
     return 0
 
