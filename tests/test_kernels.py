@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from speksim.chip import load_chip
 from speksim.config import ChipConfig, CnnLayerConfig, RunOptions, conv_out
 from speksim.engine.compiled import C_NOFF, C_WOFF, compile_network
-from speksim.kernels import due_bits, dvs_map, least_of, leak_job, lowest_bit, scatter_event
+from speksim.kernels import due_bits, dvs_map, floor_div, least_of, leak_job, lowest_bit, scatter_event
 
 CHIP = load_chip("speck2f")
 
@@ -63,8 +63,8 @@ def make_core(rng, cin, cout, k, size, stride, pad, th_hi, th_lo, rtz):
 
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**31), cin=st.integers(1, 4), cout=st.integers(1, 9), k=st.integers(1, 5),
-       sy=st.sampled_from([1, 2, 4]), sx=st.sampled_from([1, 2, 4]), py=st.integers(0, 3), px=st.integers(0, 3),
-       rtz=st.booleans(), wrap=st.booleans())
+       sy=st.sampled_from([1, 2, 4, 8]), sx=st.sampled_from([1, 2, 4, 8]), py=st.integers(0, 3),
+       px=st.integers(0, 3), rtz=st.booleans(), wrap=st.booleans())
 def test_scatter_matches_naive(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
     check_scatter(seed, cin, cout, k, sy, sx, py, px, rtz, wrap)
 
@@ -107,6 +107,14 @@ def check_scatter(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
         assert nsyn == want_syn
         assert got == want
         np.testing.assert_array_equal(net.state_of(state, 0), ref)
+
+
+def test_floor_div_is_python_floor_division():
+    """Strides and poolings divide coordinates with a shift when they are powers of two (all of
+    Speck's) and with a division otherwise (a chip file may allow others): both must be //."""
+    a = np.arange(0, 1100)
+    for d in range(1, 65):
+        assert [floor_div(int(v), d) for v in a] == (a // d).tolist(), d
 
 
 EDGES = np.array([-32768, -32767, -32640, -1, 0, 1, 32639, 32766, 32767])

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from ..kernels import dvs_map, leak_job, scatter_event
+from ..kernels import dvs_map, floor_div, leak_job, scatter_event
 from .compiled import (
     C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAKNS, C_NCOPY, C_NOFF,
     C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKOFF, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_WIN,
@@ -419,8 +419,8 @@ def _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
             if tgt != HOST_OUT:
                 pool = copies[q, ci, K_POOL]
                 f += copies[q, ci, K_SHIFT]
-                x //= pool
-                y //= pool
+                x = floor_div(x, pool)
+                y = floor_div(y, pool)
             _fifo_push(fq, c, stats, series, tgt, t, copies[q, ci, K_LAYER], f, x, y,
                        oq[pos, OQ_ROOT], t + route)
             c[q * RW + T_FREE] = t + route
