@@ -382,14 +382,11 @@ def _taps(pos, pad, stride, k, n_out):
     """Along one axis, for an input at `pos`: the first kernel tap that reaches an output, that
     output, and how many taps do (stepping by the stride, the output steps back by one)."""
     t = pos + pad
-    if stride == 1:     # most layers
-        k0, o0 = 0, t
-    else:
-        o0 = floor_div(t, stride)
-        k0 = t - o0 * stride
+    o0 = floor_div(t, stride)
+    k0 = t - o0 * stride
     # tap k0 + i * stride reaches output o0 - i, which must lie in [0, n_out)
     first = max(0, o0 - n_out + 1)
-    last = (k - 1 if stride == 1 else floor_div(k - 1 - k0, stride)) if k0 < k else -1
+    last = floor_div(k - 1 - k0, stride) if k0 < k else -1
     n = min(last, o0) - first + 1
     return k0 + first * stride, o0 - first, n
 
