@@ -52,8 +52,10 @@ def _resume(core, dvs, copies, weights, biases, c, params, active_q, active_plai
     """Finish the instant the previous chunk stopped in (see _link_send): the rounds of `_run`,
     entered as a later round (visiting the stalled and plain servers again changes nothing), so
     the link goes on with the new input in the senders' turn, before the stages it ranks above.
-    Returns False if the link stops it again. (A copy of `_run`'s rounds: numba cannot inline a
-    function of so many arguments, and a call per instant would cost `_run` a quarter of its speed.)"""
+    Returns False if the link stops it again. (A copy of `_run`'s rounds, which visits more than
+    they do: every stalled server and every stage with spikes, not only those `_run` would pick,
+    at no cost worth saving in a step taken once per chunk. numba cannot inline a function of so
+    many arguments, and a call per instant would cost `_run` a quarter of its speed.)"""
     c[GL + G_RESUME] = 0
     t = c[GL + G_TNOW]
     again = True
