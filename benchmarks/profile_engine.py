@@ -31,16 +31,16 @@ import tempfile
 import time
 
 
-#: the SynOp kernel's rows functions (see speksim.kernels.scatter_event) by the width of the rows
-#: they take (0: any width)
-ROWS = {16: "_rows16", 32: "_rows32", 64: "_rows64", 0: "_rows_any"}
+def _rows_name(width: int) -> str:
+    """The profile's name of the SynOp kernel's rows function of `width` features (speksim.kernels.ROWS)."""
+    return f"_rows{width}" if width else "_rows_any"
 
 
 def _rows_names() -> dict:
     """{LLVM name: profile name} of the rows functions compiled in this process."""
-    from speksim import kernels
-    return {cres.fndesc.mangled_name: name for name in ROWS.values()
-            for cres in getattr(kernels, name).overloads.values()}
+    from speksim.kernels import ROWS
+    return {cres.fndesc.mangled_name: _rows_name(width) for width, rows in ROWS.items()
+            for cres in rows.overloads.values()}
 
 
 def _perf_map(modules) -> list:
@@ -75,9 +75,10 @@ def _perf_map(modules) -> list:
 def synops_by_rows(result) -> dict:
     """SynOps of the replay by the rows function that did them ({profile name: SynOps}): a core
     whose output has 16, 32 or 64 features uses the function of that width, any other `_rows_any`."""
+    from speksim.kernels import ROWS
     work = {}
     for core, states in result.states.items():
-        name = ROWS.get(states.shape[0], ROWS[0])
+        name = _rows_name(states.shape[0] if states.shape[0] in ROWS else 0)
         work[name] = work.get(name, 0) + int(result.stats["synops"][core])
     return work
 

@@ -359,13 +359,16 @@ def _event_rows(width):
 
 
 # Rows of 16, 32 and 64 features (most layers of real networks) are each a function with that
-# width built in; _rows_any takes any width. They are functions of their own, called once per
-# event: inlined into the event loop, where most registers hold the loop's state, every row
-# reloaded half a dozen values from the stack.
+# width built in; _rows_any takes any width. numba keeps them functions of their own, called once
+# per event: inlined into the event loop, where most registers hold the loop's state, every row
+# reloaded half a dozen values from the stack (on a Zen 5). LLVM's inliner may still inline some
+# of them, as it does on a Zen 3, where that is the faster choice; benchmarks.profile_engine
+# says which. ROWS: each by the width it has built in (0: any), as scatter_event picks them.
 _rows16 = _event_rows(16)
 _rows32 = _event_rows(32)
 _rows64 = _event_rows(64)
 _rows_any = _event_rows(0)
+ROWS = {16: _rows16, 32: _rows32, 64: _rows64, 0: _rows_any}
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -391,8 +394,7 @@ def _taps(pos, pad, stride, k, n_out):
     return k0 + first * stride, o0 - first, n
 
 
-# Inlined into the event loop, which would otherwise pass this many arguments at every event; the
-# rows it calls are the functions a profiler names (see benchmarks.profile_engine)
+# Inlined into the event loop, which would otherwise pass this many arguments at every event
 @njit(cache=True, inline="always", _nrt=False)
 def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, sx, py, px,
                   th_hi, th_lo, rtz, wrap, spk_j, spk_f, spk_x, spk_y):
