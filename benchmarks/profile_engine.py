@@ -64,7 +64,7 @@ def _perf_map(modules) -> list:
                         continue
                     # numba's mangled names hold the qualified Python name: keep its last part
                     short = rows.get(fn.name) or next(
-                        (p for p in ("_run", "_resume", "leak_job", "dvs_map", "readout_tick", "readout_class",
+                        (p for p in ("_run", "leak_job", "dvs_map", "readout_tick", "readout_class",
                                      "_readout_send", "_waiting") if p in fn.name), None)
                     if short:
                         entries.add((addr, short))

@@ -14,10 +14,10 @@ from .compiled import (
     N_QUEUED, N_SERIES, N_STATS, P_HOST_OUT_LAT, P_TICK_NS, READOUT, R_BUSY, R_FIFO, R_STALL, RawResult, S_BUSY,
     S_FIFOAREA, S_PENDING, S_STALL, aligned_copy, coarsen, series_bin_ns,
 )
-from .loop import DEADLOCK, DONE, NEED_INPUT, SERIES_FULL, STOPPED, _resume, _run
+from .loop import DEADLOCK, DONE, NEED_INPUT, SERIES_FULL, STOPPED, _run
 from .steps import (
     BN, F_BASE, F_DEPTH, F_TLAST, FC_BASE, FC_CNT, FC_TLAST, FQ_F, FQ_X, FQ_Y, G_DEADT, G_LBLOCKED, G_NEXTTICK,
-    G_NOUT, G_POS, G_RESUME, G_TEND, G_TLASTIN, GL, INF, N_CTL, N_G, N_SV, N_WK, O_BASE, O_CNT, O_DEPTH,
+    G_NOUT, G_POS, G_TEND, G_TLASTIN, GL, INF, N_CTL, N_G, N_SV, N_WK, O_BASE, O_CNT, O_DEPTH,
     OC_BASE, OC_CNT, RW, ST_BLOCKED, ST_COPY, SV_BLOCKED, SV_BUSY, SV_LEAKPEND, SV_STALLSINCE, SV_START, T_BLOCKED,
     T_FREE, WK, _spread,
 )
@@ -121,12 +121,8 @@ class FastEngine:
                  self.active_plain, self.state, self.fq, self.oq, self.spk[0], self.spk[1], self.spk[2], self.spk[3],
                  self.rs)
         while True:
-            if self.g[G_RESUME] and not _resume(*state, self.stats, self.series, self.out, *arrays, n, self.n_fed,
-                                                lag, final):
-                code = NEED_INPUT
-            else:
-                code = _run(*state, self.stats, self.series, self.out, *arrays, n, self.n_fed, lag, final,
-                            self.end_ns, limit, limit_code)
+            code = _run(*state, self.stats, self.series, self.out, *arrays, n, self.n_fed, lag, final,
+                        self.end_ns, limit, limit_code)
             if code != SERIES_FULL:
                 k = int(self.g[G_NOUT])
                 if k:

@@ -6,8 +6,10 @@ can stop at any instant boundary and resume: when the output buffer or the time-
 is full, when a chunk of input is used up, when the run is over (SPEC T12), or on a deadlock.
 It also stops inside an instant, at the input link, when the chunk's last input was dropped by
 a congestion balancer: a drop costs the link no time, so the next chunk's first input may start
-in that same instant and must compete there by rank (T0, T8); `_resume` finishes that instant
-with the next chunk. `speksim.engine.fast.FastEngine` owns the arrays and handles those stops.
+in that same instant and must compete there by rank (T0, T8); called with the next chunk, it
+goes on with that instant's round where it stopped, so a run fed in chunks settles the very
+instants and rounds of one fed at once. `speksim.engine.fast.FastEngine` owns the arrays and
+handles those stops.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .compiled import (C_LEAK, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_P
                        P_RO_WINDOW, P_TICK_NS, R_DROPPED, READOUT, S_CONGESTION, S_LEAKMERGED)
 from .readout import RS_BLOCKED, RS_END, RS_FREE, RS_NEXT, readout_tick
 from .steps import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS, G_QUEUED, G_RESUME,
-                    G_TEND, G_TNOW, G_VISIT, GL, INF, O_CNT, RW, SV_BLOCKED, SV_LEAKPEND, W_DEFER, W_STAGE, WK,
+                    G_TEND, G_TNOW, G_VISIT, GL, INF, RW, SV_LEAKPEND, W_DEFER, W_STAGE, WK,
                     _advance_plain, _advance_queued, _horizon, _link_send, _rank_bit, _rank_pos, _rank_queue,
                     _readout_send, _set_wake, _stage_send, _stage_wake, _undefer, _waiting)
 
@@ -39,48 +41,11 @@ def _first_queue(visit):
     return _rank_queue(lowest_bit(visit))
 
 
-# _run and _resume release the GIL: other threads (reading the next chunk of a recording, other
-# replays) run meanwhile. Like the steps, they are compiled with _nrt=False (see engine.steps).
+# _run releases the GIL: other threads (reading the next chunk of a recording, other replays) run
+# meanwhile. Like the steps, it is compiled with _nrt=False (see engine.steps).
 
 # return codes of _run; STOPPED: the next instant is past the end of the run (T12)
 DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK, STOPPED = 0, 1, 2, 3, 4, 5
-
-
-@njit(cache=True, nogil=True, _nrt=False)
-def _resume(core, dvs, copies, weights, biases, c, params, active_q, active_plain, state, fq, oq, spk_o, spk_f,
-            spk_x, spk_y, rs, stats, series, out, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final):
-    """Finish the instant the previous chunk stopped in (see _link_send): the rounds of `_run`,
-    entered as a later round (visiting the stalled and plain servers again changes nothing), so
-    the link goes on with the new input in the senders' turn, before the stages it ranks above.
-    Returns False if the link stops it again. (A copy of `_run`'s rounds, which visits more than
-    they do: every stalled server and every stage with spikes, not only those `_run` would pick,
-    at no cost worth saving in a step taken once per chunk. numba cannot inline a function of so
-    many arguments, and a call per instant would cost `_run` a quarter of its speed.)"""
-    c[GL + G_RESUME] = 0
-    t = c[GL + G_TNOW]
-    again = True
-    while again:
-        again = False
-        for q in active_q:
-            if c[q * RW + SV_BLOCKED]:
-                _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, c, oq, spk_o, spk_f,
-                                spk_x, spk_y, stats, series)
-                _set_wake(q, c, fq, spk_o)
-        for b in active_plain:
-            _advance_plain(b, t, params, fq, c, rs, stats, series, out)
-            _set_wake(b, c, fq, spk_o)
-        if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, c, stats, series,
-                      final):
-            return False
-        c[GL + G_VISIT] = 0        # every stage with spikes is visited here
-        for q in active_q:
-            if c[q * RW + O_CNT] > 0:
-                if _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
-                    again = True
-                c[WK + W_STAGE + q] = _stage_wake(q, c, core, copies)
-        if rs[RS_END] > rs[RS_NEXT]:
-            _readout_send(t, params, fq, c, rs, stats, series)
-    return True
 
 
 @njit(cache=True, nogil=True, _nrt=False)
@@ -100,72 +65,84 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
     active = np.int64(0)
     for q in active_q:
         active |= _rank_bit(q)
+    # stopped inside an instant at the input link (G_RESUME): that instant goes on from the link
+    # with the new input, in the round it stopped in, whose servers have had their turn (T0, T8)
+    resume = c[GL + G_RESUME] != 0
+    c[GL + G_RESUME] = 0
+    t = c[GL + G_TNOW]
+    visit = np.int64(0)
     while True:
-        # the next instant at which anything can happen: the earliest wake of a server or stage
-        # (kept up to date where they change, so this is a minimum over a short array), the input
-        # link, or the readout's sender
-        t_work = _earliest(c, WK)
-        if c[GL + G_POS] < n_in and not c[GL + G_LBLOCKED]:
-            r = in_t[c[GL + G_POS]]
-            if c[GL + G_HASLAST] and c[GL + G_LAST] + period > r:
-                r = c[GL + G_LAST] + period
-            t_work = min(t_work, r)
-        if readout and rs[RS_END] > rs[RS_NEXT] and not rs[RS_BLOCKED]:
-            t_work = min(t_work, rs[RS_FREE])
-        if t_work == INF and _undefer(c, c[GL + G_TNOW]):
-            continue        # deferred job ends are all that is left: settle them as instants
-        if t_work == INF and _waiting(active_q, c, rs, readout):
-            # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
-            c[GL + G_DEADT] = c[GL + G_TNOW]
-            return DEADLOCK
-        t = t_work
-        if tick and c[GL + G_NEXTTICK] < t:
-            # ticks matter while work is pending (more input included), or up to end_ns (T12)
-            if t_work < INF or c[GL + G_NEXTTICK] <= end_ns:
-                t = c[GL + G_NEXTTICK]
-        if c[GL + G_POS] >= n_in and not final and (t >= _horizon(c, period) or t_work == INF):
-            # only more input can tell what comes next: whether an idle chip's ticks count (T12:
-            # they do only before input), and who wins an instant the next input may start in (T8)
-            return NEED_INPUT
-        if t > limit:       # limit < INF: one test for both stops
-            if _undefer(c, c[GL + G_TNOW]):
-                continue    # job ends before the stop are settled first
-            return DONE if t == INF else limit_code
-        if t >= c[BN + 2] + c[BN]:
-            c[BN + 1] = t // c[BN]
-            c[BN + 2] = c[BN + 1] * c[BN]
-        if c[BN + 1] >= n_bins:
-            return SERIES_FULL
-        if c[GL + G_NOUT] >= out.shape[0]:
-            return OUT_FULL
-        c[GL + G_TNOW] = t
-        c[GL + G_TEND] = t
-        if tick and t == c[GL + G_NEXTTICK]:
-            c[GL + G_NEXTTICK] += tick
-            for q in active_q:
-                if q < N_CORES and core[q, C_LEAK]:
-                    if c[q * RW + SV_LEAKPEND]:
-                        stats[q, S_LEAKMERGED] += 1
-                    else:
-                        c[q * RW + SV_LEAKPEND] = 1
-                        c[WK + q] = t
-            if params[P_RO_TICK]:
-                # F7, T11: the tick's result is to be sent from now on, or lost if the last is still waiting
-                lost = readout_tick(rs, params[P_RO_WINDOW], params[P_RO_THRESH], params[P_RO_MON], params[P_RO_PIN])
-                if lost:
-                    stats[READOUT, S_CONGESTION] += lost
-                    series[R_DROPPED, c[BN + 1], READOUT] += lost
-                elif rs[RS_FREE] < t:
-                    rs[RS_FREE] = t
-        # Rounds (docs/chip-model.md, T0). Within a round every slot a server frees is seen by the
-        # senders after it, and every spike a server queues by its own stage; so only a transfer
-        # that frees an output-queue slot for a stalled server calls for another round.
-        # The first round visits the servers due at t; a later round only the stalled servers whose
-        # own stage has just freed a slot in their output queue (a stalled server whose queue is
-        # still full would do nothing). The queued blocks to visit are kept as sets of rank bits
-        # (see _rank_bit), visited lowest first: the instant's cost follows the blocks that have
-        # something to do, not the chip.
-        visit = _due(c, WK, t) & active
+        if resume:
+            # the servers' turn of the round it stopped in is over, and the plain blocks'
+            # finds nothing: they had nothing left to do at t and the link feeds none of them
+            resume = False
+        else:
+            # the next instant at which anything can happen: the earliest wake of a server or stage
+            # (kept up to date where they change, so this is a minimum over a short array), the input
+            # link, or the readout's sender
+            t_work = _earliest(c, WK)
+            if c[GL + G_POS] < n_in and not c[GL + G_LBLOCKED]:
+                r = in_t[c[GL + G_POS]]
+                if c[GL + G_HASLAST] and c[GL + G_LAST] + period > r:
+                    r = c[GL + G_LAST] + period
+                t_work = min(t_work, r)
+            if readout and rs[RS_END] > rs[RS_NEXT] and not rs[RS_BLOCKED]:
+                t_work = min(t_work, rs[RS_FREE])
+            if t_work == INF and _undefer(c, c[GL + G_TNOW]):
+                continue        # deferred job ends are all that is left: settle them as instants
+            if t_work == INF and _waiting(active_q, c, rs, readout):
+                # T9: nothing can happen and someone waits; a tick cannot free a slot, so stop here
+                c[GL + G_DEADT] = c[GL + G_TNOW]
+                return DEADLOCK
+            t = t_work
+            if tick and c[GL + G_NEXTTICK] < t:
+                # ticks matter while work is pending (more input included), or up to end_ns (T12)
+                if t_work < INF or c[GL + G_NEXTTICK] <= end_ns:
+                    t = c[GL + G_NEXTTICK]
+            if c[GL + G_POS] >= n_in and not final and (t >= _horizon(c, period) or t_work == INF):
+                # only more input can tell what comes next: whether an idle chip's ticks count (T12:
+                # they do only before input), and who wins an instant the next input may start in (T8)
+                return NEED_INPUT
+            if t > limit:       # limit < INF: one test for both stops
+                if _undefer(c, c[GL + G_TNOW]):
+                    continue    # job ends before the stop are settled first
+                return DONE if t == INF else limit_code
+            if t >= c[BN + 2] + c[BN]:
+                c[BN + 1] = t // c[BN]
+                c[BN + 2] = c[BN + 1] * c[BN]
+            if c[BN + 1] >= n_bins:
+                return SERIES_FULL
+            if c[GL + G_NOUT] >= out.shape[0]:
+                return OUT_FULL
+            c[GL + G_TNOW] = t
+            c[GL + G_TEND] = t
+            if tick and t == c[GL + G_NEXTTICK]:
+                c[GL + G_NEXTTICK] += tick
+                for q in active_q:
+                    if q < N_CORES and core[q, C_LEAK]:
+                        if c[q * RW + SV_LEAKPEND]:
+                            stats[q, S_LEAKMERGED] += 1
+                        else:
+                            c[q * RW + SV_LEAKPEND] = 1
+                            c[WK + q] = t
+                if params[P_RO_TICK]:
+                    # F7, T11: the tick's result is to be sent from now on, or lost if the last is still waiting
+                    lost = readout_tick(rs, params[P_RO_WINDOW], params[P_RO_THRESH], params[P_RO_MON],
+                                        params[P_RO_PIN])
+                    if lost:
+                        stats[READOUT, S_CONGESTION] += lost
+                        series[R_DROPPED, c[BN + 1], READOUT] += lost
+                    elif rs[RS_FREE] < t:
+                        rs[RS_FREE] = t
+            # Rounds (docs/chip-model.md, T0). Within a round every slot a server frees is seen by the
+            # senders after it, and every spike a server queues by its own stage; so only a transfer
+            # that frees an output-queue slot for a stalled server calls for another round.
+            # The first round visits the servers due at t; a later round only the stalled servers whose
+            # own stage has just freed a slot in their output queue (a stalled server whose queue is
+            # still full would do nothing). The queued blocks to visit are kept as sets of rank bits
+            # (see _rank_bit), visited lowest first: the instant's cost follows the blocks that have
+            # something to do, not the chip.
+            visit = _due(c, WK, t) & active
         while True:
             while visit:
                 q = _first_queue(visit)
