@@ -356,6 +356,32 @@ def test_progress_line():
     assert quiet.getvalue() == ""
 
 
+def test_the_progress_total_is_counted_beside_the_simulation(tmp_path):
+    """The recording's events, counted by a thread while the simulation starts: the progress
+    bar's total once done; a file the count cannot read leaves it unknown, for the simulation's
+    own reading to report."""
+    from speksim.cli.run import _Count
+    rec = write_npz(tmp_path / "rec.npz", n=12_345)
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    window = dict(t_start_us=1000, t_end_us=None)
+    expected = int(np.count_nonzero(np.load(rec)["t"] >= 1000))
+    for path, total in ((rec, expected), (bad, None)):
+        count = _Count(path, None, window)
+        count._thread.join(timeout=60)
+        assert not count._thread.is_alive() and count.total == total
+
+
+def test_a_run_with_progress_gives_the_bytes_of_a_quiet_one(files, capsys):
+    """The count beside the simulation (for the progress bar) changes nothing in the run."""
+    tmp, config, rec = files
+    for name, flags in (("quiet.h5", ["--quiet"]), ("shown.h5", [])):
+        code, _, err = run(["run", "--config", config, rec, "--chunk-events", "500", "-o", name] + flags, capsys)
+        assert code == 0
+    assert "100%" in err
+    assert load_run(tmp / "quiet.h5").equals(load_run(tmp / "shown.h5"))
+
+
 # ------------------------------------------------------------------------- check refuses what run refuses
 
 def _five_core_file(tmp):

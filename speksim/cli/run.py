@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,35 @@ def add_input_flags(r):
     return g
 
 
+class _Count:
+    """The events of a recording counted by a thread of their own while the simulation runs: the
+    progress bar's total, known once the count is done (decoding is several times faster than
+    simulating). A file the count cannot read leaves the total unknown: the simulation's own
+    reading raises that error where it comes, after simulating what came before it."""
+
+    def __init__(self, path: Path, fmt: Optional[str], window: dict):
+        self.total: Optional[int] = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._count, args=(path, fmt, window), name="speksim-count",
+                                        daemon=True)
+        self._thread.start()
+
+    def _count(self, path, fmt, window) -> None:
+        from .. import io as sio
+        n = 0
+        try:
+            for ev in sio.iter_events(path, fmt, chunk_events=1 << 20, **window):
+                if self._stop.is_set():
+                    return
+                n += len(ev)
+        except Exception:  # noqa: BLE001  (see the class docstring)
+            return
+        self.total = n
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 @dataclass
 class _Source:
     """Input chunks and what is known about them."""
@@ -87,6 +117,18 @@ class _Source:
     total: Optional[int] = None    # number of events, when known up front
     sensor: Optional[tuple] = None  # (width, height) of camera input, when known
     hint: str = ""                 # added to an EventError raised while simulating it
+    counting: Optional[_Count] = None  # the count of the events, when it runs beside the simulation
+
+    def events_total(self) -> Optional[int]:
+        """The number of events, once known."""
+        if self.total is None and self.counting is not None:
+            self.total = self.counting.total
+        return self.total
+
+    def close(self) -> None:
+        """Stop the count, if it runs."""
+        if self.counting is not None:
+            self.counting.stop()
 
 
 def _parse_layer_map(text: Optional[str]) -> Optional[dict]:
@@ -138,21 +180,24 @@ def _recording_source(path: Path, args, quiet: bool) -> _Source:
     fmt = args.format
     window = dict(t_start_us=args.t_start_us, t_end_us=args.t_end_us)
     sensor = tuple(args.sensor_size) if args.sensor_size else sio.sensor_size(path, fmt)
-    # one decoding pass first: the event count (for the progress bar's total and ETA) and, when
-    # the file does not record it, the sensor size; decoding is several times faster than simulating
-    total, mx, my = 0, -1, -1
-    for ev in sio.iter_events(path, fmt, chunk_events=1 << 20, **window):
-        total += len(ev)
-        if len(ev):
-            mx, my = max(mx, int(ev["x"].max())), max(my, int(ev["y"].max()))
+    total, counting = None, None
     if sensor is None and (args.fit or args.flip_x or args.flip_y):
+        # the file does not record its sensor size, which fitting or flipping needs before the
+        # first event: one decoding pass first finds how far the events reach (and counts them)
+        total, mx, my = 0, -1, -1
+        for ev in sio.iter_events(path, fmt, chunk_events=1 << 20, **window):
+            total += len(ev)
+            if len(ev):
+                mx, my = max(mx, int(ev["x"].max())), max(my, int(ev["y"].max()))
         w, h, name = guess_sensor(max(mx, 0), max(my, 0))
         sensor = (w, h)
         if not quiet:
             note(f"{path.name} does not record its sensor size; assuming {w}x{h} ({name}; the events reach "
                  f"x={mx}, y={my}); pass --sensor-size W H to set it")
+    elif not quiet:
+        counting = _Count(path, fmt, window)     # the progress bar's total and ETA, once known
     chunks = sio.iter_events(path, fmt, chunk_events=int(args.chunk_events), **window)
-    return _Source(chunks, "dvs", total=total, sensor=sensor)
+    return _Source(chunks, "dvs", total=total, sensor=sensor, counting=counting)
 
 
 def _check_args(args):
@@ -181,7 +226,8 @@ def simulate_source(source: _Source, sim, plan, progress: Progress, image_size: 
         if image is not None and len(ev):
             image += np.bincount(ev["y"].astype(np.int64) * image_size + ev["x"], minlength=image.size)[:image.size]
         t_now = int(chunk["t"][-1]) if len(chunk) else None
-        progress.update(fed, t_now, read / source.total if source.total else None)
+        total = source.events_total()
+        progress.update(fed, t_now, read / total if total else None)
     return read, fed, (None if image is None else image.reshape(image_size, image_size))
 
 
@@ -235,8 +281,9 @@ def cmd_run(args, argv) -> int:
                      "start at 0 (--no-rezero keeps them)" if args.rezero == "auto" else
                      f"timestamps shifted by -{plan.offset_us:,} µs to start at 0")
             result = sim.finish()
-            progress.update(fed, None, 1.0 if source.total is not None else None, force=True)
+            progress.update(fed, None, 1.0, force=True)      # every event was read
         finally:
+            source.close()
             progress.close()
         wall = time.perf_counter() - t0
         result.metadata["input_transform"] = {
