@@ -19,7 +19,7 @@ INT16_MIN = -32768
 INT16_MAX = 32767
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _overflow(v, wrap):
     if wrap:
         return ((v + 32768) & 0xFFFF) - 32768
@@ -30,7 +30,7 @@ def _overflow(v, wrap):
     return v
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _synop(s, w, hi, lo, rtz, wrap):
     """SPEC F3 on one neuron: state `s` (int16) plus weight `w` (int8), with F3's overflow,
     threshold `hi`, reset and low clamp `lo` (both int16). Returns (new state as int16, fired)."""
@@ -258,7 +258,7 @@ def due_bits(positions):
     return due
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y):
     """Append a spike for every set bit of the lane mask `m` (bit i: feature f + i, SynOp j + f + i),
     features ascending (F2). Returns the new number of spikes."""
@@ -295,7 +295,7 @@ def _address_compiled(a):
     return lambda a: a
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _row(cout, state, nb, weights, wb, hi, lo, rtz, wrap, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y):
     """The SynOps of one row of `cout` features at state[nb:], weights[wb:], the first of them
     SynOp j; returns the new number of spikes. Vectors of 32, 16, 8, 4 and 2 features, widest
@@ -371,7 +371,7 @@ _rows_any = _event_rows(0)
 ROWS = {16: _rows16, 32: _rows32, 64: _rows64, 0: _rows_any}
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def floor_div(a, d):
     """a // d for a >= 0 and d >= 1: a shift when d is a power of two, as Speck's strides and
     poolings all are (a division by a value known only at run time takes tens of cycles)."""
@@ -380,7 +380,7 @@ def floor_div(a, d):
     return a // d
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _taps(pos, pad, stride, k, n_out):
     """Along one axis, for an input at `pos`: the first kernel tap that reaches an output, that
     output, and how many taps do (stepping by the stride, the output steps back by one)."""

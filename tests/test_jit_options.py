@@ -7,6 +7,8 @@ at every step). pyproject.toml therefore caps numba at the newest release these 
 with; when a new numba comes out, raise the cap only if they pass with it.
 """
 
+import re
+
 import numba
 import numpy as np
 import pytest
@@ -67,3 +69,28 @@ def test_the_engine_ran_without_the_runtime():
     assert loop._run.overloads, "the event loop did not compile"
     for cres in loop._run.overloads.values():
         assert cres.target_context.enable_nrt is False, HOW_TO_FIX
+
+
+def test_the_loops_helpers_are_inlined_by_llvm():
+    """The loop's helpers (steps, kernels) are compiled with numba's forceinline, which must reach
+    LLVM as its alwaysinline attribute: left to its own judgement LLVM may keep them as calls,
+    each passing every array argument field by field, which slows every step of a replay."""
+    @njit(forceinline=True, _nrt=False)
+    def helper(a, i):
+        return a[i] + 1
+
+    @njit(_nrt=False)
+    def caller(a):
+        return helper(a, 0) + helper(a, 1)
+
+    assert caller(np.arange(3)) == 3
+    ir = helper.inspect_llvm(helper.signatures[0])
+    mangled = helper.overloads[helper.signatures[0]].fndesc.mangled_name
+    define = next(ln for ln in ir.splitlines() if ln.startswith("define") and mangled in ln)
+    group = re.search(r"#(\d+)", define.split(")")[-1])
+    attributes = re.search(rf"^attributes #{group.group(1)} = {{(.*)}}", ir, re.M).group(1) if group else define
+    assert "alwaysinline" in attributes, (
+        f"numba {numba.__version__} no longer passes forceinline on to LLVM: install the newest numba that "
+        "pyproject.toml allows, or inline the helpers another way")
+    helpers = [f for _, f in _compiled_functions() if f.targetoptions.get("forceinline")]
+    assert steps._fifo_push in helpers and steps._stage_send in helpers and kernels._taps in helpers

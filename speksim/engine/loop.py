@@ -35,7 +35,7 @@ _earliest = least_of(W_DEFER)
 _due = due_bits([getattr(_rank_pos, "py_func", _rank_pos)(q) for q in range(N_QUEUED)])
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _first_queue(visit):
     """The queue of the lowest set bit of a set of queues kept as rank bits (see steps._rank_bit)."""
     return _rank_queue(lowest_bit(visit))

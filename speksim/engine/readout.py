@@ -47,7 +47,7 @@ def new_state() -> np.ndarray:
     return np.zeros(N_RS, np.int64)
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def readout_class(sel, errata, f, x, y):
     """The class 1..15 that a spike arriving at the readout as (feature f, x, y) counts for, or
     -1 when no class reads it (SPEC F7).
@@ -77,7 +77,7 @@ def readout_class(sel, errata, f, x, y):
     return n + 1
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def readout_count(rs, cls):
     """One spike served for class `cls` (1..15): its 16-bit counter goes up, and stays at its
     maximum once there (F7)."""
@@ -85,7 +85,7 @@ def readout_count(rs, cls):
         rs[RS_COUNT + cls] += 1
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def readout_tick(rs, window, threshold, monitor, pin_monitor):
     """A slow-clock tick (F7): the tick's counts enter the moving window of `window` (1, 16 or
     32) ticks and the counters restart from 0; the class with the largest average (window sum

@@ -33,6 +33,13 @@ from .readout import RS_AVG, RS_BLOCKED, RS_CLASS, RS_END, RS_FREE, RS_NEXT, rea
 # step makes a replay 13x slower. numba's maintainers declined to make the option public, so
 # pyproject.toml caps numba at the newest release tests/test_jit_options.py passed with. Helpers
 # are inlined into the loop: a call with this many array arguments costs more than most steps.
+# Most are compiled once each and inlined by LLVM (forceinline: its alwaysinline attribute).
+# numba's own inlining (inline="always") types a helper's code again wherever it is called: with
+# it the engine's first compile took about 43 s on a Zen 3, without it 25 s. The server's path to
+# the SynOp kernel (_advance_queued, _start_job, kernels.scatter_event) keeps numba's inlining,
+# so that the calls of the kernel's rows functions stay in the loop itself, where LLVM weighs
+# inlining them against the loop's code (see kernels.ROWS); compiled apart, that path would take
+# them in on every processor.
 
 INF = np.int64(2**62)
 
@@ -94,24 +101,24 @@ BN = GL + N_G
 N_CTL = BN + 3
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _rank_pos(q):
     """The position of queue q in the rank order of T0: the DVS layer, then the cores by id. A set
     of queues is kept as an int64 with bit _rank_pos(q) for q (_rank_bit); `_rank_queue` inverts it."""
     return 0 if q == DVS else q + 1
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _rank_queue(pos):
     return DVS if pos == 0 else pos - 1
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _rank_bit(q):
     return np.int64(1) << _rank_pos(q)
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _spread(series, col, blk, t0, t1, bn, ob, weight):
     """Add weight * |[t0, t1) ∩ bin| to every bin the interval covers.
 
@@ -134,7 +141,7 @@ def _spread(series, col, blk, t0, t1, bn, ob, weight):
     series[col, b1, blk] += (t1 - b1 * binw) * weight
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _occupancy(c, stats, series, blk, t, delta):
     """FIFO occupancy of blk changes by delta at t: close the area integral up to t first."""
     cnt = c[blk * RW + F_CNT]
@@ -149,7 +156,7 @@ def _occupancy(c, stats, series, blk, t, delta):
         stats[blk, S_FIFOMAX] = cnt
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _fifo_push(fq, c, stats, series, blk, t, layer, f, x, y, root, avail):
     slot = c[blk * RW + F_HEAD] + c[blk * RW + F_CNT]
     if slot >= c[blk * RW + F_DEPTH]:
@@ -181,7 +188,7 @@ def _fifo_push(fq, c, stats, series, blk, t, layer, f, x, y, root, avail):
                 c[WK + blk] = end
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _fifo_pop(c, stats, series, blk, t):
     """Free the head slot (T2); returns the row index of the event just taken."""
     # the stages this FIFO held are visited at this instant's next stages' turn (see _stage_wake)
@@ -346,7 +353,7 @@ def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq,
             changed = True
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _advance_plain(b, t, params, fq, c, rs, stats, series, out):
     """Readout (T11) or host output (T7) at t: end of service, next service. The readout counts
     a spike for its class when it starts serving it (F7; functional work at service start)."""
@@ -394,7 +401,7 @@ def _advance_plain(b, t, params, fq, c, rs, stats, series, out):
         changed = True
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
     """Output stage of core or DVS layer q at t: copies in F5 order, one at a time (T4, T0, T6).
 
@@ -469,7 +476,7 @@ def _readout_send(t, params, fq, c, rs, stats, series):
         rs[RS_NEXT] += 1
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _horizon(c, period):
     """Once the chunk is used up: the earliest instant at which an input of a later chunk could
     start (T1: it comes no earlier than the chunk's last input, nor than one link period after
@@ -480,7 +487,7 @@ def _horizon(c, period):
     return h
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, c,
                stats, series, final):
     """Input link at t (T1): events in recording order, one start per host_in_ns.
@@ -520,7 +527,7 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
     return False
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _set_wake(b, c, fq, spk_o):
     """Set c[WK + b], the next instant at which server b has something to do (INF: nothing until a
     FIFO push, which sets it, or until its output queue frees a slot, which calls another round).
@@ -561,7 +568,7 @@ def _set_wake(b, c, fq, spk_o):
         c[WK + W_PEND + b] = p
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _undefer(c, tnow):
     """Make every deferred job end or stall due (see _set_wake); False if there was none. One
     already past (instants after it came first) is settled at the current instant `tnow`: time
@@ -581,7 +588,7 @@ def _undefer(c, tnow):
     return found
 
 
-@njit(cache=True, inline="always", _nrt=False)
+@njit(cache=True, forceinline=True, _nrt=False)
 def _stage_wake(q, c, core, copies):
     """The next instant at which the output stage of q can send, set after each of its visits (INF:
     nothing queued, or held by a full FIFO).
