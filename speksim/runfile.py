@@ -276,7 +276,7 @@ class RunWriter:
     def _put(self, name, rows):
         if self._done:
             raise RunFileError(f"{self.path}: this run file was already finished")
-        self._parts[name].write(np.ascontiguousarray(rows).tobytes())
+        self._parts[name].write(np.ascontiguousarray(rows))     # its buffer, without a copy
         self._counts[name] += len(rows)
 
     def _copy(self, parent, name, **attrs):
