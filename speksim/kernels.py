@@ -394,7 +394,8 @@ def _taps(pos, pad, stride, k, n_out):
     return k0 + first * stride, o0 - first, n
 
 
-# Inlined into the event loop, which would otherwise pass this many arguments at every event
+# Inlined into the event loop, which would otherwise pass this many arguments at every event; by
+# numba, not forceinline, so that the rows calls stay in the loop (see the note in engine.steps)
 @njit(cache=True, inline="always", _nrt=False)
 def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, sx, py, px,
                   th_hi, th_lo, rtz, wrap, spk_j, spk_f, spk_x, spk_y):

@@ -202,6 +202,7 @@ def _fifo_pop(c, stats, series, blk, t):
     return pos
 
 
+# inlined by numba, not forceinline: on the path to the SynOp kernel (see the note at the top)
 @njit(cache=True, inline="always", _nrt=False)
 def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
                spk_o, spk_f, spk_x, spk_y, stats, series):
@@ -297,6 +298,7 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
     return True
 
 
+# inlined by numba, not forceinline: on the path to the SynOp kernel (see the note at the top)
 @njit(cache=True, inline="always", _nrt=False)
 def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, c, oq, spk_o, spk_f, spk_x, spk_y,
                     stats, series):
