@@ -57,10 +57,11 @@ class Simulation:
     `engine`: a registered engine name (`speksim.engine.base.engine_names()`: "fast", the
     default, or "reference").
     `progress(events_done, seconds)` is called after each chunk, if given.
-    `keep_outputs=False`: the Result keeps no outputs or per-input arrays (`feed()` returns the
-    outputs as they come, and a `sink` receives them). With an engine that simulates as it is fed
-    (`engine.streams`, the fast one) memory is then bounded by the chip's state and queues; the
-    reference engine holds the input until `finish`.
+    `keep_outputs=False`: the Result keeps no outputs or per-input arrays; `feed()` returns the
+    outputs as they come, or, with a `sink`, the sink receives them as the engine produces them
+    and `feed()` returns none. With an engine that simulates as it is fed (`engine.streams`, the
+    fast one) memory is then bounded by the chip's state and queues (with a sink, also however
+    many outputs a chunk gives); the reference engine holds the input until `finish`.
     `initial_states` ({core: int16 [c_out, h_out, w_out]}, e.g. an earlier `result.states`)
     starts from those neuron states instead of the configuration's (SPEC F8: never implicit).
     `sink` (an argument, or the attribute set before the first feed), when given, receives what
@@ -133,9 +134,11 @@ class Simulation:
 
     def feed(self, events, chunk_events: int = DEFAULT_CHUNK) -> np.ndarray:
         """Simulate more input (later than everything fed before); returns the output events
-        (OUTPUT_EVENT) the host received meanwhile. The reference engine returns them at finish()."""
+        (OUTPUT_EVENT) the host received meanwhile (none when they go to a sink instead, see the
+        class). The reference engine returns them at finish()."""
         if self._finished:
             raise RuntimeError("this simulation has finished; create a new Simulation to run again")
+        self._wire()
         events = np.asarray(events)
         new = []
         for i in range(0, max(len(events), 1), chunk_events):
@@ -150,6 +153,15 @@ class Simulation:
         out = outputs_from_rows(np.concatenate(new) if new else np.zeros((0, 6), np.int64))
         self._outputs_add(out)
         return out
+
+    def _wire(self):
+        """Outputs nobody keeps go from the engine straight to the sink, a buffer at a time: no
+        chunk's outputs are gathered (the sink may be set as an attribute up to the first feed)."""
+        if not self.keep_outputs and self.sink is not None:
+            self._engine.on_outputs = self._stream
+
+    def _stream(self, rows):
+        self._outputs_add(outputs_from_rows(rows))
 
     def _inputs(self, t_ns, lag):
         if self.keep_outputs:
@@ -171,6 +183,7 @@ class Simulation:
         if self._finished:
             raise RuntimeError("finish() was already called")
         self._finished = True
+        self._wire()
         raw = self._engine.finish()
         self._inputs(_NO_LAGS, raw.lag_ns)      # lags the engine gives only now
         self.last_outputs = outputs_from_rows(raw.outputs)

@@ -188,6 +188,60 @@ def test_streaming_keeps_no_outputs_but_same_statistics():
     assert np.array_equal(r.stats, whole.stats)
 
 
+class _Sink:
+    """A Simulation sink that keeps what it is given, block by block."""
+
+    def __init__(self):
+        self.blocks, self.lags = [], []
+
+    def inputs(self, t_ns, lag_ns):
+        self.lags.append(np.array(lag_ns))
+
+    def outputs(self, events):
+        self.blocks.append(np.array(events))
+
+
+def test_a_sink_gets_a_chunk_s_outputs_a_buffer_at_a_time():
+    """With keep_outputs=False and a sink, outputs go to the sink as the engine's output buffer
+    fills, never gathered per chunk: one chunk that gives far more outputs than the buffer holds
+    takes no more memory for them than the buffer (and feed returns none)."""
+    cfg, chip = never_idle()        # every tick fires all 16 neurons: outputs without end
+    ev = spikes([1, 2, 3], [1, 1, 1], [1, 1, 1])
+    opts = RunOptions(slow_clock_hz=500_000, drain_ns=40_000_000)
+    whole = simulate(cfg, ev, chip, options=opts)
+    capacity = Simulation(cfg, chip, opts)._engine._engine.out.shape[0]
+    assert len(whole.outputs) > 2 * capacity
+    sink = _Sink()
+    sim = Simulation(cfg, chip, opts, keep_outputs=False, sink=sink)
+    assert len(sim.feed(ev)) == 0
+    r = sim.finish()
+    assert len(sink.blocks) > 2 and max(len(b) for b in sink.blocks) <= capacity
+    assert np.array_equal(np.concatenate(sink.blocks), whole.outputs)
+    assert r.n_outputs() == len(whole.outputs) and np.array_equal(r.stats, whole.stats)
+
+
+@pytest.mark.parametrize("options", [dict(drain_ns=30_000), dict(end_ns=20_000), dict(end_ns=3_000)],
+                         ids=["cut at the drain limit", "stopped at end_ns", "stopped at end_ns, early"])
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_a_sink_gets_the_outputs_a_stopped_run_reports(options, chunk):
+    """SPEC T12: a run stopped at end_ns or cut at the drain limit reports no output timed after
+    its end. Outputs handed to a sink as they come must be those very outputs, in order, whichever
+    way the input is fed, although the end is known only when the run stops."""
+    cfg, chip = never_idle()
+    ev = spikes([1, 2, 3], [1, 1, 1], [1, 1, 1])
+    opts = RunOptions(slow_clock_hz=500_000, **options)
+    whole = simulate(cfg, ev, chip, options=opts)
+    assert len(whole.outputs) and int(whole.stats["pending"][-1]) > 0     # outputs timed after the end
+    sink = _Sink()
+    sim = Simulation(cfg, chip, opts, keep_outputs=False, sink=sink)
+    for i in range(0, len(ev), chunk):
+        assert len(sim.feed(ev[i:i + chunk])) == 0
+    r = sim.finish()
+    assert np.array_equal(np.concatenate(sink.blocks), whole.outputs)
+    assert np.array_equal(np.concatenate(sink.lags), whole.lag_ns)
+    assert np.array_equal(r.stats, whole.stats) and (r.t_end_ns, r.cut) == (whole.t_end_ns, whole.cut)
+
+
 def test_every_core_s_rows_start_on_a_cache_line():
     """The SynOp kernel loads and stores a row of up to 32 states as one vector: each core's states
     and weights start on a 64-byte line, in the compiled network and in the engine's own copy, and

@@ -18,11 +18,11 @@ class FastBackend(Engine):
         self._engine = FastEngine(setup.net, setup.options)
 
     def feed(self, inputs: EngineInput) -> Fed:
-        rows, lag = self._engine.feed(inputs, final=False)
+        rows, lag = self._engine.feed(inputs, final=False, emit=self.on_outputs)
         return Fed(rows, lag)
 
     def finish(self) -> RawResult:
-        rows, lag = self._engine.feed(EngineInput.concat([]), final=True)
+        rows, lag = self._engine.feed(EngineInput.concat([]), final=True, emit=self.on_outputs)
         return self._engine.result(rows, lag)
 
 

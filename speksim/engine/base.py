@@ -45,10 +45,10 @@ class EngineSetup:
 @dataclass
 class Fed:
     """What `Engine.feed` returns: output rows int64 [n, 6] (t_ns, layer, feature, x, y, root)
-    emitted so far and not returned before, and the input lags (int64, SPEC T1) of the inputs the
-    engine settled since its last return, in input order; these need not be the chunk's own (an
-    engine may hold inputs back for a later chunk), or None when the engine gives every lag only
-    at `finish`."""
+    emitted so far and neither returned before nor handed to `Engine.on_outputs`, and the input
+    lags (int64, SPEC T1) of the inputs the engine settled since its last return, in input order;
+    these need not be the chunk's own (an engine may hold inputs back for a later chunk), or None
+    when the engine gives every lag only at `finish`."""
 
     outputs: np.ndarray
     lag: Optional[np.ndarray]
@@ -63,6 +63,10 @@ class Engine:
     """
 
     streams = False
+    # set by `Simulation` before the first feed when outputs go to its sink and nowhere else: an
+    # engine may then hand output rows (int64 [n, 6], as in `Fed`) to it as they appear, in order,
+    # instead of returning them; each array is the callee's to read during the call only
+    on_outputs: Optional[Callable[[np.ndarray], None]] = None
 
     def __init__(self, setup: EngineSetup):
         self.setup = setup

@@ -29,7 +29,10 @@ class FastEngine:
 
     `feed(inputs, final)` runs until the inputs are used up (and, when `final`, until the run
     ends, SPEC T12); it returns the outputs emitted meanwhile as int64 [n, 6] and the input lags
-    of the inputs it has settled, in order. Inputs the link has not reached when only more input
+    of the inputs it has settled, in order. With `emit`, it hands the outputs to `emit` instead,
+    a block at a time as the output buffer fills (each a view of that buffer, valid during the
+    call only), and returns none: the memory a chunk takes is then bounded by the buffer, however
+    many outputs it gives. Inputs the link has not reached when only more input
     can tell what happens next (a link held back past the drain limit) are kept and sent before
     the next chunk's, and their lags come with that chunk's.
     """
@@ -84,7 +87,7 @@ class FastEngine:
         self.unsent = 0         # inputs the link never sent because the run stopped first
         self.done = False
 
-    def feed(self, inputs: EngineInput, final: bool):
+    def feed(self, inputs: EngineInput, final: bool, emit=None):
         if self.done:
             raise RuntimeError("this run has finished; start a new one")
         if self.carry is not None:
@@ -126,7 +129,17 @@ class FastEngine:
             if code != SERIES_FULL:
                 k = int(self.g[G_NOUT])
                 if k:
-                    outs.append(self.out[:k].copy())
+                    rows = self.out[:k]
+                    if emit is not None and not outs:
+                        # outputs timed up to `limit` are reported whatever comes next (T12: a run
+                        # stopped later stops no earlier than this call's limit); the few after it
+                        # wait for the end of the call, and so do all later ones (times ascend)
+                        safe = int(np.searchsorted(rows[:, 0], limit, side="right"))
+                        if safe:
+                            emit(rows[:safe])
+                        rows = rows[safe:]
+                    if len(rows):
+                        outs.append(rows.copy())
                     self.g[G_NOUT] = 0
             if code == SERIES_FULL:
                 self._more_bins()
@@ -158,6 +171,10 @@ class FastEngine:
             keep = rows[:, 0] <= bound
             self.late += len(rows) - int(keep.sum())
             rows = rows[keep]
+        if emit is not None:
+            if len(rows):
+                emit(rows)
+            rows = rows[:0]
         return rows, lag
 
     def _more_bins(self):
