@@ -27,6 +27,9 @@ import json
 import os
 import shlex
 import tempfile
+import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
@@ -52,6 +55,11 @@ _ADDED_STATS = ("pending",)
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _LIBVER = ("v110", "v110")       # fixed bounds: the bytes do not change with the HDF5 library's default
 _COMPRESS_FROM = 4096            # arrays with fewer elements are stored contiguous, uncompressed
+# A compressed 1-D dataset (outputs, input times and lags) is stored in chunks of this many
+# elements, whatever its length (a shorter dataset is one chunk): so a RunWriter can compress
+# the chunks while the run goes, which gives the bytes save_run writes (see _Chunks)
+_CHUNK = 1 << 15
+_GZIP_LEVEL = 4
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,19 +104,54 @@ def _group(parent, name):
         return parent.create_group(name, track_order=True)
 
 
-def _storage(n: int) -> dict:
+def _storage(n: int, chunks=True) -> dict:
     """How a dataset of `n` elements is stored: small ones contiguous, large ones chunked and
     compressed; never a timestamp (deterministic bytes)."""
     kw = {"track_times": False}
     if n >= _COMPRESS_FROM:
-        kw.update(compression="gzip", compression_opts=4, shuffle=True, chunks=True)
+        kw.update(compression="gzip", compression_opts=_GZIP_LEVEL, shuffle=True, chunks=chunks)
     return kw
+
+
+def _compress(rows: np.ndarray, length: int) -> bytes:
+    """One chunk of a 1-D dataset as HDF5's shuffle and deflate filters store it: the elements
+    `rows` (at most `length`; the rest of the chunk is zeros), their bytes grouped by position
+    within the element, deflated at level 4. zlib lets other threads run meanwhile."""
+    size = rows.dtype.itemsize
+    raw = np.zeros((length, size), np.uint8)
+    raw[:len(rows)] = np.ascontiguousarray(rows).view(np.uint8).reshape(len(rows), size)
+    return zlib.compress(np.ascontiguousarray(raw.T), _GZIP_LEVEL)
+
+
+def _chunked(parent, name, n: int, dtype: np.dtype, chunks):
+    """The compressed 1-D dataset `name` of `n` elements (n >= _COMPRESS_FROM), written from
+    `chunks`, its chunks in order as `_compress` makes them (of min(n, _CHUNK) elements)."""
+    ds = parent.create_dataset(name, shape=(n,), dtype=dtype, **_storage(n, chunks=(min(n, _CHUNK),)))
+    if ds.dtype != dtype or ds.dtype.itemsize != dtype.itemsize:
+        raise RunFileError(f"{name}: HDF5 stores {dtype} as {ds.dtype}, whose chunks speksim cannot write itself")
+    for i, blob in enumerate(chunks):
+        check_interrupt()
+        ds.id.write_direct_chunk((i * _CHUNK,), blob)
+    return ds
+
+
+def _compressed_chunks(data: np.ndarray):
+    """The chunks of a 1-D array as `_chunked` takes them, compressed on every core, in order."""
+    length = min(len(data), _CHUNK)
+    starts = range(0, len(data), length)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        window = 4 * (os.cpu_count() or 1)    # chunks compressed ahead of the one written
+        for i in range(0, len(starts), window):
+            yield from pool.map(lambda s: _compress(data[s:s + length], length), starts[i:i + window])
 
 
 def _dataset(parent, name, data, **attrs):
     check_interrupt()  # a Ctrl-C held back while the previous dataset was written stops here
     data = np.ascontiguousarray(data)
-    ds = parent.create_dataset(name, data=data, **_storage(data.size))
+    if data.ndim == 1 and data.size >= _COMPRESS_FROM:
+        ds = _chunked(parent, name, len(data), data.dtype, _compressed_chunks(data))
+    else:
+        ds = parent.create_dataset(name, data=data, **_storage(data.size))
     for k, v in attrs.items():
         ds.attrs[k] = v
     # the chunks go to the file now, not when the last reference to `ds` goes: a sampling
@@ -228,6 +271,63 @@ def _provenance(result: Result, input_name, input_size, input_sha256, command_li
     return metadata
 
 
+class _Chunks:
+    """A 1-D array put aside as it comes, in the chunks of its dataset (see `_chunked`): each full
+    chunk is compressed by `pool` while the run goes on (zlib lets the simulation run meanwhile)
+    and appended to an anonymous temporary file in `folder`; the chunk being filled stays in memory."""
+
+    _AHEAD = 4      # chunks compressed or waiting at most, beyond which `put` waits for the oldest
+
+    def __init__(self, dtype: np.dtype, folder: Path, pool: ThreadPoolExecutor):
+        self.dtype = dtype
+        self.pool = pool
+        self.file = tempfile.TemporaryFile(dir=folder, prefix=".speksim-")
+        self.sizes = []             # compressed bytes of each full chunk in the file, in order
+        self.pending = deque()      # full chunks being compressed, oldest first
+        self.buf = np.empty(_CHUNK, dtype)
+        self.fill = 0
+        self.n = 0
+
+    def put(self, rows: np.ndarray) -> None:
+        self.n += len(rows)
+        i = 0
+        while i < len(rows):
+            m = min(len(rows) - i, _CHUNK - self.fill)
+            self.buf[self.fill:self.fill + m] = rows[i:i + m]
+            self.fill += m
+            i += m
+            if self.fill == _CHUNK:
+                self._store(len(self.pending) >= self._AHEAD)
+                self.pending.append(self.pool.submit(_compress, self.buf, _CHUNK))
+                self.buf = np.empty(_CHUNK, self.dtype)
+                self.fill = 0
+        self._store(False)
+
+    def _store(self, wait: bool) -> None:
+        """Append the compressed chunks that are ready (with `wait`, at least the oldest) to the
+        file; an error while compressing is raised here."""
+        while self.pending and (wait or self.pending[0].done()):
+            blob = self.pending.popleft().result()
+            self.file.write(blob)
+            self.sizes.append(len(blob))
+            wait = False
+
+    def chunks(self):
+        """Every chunk, compressed, in order: those in the file, then the last one."""
+        while self.pending:
+            self._store(True)
+        self.file.seek(0)
+        for size in self.sizes:
+            yield self.file.read(size)
+        if self.fill:
+            yield _compress(self.buf[:self.fill], min(self.n, _CHUNK))
+
+    def close(self) -> None:
+        for f in self.pending:
+            f.cancel()
+        self.file.close()
+
+
 class RunWriter:
     """A run file for a run that is still going: the outputs and the per-input arrays are put aside
     on disk as they come, so a long run keeps none of them in memory.
@@ -238,29 +338,27 @@ class RunWriter:
             writer.finish(sim.finish(), input_name="walk.aedat4")
 
     `finish` writes the run file exactly as `save_run` would write the whole Result (same layout,
-    same bytes, whatever the chunking), atomically, copying what was put aside in blocks of
-    `block` rows. Until then nothing exists at `path`; what was put aside lives in anonymous
-    temporary files beside it, which vanish with the writer (or the process).
+    same bytes, whatever the chunking), atomically. What is put aside is compressed as it comes,
+    in a thread beside the run, into anonymous temporary files beside the run file, which vanish
+    with the writer (or the process); until `finish`, nothing exists at `path`.
     """
 
     _PARTS = (("outputs", OUTPUT_EVENT), ("t_ns", np.dtype(np.int64)), ("lag_ns", np.dtype(np.int64)))
 
-    def __init__(self, path, block: int = 1 << 16):
+    def __init__(self, path):
         self.path = Path(os.fspath(path))
         if self.path.is_dir():
             raise RunFileError(f"{self.path}: is a folder; give the run file's name, e.g. {self.path / 'run.h5'}")
         if not self.path.parent.is_dir():
             raise RunFileError(f"{self.path}: the folder {self.path.parent} does not exist")
-        self.block = max(int(block), 1)
-        self._parts = {name: tempfile.TemporaryFile(dir=self.path.parent, prefix=".speksim-")
-                       for name, _ in self._PARTS}
-        self._counts = dict.fromkeys(self._parts, 0)
-        self._dtypes = dict(self._PARTS)
+        # one thread: the simulation keeps the other core busy (and chunks must reach the files in order)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speksim-compress")
+        self._parts = {name: _Chunks(dtype, self.path.parent, self._pool) for name, dtype in self._PARTS}
         self._done = False
 
     @property
     def n_outputs(self) -> int:
-        return self._counts["outputs"]
+        return self._parts["outputs"].n
 
     # what a Simulation calls (its `sink`)
     def inputs(self, t_ns: np.ndarray, lag_ns: np.ndarray) -> None:
@@ -276,20 +374,15 @@ class RunWriter:
     def _put(self, name, rows):
         if self._done:
             raise RunFileError(f"{self.path}: this run file was already finished")
-        self._parts[name].write(np.ascontiguousarray(rows))     # its buffer, without a copy
-        self._counts[name] += len(rows)
+        self._parts[name].put(rows)
 
     def _copy(self, parent, name, **attrs):
-        """A dataset made as `_dataset` makes it for the whole array, filled block by block."""
+        """The dataset `_dataset` makes for the whole array, from what was put aside."""
         check_interrupt()
-        n, dtype = self._counts[name], self._dtypes[name]
-        ds = parent.create_dataset(name, shape=(n,), dtype=dtype, **_storage(n))
-        fh = self._parts[name]
-        fh.seek(0)
-        for i in range(0, n, self.block):
-            check_interrupt()
-            m = min(self.block, n - i)
-            ds[i:i + m] = np.frombuffer(fh.read(m * dtype.itemsize), dtype)
+        part = self._parts[name]
+        if part.n < _COMPRESS_FROM:
+            return _dataset(parent, name, part.buf[:part.fill], **attrs)
+        ds = _chunked(parent, name, part.n, part.dtype, part.chunks())
         for k, v in attrs.items():
             ds.attrs[k] = v
         ds.flush()          # as in `_dataset`
@@ -311,8 +404,9 @@ class RunWriter:
     def abort(self) -> None:
         """Give the run file up: what was put aside is dropped."""
         self._done = True
-        for fh in self._parts.values():
-            fh.close()
+        for part in self._parts.values():
+            part.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self):
         return self

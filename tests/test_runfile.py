@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
@@ -562,10 +563,10 @@ def test_read_events_on_a_run_without_dvs_output_says_what_to_use(tmp_path):
 
 # ------------------------------------------------------------------------------------- written as it goes
 
-def _streamed(path, chunk, block=64, keep_outputs=False):
+def _streamed(path, chunk, keep_outputs=False):
     from speksim.runfile import RunWriter
     ev = dvs_events()
-    with RunWriter(path, block=block) as writer:
+    with RunWriter(path) as writer:
         sim = speksim.Simulation(small_config(), options=speksim.RunOptions(bin_ns=500_000),
                                  keep_outputs=keep_outputs, sink=writer)
         for i in range(0, len(ev), chunk):
@@ -597,11 +598,38 @@ def test_run_written_as_it_goes_has_the_bytes_save_run_writes(tmp_path):
     assert (tmp_path / "streamed.h5").read_bytes() == (tmp_path / "saved.h5").read_bytes()
 
 
+@pytest.mark.parametrize("n", [runfile._COMPRESS_FROM, runfile._CHUNK - 1, runfile._CHUNK, runfile._CHUNK + 1,
+                               3 * runfile._CHUNK])
+def test_chunks_compressed_as_they_come_are_the_chunks_of_the_whole_array(n, tmp_path):
+    """A RunWriter compresses a dataset's chunks while the run goes; they must be the chunks
+    save_run makes of the whole array, at every length around a chunk's, and read back as the
+    array through HDF5's own filters."""
+    rng = np.random.default_rng(n)
+    data = np.zeros(n, speksim.events.OUTPUT_EVENT)
+    data["t_ns"] = np.sort(rng.integers(0, 10**9, n))
+    data["x"] = rng.integers(0, 128, n)
+    data["root"] = np.arange(n)
+    with ThreadPoolExecutor(1) as pool:
+        part = runfile._Chunks(data.dtype, tmp_path, pool)
+        cuts = np.sort(rng.integers(0, n, 20))
+        for block in np.split(data, cuts):
+            part.put(block)
+        got = list(part.chunks())
+        part.close()
+    assert got == list(runfile._compressed_chunks(data))
+    assert len(got) == -(-n // runfile._CHUNK)
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        runfile._chunked(f, "d", n, data.dtype, got)
+    with h5py.File(tmp_path / "c.h5", "r") as f:
+        assert f["d"].compression == "gzip" and f["d"].shuffle
+        assert np.array_equal(f["d"][()], data)
+
+
 def test_run_abandoned_midway_leaves_nothing(tmp_path):
     from speksim.runfile import RunWriter
     ev = dvs_events()
     with pytest.raises(KeyboardInterrupt):
-        with RunWriter(tmp_path / "run.h5", block=16) as writer:
+        with RunWriter(tmp_path / "run.h5") as writer:
             sim = speksim.Simulation(small_config(), keep_outputs=False, sink=writer)
             sim.feed(ev[:200])
             assert not (tmp_path / "run.h5").exists()    # nothing at the final name while the run goes
