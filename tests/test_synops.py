@@ -127,3 +127,29 @@ def test_synsense_estimate_is_within_5_percent_for_uniform_input(stride):
     ratio = load["synops_per_s"] / load["synops_per_s_formula"]
     assert ratio == pytest.approx((190 / 64) ** 2 / 9, rel=1e-9)
     assert 0.95 <= ratio <= 1.0
+
+
+def test_measuring_the_load_gathers_none_of_the_outputs():
+    """`speksim check --recording` measures the load with a functional pass, which needs the
+    statistics, not the outputs: a monitored layer that gives hundreds of outputs per input
+    must not have them gathered (a monitored network on a long recording would take gigabytes).
+    Here 64 channels fire on each of 9 neurons per input: about 1.2 M outputs, 55 MB as the
+    engine's rows, which the pass must not hold."""
+    import tracemalloc
+    rng = np.random.default_rng(5)
+    cfg = ChipConfig()
+    cfg.cnn_layers[0] = CnnLayerConfig.conv(np.ones((64, 1, 3, 3), np.int8), (16, 16), padding=1,
+                                            threshold_high=1, threshold_low=-1, return_to_zero=True,
+                                            monitor_enable=True)
+    n = 2000
+    ev = make_events("spike", t=np.sort(rng.integers(0, 100_000, n)), layer=np.zeros(n), feature=np.zeros(n),
+                     x=rng.integers(1, 15, n), y=rng.integers(1, 15, n))
+    preflight(cfg, CHIP, ev[:10])       # what loading the engine allocates is not the pass's
+    tracemalloc.start()
+    try:
+        load = preflight(cfg, CHIP, ev).load[0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert load["synops"] == n * 9 * 64      # every input away from the border: all 9 offsets (F2)
+    assert peak < 20 * 2**20, f"peak {peak / 2**20:.0f} MB"

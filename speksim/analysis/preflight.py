@@ -168,6 +168,17 @@ def _memory_hint(row, kind, chip) -> str:
             f"{row[f'{kind}_have']}: {where}" + ("" if fits else "; make the layer smaller"))
 
 
+class _Nowhere:
+    """A Simulation sink that drops what it is given: a functional pass needs the statistics and
+    series, and with a sink the outputs are not gathered per chunk (however many a chunk gives)."""
+
+    def inputs(self, t_ns, lag_ns):
+        pass
+
+    def outputs(self, events):
+        pass
+
+
 def functional_pass(config, chip, events, options, bin_ns, progress=None, initial_states=None):
     """The Result of `config` run on a copy of `chip` whose every time is 1 ns and whose FIFOs
     never fill (see the module docstring), in bins of `bin_ns`. `events`: an array or an
@@ -175,7 +186,8 @@ def functional_pass(config, chip, events, options, bin_ns, progress=None, initia
     from ..simulation import Simulation
     fast = chip.replace(reason="preflight functional pass", **_FAST)
     opts = dataclasses.replace(options, bin_ns=bin_ns, end_ns=None)
-    sim = Simulation(config, fast, opts, progress=progress, keep_outputs=False, initial_states=initial_states)
+    sim = Simulation(config, fast, opts, progress=progress, keep_outputs=False, initial_states=initial_states,
+                     sink=_Nowhere())
     for chunk in ([events] if isinstance(events, np.ndarray) else events):
         sim.feed(chunk)
     return sim.finish()
