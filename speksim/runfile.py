@@ -126,23 +126,41 @@ def _compress(rows: np.ndarray, length: int) -> bytes:
 def _chunked(parent, name, n: int, dtype: np.dtype, chunks):
     """The compressed 1-D dataset `name` of `n` elements (n >= _COMPRESS_FROM), written from
     `chunks`, its chunks in order as `_compress` makes them (of min(n, _CHUNK) elements)."""
-    ds = parent.create_dataset(name, shape=(n,), dtype=dtype, **_storage(n, chunks=(min(n, _CHUNK),)))
-    if ds.dtype != dtype or ds.dtype.itemsize != dtype.itemsize:
-        raise RunFileError(f"{name}: HDF5 stores {dtype} as {ds.dtype}, whose chunks speksim cannot write itself")
-    for i, blob in enumerate(chunks):
-        check_interrupt()
-        ds.id.write_direct_chunk((i * _CHUNK,), blob)
+    blobs = iter(chunks)
+    try:
+        ds = parent.create_dataset(name, shape=(n,), dtype=dtype, **_storage(n, chunks=(min(n, _CHUNK),)))
+        if ds.dtype != dtype or ds.dtype.itemsize != dtype.itemsize:
+            raise RunFileError(f"{name}: HDF5 stores {dtype} as {ds.dtype}, whose chunks speksim cannot write "
+                               "itself")
+        for i, blob in enumerate(blobs):
+            check_interrupt()
+            ds.id.write_direct_chunk((i * _CHUNK,), blob)
+    finally:
+        if hasattr(blobs, "close"):     # a generator stops compressing now, not when it is collected
+            blobs.close()
     return ds
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity, where the system tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _compressed_chunks(data: np.ndarray):
     """The chunks of a 1-D array as `_chunked` takes them, compressed on every core, in order."""
     length = min(len(data), _CHUNK)
-    starts = range(0, len(data), length)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        window = 4 * (os.cpu_count() or 1)    # chunks compressed ahead of the one written
-        for i in range(0, len(starts), window):
-            yield from pool.map(lambda s: _compress(data[s:s + length], length), starts[i:i + window])
+    cores = _cores()
+    pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="speksim-compress")
+    try:
+        ahead = deque()         # chunks being compressed, oldest first: a few per core
+        for start in range(0, len(data), length):
+            if len(ahead) >= 4 * cores:
+                yield ahead.popleft().result()
+            ahead.append(pool.submit(_compress, data[start:start + length], length))
+        while ahead:
+            yield ahead.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _dataset(parent, name, data, **attrs):

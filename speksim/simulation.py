@@ -61,7 +61,9 @@ class Simulation:
     outputs as they come, or, with a `sink`, the sink receives them as the engine produces them
     and `feed()` returns none. With an engine that simulates as it is fed (`engine.streams`, the
     fast one) memory is then bounded by the chip's state and queues (with a sink, also however
-    many outputs a chunk gives); the reference engine holds the input until `finish`.
+    many outputs a chunk gives); the reference engine holds the input until `finish`. A sink has
+    the outputs up to a deadlock when `DeadlockError` is raised; if the sink itself fails, the
+    run stops there (a later feed is refused).
     `initial_states` ({core: int16 [c_out, h_out, w_out]}, e.g. an earlier `result.states`)
     starts from those neuron states instead of the configuration's (SPEC F8: never implicit).
     `sink` (an argument, or the attribute set before the first feed), when given, receives what

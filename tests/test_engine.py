@@ -230,8 +230,10 @@ def test_a_sink_gets_the_outputs_a_stopped_run_reports(options, chunk):
     cfg, chip = never_idle()
     ev = spikes([1, 2, 3], [1, 1, 1], [1, 1, 1])
     opts = RunOptions(slow_clock_hz=500_000, **options)
-    whole = simulate(cfg, ev, chip, options=opts)
-    assert len(whole.outputs) and int(whole.stats["pending"][-1]) > 0     # outputs timed after the end
+    kept = Simulation(cfg, chip, opts)
+    kept.feed(ev)
+    whole = kept.finish()
+    assert len(whole.outputs) and kept._engine._engine.late > 0   # outputs timed after the end, not reported
     sink = _Sink()
     sim = Simulation(cfg, chip, opts, keep_outputs=False, sink=sink)
     for i in range(0, len(ev), chunk):
@@ -240,6 +242,24 @@ def test_a_sink_gets_the_outputs_a_stopped_run_reports(options, chunk):
     assert np.array_equal(np.concatenate(sink.blocks), whole.outputs)
     assert np.array_equal(np.concatenate(sink.lags), whole.lag_ns)
     assert np.array_equal(r.stats, whole.stats) and (r.t_end_ns, r.cut) == (whole.t_end_ns, whole.cut)
+
+
+def test_a_sink_that_fails_stops_the_run():
+    """An output the sink could not take (a full disk, Ctrl-C) leaves the engine midway through a
+    chunk: the error reaches the caller, and the run refuses more input rather than go on with
+    that chunk's inputs and outputs half counted."""
+    class Full(_Sink):
+        def outputs(self, events):
+            if len(events):
+                raise OSError("no space left on device")
+
+    cfg, chip = never_idle()
+    sim = Simulation(cfg, chip, RunOptions(slow_clock_hz=500_000, drain_ns=40_000_000), keep_outputs=False,
+                     sink=Full())
+    with pytest.raises(OSError, match="no space"):
+        sim.feed(spikes([1, 2, 3], [1, 1, 1], [1, 1, 1]))
+    with pytest.raises(RuntimeError, match="could not be handed on"):
+        sim.feed(spikes([4], [1], [1]))
 
 
 def test_every_core_s_rows_start_on_a_cache_line():

@@ -625,16 +625,68 @@ def test_chunks_compressed_as_they_come_are_the_chunks_of_the_whole_array(n, tmp
         assert np.array_equal(f["d"][()], data)
 
 
+def _compressing() -> list:
+    import threading
+    return [t.name for t in threading.enumerate() if t.name.startswith("speksim-compress")]
+
+
 def test_run_abandoned_midway_leaves_nothing(tmp_path):
+    """Ctrl-C while the outputs are being compressed beside the run (5000 inputs give 310 k
+    outputs, ten chunks): no file, no temporary file, no thread left behind."""
     from speksim.runfile import RunWriter
     ev = dvs_events()
     with pytest.raises(KeyboardInterrupt):
         with RunWriter(tmp_path / "run.h5") as writer:
             sim = speksim.Simulation(small_config(), keep_outputs=False, sink=writer)
-            sim.feed(ev[:200])
+            sim.feed(ev)
+            assert writer.n_outputs > 4 * runfile._CHUNK
             assert not (tmp_path / "run.h5").exists()    # nothing at the final name while the run goes
             raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+    assert _compressing() == []
+
+
+def test_a_chunk_that_cannot_be_compressed_fails_the_run_file_and_leaves_nothing(tmp_path, monkeypatch):
+    """An error while compressing, in the thread beside the run or at the end, is the writer's
+    error: raised, and neither the run file nor a temporary file nor a thread is left."""
+    from speksim.runfile import RunWriter
+    real, calls = runfile._compress, []
+
+    def failing(rows, length):
+        calls.append(length)
+        if len(calls) == 3:
+            raise MemoryError("out of memory while compressing")
+        return real(rows, length)
+
+    monkeypatch.setattr(runfile, "_compress", failing)
+    ev = dvs_events()
+    with pytest.raises(MemoryError):
+        with RunWriter(tmp_path / "run.h5") as writer:
+            sim = speksim.Simulation(small_config(), keep_outputs=False, sink=writer)
+            for i in range(0, len(ev), 500):
+                sim.feed(ev[i:i + 500])
+            writer.finish(sim.finish())
+    assert list(tmp_path.iterdir()) == [] and _compressing() == []
+    # save_run compresses on every core: the same
+    res = speksim.simulate(small_config(), ev)
+    calls.clear()
+    with pytest.raises(MemoryError):
+        save_run(res, tmp_path / "saved.h5")
+    assert list(tmp_path.iterdir()) == [] and _compressing() == []
+    # and Ctrl-C while it writes the compressed chunks stops the compressing at once
+    monkeypatch.setattr(runfile, "_compress", real)
+    checks = []
+
+    def interrupt_at_the_third_chunk():
+        checks.append(1)
+        if len(checks) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(runfile, "check_interrupt", interrupt_at_the_third_chunk)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        save_run(res, tmp_path / "saved.h5")
+    # even while the traceback is kept (as an interactive session keeps the last one)
+    assert caught.tb is not None and list(tmp_path.iterdir()) == [] and _compressing() == []
 
 
 def test_how_a_run_ended_is_kept_in_the_run_file(tmp_path):

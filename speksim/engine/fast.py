@@ -86,10 +86,12 @@ class FastEngine:
         self.late = 0           # outputs of a stopped run timed after its end: not reported (T12)
         self.unsent = 0         # inputs the link never sent because the run stopped first
         self.done = False
+        self.failed = False     # handing outputs on failed midway (see _emit)
 
     def feed(self, inputs: EngineInput, final: bool, emit=None):
         if self.done:
-            raise RuntimeError("this run has finished; start a new one")
+            raise RuntimeError("this run stopped when its outputs could not be handed on (see the error then); "
+                               "start a new one" if self.failed else "this run has finished; start a new one")
         if self.carry is not None:
             inputs = EngineInput.concat([self.carry, inputs])
             self.carry = None
@@ -130,17 +132,17 @@ class FastEngine:
                 k = int(self.g[G_NOUT])
                 if k:
                     rows = self.out[:k]
+                    self.g[G_NOUT] = 0
                     if emit is not None and not outs:
                         # outputs timed up to `limit` are reported whatever comes next (T12: a run
                         # stopped later stops no earlier than this call's limit); the few after it
                         # wait for the end of the call, and so do all later ones (times ascend)
-                        safe = int(np.searchsorted(rows[:, 0], limit, side="right"))
+                        safe = k if rows[-1, 0] <= limit else int(np.searchsorted(rows[:, 0], limit, side="right"))
                         if safe:
-                            emit(rows[:safe])
+                            self._emit(emit, rows[:safe])
                         rows = rows[safe:]
                     if len(rows):
                         outs.append(rows.copy())
-                    self.g[G_NOUT] = 0
             if code == SERIES_FULL:
                 self._more_bins()
             elif code == NEED_INPUT:
@@ -173,9 +175,18 @@ class FastEngine:
             rows = rows[keep]
         if emit is not None:
             if len(rows):
-                emit(rows)
+                self._emit(emit, rows)
             rows = rows[:0]
         return rows, lag
+
+    def _emit(self, emit, rows):
+        """Hand output rows to `emit`. If it fails (a full disk, Ctrl-C), the run cannot go on: the
+        call stopped midway, and what it settled was neither kept nor counted."""
+        try:
+            emit(rows)
+        except BaseException:
+            self.done = self.failed = True
+            raise
 
     def _more_bins(self):
         """Room for the current bin: twice the bins up to max_bins, then twice the bin width (each
