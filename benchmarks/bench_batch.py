@@ -18,7 +18,6 @@ by what the others took.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import sys
@@ -28,15 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from speksim._resources import usable_cores
+
 from .common import SHARED
 from .machine import load_average
 
 RATE = 20_000           # events per second of generated recording
 GESTURE = SHARED / "traces" / "dvs128_gesture.aedat4"
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def noise_recordings(folder: Path, n: int, seconds: float, seed: int = 0) -> list[Path]:

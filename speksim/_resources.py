@@ -1,12 +1,22 @@
-"""Folders of data shipped with speksim: the built-in chip files and the bundled recordings.
+"""What speksim finds on this machine: the folders of data shipped with it (the built-in chip
+files and the bundled recordings), and the cores it may use.
 
-In an installed package they are the package-data folders `speksim/_chips` and
+In an installed package the data folders are the package-data folders `speksim/_chips` and
 `speksim/_traces`; in a source checkout, `chips/` and `traces/` at the top.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the system tells it (a container
+    or a job scheduler may give it fewer than the machine has), else the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _data_dir(package: str, suffix: str, checkout_name: str) -> Path:

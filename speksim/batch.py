@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
 
+from ._resources import usable_cores
 from .chip import Chip, load_chip
 from .config.model import ChipConfig
 from .config.options import RunOptions
@@ -434,7 +435,7 @@ def _largest_first(tasks: list) -> list:
 
 
 def _execute(tasks: list, jobs: Optional[int], progress) -> list[dict]:
-    jobs = max(1, min(int(jobs or os.cpu_count() or 1), len(tasks)))
+    jobs = max(1, min(int(jobs or usable_cores()), len(tasks)))
     rows, done = _collector(tasks, progress)
     if jobs == 1:
         for t in tasks:

@@ -37,6 +37,7 @@ import numpy as np
 
 from ._files import atomic_path, check_interrupt, parse_temporary, process_alive
 from ._gc import gc_paused
+from ._resources import usable_cores
 from ._version import __version__
 from .blocks import BLOCK_NAMES, SERIES_UNITS
 from .errors import RunFileError
@@ -141,15 +142,10 @@ def _chunked(parent, name, n: int, dtype: np.dtype, chunks):
     return ds
 
 
-def _cores() -> int:
-    """The cores this process may run on (its affinity, where the system tells it)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def _compressed_chunks(data: np.ndarray):
     """The chunks of a 1-D array as `_chunked` takes them, compressed on every core, in order."""
     length = min(len(data), _CHUNK)
-    cores = _cores()
+    cores = usable_cores()
     pool = ThreadPoolExecutor(max_workers=cores, thread_name_prefix="speksim-compress")
     try:
         ahead = deque()         # chunks being compressed, oldest first: a few per core

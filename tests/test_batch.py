@@ -88,6 +88,24 @@ def test_one_job_or_two_give_the_same_bytes_and_rows(tmp_path, recordings):
     assert [r["recording"] for r in two] == [str(p) for p in recordings]
 
 
+def test_by_default_a_batch_runs_on_the_cores_the_process_may_use(tmp_path, recordings, monkeypatch):
+    """A process that may use one core (a container's or a job scheduler's limit) runs its batch
+    in itself, not in a pool of as many processes as the machine has cores."""
+    import concurrent.futures
+    import os
+    if not hasattr(os, "sched_getaffinity"):
+        pytest.skip("this system does not say which cores a process may use")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a pool of worker processes was started")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", no_pool)
+    rows = batch(net(), "speck2f", recordings, tmp_path / "out")
+    assert [r["status"] for r in rows] == ["ok"] * 4
+
+
 def test_the_summary_csv_has_a_row_per_recording(tmp_path, recordings):
     rows = batch(net(), "speck2f", recordings, tmp_path / "out", jobs=1)
     with open(tmp_path / "out" / "summary.csv", newline="") as fh:

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from .._resources import usable_cores
 from ..blocks import DVS, N_CORES
 from ..chip import Chip, close_names, load_chip, parse_override
 from ..config.model import ChipConfig
@@ -454,7 +455,7 @@ def _fill(metrics: dict, config: ChipConfig) -> dict:
 
 
 def _execute(tasks: list, jobs: Optional[int], progress) -> dict:
-    jobs = max(1, min(int(jobs or os.cpu_count() or 1), len(tasks)))
+    jobs = max(1, min(int(jobs or usable_cores()), len(tasks)))
     done, events = {}, 0
     if jobs == 1:
         for t in tasks:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+from .._resources import usable_cores
 from ._common import (EXIT_INPUT, EXIT_OK, add_engine_flag, add_option_flags, add_set_flag, chip_from_args,
                       options_from_args, Progress, UsageError, warn)
 from ._model import add_model_flags, add_source_flags, config_from_source
@@ -45,8 +45,8 @@ def add(sub, common) -> None:
     g = b.add_argument_group("simulation")
     add_engine_flag(g)
     g.add_argument("--jobs", type=int, metavar="N",
-                   help=f"recordings simulated at once, in local worker processes (default: the CPU count, "
-                        f"{os.cpu_count()})")
+                   help=f"recordings simulated at once, in local worker processes (default: the cores this "
+                        f"process may use, {usable_cores()})")
     d = g.add_mutually_exclusive_group()
     d.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="run on this Dask cluster instead (the dask extra; every worker must see the recordings "

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+from .._resources import usable_cores
 from ._common import (EXIT_OK, add_engine_flag, add_option_flags, add_set_flag, chip_from_args, options_from_args,
                       Progress, UsageError, warn)
 from ._model import add_model_flags, add_source_flags, config_from_source
@@ -43,8 +43,9 @@ def add(sub, common) -> None:
     add_input_flags(s)
     g = s.add_argument_group("simulation")
     add_engine_flag(g)
-    g.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                   help=f"simulations run at once, in worker processes (default: the CPU count, {os.cpu_count()})")
+    g.add_argument("--jobs", type=int, default=usable_cores(),
+                   help=f"simulations run at once, in worker processes (default: the cores this process may use, "
+                        f"{usable_cores()})")
     g.add_argument("--output-layer", type=int, metavar="LAYER",
                    help="layer whose output features are the classes compared (default: the model's output "
                         "layer, else the monitored readout, else the last monitored core that feeds no core)")
