@@ -158,9 +158,9 @@ class Simulation:
 
     def _wire(self):
         """Outputs nobody keeps go from the engine straight to the sink, a buffer at a time: no
-        chunk's outputs are gathered (the sink may be set as an attribute up to the first feed)."""
-        if not self.keep_outputs and self.sink is not None:
-            self._engine.on_outputs = self._stream
+        chunk's outputs are gathered (the sink is an attribute: it may be set, or taken away, between
+        feeds; without one, feed returns the outputs)."""
+        self._engine.on_outputs = self._stream if not self.keep_outputs and self.sink is not None else None
 
     def _stream(self, rows):
         self._outputs_add(outputs_from_rows(rows))

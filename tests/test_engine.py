@@ -250,6 +250,14 @@ def test_a_sink_gets_the_outputs_a_stopped_run_reports(options, chunk):
     r = sim.finish()
     assert np.array_equal(np.concatenate(sink.blocks), whole.outputs)
     assert np.array_equal(np.concatenate(sink.lags), whole.lag_ns)
+    # a sink taken away between feeds: the later outputs come back through feed (and finish) again
+    first = _Sink()
+    sim = Simulation(cfg, chip, opts, keep_outputs=False, sink=first)
+    sim.feed(ev[:1])
+    sim.sink = None
+    later = sim.feed(ev[1:])
+    sim.finish()
+    assert np.array_equal(np.concatenate(first.blocks + [later, sim.last_outputs]), whole.outputs)
     assert np.array_equal(r.stats, whole.stats) and (r.t_end_ns, r.cut) == (whole.t_end_ns, whole.cut)
 
 

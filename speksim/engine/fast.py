@@ -32,9 +32,9 @@ class FastEngine:
     of the inputs it has settled, in order. With `emit`, it hands the outputs to `emit` instead,
     a block at a time as the output buffer fills (each a view of that buffer, valid during the
     call only), and returns none: the memory a chunk takes is then bounded by the buffer, however
-    many outputs it gives. Inputs the link has not reached when only more input
-    can tell what happens next (a link held back past the drain limit) are kept and sent before
-    the next chunk's, and their lags come with that chunk's.
+    many outputs it gives. Inputs the link has not reached when only more input can tell what
+    happens next (a link held back past the drain limit) are kept and sent before the next
+    chunk's, and their lags come with that chunk's.
     """
 
     def __init__(self, net: CompiledNetwork, options, out_capacity: int = 1 << 16):
