@@ -130,7 +130,7 @@ def _chunked(parent, name, n: int, dtype: np.dtype, chunks):
     blobs = iter(chunks)
     try:
         ds = parent.create_dataset(name, shape=(n,), dtype=dtype, **_storage(n, chunks=(min(n, _CHUNK),)))
-        if ds.dtype != dtype or ds.dtype.itemsize != dtype.itemsize:
+        if ds.dtype != dtype:
             raise RunFileError(f"{name}: HDF5 stores {dtype} as {ds.dtype}, whose chunks speksim cannot write "
                                "itself")
         for i, blob in enumerate(blobs):
@@ -163,9 +163,12 @@ def _dataset(parent, name, data, **attrs):
     check_interrupt()  # a Ctrl-C held back while the previous dataset was written stops here
     data = np.ascontiguousarray(data)
     if data.ndim == 1 and data.size >= _COMPRESS_FROM:
-        ds = _chunked(parent, name, len(data), data.dtype, _compressed_chunks(data))
-    else:
-        ds = parent.create_dataset(name, data=data, **_storage(data.size))
+        return _described(_chunked(parent, name, len(data), data.dtype, _compressed_chunks(data)), attrs)
+    return _described(parent.create_dataset(name, data=data, **_storage(data.size)), attrs)
+
+
+def _described(ds, attrs: dict):
+    """`ds` with its attributes, its chunks in the file."""
     for k, v in attrs.items():
         ds.attrs[k] = v
     # the chunks go to the file now, not when the last reference to `ds` goes: a sampling
@@ -396,11 +399,7 @@ class RunWriter:
         part = self._parts[name]
         if part.n < _COMPRESS_FROM:
             return _dataset(parent, name, part.buf[:part.fill], **attrs)
-        ds = _chunked(parent, name, part.n, part.dtype, part.chunks())
-        for k, v in attrs.items():
-            ds.attrs[k] = v
-        ds.flush()          # as in `_dataset`
-        return ds
+        return _described(_chunked(parent, name, part.n, part.dtype, part.chunks()), attrs)
 
     def finish(self, result: Result, *, input_name=None, input_size=None, input_sha256=None,
                command_line=None) -> Path:
