@@ -119,9 +119,9 @@ def _compress(rows: np.ndarray, length: int) -> bytes:
     `rows` (at most `length`; the rest of the chunk is zeros), their bytes grouped by position
     within the element, deflated at level 4. zlib lets other threads run meanwhile."""
     size = rows.dtype.itemsize
-    raw = np.zeros((length, size), np.uint8)
-    raw[:len(rows)] = np.ascontiguousarray(rows).view(np.uint8).reshape(len(rows), size)
-    return zlib.compress(np.ascontiguousarray(raw.T), _GZIP_LEVEL)
+    grouped = np.zeros((size, length), np.uint8)
+    grouped[:, :len(rows)] = np.ascontiguousarray(rows).view(np.uint8).reshape(len(rows), size).T
+    return zlib.compress(grouped, _GZIP_LEVEL)
 
 
 def _chunked(parent, name, n: int, dtype: np.dtype, chunks):
