@@ -132,6 +132,39 @@ class SpeksimCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheL
         return self
 
 
+def plain_argument_types(module_globals: dict) -> None:
+    """Have every compiled function defined in a module (given its `globals()`) compiled for the
+    plain types of its arguments when compiled code calls it, never for their literal values.
+
+    numba compiles a function called from compiled code once per distinct argument types, and a
+    constant argument (a feature count, `0`) has a type of its own per value: `Literal[int](16)`.
+    It even compiles versions for literal types it sees only while still inferring a caller's
+    types, and then never uses them. `kernels._row` was compiled 8 times, 4 of them never used,
+    and `kernels._list_spikes` 4 times: about 6 s of the first replay's compile (out of 30-35 s on
+    a Zen 3). Both are inlined into their callers, where the compiler folds the constants all the
+    same: the loop's machine code is unchanged. Calls from Python are unaffected.
+
+    Works through the dispatcher's `get_call_template`, which numba's typing of a call uses; like
+    `_nrt=False` this is numba's internals, which pyproject.toml's cap on numba covers, and
+    tests/test_jit_options.py fails if it stops working."""
+    from numba.core import types
+    from numba.core.registry import CPUDispatcher
+
+    def plain(dispatcher):
+        literal = dispatcher.get_call_template
+
+        def get_call_template(args, kws):
+            return literal(tuple(types.unliteral(a) for a in args),
+                           {k: types.unliteral(v) for k, v in kws.items()})
+
+        dispatcher.get_call_template = get_call_template
+
+    name = module_globals["__name__"]
+    for value in list(module_globals.values()):
+        if isinstance(value, CPUDispatcher) and value.py_func.__module__ == name:
+            plain(value)
+
+
 def install() -> None:
     """Put `SpeksimCacheLocator` just before numba's in-tree locator (after the one that honours
     NUMBA_CACHE_DIR); idempotent."""

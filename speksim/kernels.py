@@ -13,7 +13,7 @@ from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic, overload
 
-from . import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
+from . import _jit  # before any @njit: where numba caches this package's code
 
 INT16_MIN = -32768
 INT16_MAX = 32767
@@ -477,3 +477,7 @@ def dvs_map(on, off, merge, pool_x, pool_y, origin_x, origin_y, cut_x, cut_y, mi
     if diagonal:
         x, y = y, x
     return 1, f, x, y
+
+
+# compiled once each, for plain argument types (see speksim._jit.plain_argument_types)
+_jit.plain_argument_types(globals())

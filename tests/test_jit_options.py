@@ -91,3 +91,19 @@ def test_the_loops_helpers_are_inlined_by_llvm():
         "pyproject.toml allows, or inline the helpers another way")
     helpers = [f for _, f in _compiled_functions() if f.targetoptions.get("forceinline")]
     assert steps._fifo_push in helpers and steps._stage_send in helpers and kernels._taps in helpers
+
+
+def test_kernel_helpers_are_compiled_for_plain_argument_types():
+    """speksim._jit.plain_argument_types: a kernel called from compiled code with a constant
+    argument is compiled for int64, not once per constant (Literal[int]); those extra compiles
+    made a first replay's compile about 6 s longer. It reaches into numba's dispatcher."""
+    @njit(_nrt=False)
+    def caller(a):
+        return kernels.floor_div(a, 4) + kernels.floor_div(a, 3)
+
+    assert caller(12) == 3 + 4
+    literal = [sig for sig in kernels.floor_div.signatures if any(isinstance(t, numba.types.Literal) for t in sig)]
+    assert kernels.floor_div.signatures and not literal, (
+        f"numba {numba.__version__} compiled speksim's kernels for literal argument types {literal}: "
+        "speksim._jit.plain_argument_types no longer works with it, so a first replay compiles for longer. "
+        "Install the newest numba that pyproject.toml allows, or mend plain_argument_types")

@@ -622,3 +622,9 @@ def _waiting(active_q, c, rs, readout):
         if (c[q * RW + SV_BUSY] and c[q * RW + SV_BLOCKED]) or (c[q * RW + O_CNT] > 0 and c[q * RW + T_BLOCKED]):
             return True
     return readout and rs[RS_END] > rs[RS_NEXT] and rs[RS_BLOCKED] != 0
+
+
+# Unlike the kernels, these steps are still compiled for literal argument types where their
+# callers pass constants (see speksim._jit.plain_argument_types): compiled for plain types only,
+# they change the loop's machine code, and the replay was slower with it (1.2x in one in-process
+# comparison). Those extra compiles take about 4 s of a first replay's compile.
