@@ -140,9 +140,10 @@ def plain_argument_types(module_globals: dict) -> None:
     constant argument (a feature count, `0`) has a type of its own per value: `Literal[int](16)`.
     It even compiles versions for literal types it sees only while still inferring a caller's
     types, and then never uses them. `kernels._row` was compiled 8 times, 4 of them never used,
-    and `kernels._list_spikes` 4 times: about 6 s of the first replay's compile (out of 30-35 s on
-    a Zen 3). Both are inlined into their callers, where the compiler folds the constants all the
-    same: the loop's machine code is unchanged. Calls from Python are unaffected.
+    and `kernels._list_spikes` 4 times: about 7 s of a first replay's compile (36.6 s before, 29.7 s
+    after, on a Zen 3). Both are inlined into their callers, where the compiler folds the
+    constants all the same: the loop's machine code is unchanged. Calls from Python are
+    unaffected.
 
     Works through the dispatcher's `get_call_template`, which numba's typing of a call uses; like
     `_nrt=False` this is numba's internals, which pyproject.toml's cap on numba covers, and

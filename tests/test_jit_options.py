@@ -96,7 +96,7 @@ def test_the_loops_helpers_are_inlined_by_llvm():
 def test_kernel_helpers_are_compiled_for_plain_argument_types():
     """speksim._jit.plain_argument_types: a kernel called from compiled code with a constant
     argument is compiled for int64, not once per constant (Literal[int]); those extra compiles
-    made a first replay's compile about 6 s longer. It reaches into numba's dispatcher."""
+    made a first replay's compile about 7 s longer. It reaches into numba's dispatcher."""
     @njit(_nrt=False)
     def caller(a):
         return kernels.floor_div(a, 4) + kernels.floor_div(a, 3)
