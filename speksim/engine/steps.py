@@ -626,5 +626,5 @@ def _waiting(active_q, c, rs, readout):
 
 # Unlike the kernels, these steps are still compiled for literal argument types where their
 # callers pass constants (see speksim._jit.plain_argument_types): compiled for plain types only,
-# they change the loop's machine code, and the replay was slower with it (1.2x in one in-process
-# comparison). Those extra compiles take about 4 s of a first replay's compile.
+# they change the loop's machine code, and the gesture replay took 1.18x the CPU time with it (20
+# alternating pairs in one process). Those extra compiles take about 4 s of a first replay's compile.
