@@ -205,19 +205,20 @@ def test_a_sink_gets_a_chunk_s_outputs_a_buffer_at_a_time(monkeypatch):
     """With keep_outputs=False and a sink, outputs go to the sink as the engine's output buffer
     fills, never gathered per chunk: one chunk that gives far more outputs than the buffer holds
     takes no more memory for them than the buffer (and feed returns none). A buffer of 1024
-    outputs instead of 65,536 keeps the run short, also with the JIT off."""
+    outputs instead of 65,536 keeps the run short, also with the JIT off; the outputs are those
+    of a run with the default buffer, fed at once."""
     import speksim.engine.fast as fast
     capacity = 1024
+    cfg, chip = never_idle()        # every tick fires all 16 neurons: outputs without end
+    ev = spikes([1, 2, 3], [1, 1, 1], [1, 1, 1])
+    opts = RunOptions(slow_clock_hz=500_000, drain_ns=1_000_000)
+    whole = simulate(cfg, ev, chip, options=opts)
 
     class SmallBuffer(fast.FastEngine):
         def __init__(self, net, options):
             super().__init__(net, options, out_capacity=capacity)
 
     monkeypatch.setattr(fast, "FastEngine", SmallBuffer)
-    cfg, chip = never_idle()        # every tick fires all 16 neurons: outputs without end
-    ev = spikes([1, 2, 3], [1, 1, 1], [1, 1, 1])
-    opts = RunOptions(slow_clock_hz=500_000, drain_ns=1_000_000)
-    whole = simulate(cfg, ev, chip, options=opts)
     assert Simulation(cfg, chip, opts)._engine._engine.out.shape[0] == capacity
     assert len(whole.outputs) > 2 * capacity
     sink = _Sink()
