@@ -23,15 +23,15 @@ from .compiled import (C_LEAK, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_P
                        P_RO_WINDOW, P_TICK_NS, R_DROPPED, READOUT, S_CONGESTION, S_LEAKMERGED)
 from .readout import RS_BLOCKED, RS_END, RS_FREE, RS_NEXT, readout_tick
 from .steps import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS, G_QUEUED, G_RESUME,
-                    G_TEND, G_TNOW, G_VISIT, GL, INF, RW, SV_LEAKPEND, W_DEFER, W_STAGE, WK,
+                    G_TEND, G_TNOW, G_VISIT, GL, INF, RW, SV_LEAKPEND, W_STAGE, WK,
                     _advance_plain, _advance_queued, _horizon, _link_send, _rank_bit, _rank_pos, _rank_queue,
-                    _readout_send, _set_wake, _stage_send, _stage_wake, _undefer, _waiting)
+                    _readout_send, _set_stage_wake, _set_wake, _stage_send, _stage_wake, _timed_due, _timed_least,
+                    _undefer, _waiting)
 
-# the earliest next instant of a server or stage, c[WK:WK + W_DEFER] (not the deferred job ends)
-_earliest = least_of(W_DEFER)
-# the queued servers due at t, c[WK + q] <= t, as rank bits (see steps._rank_bit), and with start
-# WK + W_STAGE the output stages due; the positions from _rank_pos's Python function (py_func,
-# absent when the JIT is off)
+# the earliest next instant of a server, c[WK:WK + W_STAGE] (the stages' are few: steps.G_TIMED)
+_earliest = least_of(W_STAGE)
+# the queued servers due at t, c[WK + q] <= t, as rank bits (see steps._rank_bit); the positions
+# from _rank_pos's Python function (py_func, absent when the JIT is off)
 _due = due_bits([getattr(_rank_pos, "py_func", _rank_pos)(q) for q in range(N_QUEUED)])
 
 
@@ -80,7 +80,7 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
             # the next instant at which anything can happen: the earliest wake of a server or stage
             # (kept up to date where they change, so this is a minimum over a short array), the input
             # link, or the readout's sender
-            t_work = _earliest(c, WK)
+            t_work = min(_earliest(c, WK), _timed_least(c))
             if c[GL + G_POS] < n_in and not c[GL + G_LBLOCKED]:
                 r = in_t[c[GL + G_POS]]
                 if c[GL + G_HASLAST] and c[GL + G_LAST] + period > r:
@@ -163,7 +163,7 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
             # FIFO has filled since its last visit keeps its wake at T_FREE and finds the FIFO
             # full then, an instant _stage_wake would have saved.) A stage's transfers never add
             # spikes to another queue nor change another stage's wake, so the set is taken once
-            stages = (_due(c, WK + W_STAGE, t) | c[GL + G_VISIT]) & c[GL + G_QUEUED]
+            stages = (_timed_due(c, t) | c[GL + G_VISIT]) & c[GL + G_QUEUED]
             c[GL + G_VISIT] = 0
             visit = 0       # the next round's servers
             while stages:
@@ -171,7 +171,7 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
                 stages &= stages - 1
                 if _stage_send(q, t, core, dvs, copies, fq, c, oq, stats, series):
                     visit |= _rank_bit(q)
-                c[WK + W_STAGE + q] = _stage_wake(q, c, core, copies)
+                _set_stage_wake(q, c, _stage_wake(q, c, core, copies))
             if readout and rs[RS_END] > rs[RS_NEXT]:
                 _readout_send(t, params, fq, c, rs, stats, series)
             if not visit:

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from ..kernels import dvs_map, floor_div, leak_job, scatter_event
+from ..kernels import dvs_map, floor_div, leak_job, lowest_bit as _lowest, scatter_event
 from .compiled import (
     C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAKNS, C_NCOPY, C_NOFF,
     C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKOFF, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_WIN,
@@ -92,9 +92,12 @@ WK = N_BLOCKS * RW
 # G_QUEUED: the queues that hold spikes (O_CNT > 0), one bit each in rank order (_rank_bit)
 # G_VISIT: the stages to visit at the next stages' turn whatever their wake (rank bits): a queue
 # that had been empty, and the stages waiting for a FIFO that has just freed a slot (F_WAITING)
+# G_TIMED: the stages whose wake is an instant, not INF (rank bits). Few are: a stage is mostly
+# visited through G_VISIT or held by a full FIFO, so the loop reads only these stages' wakes
+# (see `stage_due` and the loop), not every one of them at every instant
 (G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
- G_RESUME, G_QUEUED, G_VISIT) = range(13)
-N_G = G_VISIT + 1
+ G_RESUME, G_QUEUED, G_VISIT, G_TIMED) = range(14)
+N_G = G_TIMED + 1
 GL = WK + N_WK
 # c[BN + :]: the series' bin width, the current bin, the start of the current bin
 BN = GL + N_G
@@ -585,7 +588,7 @@ def _undefer(c, tnow):
             found = True
         if c[q * RW + O_CNT] > 0 and not c[q * RW + T_BLOCKED] and c[WK + W_STAGE + q] == INF:
             # a stage held back by _stage_wake: it finds its FIFO full at T_FREE, after now
-            c[WK + W_STAGE + q] = max(c[q * RW + T_FREE], tnow)
+            _set_stage_wake(q, c, max(c[q * RW + T_FREE], tnow))
             found = True
     return found
 
@@ -610,6 +613,39 @@ def _stage_wake(q, c, core, copies):
             return INF
         return c[q * RW + T_FREE]
     return INF
+
+
+@njit(cache=True, forceinline=True, _nrt=False)
+def _set_stage_wake(q, c, w):
+    """Set the wake of q's output stage to w (INF: none), keeping G_TIMED."""
+    c[WK + W_STAGE + q] = w
+    bit = _rank_bit(q)
+    c[GL + G_TIMED] = (c[GL + G_TIMED] & ~bit) | (bit if w < INF else 0)
+
+
+@njit(cache=True, forceinline=True, _nrt=False)
+def _timed_least(c):
+    """The earliest wake of the stages in G_TIMED (INF: none); one step per stage in it, and it is
+    empty at most instants."""
+    least = INF
+    timed = c[GL + G_TIMED]
+    while timed:
+        least = min(least, c[WK + W_STAGE + _rank_queue(_lowest(timed))])
+        timed &= timed - 1
+    return least
+
+
+@njit(cache=True, forceinline=True, _nrt=False)
+def _timed_due(c, t):
+    """The stages in G_TIMED due at t (wake <= t), as rank bits."""
+    due = 0
+    timed = c[GL + G_TIMED]
+    while timed:
+        pos = _lowest(timed)
+        timed &= timed - 1
+        if c[WK + W_STAGE + _rank_queue(pos)] <= t:
+            due |= np.int64(1) << pos
+    return due
 
 
 @njit(cache=True, _nrt=False)
