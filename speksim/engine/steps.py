@@ -239,8 +239,7 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
             else:
                 n, nspk = scatter_event(state, r[C_NOFF], weights, r[C_WOFF], feat, x, y, r[C_COUT], r[C_HOUT],
                                         r[C_WOUT], r[C_K], r[C_SY], r[C_SX], r[C_PY], r[C_PX], r[C_THI],
-                                        r[C_TLO], r[C_RTZ], params[P_WRAP],
-                                        spk_o[base:], spk_f[base:], spk_x[base:], spk_y[base:])
+                                        r[C_TLO], r[C_RTZ], params[P_WRAP], spk_o, spk_f, spk_x, spk_y, base)
                 stats[q, S_SYNOPS] += n
                 series[R_SYNOPS, c[BN + 1], q] += n
             dur = ev + n * step
