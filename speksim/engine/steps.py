@@ -92,9 +92,9 @@ WK = N_BLOCKS * RW
 # G_QUEUED: the queues that hold spikes (O_CNT > 0), one bit each in rank order (_rank_bit)
 # G_VISIT: the stages to visit at the next stages' turn whatever their wake (rank bits): a queue
 # that had been empty, and the stages waiting for a FIFO that has just freed a slot (F_WAITING)
-# G_TIMED: the stages whose wake is an instant, not INF (rank bits). Few are: a stage is mostly
-# visited through G_VISIT or held by a full FIFO, so the loop reads only these stages' wakes
-# (see `stage_due` and the loop), not every one of them at every instant
+# G_TIMED: the stages whose wake is an instant, not INF (rank bits), kept by _set_stage_wake. Few
+# are: a stage is mostly visited through G_VISIT or held by a full FIFO, so the loop reads only
+# these stages' wakes (_timed_least, _timed_due), not all of them at every instant
 (G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
  G_RESUME, G_QUEUED, G_VISIT, G_TIMED) = range(14)
 N_G = G_TIMED + 1
