@@ -95,17 +95,21 @@ def check_scatter(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
     state = net.initial_state.copy()
     ref = init.astype(np.int64)
     cap = cout * k * k
-    spk = [np.zeros(cap, np.int64) for _ in range(4)]
+    # the engine's cores share the spike buffers, each from its own offset: spikes go to
+    # spk[base:], and what lies before it stays untouched
+    base = seed % 3
+    spk = [np.full(base + cap, -7, np.int64) for _ in range(4)]
     r = net.core[0]
     hout, wout = ref.shape[1:]
     for _ in range(20):
         c, x, y = int(rng.integers(cin)), int(rng.integers(size[1])), int(rng.integers(size[0]))
         nsyn, nspk = scatter_event(state, r[C_NOFF], net.weights, r[C_WOFF], c, x, y, cout, hout, wout, k,
-                                   sy, sx, py, px, th_hi, th_lo, int(rtz), int(wrap), *spk)
+                                   sy, sx, py, px, th_hi, th_lo, int(rtz), int(wrap), *spk, base)
         want, want_syn = naive_scatter(W, ref, c, x, y, (sy, sx), (py, px), th_hi, th_lo, rtz, wrap)
-        got = list(zip(*(a[:nspk].tolist() for a in spk)))
+        got = list(zip(*(a[base:base + nspk].tolist() for a in spk)))
         assert nsyn == want_syn
         assert got == want
+        assert all((a[:base] == -7).all() for a in spk)
         np.testing.assert_array_equal(net.state_of(state, 0), ref)
 
 
