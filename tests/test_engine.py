@@ -324,7 +324,7 @@ def test_the_loop_s_set_of_timed_stages_is_every_stage_with_a_wake(seed):
     time, so that the loop stops at a thousand instants of a run that queues and stalls: at
     every stop G_TIMED holds exactly the stages whose wake is not INF, and the run equals one fed
     at once."""
-    from speksim.engine.steps import G_TIMED, INF, N_QUEUED, W_STAGE, _rank_bit
+    from speksim.engine.layout import G_TIMED, INF, N_QUEUED, W_STAGE, _rank_bit
 
     cfg, ev = random_net(seed)
     ev = ev[:1000]      # 18 and 19 stops with a stage's wake among them (seeds 3, 4)

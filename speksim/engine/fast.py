@@ -14,14 +14,14 @@ from .compiled import (
     N_QUEUED, N_SERIES, N_STATS, P_HOST_OUT_LAT, P_TICK_NS, READOUT, R_BUSY, R_FIFO, R_STALL, RawResult, S_BUSY,
     S_FIFOAREA, S_PENDING, S_STALL, aligned_copy, coarsen, series_bin_ns,
 )
-from .loop import DEADLOCK, DONE, NEED_INPUT, SERIES_FULL, STOPPED, _run
-from .steps import (
+from .layout import (
     BN, F_BASE, F_DEPTH, F_TLAST, FC_BASE, FC_CNT, FC_TLAST, FQ_F, FQ_X, FQ_Y, G_DEADT, G_LBLOCKED, G_NEXTTICK,
-    G_NOUT, G_POS, G_TEND, G_TLASTIN, GL, INF, N_CTL, N_G, N_SV, N_WK, O_BASE, O_CNT, O_DEPTH,
-    OC_BASE, OC_CNT, RW, ST_BLOCKED, ST_COPY, SV_BLOCKED, SV_BUSY, SV_LEAKPEND, SV_STALLSINCE, SV_START, T_BLOCKED,
-    T_FREE, WK, _spread,
+    G_NOUT, G_POS, G_TEND, G_TLASTIN, GL, INF, N_CTL, N_G, N_SV, N_WK, O_BASE, O_CNT, O_DEPTH, OC_BASE, OC_CNT,
+    RW, ST_BLOCKED, ST_COPY, SV_BLOCKED, SV_BUSY, SV_LEAKPEND, SV_STALLSINCE, SV_START, T_BLOCKED, T_FREE, WK,
 )
+from .loop import DEADLOCK, DONE, NEED_INPUT, SERIES_FULL, STOPPED, _run
 from .readout import RS_END, RS_NEXT, new_state
+from .steps import _spread
 
 
 class FastEngine:
@@ -51,7 +51,7 @@ class FastEngine:
         feeds_readout = bool(np.any(net.copies[:N_CORES, :, K_TARGET] == READOUT))
         self.active_plain = np.array(([READOUT] if feeds_readout else []) + [HOST_OUT], np.int64)
         self.state = aligned_copy(net.initial_state)
-        # the loop's control state, one array (see engine.steps), and views of its parts
+        # the loop's control state, one array (see engine.layout), and views of its parts
         self.ctl = np.zeros(N_CTL, np.int64)
         rows = self.ctl[:WK].reshape(N_BLOCKS, RW)
         self.sv = rows[:, :N_SV]
@@ -72,7 +72,7 @@ class FastEngine:
         nspk = int((core[:, C_SPKOFF] + core[:, C_SPKCAP]).max()) + 1
         self.spk = [np.zeros(nspk, np.int64) for _ in range(4)]
         self.rs = new_state()
-        self.wk[:] = INF                            # next instants (see engine.steps)
+        self.wk[:] = INF                            # next instants (see engine.wakes)
         self.stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
         self.series = np.zeros((N_SERIES, min(64, self.max_bins), N_BLOCKS), np.int64)
         self.out = np.zeros((out_capacity, 6), np.int64)

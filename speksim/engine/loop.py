@@ -18,27 +18,21 @@ import numpy as np
 from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from ..kernels import due_bits, least_of, lowest_bit
+from ..kernels import due_bits, least_of
 from .compiled import (C_LEAK, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_PIN, P_RO_THRESH, P_RO_TICK,
                        P_RO_WINDOW, P_TICK_NS, R_DROPPED, READOUT, S_CONGESTION, S_LEAKMERGED)
+from .layout import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS, G_QUEUED, G_RESUME,
+                     G_TEND, G_TNOW, G_VISIT, GL, INF, RW, SV_LEAKPEND, W_STAGE, WK, _first_queue, _rank_bit,
+                     _rank_pos)
 from .readout import RS_BLOCKED, RS_END, RS_FREE, RS_NEXT, readout_tick
-from .steps import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS, G_QUEUED, G_RESUME,
-                    G_TEND, G_TNOW, G_VISIT, GL, INF, RW, SV_LEAKPEND, W_STAGE, WK,
-                    _advance_plain, _advance_queued, _horizon, _link_send, _rank_bit, _rank_pos, _rank_queue,
-                    _readout_send, _set_stage_wake, _set_wake, _stage_send, _stage_wake, _timed_due, _timed_least,
-                    _undefer, _waiting)
+from .steps import _advance_plain, _advance_queued, _horizon, _link_send, _readout_send, _stage_send
+from .wakes import _set_stage_wake, _set_wake, _stage_wake, _timed_due, _timed_least, _undefer, _waiting
 
-# the earliest next instant of a server, c[WK:WK + W_STAGE] (the stages' are few: steps.G_TIMED)
+# the earliest next instant of a server, c[WK:WK + W_STAGE] (the stages' are few: layout.G_TIMED)
 _earliest = least_of(W_STAGE)
-# the queued servers due at t, c[WK + q] <= t, as rank bits (see steps._rank_bit); the positions
+# the queued servers due at t, c[WK + q] <= t, as rank bits (see layout._rank_bit); the positions
 # from _rank_pos's Python function (py_func, absent when the JIT is off)
 _due = due_bits([getattr(_rank_pos, "py_func", _rank_pos)(q) for q in range(N_QUEUED)])
-
-
-@njit(cache=True, forceinline=True, _nrt=False)
-def _first_queue(visit):
-    """The queue of the lowest set bit of a set of queues kept as rank bits (see steps._rank_bit)."""
-    return _rank_queue(lowest_bit(visit))
 
 
 # _run releases the GIL: other threads (reading the next chunk of a recording, other replays) run

@@ -1,30 +1,33 @@
 """What each block of the chip does at an instant, for the fast engine's loop (`engine.loop`).
 
-The state of a run lives in arrays whose columns are named here (the control array `c`, which
-holds the servers, FIFO and queue control, stages, next instants and globals; FIFO rows `fq`,
-output queue rows `oq`); the functions
-move it on by one block at one instant (SPEC T1-T7, T11, F1-F6): a FIFO push or pop, a server
-starting or ending a job, an output stage sending a copy, the input link, the readout's sender,
-and the bookkeeping of when each block next has something to do. All are inlined into the loop
-(see the note below) except the two that run too rarely to be worth the code size.
+The functions move a run's state (the control array `c`, FIFO rows `fq`, output queue rows `oq`,
+laid out as `engine.layout` says) on by one block at one instant (SPEC T1-T7, T11, F1-F6): a FIFO
+push or pop, a server starting or ending a job, an output stage sending a copy, the input link,
+the readout's sender. When each block next has something to do is `engine.wakes`. All are inlined
+into the loop (see the note below) except the one that runs too rarely to be worth the code size.
 """
-
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from ..kernels import dvs_map, floor_div, leak_job, lowest_bit as _lowest, scatter_event
+from ..kernels import dvs_map, floor_div, leak_job, scatter_event
 from .compiled import (
     C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAKNS, C_NCOPY, C_NOFF,
     C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKOFF, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_WIN,
     C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY,
-    D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_BLOCKS, N_CORES, N_QUEUED,
+    D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_CORES, N_QUEUED,
     P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_RO_ERRATA,
     P_RO_LAYER, P_RO_SEL, P_WRAP, READOUT, R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY, S_CONGESTION,
     S_COPIES, S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_OOR, S_OUTMAX, S_SERVED, S_SPIKES,
     S_STALL, S_SYNOPS,
+)
+from .layout import (
+    BN, FQ_AVAIL, FQ_F, FQ_LAYER, FQ_ROOT, FQ_X, FQ_Y, F_BASE, F_CNT, F_DEPTH, F_HEAD, F_TLAST, F_WAITING, GL,
+    G_HASLAST, G_LAST, G_LBLOCKED, G_NOUT, G_POS, G_QUEUED, G_RESUME, G_TLASTIN, G_VISIT, INF, OQ_F, OQ_ROOT,
+    OQ_X, OQ_Y, O_BASE, O_CNT, O_DEPTH, O_HEAD, RW, SV_BLOCKED, SV_BUSY, SV_DECCNT, SV_DUR, SV_F, SV_K, SV_L,
+    SV_LEAKPEND, SV_NSPK, SV_ROOT, SV_SHIFT, SV_STALLSINCE, SV_START, SV_X, SV_Y, T_BLOCKED, T_COPY, T_FREE, WK,
+    W_DEFER, W_PEND, _rank_bit,
 )
 from .readout import RS_AVG, RS_BLOCKED, RS_CLASS, RS_END, RS_FREE, RS_NEXT, readout_class, readout_count
 
@@ -40,86 +43,6 @@ from .readout import RS_AVG, RS_BLOCKED, RS_CLASS, RS_END, RS_FREE, RS_NEXT, rea
 # so that the calls of the kernel's rows functions stay in the loop itself, where LLVM weighs
 # inlining them against the loop's code (see kernels.ROWS); compiled apart, that path would take
 # them in on every processor.
-
-INF = np.int64(2**62)
-
-# The control state of a run is one flat int64 array `c` at constant offsets: a row of RW columns
-# per block (its server, FIFO control and depth, output queue control and depth, output stage),
-# then the next instants, the globals and the series' bins. The loop then holds one base pointer
-# for all of it, not a descriptor per array that the compiler keeps on the stack and reloads
-# (about a tenth of a replay). `FastEngine` sees its parts as the views sv, fc, oc, st (2-D, one
-# row per block), wk, g and bn, whose columns are the SV_, FC_, OC_, ST_, G_ constants.
-
-# server columns sv[block, :]
-(SV_BUSY, SV_START, SV_SHIFT, SV_NSPK, SV_K, SV_DUR, SV_ROOT, SV_BLOCKED, SV_STALLSINCE, SV_LEAKPEND,
- SV_DECCNT, SV_L, SV_F, SV_X, SV_Y) = range(15)
-N_SV = SV_Y + 1
-# FIFO control fc[block, :]; FIFO rows fq[slot, :]
-FC_BASE, FC_HEAD, FC_CNT, FC_TLAST = range(4)
-FQ_LAYER, FQ_F, FQ_X, FQ_Y, FQ_ROOT, FQ_AVAIL = range(6)
-# output queue control oc[q, :]; rows oq[slot, :]
-OC_BASE, OC_HEAD, OC_CNT = range(3)
-OQ_F, OQ_X, OQ_Y, OQ_ROOT = range(4)
-# stage st[q, :]
-ST_FREE, ST_COPY, ST_BLOCKED = range(3)
-
-# a block's row in c, c[block * RW + column]: the server's columns SV_ first, then the FIFO
-# control (F_ for FC_), the FIFO depth, the output queue control (O_ for OC_) and depth, and the
-# stage (T_ for ST_); RW, a power of two, makes a row's offset a shift
-# (each part's columns in the order of its FC_, OC_ or ST_ constants, so that FastEngine's views
-# of them take those constants)
-F_BASE, F_HEAD, F_CNT, F_TLAST = (N_SV + col for col in (FC_BASE, FC_HEAD, FC_CNT, FC_TLAST))
-F_DEPTH = N_SV + 4
-O_BASE, O_HEAD, O_CNT = (F_DEPTH + 1 + col for col in (OC_BASE, OC_HEAD, OC_CNT))
-O_DEPTH = F_DEPTH + 4
-T_FREE, T_COPY, T_BLOCKED = (O_DEPTH + 1 + col for col in (ST_FREE, ST_COPY, ST_BLOCKED))
-# the output stages held or blocked by this block's full FIFO, as rank bits (see _stage_wake)
-F_WAITING = T_BLOCKED + 1
-RW = 32
-assert F_WAITING < RW
-
-# c[WK + :]: the next instant of every server (by block id), then of every output stage (W_STAGE +
-# queue id), then the deferred job ends (W_DEFER + queue id) and stalls (W_PEND + queue id), see
-# _set_wake
-W_STAGE = N_BLOCKS
-W_DEFER = N_BLOCKS + N_QUEUED
-W_PEND = W_DEFER + N_QUEUED
-N_WK = W_PEND + N_QUEUED
-WK = N_BLOCKS * RW
-
-# globals c[GL + :]
-# G_RESUME: _run stopped inside instant G_TNOW at the input link, which needs the next chunk
-# G_QUEUED: the queues that hold spikes (O_CNT > 0), one bit each in rank order (_rank_bit)
-# G_VISIT: the stages to visit at the next stages' turn whatever their wake (rank bits): a queue
-# that had been empty, and the stages waiting for a FIFO that has just freed a slot (F_WAITING)
-# G_TIMED: the stages whose wake is an instant, not INF (rank bits), kept by _set_stage_wake. Few
-# are: a stage is mostly visited through G_VISIT or held by a full FIFO, so the loop reads only
-# these stages' wakes (_timed_least, _timed_due), not all of them at every instant
-(G_POS, G_LAST, G_HASLAST, G_LBLOCKED, G_TLASTIN, G_NOUT, G_NEXTTICK, G_TNOW, G_TEND, G_DEADT,
- G_RESUME, G_QUEUED, G_VISIT, G_TIMED) = range(14)
-N_G = G_TIMED + 1
-GL = WK + N_WK
-# c[BN + :]: the series' bin width, the current bin, the start of the current bin
-BN = GL + N_G
-N_CTL = BN + 3
-
-
-@njit(cache=True, forceinline=True, _nrt=False)
-def _rank_pos(q):
-    """The position of queue q in the rank order of T0: the DVS layer, then the cores by id. A set
-    of queues is kept as an int64 with bit _rank_pos(q) for q (_rank_bit); `_rank_queue` inverts it."""
-    return 0 if q == DVS else q + 1
-
-
-@njit(cache=True, forceinline=True, _nrt=False)
-def _rank_queue(pos):
-    return DVS if pos == 0 else pos - 1
-
-
-@njit(cache=True, forceinline=True, _nrt=False)
-def _rank_bit(q):
-    return np.int64(1) << _rank_pos(q)
-
 
 @njit(cache=True, forceinline=True, _nrt=False)
 def _spread(series, col, blk, t0, t1, bn, ob, weight):
@@ -531,135 +454,8 @@ def _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base,
     return False
 
 
-@njit(cache=True, forceinline=True, _nrt=False)
-def _set_wake(b, c, fq, spk_o):
-    """Set c[WK + b], the next instant at which server b has something to do (INF: nothing until a
-    FIFO push, which sets it, or until its output queue frees a slot, which calls another round).
-
-    The end of a core's or the DVS layer's job with nothing after it (FIFO empty, no leak job
-    waiting) changes nothing another block can see at that instant, so it is deferred: kept in
-    c[WK + W_DEFER + b] and settled when something is pushed into the FIFO (at the later of the two
-    times, where the next job starts), or when nothing else is left to do or the run stops. The
-    instants and their order stay those of the rules; only these job ends are settled late, and
-    that saves an instant (about a fifth of them in a lightly loaded network).
-
-    Likewise a spike due while the output queue is full: only the queue's own stage can free a
-    slot, so until it does the server would just stall at the spike's time. That time is kept in
-    c[WK + W_PEND + b] and settled by the stage when it frees a slot (_stage_send), or when
-    nothing else is left to do or the run stops (_undefer); the stall counts from it."""
-    w = INF
-    d = INF
-    p = INF
-    if c[b * RW + SV_BUSY]:
-        if not c[b * RW + SV_BLOCKED]:
-            k = c[b * RW + SV_K]
-            if k < c[b * RW + SV_NSPK]:
-                w = c[b * RW + SV_START] + spk_o[c[b * RW + SV_L] + k] + c[b * RW + SV_SHIFT]
-                if c[b * RW + O_CNT] >= c[b * RW + O_DEPTH]:
-                    p = w
-                    w = INF
-            else:
-                end = c[b * RW + SV_START] + c[b * RW + SV_DUR] + c[b * RW + SV_SHIFT]
-                if b < N_QUEUED and c[b * RW + F_CNT] == 0 and not c[b * RW + SV_LEAKPEND]:
-                    d = end
-                else:
-                    w = end
-    elif c[b * RW + F_CNT] > 0:
-        w = fq[c[b * RW + F_BASE] + c[b * RW + F_HEAD], FQ_AVAIL]
-    c[WK + b] = w
-    if b < N_QUEUED:
-        c[WK + W_DEFER + b] = d
-        c[WK + W_PEND + b] = p
-
-
-@njit(cache=True, forceinline=True, _nrt=False)
-def _undefer(c, tnow):
-    """Make every deferred job end or stall due (see _set_wake); False if there was none. One
-    already past (instants after it came first) is settled at the current instant `tnow`: time
-    never goes back, and its bookkeeping covers its own interval whenever it is done."""
-    found = False
-    for q in range(N_QUEUED):
-        d = min(c[WK + W_DEFER + q], c[WK + W_PEND + q])
-        if d < INF:
-            c[WK + q] = max(d, tnow)
-            c[WK + W_DEFER + q] = INF
-            c[WK + W_PEND + q] = INF
-            found = True
-        if c[q * RW + O_CNT] > 0 and not c[q * RW + T_BLOCKED] and c[WK + W_STAGE + q] == INF:
-            # a stage held back by _stage_wake: it finds its FIFO full at T_FREE, after now
-            _set_stage_wake(q, c, max(c[q * RW + T_FREE], tnow))
-            found = True
-    return found
-
-
-@njit(cache=True, forceinline=True, _nrt=False)
-def _stage_wake(q, c, core, copies):
-    """The next instant at which the output stage of q can send, set after each of its visits (INF:
-    nothing queued, or held by a full FIFO).
-
-    A stage is held when the FIFO its next copy goes to is full and would hold it (no balancer),
-    whether it has found it so (T_BLOCKED) or would at T_FREE: only that FIFO's server taking an
-    event frees a slot, and until then the stage would only find it full. So a stage seen held at
-    its visit gets no wake; it is noted in the FIFO's F_WAITING, which the FIFO's next pop moves
-    to G_VISIT, and the loop visits it at that instant's next stages' turn. Like the deferred job ends
-    (_set_wake), _undefer makes an unblocked held stage due when nothing else is left to do or
-    the run stops."""
-    if c[q * RW + O_CNT] > 0:
-        tgt = copies[q, c[q * RW + T_COPY], K_TARGET]
-        if c[q * RW + T_BLOCKED] or (c[tgt * RW + F_CNT] >= c[tgt * RW + F_DEPTH]
-                                     and not (tgt < N_CORES and core[tgt, C_BAL])):
-            c[tgt * RW + F_WAITING] |= _rank_bit(q)
-            return INF
-        return c[q * RW + T_FREE]
-    return INF
-
-
-@njit(cache=True, forceinline=True, _nrt=False)
-def _set_stage_wake(q, c, w):
-    """Set the wake of q's output stage to w (INF: none), keeping G_TIMED."""
-    c[WK + W_STAGE + q] = w
-    bit = _rank_bit(q)
-    c[GL + G_TIMED] = (c[GL + G_TIMED] & ~bit) | (bit if w < INF else 0)
-
-
-@njit(cache=True, forceinline=True, _nrt=False)
-def _timed_least(c):
-    """The earliest wake of the stages in G_TIMED (INF: none); one step per stage in it, and it is
-    empty at most instants."""
-    least = INF
-    timed = c[GL + G_TIMED]
-    while timed:
-        least = min(least, c[WK + W_STAGE + _rank_queue(_lowest(timed))])
-        timed &= timed - 1
-    return least
-
-
-@njit(cache=True, forceinline=True, _nrt=False)
-def _timed_due(c, t):
-    """The stages in G_TIMED due at t (wake <= t), as rank bits."""
-    due = 0
-    timed = c[GL + G_TIMED]
-    while timed:
-        pos = _lowest(timed)
-        timed &= timed - 1
-        if c[WK + W_STAGE + _rank_queue(pos)] <= t:
-            due |= np.int64(1) << pos
-    return due
-
-
-@njit(cache=True, _nrt=False)
-def _waiting(active_q, c, rs, readout):
-    """Whether anything waits for a slot (T9): the link, a stalled server, a held output stage or
-    the readout's sender. Asked only when nothing else can happen."""
-    if c[GL + G_LBLOCKED]:
-        return True
-    for q in active_q:
-        if (c[q * RW + SV_BUSY] and c[q * RW + SV_BLOCKED]) or (c[q * RW + O_CNT] > 0 and c[q * RW + T_BLOCKED]):
-            return True
-    return readout and rs[RS_END] > rs[RS_NEXT] and rs[RS_BLOCKED] != 0
-
-
-# Unlike the kernels, these steps are still compiled for literal argument types where their
-# callers pass constants (see speksim._jit.plain_argument_types): compiled for plain types only,
-# they change the loop's machine code, and the gesture replay took 1.18x the CPU time with it (20
-# alternating pairs in one process). Those extra compiles take about 4 s of a first replay's compile.
+# Unlike the kernels, these steps (and those of engine.wakes and engine.layout) are still
+# compiled for literal argument types where their callers pass constants (see
+# speksim._jit.plain_argument_types): compiled for plain types only, they change the loop's
+# machine code, and the gesture replay took 1.18x the CPU time with it (20 alternating pairs in
+# one process). Those extra compiles take about 4 s of a first replay's compile.
