@@ -7,16 +7,13 @@ in `engine.steps`.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from ..kernels import lowest_bit as _lowest
 from .compiled import C_BAL, K_TARGET, N_CORES, N_QUEUED
 from .layout import (FQ_AVAIL, F_BASE, F_CNT, F_DEPTH, F_HEAD, F_WAITING, GL, G_LBLOCKED, G_TIMED, INF,
                      O_CNT, O_DEPTH, RW, SV_BLOCKED, SV_BUSY, SV_DUR, SV_K, SV_L, SV_LEAKPEND, SV_NSPK, SV_SHIFT,
-                     SV_START, T_BLOCKED, T_FREE, T_COPY, W_DEFER, W_PEND, W_STAGE, WK, _rank_bit,
-                     _rank_queue)
+                     SV_START, T_BLOCKED, T_FREE, T_COPY, W_DEFER, W_PEND, W_STAGE, WK, _first_queue, _rank_bit)
 from .readout import RS_BLOCKED, RS_END, RS_NEXT
 
 # Like the steps, compiled with _nrt=False and inlined into the loop (see the note in engine.steps).
@@ -120,7 +117,7 @@ def _timed_least(c):
     least = INF
     timed = c[GL + G_TIMED]
     while timed:
-        least = min(least, c[WK + W_STAGE + _rank_queue(_lowest(timed))])
+        least = min(least, c[WK + W_STAGE + _first_queue(timed)])
         timed &= timed - 1
     return least
 
@@ -131,10 +128,10 @@ def _timed_due(c, t):
     due = 0
     timed = c[GL + G_TIMED]
     while timed:
-        pos = _lowest(timed)
+        q = _first_queue(timed)
         timed &= timed - 1
-        if c[WK + W_STAGE + _rank_queue(pos)] <= t:
-            due |= np.int64(1) << pos
+        if c[WK + W_STAGE + q] <= t:
+            due |= _rank_bit(q)
     return due
 
 
