@@ -71,9 +71,9 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
             # finds nothing: they had nothing left to do at t and the link feeds none of them
             resume = False
         else:
-            # the next instant at which anything can happen: the earliest wake of a server or stage
-            # (kept up to date where they change, so this is a minimum over a short array), the input
-            # link, or the readout's sender
+            # the next instant at which anything can happen: the earliest wake of a server (kept up
+            # to date where they change, so this is a minimum over a short array) or of a stage in
+            # G_TIMED, the input link, or the readout's sender
             t_work = min(_earliest(c, WK), _timed_least(c))
             if c[GL + G_POS] < n_in and not c[GL + G_LBLOCKED]:
                 r = in_t[c[GL + G_POS]]
