@@ -170,22 +170,27 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
         decn = r[C_DECN]
         ncopy = r[C_NCOPY]
         stats[q, S_SPIKES] += nspk
-        m = 0
-        for i in range(nspk):
-            if decn:
-                c[q * RW + SV_DECCNT] += 1
-                if c[q * RW + SV_DECCNT] < decn:
-                    stats[q, S_DECIMATED] += 1
+        if not decn and ncopy:
+            # every spike goes on (no decimator, copies to make): only its time to compute
+            for i in range(base, base + nspk):
+                spk_o[i] = ev + (spk_o[i] + 1) * step
+        else:
+            m = 0
+            for i in range(nspk):
+                if decn:
+                    c[q * RW + SV_DECCNT] += 1
+                    if c[q * RW + SV_DECCNT] < decn:
+                        stats[q, S_DECIMATED] += 1
+                        continue
+                    c[q * RW + SV_DECCNT] = 0
+                if ncopy == 0:
                     continue
-                c[q * RW + SV_DECCNT] = 0
-            if ncopy == 0:
-                continue
-            spk_o[base + m] = ev + (spk_o[base + i] + 1) * step
-            spk_f[base + m] = spk_f[base + i]
-            spk_x[base + m] = spk_x[base + i]
-            spk_y[base + m] = spk_y[base + i]
-            m += 1
-        nspk = m
+                spk_o[base + m] = ev + (spk_o[base + i] + 1) * step
+                spk_f[base + m] = spk_f[base + i]
+                spk_x[base + m] = spk_x[base + i]
+                spk_y[base + m] = spk_y[base + i]
+                m += 1
+            nspk = m
     else:
         if c[DVS * RW + F_CNT] == 0:
             return False
