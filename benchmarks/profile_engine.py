@@ -3,17 +3,17 @@
     python -m benchmarks.profile_engine                # 10 replays under `perf record`
     python -m benchmarks.profile_engine --replays 20
 
-The engine's event loop (`engine/loop.py: _run`, with its helpers inlined, `kernels.scatter_event`
+The engine's event loop (`engine/loop.py: _run`, with its helpers inlined, `kernels.scatter_tabled`
 among them) and the kernels it calls (the rows functions of `kernels._event_rows`, the SynOps of
 one event; `leak_job`; `dvs_map`) are machine code that numba compiles, which a sampling
 profiler cannot name by itself. This script compiles them in this process (in a fresh numba
 cache, so their addresses are known), writes the map `perf` reads for code generated at run
 time (/tmp/perf-<pid>.map), samples the process while it replays the recording, and prints each
 function's share of the samples with the time and work that share stands for. The few steps of
-scatter_event before it calls the rows, which find the kernel taps that reach an output, count
-in the loop's share; so do the rows functions that LLVM inlined into the loop, which it does on
-some processors and not on others (numba's inline="never" does not stop it): the script says
-which, and how many of the SynOps they did.
+scatter_tabled before it calls the rows, which read the kernel taps that reach an output from
+the core's tap tables, count in the loop's share; so do the rows functions that LLVM inlined
+into the loop, which it does on some processors and not on others (numba's inline="never"
+does not stop it): the script says which, and how many of the SynOps they did.
 Needs the `perf` command (package linux-tools / linux-perf) and the shared models and
 recordings; says what is missing otherwise.
 """

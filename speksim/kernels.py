@@ -405,17 +405,60 @@ def scatter_event(state, noff, weights, woff, c, x, y, cout, hout, wout, k, sy, 
     (number of SynOps, number of spikes). The offset `base`, not a slice of each buffer: slicing
     four arrays cost about 40 instructions per event in the loop.
     """
-    hi = np.int16(th_hi)
-    lo = np.int16(th_lo)
     # the taps that reach an output form a rectangle of the kernel (F2); its rows are visited by
     # ky then kx, each the row of features of one output
     ky, oy, ny = _taps(y, py, sy, k, hout)
     kx, ox, nx = _taps(x, px, sx, k, wout)
     if ny <= 0 or nx <= 0:
         return 0, 0
-    args = (address(state), noff + (oy * wout + ox) * cout, address(weights), woff + ((c * k + ky) * k + kx) * cout,
-            ny, nx, wout * cout, sy * k * cout, sx * cout, ox, oy, cout, hi, lo, rtz, wrap,
-            address(spk_j), address(spk_f), address(spk_x), address(spk_y), base)
+    return _scatter_rows(state, noff + (oy * wout + ox) * cout, weights, woff + ((c * k + ky) * k + kx) * cout,
+                         ny, nx, wout * cout, sy * k * cout, sx * cout, ox, oy, cout, th_hi, th_lo, rtz, wrap,
+                         spk_j, spk_f, spk_x, spk_y, base)
+
+
+# the columns of a tap table (tap_table): for an input position along one axis, how many kernel
+# taps reach an output, the first output they reach, its offset in the core's states and the
+# first tap's offset in the core's weights
+TAP_N, TAP_OUT, TAP_STATE, TAP_WEIGHT = range(4)
+N_TAP = 4
+
+
+def tap_table(n_in, pad, stride, k, n_out, state_step, weight_step):
+    """One axis of a core's tap table: for each input position 0..n_in-1 (rows of int64 [n_in,
+    N_TAP]), the taps `_taps` finds, the output's offset being the output times `state_step` and
+    the tap's the tap times `weight_step` (no tap: all zero). `scatter_tabled` reads it."""
+    t = np.zeros((n_in, N_TAP), np.int64)
+    for p in range(n_in):
+        k0, o0, n = _taps(p, pad, stride, k, n_out)
+        if n > 0:
+            t[p] = n, o0, o0 * state_step, k0 * weight_step
+    return t
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def scatter_tabled(state, noff, weights, woff, c, ty, tx, taps, cout, wfeat, sstep, wstep_y, wstep_x,
+                   th_hi, th_lo, rtz, wrap, spk_j, spk_f, spk_x, spk_y, base=0):
+    """`scatter_event` with the event's taps read from its core's tap tables (the flat int64 array
+    `taps`): ty and tx are where the rows of the event's y and x start, wfeat the core's weights
+    per input feature (k * k * cout), sstep, wstep_y and wstep_x those of the rows function (see
+    `_event_rows`). Finding the taps took about a tenth of an event's instructions in the loop."""
+    ny = taps[ty + TAP_N]
+    nx = taps[tx + TAP_N]
+    if ny == 0 or nx == 0:
+        return 0, 0
+    return _scatter_rows(state, noff + taps[ty + TAP_STATE] + taps[tx + TAP_STATE], weights,
+                         woff + c * wfeat + taps[ty + TAP_WEIGHT] + taps[tx + TAP_WEIGHT], ny, nx, sstep, wstep_y,
+                         wstep_x, taps[tx + TAP_OUT], taps[ty + TAP_OUT], cout, th_hi, th_lo, rtz, wrap,
+                         spk_j, spk_f, spk_x, spk_y, base)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _scatter_rows(state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox, oy, cout, th_hi, th_lo, rtz, wrap,
+                  spk_j, spk_f, spk_x, spk_y, base):
+    """The rows function for `cout` features (kernels.ROWS), called with pointers to the arrays."""
+    args = (address(state), nb, address(weights), wb, ny, nx, sstep, wstep_y, wstep_x, ox, oy, cout,
+            np.int16(th_hi), np.int16(th_lo), rtz, wrap, address(spk_j), address(spk_f), address(spk_x),
+            address(spk_y), base)
     if cout == 16:
         return _rows16(*args)
     if cout == 32:

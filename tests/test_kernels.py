@@ -10,8 +10,10 @@ from hypothesis import given, settings, strategies as st
 
 from speksim.chip import load_chip
 from speksim.config import ChipConfig, CnnLayerConfig, RunOptions, conv_out
-from speksim.engine.compiled import C_NOFF, C_WOFF, compile_network
-from speksim.kernels import due_bits, dvs_map, floor_div, least_of, leak_job, lowest_bit, scatter_event
+from speksim.engine.compiled import (C_NOFF, C_SSTEP, C_TAPX, C_TAPY, C_WFEAT, C_WOFF, C_WSTEPX, C_WSTEPY,
+                                     compile_network)
+from speksim.kernels import (N_TAP, due_bits, dvs_map, floor_div, least_of, leak_job, lowest_bit, scatter_event,
+                             scatter_tabled)
 
 CHIP = load_chip("speck2f")
 
@@ -81,8 +83,9 @@ def test_rows_of_16_32_64_match_naive(seed, cin, cout, k, sy, sx, py, px, rtz, w
 
 
 def check_scatter(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
-    """20 random events on a random core: scatter_event against naive_scatter, SynOp count,
-    spikes in order and every state after each event."""
+    """20 random events on a random core: scatter_event, and scatter_tabled with the core's tap
+    tables as the engine calls it, against naive_scatter: SynOp count, spikes in order and every
+    state after each event."""
     rng = np.random.default_rng(seed)
     size = (int(rng.integers(k, 12)), int(rng.integers(k, 12)))
     th_hi = int(rng.integers(1, 300))
@@ -92,25 +95,35 @@ def check_scatter(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
         th_lo = int(rng.integers(1, th_hi))
     W, cfg, init = make_core(rng, cin, cout, k, size, (sy, sx), (py, px), th_hi, th_lo, rtz)
     net = compile_network(cfg, CHIP, RunOptions())
-    state = net.initial_state.copy()
     ref = init.astype(np.int64)
     cap = cout * k * k
     # the engine's cores share the spike buffers, each from its own offset: spikes go to
     # spk[base:], and what lies before it stays untouched
     base = seed % 3
-    spk = [np.full(base + cap, -7, np.int64) for _ in range(4)]
     r = net.core[0]
     hout, wout = ref.shape[1:]
+
+    def event(state, spk, c, x, y):
+        return scatter_event(state, r[C_NOFF], net.weights, r[C_WOFF], c, x, y, cout, hout, wout, k,
+                             sy, sx, py, px, th_hi, th_lo, int(rtz), int(wrap), *spk, base)
+
+    def tabled(state, spk, c, x, y):
+        return scatter_tabled(state, r[C_NOFF], net.weights, r[C_WOFF], c, r[C_TAPY] + y * N_TAP,
+                              r[C_TAPX] + x * N_TAP, net.taps, cout, r[C_WFEAT], r[C_SSTEP], r[C_WSTEPY],
+                              r[C_WSTEPX], th_hi, th_lo, int(rtz), int(wrap), *spk, base)
+
+    kernels = [(kernel, net.initial_state.copy(), [np.full(base + cap, -7, np.int64) for _ in range(4)])
+               for kernel in (event, tabled)]
     for _ in range(20):
         c, x, y = int(rng.integers(cin)), int(rng.integers(size[1])), int(rng.integers(size[0]))
-        nsyn, nspk = scatter_event(state, r[C_NOFF], net.weights, r[C_WOFF], c, x, y, cout, hout, wout, k,
-                                   sy, sx, py, px, th_hi, th_lo, int(rtz), int(wrap), *spk, base)
         want, want_syn = naive_scatter(W, ref, c, x, y, (sy, sx), (py, px), th_hi, th_lo, rtz, wrap)
-        got = list(zip(*(a[base:base + nspk].tolist() for a in spk)))
-        assert nsyn == want_syn
-        assert got == want
-        assert all((a[:base] == -7).all() for a in spk)
-        np.testing.assert_array_equal(net.state_of(state, 0), ref)
+        for kernel, state, spk in kernels:
+            nsyn, nspk = kernel(state, spk, c, x, y)
+            got = list(zip(*(a[base:base + nspk].tolist() for a in spk)))
+            assert nsyn == want_syn, kernel.__name__
+            assert got == want, kernel.__name__
+            assert all((a[:base] == -7).all() for a in spk)
+            np.testing.assert_array_equal(net.state_of(state, 0), ref)
 
 
 def test_floor_div_is_python_floor_division():

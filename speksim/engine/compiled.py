@@ -21,6 +21,7 @@ from ..chip import Chip
 from ..config import ChipConfig, RunOptions
 from ..config.rules import tick_period_ns
 from ..errors import ConfigError
+from ..kernels import N_TAP, tap_table
 
 MAX_COPIES = 3         # monitor, destination 0, destination 1
 
@@ -38,7 +39,7 @@ def _columns(prefix: str, names: tuple) -> int:
 #: Integer columns of CompiledNetwork.core (one row per core), as C_<NAME>.
 CORE_COLUMNS = ("USED", "CIN", "HIN", "WIN", "COUT", "HOUT", "WOUT", "K", "SY", "SX", "PY", "PX", "THI", "TLO",
                 "RTZ", "LEAK", "BAL", "DECN", "WOFF", "NOFF", "BOFF", "NCOPY", "EVNS", "SYNNS", "LEAKNS",
-                "ROUTENS", "SPKCAP", "SPKOFF")
+                "ROUTENS", "SPKCAP", "SPKOFF", "TAPY", "TAPX", "WFEAT", "SSTEP", "WSTEPY", "WSTEPX")
 N_CCOLS = _columns("C_", CORE_COLUMNS)
 
 #: Columns of CompiledNetwork.dvs, as D_<NAME>.
@@ -75,7 +76,9 @@ class CompiledNetwork:
     layer id written into monitor copies, pooling, feature shift); weights: int8 flat;
     biases: int16 flat; initial_state: int16 flat (neuron state at the start of a run);
     fifo_depth: int64 [12]; out_depth: int64 [10]; params: int64 [N_PARAMS] (see PARAM_NAMES:
-    the readout's settings are P_RO_*; P_RO_TICK is 1 when the readout takes slow-clock ticks).
+    the readout's settings are P_RO_*; P_RO_TICK is 1 when the readout takes slow-clock ticks);
+    taps: int64 flat, each used core's tap tables (`kernels.tap_table`) for its input rows from
+    element C_TAPY and for its input columns from C_TAPX, N_TAP elements per position.
     """
 
     core: np.ndarray
@@ -87,6 +90,7 @@ class CompiledNetwork:
     fifo_depth: np.ndarray
     out_depth: np.ndarray
     params: np.ndarray
+    taps: np.ndarray
 
     def with_states(self, states: dict) -> "CompiledNetwork":
         """A copy starting from the given neuron states {core: int16 [c_out, h_out, w_out]}."""
@@ -151,8 +155,8 @@ def compile_network(config: ChipConfig, chip: Chip, options: RunOptions) -> Comp
                           "entry per core (CnnLayerConfig() for an unused core)")
     core = np.zeros((N_CORES, N_CCOLS), np.int64)
     copies = np.full((N_QUEUED, MAX_COPIES, 4), -1, np.int64)
-    weights, biases, states = [], [], []
-    woff = noff = boff = spkoff = 0
+    weights, biases, states, taps = [], [], [], []
+    woff = noff = boff = spkoff = toff = 0
     for k in range(N_CORES):
         layer = config.cnn_layers[k]
         r = core[k]
@@ -190,6 +194,14 @@ def compile_network(config: ChipConfig, chip: Chip, options: RunOptions) -> Comp
             cap = max(cap, cout * hout * wout)
         r[C_SPKCAP], r[C_SPKOFF] = cap, spkoff
         spkoff += cap
+        # the SynOp kernel's steps through the state and weights (kernels.scatter_tabled)
+        r[C_WFEAT], r[C_SSTEP] = kk * kk * cout, wout * cout
+        r[C_WSTEPY], r[C_WSTEPX] = d.stride.y * kk * cout, d.stride.x * cout
+        for col, t in ((C_TAPY, tap_table(r[C_HIN], d.padding.y, d.stride.y, kk, hout, wout * cout, kk * cout)),
+                       (C_TAPX, tap_table(r[C_WIN], d.padding.x, d.stride.x, kk, wout, cout, cout))):
+            r[col] = toff
+            taps.append(t.reshape(-1))
+            toff += t.size
         n = 0
         if layer.monitor_enable:
             copies[k, n] = (HOST_OUT, k, 1, 0)
@@ -245,7 +257,8 @@ def compile_network(config: ChipConfig, chip: Chip, options: RunOptions) -> Comp
 
     return CompiledNetwork(core=core, dvs=dvs, copies=copies, weights=cat(weights, np.int8),
                            biases=cat(biases, np.int16), initial_state=cat(states, np.int16),
-                           fifo_depth=fifo_depth, out_depth=out_depth, params=params)
+                           fifo_depth=fifo_depth, out_depth=out_depth, params=params,
+                           taps=np.concatenate(taps) if taps else np.zeros(N_TAP, np.int64))
 
 
 def series_bin_ns(bin_ns: int, t_end_ns: int, max_bins: int) -> int:

@@ -122,7 +122,7 @@ class FastEngine:
         empty = np.zeros(0, np.int64)
         arrays = [np.ascontiguousarray(a, dtype=np.int64) for a in
                   (inputs.t_ns, inputs.target, inputs.a, inputs.x, inputs.y)] if n else [empty] * 5
-        state = (net.core, net.dvs, net.copies, net.weights, net.biases, self.ctl, net.params, self.active_q,
+        state = (net.core, net.dvs, net.copies, net.weights, net.biases, net.taps, self.ctl, net.params, self.active_q,
                  self.active_plain, self.state, self.fq, self.oq, self.spk[0], self.spk[1], self.spk[2], self.spk[3],
                  self.rs)
         while True:

@@ -43,8 +43,8 @@ DONE, NEED_INPUT, OUT_FULL, SERIES_FULL, DEADLOCK, STOPPED = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, state, fq, oq, spk_o, spk_f, spk_x,
-         spk_y, rs, stats, series, out, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns,
+def _run(core, dvs, copies, weights, biases, taps, c, params, active_q, active_plain, state, fq, oq, spk_o, spk_f,
+         spk_x, spk_y, rs, stats, series, out, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, final, end_ns,
          limit, limit_code):
     """Advance the chip until a stop (see module docstring); returns one of the codes above.
 
@@ -141,8 +141,8 @@ def _run(core, dvs, copies, weights, biases, c, params, active_q, active_plain, 
             while visit:
                 q = _first_queue(visit)
                 visit &= visit - 1
-                _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, c, oq, spk_o, spk_f,
-                                spk_x, spk_y, stats, series)
+                _advance_queued(q, t, core, dvs, copies, weights, biases, taps, params, state, fq, c, oq, spk_o,
+                                spk_f, spk_x, spk_y, stats, series)
                 _set_wake(q, c, fq, spk_o)
             for b in active_plain:
                 if c[WK + b] <= t:

@@ -11,16 +11,15 @@ from __future__ import annotations
 from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from ..kernels import dvs_map, floor_div, leak_job, scatter_event
+from ..kernels import N_TAP, dvs_map, floor_div, leak_job, scatter_tabled
 from .compiled import (
-    C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_K, C_LEAKNS, C_NCOPY, C_NOFF,
-    C_PX, C_PY, C_ROUTENS, C_RTZ, C_SPKOFF, C_SX, C_SY, C_SYNNS, C_THI, C_TLO, C_WIN,
-    C_WOFF, C_WOUT, D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY,
-    D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_CORES, N_QUEUED,
-    P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_RO_ERRATA,
-    P_RO_LAYER, P_RO_SEL, P_WRAP, READOUT, R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY, S_CONGESTION,
-    S_COPIES, S_DECIMATED, S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_OOR, S_OUTMAX, S_SERVED, S_SPIKES,
-    S_STALL, S_SYNOPS,
+    C_BAL, C_BOFF, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_HOUT, C_LEAKNS, C_NCOPY, C_NOFF, C_ROUTENS, C_RTZ,
+    C_SPKOFF, C_SSTEP, C_SYNNS, C_TAPX, C_TAPY, C_THI, C_TLO, C_WFEAT, C_WIN, C_WOFF, C_WOUT, C_WSTEPX, C_WSTEPY,
+    D_CX, D_CY, D_DIAG, D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY, D_PASS, D_PX, D_PY,
+    D_ROUTENS, DVS, HOST_OUT, K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_CORES, N_QUEUED, P_HOST_IN_LAT, P_HOST_IN_NS,
+    P_HOST_OUT_LAT, P_HOST_OUT_NS, P_LEAK_FIRE, P_READOUT_NS, P_RO_ERRATA, P_RO_LAYER, P_RO_SEL, P_WRAP, READOUT,
+    R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY, S_CONGESTION, S_COPIES, S_DECIMATED, S_DVSFILT,
+    S_FIFOAREA, S_FIFOMAX, S_IN, S_LEAKJOBS, S_OOR, S_OUTMAX, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS,
 )
 from .layout import (
     BN, FQ_AVAIL, FQ_F, FQ_LAYER, FQ_ROOT, FQ_X, FQ_Y, F_BASE, F_CNT, F_DEPTH, F_HEAD, F_TLAST, F_WAITING, GL,
@@ -39,7 +38,7 @@ from .readout import RS_AVG, RS_BLOCKED, RS_CLASS, RS_END, RS_FREE, RS_NEXT, rea
 # Most are compiled once each and inlined by LLVM (forceinline: its alwaysinline attribute).
 # numba's own inlining (inline="always") types a helper's code again wherever it is called: with
 # it the engine's first compile took about 43 s on a Zen 3, without it 25 s. The server's path to
-# the SynOp kernel (_advance_queued, _start_job, kernels.scatter_event) keeps numba's inlining,
+# the SynOp kernel (_advance_queued, _start_job, kernels.scatter_tabled) keeps numba's inlining,
 # so that the calls of the kernel's rows functions stay in the loop itself, where LLVM weighs
 # inlining them against the loop's code (see kernels.ROWS); compiled apart, that path would take
 # them in on every processor.
@@ -130,7 +129,7 @@ def _fifo_pop(c, stats, series, blk, t):
 
 # inlined by numba, not forceinline: on the path to the SynOp kernel (see the note at the top)
 @njit(cache=True, inline="always", _nrt=False)
-def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
+def _start_job(q, t, core, dvs, copies, weights, biases, taps, params, state, fq, c,
                spk_o, spk_f, spk_x, spk_y, stats, series):
     """An idle core or DVS layer q starts its next job at t, if it has one (T3, T5, T11)."""
     if q < N_CORES:
@@ -160,9 +159,10 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
                 series[R_DROPPED, c[BN + 1], q] += 1
                 n, nspk = 0, 0
             else:
-                n, nspk = scatter_event(state, r[C_NOFF], weights, r[C_WOFF], feat, x, y, r[C_COUT], r[C_HOUT],
-                                        r[C_WOUT], r[C_K], r[C_SY], r[C_SX], r[C_PY], r[C_PX], r[C_THI],
-                                        r[C_TLO], r[C_RTZ], params[P_WRAP], spk_o, spk_f, spk_x, spk_y, base)
+                n, nspk = scatter_tabled(state, r[C_NOFF], weights, r[C_WOFF], feat, r[C_TAPY] + y * N_TAP,
+                                         r[C_TAPX] + x * N_TAP, taps, r[C_COUT], r[C_WFEAT], r[C_SSTEP],
+                                         r[C_WSTEPY], r[C_WSTEPX], r[C_THI], r[C_TLO], r[C_RTZ], params[P_WRAP],
+                                         spk_o, spk_f, spk_x, spk_y, base)
                 stats[q, S_SYNOPS] += n
                 series[R_SYNOPS, c[BN + 1], q] += n
             dur = ev + n * step
@@ -230,8 +230,8 @@ def _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
 
 # inlined by numba, not forceinline: on the path to the SynOp kernel (see the note at the top)
 @njit(cache=True, inline="always", _nrt=False)
-def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq, c, oq, spk_o, spk_f, spk_x, spk_y,
-                    stats, series):
+def _advance_queued(q, t, core, dvs, copies, weights, biases, taps, params, state, fq, c, oq, spk_o, spk_f, spk_x,
+                    spk_y, stats, series):
     """Server of a core or the DVS layer at t: spikes into the output queue (T3/T4), job end, next job."""
     changed = False
     while True:
@@ -279,7 +279,7 @@ def _advance_queued(q, t, core, dvs, copies, weights, biases, params, state, fq,
                 _spread(series, R_BUSY, q, c[q * RW + SV_START], end, c, BN, 1)
                 changed = True
         else:
-            if not _start_job(q, t, core, dvs, copies, weights, biases, params, state, fq, c,
+            if not _start_job(q, t, core, dvs, copies, weights, biases, taps, params, state, fq, c,
                               spk_o, spk_f, spk_x, spk_y, stats, series):
                 return changed
             changed = True
