@@ -19,7 +19,7 @@ from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
 from ..kernels import due_bits, least_of
-from .compiled import (C_LEAK, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_PIN, P_RO_THRESH, P_RO_TICK,
+from .compiled import (C_LEAK, HOST_OUT, N_CORES, N_QUEUED, P_HOST_IN_NS, P_RO_MON, P_RO_PIN, P_RO_THRESH, P_RO_TICK,
                        P_RO_WINDOW, P_TICK_NS, R_DROPPED, READOUT, S_CONGESTION, S_LEAKMERGED)
 from .layout import (BN, G_DEADT, G_HASLAST, G_LAST, G_LBLOCKED, G_NEXTTICK, G_NOUT, G_POS, G_QUEUED, G_RESUME,
                      G_TEND, G_TNOW, G_VISIT, GL, INF, RW, SV_LEAKPEND, W_STAGE, WK, _first_queue, _rank_bit,
@@ -59,6 +59,10 @@ def _run(core, dvs, copies, weights, biases, taps, c, params, active_q, active_p
     active = np.int64(0)
     for q in active_q:
         active |= _rank_bit(q)
+    # the plain blocks of this run: the host output, after the readout when something feeds it
+    fed_readout = False
+    for b in active_plain:
+        fed_readout |= b == READOUT
     # stopped inside an instant at the input link (G_RESUME): that instant goes on from the link
     # with the new input, in the round it stopped in, whose servers have had their turn (T0, T8)
     resume = c[GL + G_RESUME] != 0
@@ -144,10 +148,13 @@ def _run(core, dvs, copies, weights, biases, taps, c, params, active_q, active_p
                 _advance_queued(q, t, core, dvs, copies, weights, biases, taps, params, state, fq, c, oq, spk_o,
                                 spk_f, spk_x, spk_y, stats, series)
                 _set_wake(q, c, fq, spk_o)
-            for b in active_plain:
-                if c[WK + b] <= t:
-                    _advance_plain(b, t, params, fq, c, rs, stats, series, out)
-                    _set_wake(b, c, fq, spk_o)
+            # the plain blocks in active_plain's order, each a constant in its own copy of the step
+            if fed_readout and c[WK + READOUT] <= t:
+                _advance_plain(READOUT, t, params, fq, c, rs, stats, series, out)
+                _set_wake(READOUT, c, fq, spk_o)
+            if c[WK + HOST_OUT] <= t:
+                _advance_plain(HOST_OUT, t, params, fq, c, rs, stats, series, out)
+                _set_wake(HOST_OUT, c, fq, spk_o)
             if _link_send(t, params, core, in_t, in_tgt, in_a, in_x, in_y, n_in, root_base, lag, fq, c, stats, series,
                       final):
                 return NEED_INPUT       # the next chunk's first input may still start at t
