@@ -48,8 +48,8 @@ class FastEngine:
         # rank order: DVS stage before core stages (T0). Idle blocks are left out of the loop: the
         # DVS layer until camera input arrives, the readout unless a core sends to it.
         self.active_q = np.array(used, np.int64)
-        feeds_readout = bool(np.any(net.copies[:N_CORES, :, K_TARGET] == READOUT))
-        self.active_plain = np.array(([READOUT] if feeds_readout else []) + [HOST_OUT], np.int64)
+        # the plain blocks: the host output, and the readout when a core feeds it
+        self.feeds_readout = bool(np.any(net.copies[:N_CORES, :, K_TARGET] == READOUT))
         self.state = aligned_copy(net.initial_state)
         # the loop's control state, one array (see engine.layout), and views of its parts
         self.ctl = np.zeros(N_CTL, np.int64)
@@ -123,7 +123,7 @@ class FastEngine:
         arrays = [np.ascontiguousarray(a, dtype=np.int64) for a in
                   (inputs.t_ns, inputs.target, inputs.a, inputs.x, inputs.y)] if n else [empty] * 5
         state = (net.core, net.dvs, net.copies, net.weights, net.biases, net.taps, self.ctl, net.params, self.active_q,
-                 self.active_plain, self.state, self.fq, self.oq, self.spk[0], self.spk[1], self.spk[2], self.spk[3],
+                 self.feeds_readout, self.state, self.fq, self.oq, self.spk[0], self.spk[1], self.spk[2], self.spk[3],
                  self.rs)
         while True:
             code = _run(*state, self.stats, self.series, self.out, *arrays, n, self.n_fed, lag, final,
