@@ -486,6 +486,8 @@ class _CoreServer(_QueuedServer):
     def job(self, s: int, payload):
         c, x, y, root = payload
         if 0 <= c < self.cin and 0 <= x < self.win and 0 <= y < self.hin:
+            # finds the kernel taps per event, where the fast engine reads compile_network's tap
+            # tables (kernels.scatter_tabled): the engines' agreement also checks those tables
             nsyn, nspk = scatter_event(self.state, self.noff, self.weights, self.woff, c, x, y, *self.geometry)
             self.rec.synops += (self.block, s, nsyn)
             return self._emit(s, self.event_ns, self.synop_ns, nsyn, self._survivors(nspk) if nspk else (), root)
