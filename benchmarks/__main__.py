@@ -15,6 +15,8 @@ generated ones):
   gesture, mnist
              the shared networks on the shared recordings, with sinabs' forward, a numpy event loop
              and the reference engine beside the fast engine (benchmarks/bench_models.py)
+  profile    where the gesture replay's time goes, per compiled function (Linux perf; skipped
+             with the reason when perf or the shared files are missing; benchmarks/profile_engine.py)
   memory     peak memory for 10 s, 100 s, 1000 s and 1 h of recording, a process each
 Timed figures are medians of --repeats runs after JIT warm-up, on one core (sinabs also on all).
 """
@@ -25,7 +27,9 @@ import argparse
 import datetime
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 
 from . import bench_engine, bench_memory, bench_models
@@ -33,7 +37,7 @@ from .common import REPO
 from .machine import describe, load_average
 from .report import SYNTHETIC, render
 
-ORDER = ("compile",) + SYNTHETIC + ("reference", "gesture", "mnist", "memory")
+ORDER = ("compile",) + SYNTHETIC + ("reference", "gesture", "profile", "mnist", "memory")
 
 
 def _settings(args) -> dict:
@@ -42,6 +46,7 @@ def _settings(args) -> dict:
             "synthetic_events": 200_000 if quick else 1_000_000,
             "reference_events": 50_000 if quick else 200_000,
             "prefix_events": 5_000 if quick else 20_000,
+            "profile_replays": 3 if quick else 10,
             "memory_seconds": [10, 100] if quick else [10, 100, 1000, 3600]}
 
 
@@ -55,7 +60,22 @@ def _run(name: str, s: dict, progress):
         return bench_engine.reference_chain(s["reference_events"], repeats)
     if name in bench_models.NETWORKS:
         return bench_models.network(name, repeats, s["prefix_events"], progress)
+    if name == "profile":
+        return _profile(s["profile_replays"])
     return bench_memory.measure(s["memory_seconds"], progress)
+
+
+def _profile(replays: int) -> dict:
+    """benchmarks.profile_engine in a child process: it compiles the engine afresh, in a cache of
+    its own, to know where the code lies, and samples only itself."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "profile.json")
+        run = subprocess.run([sys.executable, "-m", "benchmarks.profile_engine", "--replays", str(replays),
+                              "--json", out], cwd=REPO, capture_output=True, text=True)
+        if not os.path.exists(out):
+            return {"skipped": f"the profiler stopped (exit {run.returncode}): {run.stderr.strip()[-500:]}"}
+        with open(out) as fh:
+            return json.load(fh)
 
 
 def _write(path: str, results: dict):

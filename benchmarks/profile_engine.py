@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import shutil
 import signal
@@ -83,14 +84,13 @@ def synops_by_rows(result) -> dict:
     return work
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.profile_engine", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--replays", type=int, default=10, help="replays sampled (default 10)")
-    args = ap.parse_args(argv)
+def profile(replays: int = 10) -> dict:
+    """Sample `replays` gesture replays in this process (which must not have imported speksim
+    yet: its code is compiled here, in a fresh cache). Returns the figures: `rows`, one per part
+    of the engine, each with its label, share of the samples, seconds a replay and time per unit
+    of work; or {"skipped": reason}."""
     if shutil.which("perf") is None:
-        print("needs the perf command (Linux): install linux-tools (Debian: linux-perf) and run again")
-        return 1
+        return {"skipped": "needs the perf command (Linux): install linux-tools (Debian: linux-perf) and run again"}
     cache = tempfile.mkdtemp(prefix="speksim-profile-")
     os.environ["NUMBA_CACHE_DIR"] = cache          # compiled here, so the addresses are known
 
@@ -98,8 +98,8 @@ def main(argv=None) -> int:
     from .common import span_s
     why = bench_models._missing("gesture")
     if why:
-        print(f"gesture: skipped: {why}")
-        return 1
+        shutil.rmtree(cache, ignore_errors=True)
+        return {"skipped": why}
     import speksim
     from speksim import kernels
     from speksim.engine import loop, readout, steps
@@ -121,9 +121,9 @@ def main(argv=None) -> int:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)         # perf attaches
     t0 = time.perf_counter()
-    for _ in range(args.replays):
+    for _ in range(replays):
         result = speksim.simulate(config, events, "speck2f")
-    wall = (time.perf_counter() - t0) / args.replays
+    wall = (time.perf_counter() - t0) / replays
     perf.send_signal(signal.SIGINT)
     perf.wait()
     report = subprocess.run(["perf", "report", "-i", data, "--sort", "sym", "--stdio"], capture_output=True,
@@ -136,14 +136,14 @@ def main(argv=None) -> int:
             shares[name] = shares.get(name, 0.0) + float(parts[0][:-1]) / 100
     os.remove(map_path)
     shutil.rmtree(cache, ignore_errors=True)
+    if not shares:
+        return {"skipped": "perf recorded no samples of this process: with kernel.perf_event_paranoid above 2 "
+                           "it may not sample; `sudo sysctl kernel.perf_event_paranoid=2` lets a user sample their "
+                           "own processes"}
 
     synops = int(result.stats["synops"].sum())
     served = int(result.stats["served"].sum())
     jobs = int(result.stats["served"][:9].sum())
-    print(f"DVS Gesture replay: {len(events):,} events over {span_s(events):.2f} s; {wall:.3f} s a replay "
-          f"(real-time factor {span_s(events) / wall:.1f}), {args.replays} replays sampled\n")
-    print("| where | share of samples | seconds a replay | per unit of work |")
-    print("|---|---|---|---|")
     rows_work = synops_by_rows(result)
     # a rows function that did a share of the SynOps but got no samples runs inlined into the loop
     # (its definition may still be in the code, unused)
@@ -154,22 +154,53 @@ def main(argv=None) -> int:
         if name not in inlined:
             named[name] = (f"SynOp kernel (F2, F3), `{name}`", rows_work[name], "SynOp")
     named.update({"leak_job": ("leak kernel (F4)", None, None), "dvs_map": ("DVS layer (F6)", None, None)})
+    rows = []
     rest = 1.0
     for key, (label, work, unit) in named.items():
         share = shares.get(key, 0.0)
         if not share:
             continue
         rest -= share
-        per = f"{share * wall / work * 1e9:.2f} ns per {unit}" if work else ""
-        print(f"| {label} | {share:.0%} | {share * wall:.3f} | {per} |")
-    print(f"| everything else (Python, numpy, building the Result) | {max(rest, 0):.0%} | "
-          f"{max(rest, 0) * wall:.3f} | |")
-    if inlined:
-        n = sum(rows_work[name] for name in inlined)
-        print(f"\nOn this machine the compiler inlined {', '.join(f'`{x}`' for x in inlined)} into the event loop: "
-              f"their {n:,} SynOps ({n / synops:.0%}) count in the loop's share, not the kernel's.")
-    print(f"\nwork: {synops:,} SynOps, {jobs:,} core jobs, {served:,} events served by all blocks")
-    return 0
+        rows.append({"label": label, "share": share, "seconds": share * wall,
+                     "per": f"{share * wall / work * 1e9:.2f} ns per {unit}" if work else ""})
+    rows.append({"label": "everything else (Python, numpy, building the Result)", "share": max(rest, 0.0),
+                 "seconds": max(rest, 0.0) * wall, "per": ""})
+    return {"replays": replays, "wall_s": wall, "events": len(events), "span_s": span_s(events), "rows": rows,
+            "inlined": {name: rows_work[name] for name in inlined}, "synops": synops, "jobs": jobs,
+            "served": served}
+
+
+def render_profile(p: dict) -> list:
+    """The lines that print a `profile` result (markdown)."""
+    if "skipped" in p:
+        return [f"profile skipped: {p['skipped']}"]
+    out = [f"DVS Gesture replay: {p['events']:,} events over {p['span_s']:.2f} s; {p['wall_s']:.3f} s a replay "
+           f"(real-time factor {p['span_s'] / p['wall_s']:.1f}), {p['replays']} replays sampled", "",
+           "| where | share of samples | seconds a replay | per unit of work |", "|---|---|---|---|"]
+    out += [f"| {r['label']} | {r['share']:.0%} | {r['seconds']:.3f} | {r['per']} |" for r in p["rows"]]
+    if p["inlined"]:
+        n = sum(p["inlined"].values())
+        out += ["", f"On this machine the compiler inlined {', '.join(f'`{x}`' for x in sorted(p['inlined']))} "
+                    f"into the event loop: their {n:,} SynOps ({n / p['synops']:.0%}) count in the loop's share, "
+                    "not the kernel's."]
+    out += ["", f"work: {p['synops']:,} SynOps, {p['jobs']:,} core jobs, {p['served']:,} events served by all blocks"]
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.profile_engine", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--replays", type=int, default=10, help="replays sampled (default 10)")
+    ap.add_argument("--json", help="also write the figures to this file (as `python -m benchmarks` does)")
+    args = ap.parse_args(argv)
+    if args.replays < 1:
+        ap.error("--replays must be at least 1")
+    p = profile(args.replays)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(p, fh, indent=2)
+    print("\n".join(render_profile(p)))
+    return 1 if "skipped" in p else 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ Everything here formats figures that the benchmarks computed; nothing is measure
 
 from __future__ import annotations
 
+from .profile_engine import render_profile
+
 #: the speed targets for the gesture replay: real-time factor, and times faster than sinabs'
 #: one-thread forward at 1 ms and at 10 ms steps
 TARGET_RTF, TARGET_SINABS_1MS, TARGET_SINABS_10MS = 20.0, 100.0, 10.0
@@ -151,9 +153,14 @@ def _where(w, results):
         rows = [[label] + [f"{_s(times[n][k])} ({times[n][k] / totals[n]:.0%})" for n in nets] for k, label in labels]
         out += ["## Where the time goes (medians; share of all phases)", ""]
         out += _table(["phase"] + nets, rows) + [""]
-    if nets:
+    prof = w.get("profile")
+    if prof and "skipped" not in prof:
+        out += ["## Inside the gesture replay, per compiled function (Linux perf; the SynOp kernel against the "
+                "scheduling)", ""] + render_profile(prof)
+    elif nets or prof:
+        why = f" (skipped in this run: {prof['skipped']})" if prof else ""
         out.append("Inside the event loop, per compiled function (the SynOp kernel against the scheduling): "
-                   "python -m benchmarks.profile_engine (Linux, with perf).")
+                   f"python -m benchmarks.profile_engine (Linux, with perf){why}.")
     return out
 
 
