@@ -17,6 +17,8 @@ generated ones):
              and the reference engine beside the fast engine (benchmarks/bench_models.py)
   profile    where the gesture replay's time goes, per compiled function (Linux perf; skipped
              with the reason when perf or the shared files are missing; benchmarks/profile_engine.py)
+  batch      many recordings through `speksim.batch`, with one job and one per core: the speed-up
+             (copies of the shared gesture recording, else generated noise; benchmarks/bench_batch.py)
   memory     peak memory for 10 s, 100 s, 1000 s and 1 h of recording, a process each
 Timed figures are medians of --repeats runs after JIT warm-up, on one core (sinabs also on all).
 """
@@ -32,12 +34,14 @@ import sys
 import tempfile
 import time
 
-from . import bench_engine, bench_memory, bench_models
+from speksim._resources import usable_cores
+
+from . import bench_batch, bench_engine, bench_memory, bench_models
 from .common import REPO
 from .machine import describe, load_average
 from .report import SYNTHETIC, render
 
-ORDER = ("compile",) + SYNTHETIC + ("reference", "gesture", "profile", "mnist", "memory")
+ORDER = ("compile",) + SYNTHETIC + ("reference", "gesture", "profile", "mnist", "batch", "memory")
 
 
 def _settings(args) -> dict:
@@ -47,6 +51,7 @@ def _settings(args) -> dict:
             "reference_events": 50_000 if quick else 200_000,
             "prefix_events": 5_000 if quick else 20_000,
             "profile_replays": 3 if quick else 10,
+            "batch_recordings": 2 * usable_cores() if quick else max(8, 4 * usable_cores()),
             "memory_seconds": [10, 100] if quick else [10, 100, 1000, 3600]}
 
 
@@ -62,6 +67,11 @@ def _run(name: str, s: dict, progress):
         return bench_models.network(name, repeats, s["prefix_events"], progress)
     if name == "profile":
         return _profile(s["profile_replays"])
+    if name == "batch":
+        try:
+            return bench_batch.workload(s["batch_recordings"], usable_cores(), progress=progress)
+        except SystemExit as e:       # a failed recording, or run files that differ across job counts
+            return {"failed": str(e)}
     return bench_memory.measure(s["memory_seconds"], progress)
 
 

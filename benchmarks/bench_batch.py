@@ -97,6 +97,24 @@ def measure(recordings, scratch: Path, jobs_all: int, progress=print) -> list[di
     return out
 
 
+def workload(n: int, jobs: int, seconds: float = 5.0, gesture: bool = True, progress=print) -> dict:
+    """The harness's batch workload (`python -m benchmarks --only batch`): n recordings, copies
+    of the shared gesture recording where it is there (else generated noise of `seconds` each),
+    with one job and with `jobs`. Returns the figures: what the recordings were, a row per job
+    count, the load average before and after."""
+    with tempfile.TemporaryDirectory(prefix="speksim-batch-") as tmp:
+        scratch = Path(tmp)
+        (scratch / "in").mkdir()
+        if gesture and GESTURE.exists():
+            recordings, what = gesture_recordings(scratch / "in", n), "DVS128 gesture, 5.45 s each"
+        else:
+            recordings = noise_recordings(scratch / "in", n, seconds)
+            what = f"camera noise, {seconds:g} s at {RATE // 1000} k events/s each"
+        before = load_average()
+        rows = measure(recordings, scratch, jobs, progress)
+        return {"recordings": n, "what": what, "rows": rows, "load": [before, load_average()]}
+
+
 def render(rows: list[dict], n: int, what: str, load) -> str:
     base = rows[0]["wall_s"]
     lines = [f"batch replay: {n} recordings ({what}), demo network, fast engine; run files identical across jobs",
@@ -127,17 +145,8 @@ def main(argv=None) -> int:
         print(f"bench_batch: {GESTURE.name} is not there: the shared traces folder sits beside the checkout "
               "(../shared/traces); run without --gesture for generated recordings", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="speksim-batch-") as tmp:
-        scratch = Path(tmp)
-        (scratch / "in").mkdir()
-        if args.gesture:
-            recordings, what = gesture_recordings(scratch / "in", args.recordings), "DVS128 gesture, 5.45 s each"
-        else:
-            recordings = noise_recordings(scratch / "in", args.recordings, args.seconds)
-            what = f"camera noise, {args.seconds:g} s at {RATE // 1000} k events/s each"
-        before = load_average()
-        rows = measure(recordings, scratch, args.jobs, progress=lambda s: print(s, file=sys.stderr))
-        print(render(rows, len(recordings), what, (before, load_average())))
+    w = workload(args.recordings, args.jobs, args.seconds, args.gesture, progress=lambda s: print(s, file=sys.stderr))
+    print(render(w["rows"], w["recordings"], w["what"], w["load"]))
     return 0
 
 

@@ -57,12 +57,13 @@ def render(results: dict) -> str:
            + (f"; commit {m['git']['commit'][:10]}{' (modified)' if m['git']['modified'] else ''}" if m["git"] else ""),
            f"Load average at start {m['load_average_start']}, at end {results.get('load_average_end')}. "
            + _repeats(results['settings']['repeats']), ""]
-    for section in (_throughput, _peers, _targets, _where, _compile, _memory, _reference):
+    for section in (_throughput, _peers, _targets, _where, _batch, _compile, _memory, _reference):
         lines = section(w, results)
         if lines:
             out += lines + [""]
     skipped = [f"- {k}: skipped: {v['skipped']}" for k, v in w.items() if isinstance(v, dict) and "skipped" in v]
-    return "\n".join(out + skipped)
+    failed = [f"- {k}: FAILED: {v['failed']}" for k, v in w.items() if isinstance(v, dict) and "failed" in v]
+    return "\n".join(out + skipped + failed)
 
 
 def _repeats(n: int) -> str:
@@ -162,6 +163,23 @@ def _where(w, results):
         out.append("Inside the event loop, per compiled function (the SynOp kernel against the scheduling): "
                    f"python -m benchmarks.profile_engine (Linux, with perf){why}.")
     return out
+
+
+def _batch(w, results):
+    b = w.get("batch")
+    if not b or "rows" not in b:
+        return []
+    base = b["rows"][0]["wall_s"]
+    rows = []
+    for r in b["rows"]:
+        speed = base / r["wall_s"]
+        rows.append([r["jobs"], _s(r["wall_s"]), _s(r["cpu_s"]), f"{r['cpu_s'] / r['wall_s']:.2f}",
+                     _rate(r["events"] / r["wall_s"], "input events/s"), _x(speed), f"{speed / r['jobs']:.0%}"])
+    return ([f"## Batch replay on all local cores ({b['recordings']} recordings: {b['what']}; demo network; "
+             "run files identical across job counts)", ""]
+            + _table(["jobs", "wall", "CPU", "cores got (CPU / wall)", "throughput", "speed-up", "of linear"], rows)
+            + ["", f"Load average before {b['load'][0]}, after {b['load'][1]}: a machine shared with other work gives "
+                   "fewer cores than jobs, and the speed-up falls short of linear by that much."])
 
 
 def _compile(w, results):
