@@ -206,9 +206,16 @@ class Later:
 
 
 def _metadata(self) -> dict:
-    meta = self.__dict__.setdefault("_metadata", {})
+    return metadata_except(self, ())
+
+
+def metadata_except(result, keys) -> dict:
+    """`result.metadata` with the entries named in `keys` left unbuilt (a `Later` stays one): for
+    a writer that already has their stored text (a batch writes one configuration into every
+    run file)."""
+    meta = result.__dict__.setdefault("_metadata", {})
     for key, value in meta.items():
-        if isinstance(value, Later):
+        if isinstance(value, Later) and key not in keys:
             meta[key] = value.make(*value.args)     # an existing key: the dict's size is unchanged
     return meta
 

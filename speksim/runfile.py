@@ -42,7 +42,7 @@ from ._version import __version__
 from .blocks import BLOCK_NAMES, SERIES_UNITS
 from .errors import RunFileError
 from .events import DVS_EVENT, OUTPUT_EVENT, SPIKE_EVENT
-from .result import STATS_DTYPE, Result
+from .result import STATS_DTYPE, Result, metadata_except
 
 #: Value of the root attribute `format` of every run file.
 RUN_FORMAT = "speksim-run"
@@ -220,11 +220,12 @@ _T_DESCRIPTION = "timestamp of every input event (input µs * 1000)"
 _LAG_DESCRIPTION = "input lag (SPEC T1): start of transfer + link latency - timestamp; -1 if dropped"
 
 
-def _write_file(path: Path, result: Result, metadata: dict, put) -> None:
+def _write_file(path: Path, result: Result, metadata: dict, put, texts: Optional[dict] = None) -> None:
     """The run file at `path`, atomically: root attributes, the outputs, the statistics, the input
     times and lags, the series, states and metadata, and `complete` last. `put(parent, name,
     **attrs)` writes the dataset `name` ("outputs", "t_ns" or "lag_ns"): from the Result for
-    `save_run`, from what `RunWriter` put aside for it."""
+    `save_run`, from what `RunWriter` put aside for it. texts: metadata entries already as the
+    JSON text the file stores (`_json` of the entry), written as they are."""
     import h5py
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w-", **_file_kwargs()) as f:
@@ -246,13 +247,13 @@ def _write_file(path: Path, result: Result, metadata: dict, put) -> None:
                 _dataset(g, "events", ev.astype(_storable(ev.dtype)), unit="us",
                          description="the input events themselves (SPIKE_EVENT or DVS_EVENT, t in µs), kept by "
                                      "devkit captures so that the run can be repeated")
-            _write_tail(f, result, metadata)
+            _write_tail(f, result, metadata, texts or {})
             f.flush()
             # written last: a reader trusts a file only when this attribute is present and true
             f.attrs["complete"] = np.bool_(True)
 
 
-def _write_tail(f, result: Result, metadata: dict):
+def _write_tail(f, result: Result, metadata: dict, texts: dict):
     f.attrs["bin_ns"] = np.int64(result.bin_ns)
     f.attrs["t_end_ns"] = np.int64(result.t_end_ns)
     # SPEC T12: how the run ended
@@ -273,11 +274,11 @@ def _write_tail(f, result: Result, metadata: dict):
 
     g = _group(f, "metadata")
     for key, value in metadata.items():
-        _text(g, str(key), _json(value), encoding="json")
+        _text(g, str(key), texts[key] if key in texts else _json(value), encoding="json")
 
 
-def _provenance(result: Result, input_name, input_size, input_sha256, command_line) -> dict:
-    metadata = dict(result.metadata or {})
+def _provenance(result: Result, input_name, input_size, input_sha256, command_line, texts=()) -> dict:
+    metadata = dict(metadata_except(result, texts))
     if input_name is not None or input_size is not None or input_sha256 is not None:
         metadata["input_file"] = {"name": None if input_name is None else str(input_name),
                                   "size_bytes": None if input_size is None else int(input_size),
@@ -402,14 +403,19 @@ class RunWriter:
         return _described(_chunked(parent, name, part.n, part.dtype, part.chunks()), attrs)
 
     def finish(self, result: Result, *, input_name=None, input_size=None, input_sha256=None,
-               command_line=None) -> Path:
+               command_line=None, metadata_texts: Optional[dict] = None) -> Path:
         """Write the run file (see `save_run` for the arguments) and put it in place; returns its
-        path. The file holds the outputs and inputs put aside, not the result's own arrays."""
+        path. The file holds the outputs and inputs put aside, not the result's own arrays.
+        metadata_texts: {key: text} of metadata entries the caller has already as the JSON text a
+        run file stores for them (a batch has its configuration's, which for a large network
+        takes a fifth of a replay to make): written as given, and those entries are not built."""
         if self._done:
             raise RunFileError(f"{self.path}: this run file was already finished")
+        texts = dict(metadata_texts or {})
         try:
-            _write_file(self.path, result, _provenance(result, input_name, input_size, input_sha256, command_line),
-                        self._copy)
+            _write_file(self.path, result,
+                        _provenance(result, input_name, input_size, input_sha256, command_line, texts),
+                        self._copy, texts)
         finally:
             self.abort()
         return self.path

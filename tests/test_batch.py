@@ -77,6 +77,33 @@ def test_a_batch_run_file_holds_the_simulation_of_its_recording(tmp_path, record
         assert {k: row[k] for k in small if k != "_span_ns"} == {k: v for k, v in small.items() if k != "_span_ns"}
 
 
+def test_a_batch_stores_every_metadata_entry_as_a_direct_save_does(tmp_path, recordings):
+    # the batch writes its configuration's text made once for all its run files; a run saved
+    # directly makes it from the Result: both must be the same bytes, and so must the rest
+    from speksim import save_run
+    rows = batch(net(), "speck2f", recordings[:1], tmp_path / "out", jobs=1)
+    direct = save_run(simulate(net(), read_events(recordings[0]), "speck2f"), tmp_path / "direct.h5")
+    with h5py.File(tmp_path / "out" / rows[0]["run_file"], "r") as a, h5py.File(direct, "r") as b:
+        for key in ("config", "chip", "options", "engine", "input", "warnings"):   # not output: kept or not
+            assert a["metadata"][key][()] == b["metadata"][key][()], key
+        assert b"threshold_high" in a["metadata/config"][()]
+
+
+def test_a_run_writer_stores_given_metadata_texts_as_they_are(tmp_path, recordings):
+    from speksim.runfile import RunWriter
+    from speksim.simulation import Simulation
+    with RunWriter(tmp_path / "run.h5") as writer:
+        sim = Simulation(net(), "speck2f", keep_outputs=False, sink=writer)
+        sim.feed(read_events(recordings[0]))
+        result = sim.finish()
+        writer.finish(result, metadata_texts={"config": '{"given": true}'})
+    with h5py.File(tmp_path / "run.h5", "r") as f:
+        assert f["metadata/config"][()] == b'{"given": true}'
+    # the entry given as text was never built from the configuration
+    from speksim.result import Later
+    assert isinstance(result.__dict__["_metadata"]["config"], Later)
+
+
 def test_one_job_or_two_give_the_same_bytes_and_rows(tmp_path, recordings):
     one = batch(net(), "speck2f", recordings, tmp_path / "one", jobs=1)
     two = batch(net(), "speck2f", recordings, tmp_path / "two", jobs=2)
