@@ -18,7 +18,8 @@ generated ones):
   profile    where the gesture replay's time goes, per compiled function (Linux perf; skipped
              with the reason when perf or the shared files are missing; benchmarks/profile_engine.py)
   batch      many recordings through `speksim.batch`, with one job and one per core: the speed-up
-             (copies of the shared gesture recording, else generated noise; benchmarks/bench_batch.py)
+             (copies of the shared gesture recording through its network, else the demo network on
+             generated noise; benchmarks/bench_batch.py)
   memory     peak memory for 10 s, 100 s, 1000 s and 1 h of recording, a process each
 Timed figures are medians of --repeats runs after JIT warm-up, on one core (sinabs also on all).
 """
@@ -68,10 +69,7 @@ def _run(name: str, s: dict, progress):
     if name == "profile":
         return _profile(s["profile_replays"])
     if name == "batch":
-        try:
-            return bench_batch.workload(s["batch_recordings"], usable_cores(), progress=progress)
-        except SystemExit as e:       # a failed recording, or run files that differ across job counts
-            return {"failed": str(e)}
+        return _batch(s["batch_recordings"], progress)
     return bench_memory.measure(s["memory_seconds"], progress)
 
 
@@ -86,6 +84,19 @@ def _profile(replays: int) -> dict:
             return {"skipped": f"the profiler stopped (exit {run.returncode}): {run.stderr.strip()[-500:]}"}
         with open(out) as fh:
             return json.load(fh)
+
+
+def _batch(n: int, progress) -> dict:
+    """Batch replay of copies of the gesture recording through the gesture network (what a
+    regression suite over many recordings runs); the demo network on generated noise where the
+    shared files are missing."""
+    config, network = None, "demo network"
+    if not bench_models._missing("gesture"):
+        config, network = bench_models._load("gesture")[3], "DVS Gesture network"
+    try:
+        return bench_batch.workload(n, usable_cores(), progress=progress, config=config, network=network)
+    except SystemExit as e:       # a failed recording, or run files that differ across job counts
+        return {"failed": str(e)}
 
 
 def _write(path: str, results: dict):

@@ -67,24 +67,24 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def timed_batch(recordings, out: Path, jobs: int) -> tuple[float, float, list]:
-    """(wall s, CPU s, rows) of one batch; the pool's workers have ended when it returns, so
-    their CPU time is counted."""
+def timed_batch(recordings, out: Path, jobs: int, config=None) -> tuple[float, float, list]:
+    """(wall s, CPU s, rows) of one batch of `config` (default: the demo network); the pool's
+    workers have ended when it returns, so their CPU time is counted."""
     from speksim.batch import batch
     from speksim.config import demo_config
     t0, c0 = time.perf_counter(), _cpu_s()
-    rows = batch(demo_config(), "speck2f", recordings, out, jobs=jobs, resume=False)
+    rows = batch(config or demo_config(), "speck2f", recordings, out, jobs=jobs, resume=False)
     return time.perf_counter() - t0, _cpu_s() - c0, rows
 
 
-def measure(recordings, scratch: Path, jobs_all: int, progress=print) -> list[dict]:
+def measure(recordings, scratch: Path, jobs_all: int, progress=print, config=None) -> list[dict]:
     """Wall time with one job and with `jobs_all`; the run files of both must be identical."""
     progress("  warm-up (compiling once, cached for the workers)")
-    timed_batch(recordings[:1], scratch / "warm", 1)
+    timed_batch(recordings[:1], scratch / "warm", 1, config)
     out = []
     for jobs in (1, jobs_all):
         progress(f"  {len(recordings)} recordings, --jobs {jobs}")
-        wall, cpu, rows = timed_batch(recordings, scratch / f"jobs{jobs}", jobs)
+        wall, cpu, rows = timed_batch(recordings, scratch / f"jobs{jobs}", jobs, config)
         failed = [r for r in rows if r["status"] != "ok"]
         if failed:
             raise SystemExit(f"bench_batch: {failed[0]['recording']} failed: {failed[0]['detail']}")
@@ -97,11 +97,12 @@ def measure(recordings, scratch: Path, jobs_all: int, progress=print) -> list[di
     return out
 
 
-def workload(n: int, jobs: int, seconds: float = 5.0, gesture: bool = True, progress=print) -> dict:
-    """The harness's batch workload (`python -m benchmarks --only batch`): n recordings, copies
-    of the shared gesture recording where it is there (else generated noise of `seconds` each),
-    with one job and with `jobs`. Returns the figures: what the recordings were, a row per job
-    count, the load average before and after."""
+def workload(n: int, jobs: int, seconds: float = 5.0, gesture: bool = True, progress=print, config=None,
+             network: str = "demo network") -> dict:
+    """The batch workload: n recordings, copies of the shared gesture recording where it is there
+    (else generated noise of `seconds` each), through `config` (`network` names it; default: the
+    demo network) with one job and with `jobs`. Returns the figures: what the recordings and the
+    network were, a row per job count, the load average before and after."""
     with tempfile.TemporaryDirectory(prefix="speksim-batch-") as tmp:
         scratch = Path(tmp)
         (scratch / "in").mkdir()
@@ -111,8 +112,8 @@ def workload(n: int, jobs: int, seconds: float = 5.0, gesture: bool = True, prog
             recordings = noise_recordings(scratch / "in", n, seconds)
             what = f"camera noise, {seconds:g} s at {RATE // 1000} k events/s each"
         before = load_average()
-        rows = measure(recordings, scratch, jobs, progress)
-        return {"recordings": n, "what": what, "rows": rows, "load": [before, load_average()]}
+        rows = measure(recordings, scratch, jobs, progress, config)
+        return {"recordings": n, "what": what, "network": network, "rows": rows, "load": [before, load_average()]}
 
 
 def render(rows: list[dict], n: int, what: str, load) -> str:

@@ -175,8 +175,8 @@ def _batch(w, results):
         speed = base / r["wall_s"]
         rows.append([r["jobs"], _s(r["wall_s"]), _s(r["cpu_s"]), f"{r['cpu_s'] / r['wall_s']:.2f}",
                      _rate(r["events"] / r["wall_s"], "input events/s"), _x(speed), f"{speed / r['jobs']:.0%}"])
-    return ([f"## Batch replay on all local cores ({b['recordings']} recordings: {b['what']}; demo network; "
-             "run files identical across job counts)", ""]
+    return ([f"## Batch replay on all local cores ({b['recordings']} recordings: {b['what']}; "
+             f"{b.get('network', 'demo network')}; run files identical across job counts)", ""]
             + _table(["jobs", "wall", "CPU", "cores got (CPU / wall)", "throughput", "speed-up", "of linear"], rows)
             + ["", f"Load average before {b['load'][0]}, after {b['load'][1]}: a machine shared with other work gives "
                    "fewer cores than jobs, and the speed-up falls short of linear by that much."])
