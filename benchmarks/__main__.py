@@ -78,8 +78,11 @@ def _profile(replays: int) -> dict:
     its own, to know where the code lies, and samples only itself."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "profile.json")
-        run = subprocess.run([sys.executable, "-m", "benchmarks.profile_engine", "--replays", str(replays),
-                              "--json", out], cwd=REPO, capture_output=True, text=True)
+        try:
+            run = subprocess.run([sys.executable, "-m", "benchmarks.profile_engine", "--replays", str(replays),
+                                  "--json", out], cwd=REPO, capture_output=True, text=True, timeout=1800)
+        except subprocess.TimeoutExpired:
+            return {"skipped": "the profiler took more than 30 minutes"}
         if not os.path.exists(out):
             return {"skipped": f"the profiler stopped (exit {run.returncode}): {run.stderr.strip()[-500:]}"}
         with open(out) as fh:

@@ -112,34 +112,51 @@ def profile(replays: int = 10) -> dict:
     gc.freeze()
     entries = _perf_map((loop, steps, kernels, readout))
     map_path = f"/tmp/perf-{os.getpid()}.map"
-    with open(map_path, "w") as fh:
-        for a, size, name in entries:
-            fh.write(f"{a:x} {size:x} {name}\n")
-
-    data = os.path.join(cache, "perf.data")
-    perf = subprocess.Popen(["perf", "record", "-F", "2000", "-p", str(os.getpid()), "-o", data],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)         # perf attaches
-    t0 = time.perf_counter()
-    for _ in range(replays):
-        result = speksim.simulate(config, events, "speck2f")
-    wall = (time.perf_counter() - t0) / replays
-    perf.send_signal(signal.SIGINT)
-    perf.wait()
-    report = subprocess.run(["perf", "report", "-i", data, "--sort", "sym", "--stdio"], capture_output=True,
-                            text=True).stdout
+    perf = None
+    try:
+        with open(map_path, "w") as fh:
+            for a, size, name in entries:
+                fh.write(f"{a:x} {size:x} {name}\n")
+        data = os.path.join(cache, "perf.data")
+        perf = subprocess.Popen(["perf", "record", "-F", "2000", "-p", str(os.getpid()), "-o", data],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)         # perf attaches
+        if perf.poll() is not None:
+            return {"skipped": f"perf record stopped at once: {_said(perf.communicate()[1])}"}
+        t0 = time.perf_counter()
+        for _ in range(replays):
+            result = speksim.simulate(config, events, "speck2f")
+        wall = (time.perf_counter() - t0) / replays
+        perf.send_signal(signal.SIGINT)
+        try:
+            said = perf.communicate(timeout=60)[1]
+        except subprocess.TimeoutExpired:
+            perf.kill()
+            said = perf.communicate()[1]
+        report = subprocess.run(["perf", "report", "-i", data, "--sort", "sym", "--stdio"], capture_output=True,
+                                text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return {"skipped": "perf report took more than 5 minutes"}
+    finally:
+        if perf is not None and perf.poll() is None:
+            perf.kill()
+            perf.wait()
+        if os.path.exists(map_path):
+            os.remove(map_path)
+        shutil.rmtree(cache, ignore_errors=True)
     shares = {}
-    for line in report.splitlines():
+    for line in report.stdout.splitlines():
         parts = line.split()
         if len(parts) >= 3 and parts[0].endswith("%") and not line.startswith("#"):
             name = parts[-1]
             shares[name] = shares.get(name, 0.0) + float(parts[0][:-1]) / 100
-    os.remove(map_path)
-    shutil.rmtree(cache, ignore_errors=True)
     if not shares:
-        return {"skipped": "perf recorded no samples of this process: with kernel.perf_event_paranoid above 2 "
-                           "it may not sample; `sudo sysctl kernel.perf_event_paranoid=2` lets a user sample their "
-                           "own processes"}
+        return {"skipped": "perf recorded no samples of this process (with kernel.perf_event_paranoid above 2 it "
+                           "may not sample; `sudo sysctl kernel.perf_event_paranoid=2` lets a user sample their own "
+                           f"processes); perf said: {_said(said + report.stderr)}"}
+    if "_run" not in shares:
+        return {"skipped": "perf sampled the process but named none of the engine's compiled functions (it did not "
+                           f"read the map of run-time code, /tmp/perf-<pid>.map); perf said: {_said(said)}"}
 
     synops = int(result.stats["synops"].sum())
     served = int(result.stats["served"].sum())
@@ -161,13 +178,20 @@ def profile(replays: int = 10) -> dict:
         if not share:
             continue
         rest -= share
-        rows.append({"label": label, "share": share, "seconds": share * wall,
-                     "per": f"{share * wall / work * 1e9:.2f} ns per {unit}" if work else ""})
+        ns = share * wall / work * 1e9 if work else None
+        rows.append({"label": label, "share": share, "seconds": share * wall, "ns_per_unit": ns, "unit": unit,
+                     "per": f"{ns:.2f} ns per {unit}" if work else ""})
     rows.append({"label": "everything else (Python, numpy, building the Result)", "share": max(rest, 0.0),
-                 "seconds": max(rest, 0.0) * wall, "per": ""})
+                 "seconds": max(rest, 0.0) * wall, "ns_per_unit": None, "unit": None, "per": ""})
     return {"replays": replays, "wall_s": wall, "events": len(events), "span_s": span_s(events), "rows": rows,
             "inlined": {name: rows_work[name] for name in inlined}, "synops": synops, "jobs": jobs,
             "served": served}
+
+
+def _said(text: str) -> str:
+    """The last lines of what perf printed, on one line (or that it printed nothing)."""
+    lines = [x.strip() for x in (text or "").splitlines() if x.strip()]
+    return " / ".join(lines[-3:]) if lines else "nothing"
 
 
 def render_profile(p: dict) -> list:
@@ -175,7 +199,8 @@ def render_profile(p: dict) -> list:
     if "skipped" in p:
         return [f"profile skipped: {p['skipped']}"]
     out = [f"DVS Gesture replay: {p['events']:,} events over {p['span_s']:.2f} s; {p['wall_s']:.3f} s a replay "
-           f"(real-time factor {p['span_s'] / p['wall_s']:.1f}), {p['replays']} replays sampled", "",
+           f"under the profiler (real-time factor {p['span_s'] / p['wall_s']:.1f}), {p['replays']} replays sampled",
+           "",
            "| where | share of samples | seconds a replay | per unit of work |", "|---|---|---|---|"]
     out += [f"| {r['label']} | {r['share']:.0%} | {r['seconds']:.3f} | {r['per']} |" for r in p["rows"]]
     if p["inlined"]:

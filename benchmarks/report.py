@@ -158,10 +158,10 @@ def _where(w, results):
     if prof and "skipped" not in prof:
         out += ["## Inside the gesture replay, per compiled function (Linux perf; the SynOp kernel against the "
                 "scheduling)", ""] + render_profile(prof)
-    elif nets or prof:
-        why = f" (skipped in this run: {prof['skipped']})" if prof else ""
+    elif nets:
+        # a skipped profile says why in the list of skipped workloads at the end
         out.append("Inside the event loop, per compiled function (the SynOp kernel against the scheduling): "
-                   f"python -m benchmarks.profile_engine (Linux, with perf){why}.")
+                   "python -m benchmarks.profile_engine (Linux, with perf).")
     return out
 
 
