@@ -193,7 +193,14 @@ def _storable(dtype: np.dtype) -> np.dtype:
                      for n in dtype.names])
 
 
+class _Stored(str):
+    """A metadata entry given as the JSON text a run file stores for it (RunWriter.finish's
+    metadata_texts): `_json` keeps it as it is."""
+
+
 def _json(obj) -> str:
+    if isinstance(obj, _Stored):
+        return str(obj)
     return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "), default=_json_default)
 
 
@@ -220,12 +227,11 @@ _T_DESCRIPTION = "timestamp of every input event (input µs * 1000)"
 _LAG_DESCRIPTION = "input lag (SPEC T1): start of transfer + link latency - timestamp; -1 if dropped"
 
 
-def _write_file(path: Path, result: Result, metadata: dict, put, texts: Optional[dict] = None) -> None:
+def _write_file(path: Path, result: Result, metadata: dict, put) -> None:
     """The run file at `path`, atomically: root attributes, the outputs, the statistics, the input
     times and lags, the series, states and metadata, and `complete` last. `put(parent, name,
     **attrs)` writes the dataset `name` ("outputs", "t_ns" or "lag_ns"): from the Result for
-    `save_run`, from what `RunWriter` put aside for it. texts: metadata entries already as the
-    JSON text the file stores (`_json` of the entry), written as they are."""
+    `save_run`, from what `RunWriter` put aside for it."""
     import h5py
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w-", **_file_kwargs()) as f:
@@ -247,13 +253,13 @@ def _write_file(path: Path, result: Result, metadata: dict, put, texts: Optional
                 _dataset(g, "events", ev.astype(_storable(ev.dtype)), unit="us",
                          description="the input events themselves (SPIKE_EVENT or DVS_EVENT, t in µs), kept by "
                                      "devkit captures so that the run can be repeated")
-            _write_tail(f, result, metadata, texts or {})
+            _write_tail(f, result, metadata)
             f.flush()
             # written last: a reader trusts a file only when this attribute is present and true
             f.attrs["complete"] = np.bool_(True)
 
 
-def _write_tail(f, result: Result, metadata: dict, texts: dict):
+def _write_tail(f, result: Result, metadata: dict):
     f.attrs["bin_ns"] = np.int64(result.bin_ns)
     f.attrs["t_end_ns"] = np.int64(result.t_end_ns)
     # SPEC T12: how the run ended
@@ -274,11 +280,15 @@ def _write_tail(f, result: Result, metadata: dict, texts: dict):
 
     g = _group(f, "metadata")
     for key, value in metadata.items():
-        _text(g, str(key), texts[key] if key in texts else _json(value), encoding="json")
+        _text(g, str(key), _json(value), encoding="json")
 
 
-def _provenance(result: Result, input_name, input_size, input_sha256, command_line, texts=()) -> dict:
+def _provenance(result: Result, input_name, input_size, input_sha256, command_line, texts=None) -> dict:
+    """The metadata a run file stores: the result's, the entries in `texts` ({key: JSON text})
+    taken as given and never built, and where the input came from and how the run was asked for."""
+    texts = texts or {}
     metadata = dict(metadata_except(result, texts))
+    metadata.update({key: _Stored(text) for key, text in texts.items() if key in metadata})
     if input_name is not None or input_size is not None or input_sha256 is not None:
         metadata["input_file"] = {"name": None if input_name is None else str(input_name),
                                   "size_bytes": None if input_size is None else int(input_size),
@@ -411,11 +421,10 @@ class RunWriter:
         takes a fifth of a replay to make): written as given, and those entries are not built."""
         if self._done:
             raise RunFileError(f"{self.path}: this run file was already finished")
-        texts = dict(metadata_texts or {})
         try:
             _write_file(self.path, result,
-                        _provenance(result, input_name, input_size, input_sha256, command_line, texts),
-                        self._copy, texts)
+                        _provenance(result, input_name, input_size, input_sha256, command_line, metadata_texts),
+                        self._copy)
         finally:
             self.abort()
         return self.path

@@ -144,8 +144,8 @@ def test_csv_summary_is_deterministic_and_lists_used_blocks(result, tmp_path):
 def test_failure_mid_write_leaves_no_file(result, tmp_path, monkeypatch, exc):
     real = runfile._write_tail
 
-    def broken(f, res, metadata, *texts):
-        real(f, res, metadata, *texts)   # most of the file is written ...
+    def broken(f, res, metadata):
+        real(f, res, metadata)   # most of the file is written ...
         f.flush()
         raise exc                # ... then the write fails before `complete`
 
@@ -157,7 +157,7 @@ def test_failure_mid_write_leaves_no_file(result, tmp_path, monkeypatch, exc):
 
 def test_failure_while_a_streamed_run_file_is_written_leaves_no_file(tmp_path, monkeypatch):
     """RunWriter.finish writes through the same atomic path as save_run."""
-    def broken(f, res, metadata, *texts):
+    def broken(f, res, metadata):
         raise OSError("no space left")
 
     monkeypatch.setattr(runfile, "_write_tail", broken)
@@ -170,7 +170,7 @@ def test_failure_keeps_the_previous_file(result, tmp_path, monkeypatch):
     path = save_run(result, tmp_path / "run.h5")
     before = path.read_bytes()
 
-    def broken(f, res, metadata, *texts):
+    def broken(f, res, metadata):
         raise OSError("no space left")
 
     monkeypatch.setattr(runfile, "_write_tail", broken)
@@ -301,11 +301,11 @@ def send(_ref):
     for _ in range(3):
         pass
 
-def write_tail(f, result, metadata, *texts):
+def write_tail(f, result, metadata):
     obj = Freed()        # the run file is half written: outputs, statistics and inputs, not the rest
     ref = weakref.ref(obj, send)
     del obj
-    real(f, result, metadata, *texts)
+    real(f, result, metadata)
 
 runfile._write_tail = write_tail
 sys.exit(main(sys.argv[1:]))
