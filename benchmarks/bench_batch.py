@@ -116,15 +116,21 @@ def workload(n: int, jobs: int, seconds: float = 5.0, gesture: bool = True, prog
         return {"recordings": n, "what": what, "network": network, "rows": rows, "load": [before, load_average()]}
 
 
-def render(rows: list[dict], n: int, what: str, load) -> str:
+def figures(rows: list[dict]) -> list[dict]:
+    """Each row of `measure` with what follows from it: the cores it got (CPU over wall time), input
+    events per second, the speed-up over the first row and its share of linear."""
     base = rows[0]["wall_s"]
+    return [{**r, "cores_got": r["cpu_s"] / r["wall_s"], "events_per_s": r["events"] / r["wall_s"],
+             "speed_up": base / r["wall_s"], "of_linear": base / r["wall_s"] / r["jobs"]} for r in rows]
+
+
+def render(rows: list[dict], n: int, what: str, load) -> str:
     lines = [f"batch replay: {n} recordings ({what}), demo network, fast engine; run files identical across jobs",
              f"{'jobs':>4}  {'wall s':>8}  {'CPU s':>7}  {'cores got':>9}  {'events/s':>10}  {'speed-up':>8}  "
              f"{'ideal':>5}  {'efficiency':>10}"]
-    for r in rows:
-        speed = base / r["wall_s"]
-        lines.append(f"{r['jobs']:>4}  {r['wall_s']:>8.2f}  {r['cpu_s']:>7.2f}  {r['cpu_s'] / r['wall_s']:>9.2f}  "
-                     f"{r['events'] / r['wall_s']:>10,.0f}  {speed:>8.2f}  {r['jobs']:>5}  {speed / r['jobs']:>10.0%}")
+    for r in figures(rows):
+        lines.append(f"{r['jobs']:>4}  {r['wall_s']:>8.2f}  {r['cpu_s']:>7.2f}  {r['cores_got']:>9.2f}  "
+                     f"{r['events_per_s']:>10,.0f}  {r['speed_up']:>8.2f}  {r['jobs']:>5}  {r['of_linear']:>10.0%}")
     lines.append("CPU s: user + system time of the batch and its workers; cores got: CPU s / wall s. Much the same "
                  "CPU time with more jobs means little overhead; fewer cores got than jobs means other work shared "
                  "the machine, and the speed-up falls short of the ideal by that much")

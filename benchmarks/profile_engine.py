@@ -179,10 +179,9 @@ def profile(replays: int = 10) -> dict:
             continue
         rest -= share
         ns = share * wall / work * 1e9 if work else None
-        rows.append({"label": label, "share": share, "seconds": share * wall, "ns_per_unit": ns, "unit": unit,
-                     "per": f"{ns:.2f} ns per {unit}" if work else ""})
+        rows.append({"label": label, "share": share, "seconds": share * wall, "ns_per_unit": ns, "unit": unit})
     rows.append({"label": "everything else (Python, numpy, building the Result)", "share": max(rest, 0.0),
-                 "seconds": max(rest, 0.0) * wall, "ns_per_unit": None, "unit": None, "per": ""})
+                 "seconds": max(rest, 0.0) * wall, "ns_per_unit": None, "unit": None})
     return {"replays": replays, "wall_s": wall, "events": len(events), "span_s": span_s(events), "rows": rows,
             "inlined": {name: rows_work[name] for name in inlined}, "synops": synops, "jobs": jobs,
             "served": served}
@@ -202,7 +201,10 @@ def render_profile(p: dict) -> list:
            f"under the profiler (real-time factor {p['span_s'] / p['wall_s']:.1f}), {p['replays']} replays sampled",
            "",
            "| where | share of samples | seconds a replay | per unit of work |", "|---|---|---|---|"]
-    out += [f"| {r['label']} | {r['share']:.0%} | {r['seconds']:.3f} | {r['per']} |" for r in p["rows"]]
+    # (results written before the rows kept their time per unit as a number have it as text, `per`)
+    out += [f"| {r['label']} | {r['share']:.0%} | {r['seconds']:.3f} | "
+            + (f"{r['ns_per_unit']:.2f} ns per {r['unit']}" if r.get("unit") else r.get("per", "")) + " |"
+            for r in p["rows"]]
     if p["inlined"]:
         n = sum(p["inlined"].values())
         out += ["", f"On this machine the compiler inlined {', '.join(f'`{x}`' for x in sorted(p['inlined']))} "

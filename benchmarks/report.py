@@ -5,6 +5,7 @@ Everything here formats figures that the benchmarks computed; nothing is measure
 
 from __future__ import annotations
 
+from .bench_batch import figures
 from .profile_engine import render_profile
 
 #: the speed targets for the gesture replay: real-time factor, and times faster than sinabs'
@@ -169,12 +170,9 @@ def _batch(w, results):
     b = w.get("batch")
     if not b or "rows" not in b:
         return []
-    base = b["rows"][0]["wall_s"]
-    rows = []
-    for r in b["rows"]:
-        speed = base / r["wall_s"]
-        rows.append([r["jobs"], _s(r["wall_s"]), _s(r["cpu_s"]), f"{r['cpu_s'] / r['wall_s']:.2f}",
-                     _rate(r["events"] / r["wall_s"], "input events/s"), _x(speed), f"{speed / r['jobs']:.0%}"])
+    rows = [[r["jobs"], _s(r["wall_s"]), _s(r["cpu_s"]), f"{r['cores_got']:.2f}",
+             _rate(r["events_per_s"], "input events/s"), _x(r["speed_up"]), f"{r['of_linear']:.0%}"]
+            for r in figures(b["rows"])]
     return ([f"## Batch replay on all local cores ({b['recordings']} recordings: {b['what']}; "
              f"{b.get('network', 'demo network')}; run files identical across job counts)", ""]
             + _table(["jobs", "wall", "CPU", "cores got (CPU / wall)", "throughput", "speed-up", "of linear"], rows)
