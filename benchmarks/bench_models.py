@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from . import peers
+from . import floor, peers
 from .common import REPO, SHARED, rates, span_s, summarize, timed_run
 
 MODELS, TRACES = SHARED / "models", SHARED / "traces"
@@ -118,8 +118,10 @@ def network(name: str, repeats: int, prefix: int, progress=print) -> dict:
     timed_run(config, events[:200], engine="reference")
     with peers.torch_threads(1):
         peers.sinabs_forward(snn, events[:2000], shape, 10_000)
+    # the least a replay can take with speksim's kernel (benchmarks/floor.py; compiled here)
+    fl = floor.Floor(config, events)
 
-    runs = {k: [] for k in ("load", "speksim", "speksim_prefix", "naive", "reference")}
+    runs = {k: [] for k in ("load", "speksim", "speksim_prefix", "naive", "reference", "floor")}
     runs.update({k: [] for k, _, _ in SINABS_RUNS})
     for rep in range(repeats):
         progress(f"  {name}: repeat {rep + 1} of {repeats}")
@@ -132,6 +134,8 @@ def network(name: str, repeats: int, prefix: int, progress=print) -> dict:
                 del sample["result"]
             runs[key].append(sample)
         runs["naive"].append(peers.naive_prefix(config, head))
+        if not fl.skipped:
+            runs["floor"].append(fl.time())
         for key, step_us, threads in SINABS_RUNS:
             with peers.torch_threads(threads or threads_all):
                 runs[key].append(peers.sinabs_forward(snn, events, shape, step_us))
@@ -147,7 +151,8 @@ def network(name: str, repeats: int, prefix: int, progress=print) -> dict:
     figures = {"network": name, "recording": NETWORKS[name][2], "input_events": len(events), "span_s": span_s(events),
                "cores": config.used_cores(), "prefix_events": n_prefix, "torch_threads_all": threads_all,
                "load": summarize(runs["load"], keys=("read_s", "model_s", "config_s")),
-               "speksim": fast, "speksim_prefix": fast_prefix}
+               "speksim": fast, "speksim_prefix": fast_prefix,
+               "floor": {"skipped": fl.skipped} if fl.skipped else floor.figures(fl, runs["floor"])}
 
     for key in ("naive", "reference"):
         row = summarize(runs[key])

@@ -96,6 +96,12 @@ def _peers(w, results):
             continue
         fast = r["speksim"]
         rows = [["speksim, fast engine", _wall(fast), f"{fast['realtime_factor']:.3g}", "1", "whole recording"]]
+        fl = r.get("floor", {})
+        if "floor_s" in fl:
+            work = "the fast engine's work" if fl["same_work"] else "NOT the fast engine's work"
+            rows.append(["least a replay can take: the SynOps and each event's bookkeeping, no timing model",
+                         _wall(fl, "floor_s"), f"{r['span_s'] / fl['floor_s']:.3g}", _x(fl["floor_s"] / fast["wall_s"]),
+                         f"benchmarks/floor.py; {work}; the SynOp kernel alone {_wall(fl, 'kernel_s')}"])
         for key, label in SINABS_LABELS.items():
             s = r[key]
             note = f"whole recording; binning {_s(s['bin_s'])} of it"
@@ -138,8 +144,28 @@ def _targets(w, results):
                                     r["sinabs_10ms_1thread"]["wall_s"])):
         verdict = "met" if got >= goal else f"missed by {goal / got:.3g}x"
         rows.append([label, f"≥ {goal:g}", f"{got:.3g}", f"≤ {_s(over / goal)} ({_s(wall)} now)", verdict])
-    return ["## Targets for the gesture replay", ""] + _table(["figure", "target", "measured", "replay it asks for",
-                                                                 "verdict"], rows)
+    return (["## Targets for the gesture replay", ""]
+            + _table(["figure", "target", "measured", "replay it asks for", "verdict"], rows) + _against_floor(r))
+
+
+def _against_floor(r) -> list:
+    """What the goals leave for the timing model, beside the floor (benchmarks/floor.py): the
+    replay time a goal asks for, less the floor, per event served; and what it takes now."""
+    fl = r.get("floor", {})
+    if "floor_s" not in fl:
+        return []
+    wall, served = r["speksim"]["wall_s"], fl["served"]
+    lines = ["", f"The least a replay can take here is {_s(fl['floor_s'])}: the SynOps alone take "
+                 f"{_s(fl['kernel_s'])}, and moving each of the {served:,} events served on takes the rest "
+                 "(benchmarks/floor.py, with no timing model at all). Beyond the floor, per event served:", "",
+             f"- now: {(wall - fl['floor_s']) / served * 1e9:.3g} ns (the timing model, its scheduling and the "
+             "run's setup and finish);"]
+    for label, key, goal, end in (("1 ms", "sinabs_1ms_1thread", TARGET_SINABS_1MS, ";"),
+                                  ("10 ms", "sinabs_10ms_1thread", TARGET_SINABS_10MS, ".")):
+        left = r[key]["wall_s"] / goal - fl["floor_s"]
+        lines.append(f"- the goal against sinabs at {label} steps leaves "
+                     + (f"{left / served * 1e9:.3g} ns" if left > 0 else "nothing: the floor alone is over it") + end)
+    return lines
 
 
 def _where(w, results):
