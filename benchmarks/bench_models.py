@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from . import floor, peers
+from . import floor, peers, wavefront
 from .common import REPO, SHARED, rates, span_s, summarize, timed_run
 
 MODELS, TRACES = SHARED / "models", SHARED / "traces"
@@ -120,8 +120,10 @@ def network(name: str, repeats: int, prefix: int, progress=print) -> dict:
         peers.sinabs_forward(snn, events[:2000], shape, 10_000)
     # the least a replay can take with speksim's kernel (benchmarks/floor.py; compiled here)
     fl = floor.Floor(config, events)
+    # a candidate formulation of the timing model (benchmarks/wavefront.py; checked and compiled here)
+    wf = wavefront.Wavefront(config, events)
 
-    runs = {k: [] for k in ("load", "speksim", "speksim_prefix", "naive", "reference", "floor")}
+    runs = {k: [] for k in ("load", "speksim", "speksim_prefix", "naive", "reference", "floor", "wavefront")}
     runs.update({k: [] for k, _, _ in SINABS_RUNS})
     for rep in range(repeats):
         progress(f"  {name}: repeat {rep + 1} of {repeats}")
@@ -136,6 +138,8 @@ def network(name: str, repeats: int, prefix: int, progress=print) -> dict:
         runs["naive"].append(peers.naive_prefix(config, head))
         if not fl.skipped:
             runs["floor"].append(fl.time())
+        if not wf.skipped:
+            runs["wavefront"].append(wf.time())
         for key, step_us, threads in SINABS_RUNS:
             with peers.torch_threads(threads or threads_all):
                 runs[key].append(peers.sinabs_forward(snn, events, shape, step_us))
@@ -152,7 +156,8 @@ def network(name: str, repeats: int, prefix: int, progress=print) -> dict:
                "cores": config.used_cores(), "prefix_events": n_prefix, "torch_threads_all": threads_all,
                "load": summarize(runs["load"], keys=("read_s", "model_s", "config_s")),
                "speksim": fast, "speksim_prefix": fast_prefix,
-               "floor": {"skipped": fl.skipped} if fl.skipped else floor.figures(fl, runs["floor"])}
+               "floor": {"skipped": fl.skipped} if fl.skipped else floor.figures(fl, runs["floor"]),
+               "wavefront": {"skipped": wf.skipped} if wf.skipped else wavefront.figures(wf, runs["wavefront"])}
 
     for key in ("naive", "reference"):
         row = summarize(runs[key])

@@ -102,6 +102,15 @@ def _peers(w, results):
             rows.append(["least a replay can take: the SynOps and each event's bookkeeping, no timing model",
                          _wall(fl, "floor_s"), f"{r['span_s'] / fl['floor_s']:.3g}", _x(fl["floor_s"] / fast["wall_s"]),
                          f"benchmarks/floor.py; {work}; the SynOp kernel alone {_wall(fl, 'kernel_s')}"])
+        wf = r.get("wavefront", {})
+        if "wall_s" in wf:
+            differ = [k for k, v in wf["identical_by_figure"].items() if not v]
+            same = ("DIFFERENT from the fast engine's: " + ", ".join(differ) if differ
+                    else "identical to the fast engine's")
+            rows.append(["the timing as per-block max-plus recurrences, for chains (outputs, lags, busy, stall, "
+                         "FIFO areas only)", _wall(wf), f"{r['span_s'] / wf['wall_s']:.3g}",
+                         _x(wf["wall_s"] / fast["wall_s"]),
+                         f"benchmarks/wavefront.py, a candidate formulation; {same}"])
         for key, label in SINABS_LABELS.items():
             s = r[key]
             note = f"whole recording; binning {_s(s['bin_s'])} of it"

@@ -1,0 +1,314 @@
+"""A candidate formulation of the timing model, measured: per-block max-plus recurrences.
+
+    python -m benchmarks.wavefront           # the DVS Gesture network on its recording
+
+The fast engine settles the chip instant by instant, visiting whichever block is due next. For
+a chain of blocks the same times follow from recurrences over each block's own events (SPEC
+T1-T4, T7, with the tie order of T0):
+
+- the input link sends input p at the latest of its time stamp, one link period after the last
+  start, and the moment its FIFO has room: when the FIFO's server took the event `depth` places
+  before it (T1);
+- a server starts job n at the later of the event's arrival and the end of job n-1 (T2);
+- its spike m enters the output queue at its own time, or, if the queue is full then, when the
+  stage takes spike m - depth out of it, the job stalling meanwhile (T3);
+- the stage sends spike m at the latest of its entry, the end of the last transfer, and the
+  moment the next FIFO has room (T4); it arrives a route later.
+
+Each value needs only values of earlier events, some of another block, so the blocks can be
+computed one after the other, each as far as the others allow (a wavefront), instead of
+instant by instant: no search for the next instant, no wakes, and each block's values in a ring
+of its own. This module does that for a chain (each block sends one copy, to the next; the
+last to the host output) with no ticks, decimator or congestion balancer, and computes the
+outputs, input lags, busy and stall times and FIFO occupancy integrals, not the rest of a
+Result. It checks those against the
+fast engine and times them, beside the least a replay can take (benchmarks/floor.py).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+import numpy as np
+from numba import njit
+
+from speksim.engine.compiled import (
+    C_BAL, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_LEAK, C_NCOPY, C_NOFF, C_ROUTENS, C_RTZ, C_SPKCAP, C_SPKOFF, C_SSTEP,
+    C_SYNNS, C_TAPX, C_TAPY, C_THI, C_TLO, C_USED, C_WFEAT, C_WIN, C_WOFF, C_WSTEPX, C_WSTEPY, D_CX, D_CY, D_DIAG,
+    D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY, D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT,
+    K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_CORES, P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS,
+    P_RO_TICK, P_WRAP, aligned_copy,
+)
+from speksim.kernels import N_TAP, dvs_map, floor_div, scatter_tabled
+
+from .floor import _inputs
+
+RING = 512              # each block's values are kept for its last RING events (> any FIFO's depth)
+_M = RING - 1
+# rows of the ring arrays (one array [row, block, RING])
+AVAIL, PUSH, POP, EV_F, EV_X, EV_Y, EV_ROOT, ENTRY, SENT, SP_F, SP_X, SP_Y, SP_ROOT = range(13)
+# rows of the block counters (one array [row, block])
+PUSHED, TAKEN, QUEUED, DONE, BUSY_NOW, START, NSPK, K, SHIFT, DUR, END, TFREE, BUSY, STALL, AREA = range(15)
+
+
+@njit(_nrt=False)
+def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, out_depth, in_t, in_a, in_x, in_y,
+           spk_o, spk_f, spk_x, spk_y, ring, n, out, lag):
+    """The chain's outputs (rows of `out`: time, layer, feature, x, y, root; their number is
+    returned, -1 when `out` is too short), the input lags and, in n[BUSY], n[STALL] and n[AREA],
+    each block's busy and stall time and its FIFO's occupancy integral (the sum of its events'
+    waits). chain: the blocks in order, the host output last."""
+    last_q = chain.shape[0] - 1
+    n_in = in_t.shape[0]
+    period, lat = params[P_HOST_IN_NS], params[P_HOST_IN_LAT]
+    link, t_last, n_out = 0, -1, 0
+    while True:
+        progress = False
+        # the input link, into the first block's FIFO (T1)
+        depth = fifo_depth[chain[0]]
+        while link < n_in:
+            p = link
+            t = in_t[p]
+            if t_last >= 0 and t_last + period > t:
+                t = t_last + period
+            if p >= depth:
+                if p - depth >= n[TAKEN, 0]:
+                    break
+                t = max(t, ring[POP, 0, (p - depth) & _M])
+            i = p & _M
+            ring[AVAIL, 0, i] = t + lat
+            ring[PUSH, 0, i] = t
+            ring[EV_F, 0, i], ring[EV_X, 0, i], ring[EV_Y, 0, i], ring[EV_ROOT, 0, i] = in_a[p], in_x[p], in_y[p], p
+            lag[p] = t + lat - in_t[p]
+            t_last = t
+            n[PUSHED, 0] = p + 1
+            link += 1
+            progress = True
+        # the servers and stages, the most downstream first
+        for b in range(last_q - 1, -1, -1):
+            q = chain[b]
+            qdepth = out_depth[q]
+            base = core[q, C_SPKOFF] if q < N_CORES else spk_o.shape[0] - 1
+            while True:
+                if not n[BUSY_NOW, b]:
+                    j = n[TAKEN, b]
+                    if j >= n[PUSHED, b]:
+                        break
+                    i = j & _M
+                    start = max(ring[AVAIL, b, i], n[END, b])       # T2
+                    ring[POP, b, i] = start
+                    n[AREA, b] += start - ring[PUSH, b, i]
+                    n[TAKEN, b] = j + 1
+                    progress = True
+                    feat, x, y = ring[EV_F, b, i], ring[EV_X, b, i], ring[EV_Y, b, i]
+                    if q < N_CORES:
+                        r = core[q]
+                        ev, step = r[C_EVNS], r[C_SYNNS]
+                        if feat >= r[C_CIN] or x >= r[C_WIN] or y >= r[C_HIN]:
+                            synops, nspk = 0, 0
+                        else:
+                            synops, nspk = scatter_tabled(
+                                state, r[C_NOFF], weights, r[C_WOFF], feat, r[C_TAPY] + y * N_TAP,
+                                r[C_TAPX] + x * N_TAP, taps, r[C_COUT], r[C_WFEAT], r[C_SSTEP], r[C_WSTEPY],
+                                r[C_WSTEPX], r[C_THI], r[C_TLO], r[C_RTZ], params[P_WRAP], spk_o, spk_f, spk_x,
+                                spk_y, base)
+                        for s in range(base, base + nspk):
+                            spk_o[s] = ev + (spk_o[s] + 1) * step
+                        n[DUR, b] = ev + synops * step
+                    else:
+                        keep, f, fx, fy = dvs_map(dvs[D_ON], dvs[D_OFF], dvs[D_MERGE], dvs[D_PX], dvs[D_PY],
+                                                  dvs[D_OX], dvs[D_OY], dvs[D_CX], dvs[D_CY], dvs[D_MX], dvs[D_MY],
+                                                  dvs[D_DIAG], x, y, feat)
+                        nspk = 0
+                        if keep and dvs[D_PASS]:
+                            spk_o[base], spk_f[base], spk_x[base], spk_y[base] = dvs[D_EVNS], f, fx, fy
+                            nspk = 1
+                        n[DUR, b] = dvs[D_EVNS]
+                    n[BUSY_NOW, b], n[START, b], n[NSPK, b], n[K, b], n[SHIFT, b] = 1, start, nspk, 0, 0
+                held = False
+                while n[K, b] < n[NSPK, b]:         # T3
+                    m = n[QUEUED, b]
+                    s = base + n[K, b]
+                    t = n[START, b] + spk_o[s] + n[SHIFT, b]
+                    if m >= qdepth:
+                        if m - qdepth >= n[DONE, b]:
+                            held = True             # the stage has yet to take spike m - depth out
+                            break
+                        d = ring[SENT, b, (m - qdepth) & _M]
+                        if d > t:
+                            n[SHIFT, b] += d - t
+                            n[STALL, b] += d - t
+                            t = d
+                    i = m & _M
+                    ring[ENTRY, b, i] = t
+                    ring[SP_F, b, i], ring[SP_X, b, i], ring[SP_Y, b, i] = spk_f[s], spk_x[s], spk_y[s]
+                    ring[SP_ROOT, b, i] = ring[EV_ROOT, b, (n[TAKEN, b] - 1) & _M]
+                    n[QUEUED, b] = m + 1
+                    n[K, b] += 1
+                    progress = True
+                if held:
+                    break
+                end = n[START, b] + n[DUR, b] + n[SHIFT, b]
+                n[BUSY, b] += end - n[START, b]
+                n[END, b] = end
+                n[BUSY_NOW, b] = 0
+            # the stage: one copy of each spike, to the next block (T4)
+            c = b + 1
+            depth = fifo_depth[chain[c]]
+            route = core[q, C_ROUTENS] if q < N_CORES else dvs[D_ROUTENS]
+            while n[DONE, b] < n[QUEUED, b]:
+                m = n[DONE, b]
+                k = n[PUSHED, c]
+                t = max(ring[ENTRY, b, m & _M], n[TFREE, b])
+                if k >= depth:
+                    if k - depth >= n[TAKEN, c]:
+                        break                       # the next FIFO is full until its server takes one
+                    t = max(t, ring[POP, c, (k - depth) & _M])
+                n[TFREE, b] = t + route
+                ring[SENT, b, m & _M] = t
+                i, o = k & _M, m & _M
+                ring[AVAIL, c, i] = t + route
+                ring[PUSH, c, i] = t
+                f, x, y = ring[SP_F, b, o], ring[SP_X, b, o], ring[SP_Y, b, o]
+                if chain[c] != HOST_OUT:
+                    pool = copies[q, 0, K_POOL]
+                    f += copies[q, 0, K_SHIFT]
+                    x = floor_div(x, pool)
+                    y = floor_div(y, pool)
+                ring[EV_F, c, i], ring[EV_X, c, i], ring[EV_Y, c, i] = f, x, y
+                ring[EV_ROOT, c, i] = ring[SP_ROOT, b, o]
+                n[PUSHED, c] = k + 1
+                n[DONE, b] = m + 1
+                progress = True
+        # the host output (T7)
+        b = last_q
+        while n[TAKEN, b] < n[PUSHED, b]:
+            if n_out == out.shape[0]:
+                return -1
+            j = n[TAKEN, b]
+            i = j & _M
+            start = max(ring[AVAIL, b, i], n[END, b])
+            ring[POP, b, i] = start
+            n[AREA, b] += start - ring[PUSH, b, i]
+            end = start + params[P_HOST_OUT_NS]
+            n[END, b] = end
+            n[BUSY, b] += end - start
+            out[n_out, 0] = end + params[P_HOST_OUT_LAT]
+            out[n_out, 1] = copies[chain[b - 1], 0, K_LAYER]
+            out[n_out, 2], out[n_out, 3], out[n_out, 4] = ring[EV_F, b, i], ring[EV_X, b, i], ring[EV_Y, b, i]
+            out[n_out, 5] = ring[EV_ROOT, b, i]
+            n_out += 1
+            n[TAKEN, b] = j + 1
+            progress = True
+        if not progress:
+            return n_out
+
+
+def _chain_of(net, input_targets) -> tuple:
+    """(the blocks of the chain, the host output last; None) or (None, why not)."""
+    used = [q for q in range(N_CORES) if net.core[q, C_USED]]
+    if len(input_targets) != 1:
+        return None, "the input goes to more than one block"
+    if net.core[:, C_LEAK].any() or net.params[P_RO_TICK]:
+        return None, "the network uses leak or readout ticks"
+    if any(net.core[q, C_BAL] or net.core[q, C_DECN] for q in used):
+        return None, "a core has a congestion balancer or a decimator"
+    chain, q = [], int(input_targets[0])
+    while q != HOST_OUT:
+        if q in chain or (q != DVS and q not in used):
+            return None, "the blocks do not form a chain"
+        chain.append(q)
+        ncopy = int(net.dvs[D_NCOPY]) if q == DVS else int(net.core[q, C_NCOPY])
+        if ncopy != 1:
+            return None, f"block {q} sends {ncopy} copies of each spike, not one"
+        q = int(net.copies[q, 0, K_TARGET])
+    if sorted(c for c in chain if c != DVS) != used:
+        return None, "some cores are not on the chain"
+    if max(int(net.fifo_depth[b]) for b in chain + [HOST_OUT]) >= RING or int(net.out_depth[chain].max()) >= RING:
+        return None, f"a FIFO or output queue holds {RING} events or more"
+    return chain + [HOST_OUT], None
+
+
+class Wavefront:
+    """The wavefront replay of one recording through one chain network: set up, run once and
+    checked against the fast engine when made, timed by `time()`. `skipped` says why there is
+    none; `identical` says, per figure, whether it equals the fast engine's."""
+
+    def __init__(self, config, events, chip: str = "speck2f"):
+        import speksim
+        self.net = speksim.Simulation(config, chip).net
+        self.inputs = _inputs(events)
+        chain, self.skipped = _chain_of(self.net, np.unique(self.inputs[0]))
+        if self.skipped:
+            return
+        self.chain = np.array(chain, np.int64)
+        n_spk = int((self.net.core[:, C_SPKOFF] + self.net.core[:, C_SPKCAP]).max()) + 1
+        self.spk = [np.zeros(n_spk, np.int64) for _ in range(4)]
+        engine = speksim.simulate(config, events, chip=chip)
+        self.out_rows = len(engine.outputs) + 1     # one more than the engine's: more would differ
+        out, lag, busy, stall, area = self._run()[1:]
+        ref = np.stack([engine.outputs[k].astype(np.int64) for k in ("t_ns", "layer", "feature", "x", "y", "root")], 1)
+        self.identical = {"outputs": bool(np.array_equal(out, ref)), "lags": bool(np.array_equal(lag, engine.lag_ns)),
+                          "busy": bool(np.array_equal(busy, engine.stats["busy_ns"][chain])),
+                          "stall": bool(np.array_equal(stall, engine.stats["stall_ns"][chain])),
+                          "fifo_area": bool(np.array_equal(area, engine.stats["fifo_area"][chain]))}
+        self.outputs = len(out)
+
+    def _run(self):
+        net = self.net
+        _, a, x, y, t = self.inputs
+        blocks = len(self.chain)
+        ring = np.zeros((13, blocks, RING), np.int64)
+        n = np.zeros((15, blocks), np.int64)
+        out = np.zeros((self.out_rows, 6), np.int64)
+        lag = np.full(len(t), -1, np.int64)
+        state = aligned_copy(net.initial_state)
+        t0 = time.perf_counter()
+        n_out = _chain(net.core, net.dvs, net.copies, net.weights, net.taps, net.params, state, self.chain,
+                       net.fifo_depth, net.out_depth, t, a, x, y, *self.spk, ring, n, out, lag)
+        return time.perf_counter() - t0, out[:max(n_out, 0)] if n_out >= 0 else out, lag, n[BUSY], n[STALL], n[AREA]
+
+    def time(self) -> float:
+        """One timed run (wall seconds)."""
+        return self._run()[0]
+
+
+def measure(config, events, repeats: int = 5, chip: str = "speck2f") -> dict:
+    """The wavefront's time (median of `repeats`) and whether it gave the fast engine's outputs,
+    lags, busy and stall times; or {"skipped": reason}."""
+    w = Wavefront(config, events, chip)
+    if w.skipped:
+        return {"skipped": w.skipped}
+    return figures(w, [w.time() for _ in range(repeats)])
+
+
+def figures(w: Wavefront, samples: list) -> dict:
+    return {"wall_s": statistics.median(samples), "wall_s_all": samples, "outputs": w.outputs,
+            "identical": all(w.identical.values()), "identical_by_figure": w.identical}
+
+
+def main(argv=None) -> int:
+    import argparse
+    from . import bench_models
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.wavefront", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args(argv)
+    why = bench_models._missing("gesture")
+    if why:
+        print(f"skipped: {why}")
+        return 0
+    _, events, _, config = bench_models._load("gesture")
+    r = measure(config, events, args.repeats)
+    if "skipped" in r:
+        print(f"skipped: {r['skipped']}")
+        return 0
+    print(f"{r['outputs']:,} outputs; identical to the fast engine: {r['identical_by_figure']}")
+    print(f"wavefront: {r['wall_s']:.4f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
