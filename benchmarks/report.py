@@ -107,8 +107,8 @@ def _peers(w, results):
             differ = [k for k, v in wf["identical_by_figure"].items() if not v]
             same = ("DIFFERENT from the fast engine's: " + ", ".join(differ) if differ
                     else "identical to the fast engine's")
-            rows.append(["the timing as per-block max-plus recurrences, for chains (outputs, lags, busy, stall, "
-                         "FIFO areas only)", _wall(wf), f"{r['span_s'] / wf['wall_s']:.3g}",
+            rows.append(["the timing as per-block max-plus recurrences, for chains (outputs, lags, statistics, "
+                         "series)", _wall(wf), f"{r['span_s'] / wf['wall_s']:.3g}",
                          _x(wf["wall_s"] / fast["wall_s"]),
                          f"benchmarks/wavefront.py, a candidate formulation; {same}"])
         for key, label in SINABS_LABELS.items():

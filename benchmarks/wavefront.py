@@ -18,11 +18,16 @@ T1-T4, T7, with the tie order of T0):
 Each value needs only values of earlier events, some of another block, so the blocks can be
 computed one after the other, each as far as the others allow (a wavefront), instead of
 instant by instant: no search for the next instant, no wakes, and each block's values in a ring
-of its own. This module does that for a chain (each block sends one copy, to the next; the
-last to the host output) with no ticks, decimator or congestion balancer, and computes the
-outputs, input lags, busy and stall times and FIFO occupancy integrals, not the rest of a
-Result. It checks those against the
-fast engine and times them, beside the least a replay can take (benchmarks/floor.py).
+of its own. The statistics follow: busy and stall times and the FIFO integrals as sums over
+jobs, stalls and waits, spread into the series' bins; the highest FIFO and output-queue counts
+once the pops or sends up to a push's or an entry's instant are known.
+
+This module does that for a chain (each block sends one copy, to the next; the last to the host
+output) with no ticks, decimator or congestion balancer, fed at once and run until it drains. It
+computes the outputs, the input lags, every statistic that such a chain can have and the five
+time series, checks them against the fast engine's and times them, beside the least a replay can
+take (benchmarks/floor.py). It is not an engine: it does not end a run early (T12), take its
+input in chunks (T8), nor make a Result.
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ from speksim.engine.compiled import (
     C_SYNNS, C_TAPX, C_TAPY, C_THI, C_TLO, C_USED, C_WFEAT, C_WIN, C_WOFF, C_WSTEPX, C_WSTEPY, D_CX, D_CY, D_DIAG,
     D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY, D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT,
     K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_CORES, P_HOST_IN_LAT, P_HOST_IN_NS, P_HOST_OUT_LAT, P_HOST_OUT_NS,
-    P_RO_TICK, P_WRAP, aligned_copy,
+    P_RO_TICK, P_WRAP, R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_COPIES, S_DVSFILT, S_FIFOMAX, S_IN, S_OOR,
+    S_OUTMAX, S_SERVED, S_SPIKES, S_SYNOPS, N_BLOCKS, N_SERIES, N_STATS, S_BUSY, S_FIFOAREA, S_STALL, SERIES_NAMES,
+    STAT_NAMES, aligned_copy,
 )
 from speksim.kernels import N_TAP, dvs_map, floor_div, scatter_tabled
 
@@ -48,18 +55,94 @@ from .floor import _inputs
 RING = 512              # each block's values are kept for its last RING events (> any FIFO's depth)
 _M = RING - 1
 # rows of the ring arrays (one array [row, block, RING])
-AVAIL, PUSH, POP, EV_F, EV_X, EV_Y, EV_ROOT, ENTRY, SENT, SP_F, SP_X, SP_Y, SP_ROOT = range(13)
+AVAIL, PUSH, POP, EV_F, EV_X, EV_Y, EV_ROOT, ENTRY, SENT, SP_F, SP_X, SP_Y, SP_ROOT, LATE = range(14)
 # rows of the block counters (one array [row, block])
-PUSHED, TAKEN, QUEUED, DONE, BUSY_NOW, START, NSPK, K, SHIFT, DUR, END, TFREE, BUSY, STALL, AREA = range(15)
+PUSHED, TAKEN, QUEUED, DONE, BUSY_NOW, START, NSPK, K, SHIFT, DUR, END, TFREE, BUSY, STALL, AREA, FM, PP, OM, DQ, \
+    BIN_IN, BIN_JOB, BIN_STALL = range(22)
+
+
+@njit(_nrt=False, inline="always")
+def _bin(n, row, b, t, width):
+    """The bin of t, from the bin in n[row, b], which a block's times never go back from (each
+    block's job starts, stall starts and FIFO entries come in order): no division."""
+    k = n[row, b]
+    while (k + 1) * width <= t:
+        k += 1
+    n[row, b] = k
+    return k
+
+
+@njit(_nrt=False, inline="always")
+def _spread(series, col, blk, t0, t1, width, k):
+    """Add |[t0, t1) ∩ bin| to every bin of series[col, :, blk] the interval covers; k: the bin
+    of t0."""
+    if t1 <= t0:
+        return
+    end = (k + 1) * width
+    if t1 <= end:
+        series[col, k, blk] += t1 - t0
+        return
+    series[col, k, blk] += end - t0
+    k += 1
+    while t1 > (k + 1) * width:
+        series[col, k, blk] += width
+        k += 1
+    series[col, k, blk] += t1 - k * width
+
+
+@njit(_nrt=False, inline="always")
+def _fifo_max(ring, n, stats, b, q, depth):
+    """Settle the FIFO occupancy after each push of block b (block id q) whose count is known:
+    the pops up to the push's instant, a pop at that instant counting (servers act before
+    senders, T0)."""
+    if stats[q, S_FIFOMAX] == depth:
+        return              # it has been full: it cannot hold more
+    while n[FM, b] < n[PUSHED, b]:
+        k = n[FM, b]
+        t = ring[PUSH, b, k & _M]
+        while n[PP, b] < n[TAKEN, b] and ring[POP, b, n[PP, b] & _M] <= t:
+            n[PP, b] += 1
+        if n[PP, b] == n[TAKEN, b] and n[PP, b] < k:
+            return          # a pop still to come may be at or before t
+        occ = k + 1 - n[PP, b]
+        if occ > stats[q, S_FIFOMAX]:
+            stats[q, S_FIFOMAX] = occ
+        n[FM, b] = k + 1
+
+
+@njit(_nrt=False, inline="always")
+def _out_max(ring, n, stats, b, q, depth):
+    """Settle the output-queue count after each spike's entry whose count is known: the spikes
+    sent before its instant, and the one sent at it when the entry waited for that send (T3:
+    it came in the next round)."""
+    if stats[q, S_OUTMAX] == depth:
+        return
+    while n[OM, b] < n[QUEUED, b]:
+        m = n[OM, b]
+        t = ring[ENTRY, b, m & _M]
+        late = ring[LATE, b, m & _M]
+        while n[DQ, b] < n[DONE, b]:
+            d = ring[SENT, b, n[DQ, b] & _M]
+            if d < t or (late and d == t):
+                n[DQ, b] += 1
+            else:
+                break
+        if n[DQ, b] == n[DONE, b] and n[DQ, b] < m:
+            return
+        occ = m + 1 - n[DQ, b]
+        if occ > stats[q, S_OUTMAX]:
+            stats[q, S_OUTMAX] = occ
+        n[OM, b] = m + 1
 
 
 @njit(_nrt=False)
 def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, out_depth, in_t, in_a, in_x, in_y,
-           spk_o, spk_f, spk_x, spk_y, ring, n, out, lag):
+           spk_o, spk_f, spk_x, spk_y, ring, n, out, lag, stats, series, width):
     """The chain's outputs (rows of `out`: time, layer, feature, x, y, root; their number is
-    returned, -1 when `out` is too short), the input lags and, in n[BUSY], n[STALL] and n[AREA],
-    each block's busy and stall time and its FIFO's occupancy integral (the sum of its events'
-    waits). chain: the blocks in order, the host output last."""
+    returned, -1 when `out` is too short), the input lags, the statistics (`stats`, laid out as
+    the fast engine's, but busy, stall and FIFO integrals in n[BUSY], n[STALL] and n[AREA] by
+    place in the chain) and the series (`series`, bins of `width` ns). chain: the blocks in
+    order, the host output last."""
     last_q = chain.shape[0] - 1
     n_in = in_t.shape[0]
     period, lat = params[P_HOST_IN_NS], params[P_HOST_IN_LAT]
@@ -84,8 +167,10 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
             lag[p] = t + lat - in_t[p]
             t_last = t
             n[PUSHED, 0] = p + 1
+            stats[chain[0], S_IN] += 1
             link += 1
             progress = True
+        _fifo_max(ring, n, stats, 0, chain[0], fifo_depth[chain[0]])
         # the servers and stages, the most downstream first
         for b in range(last_q - 1, -1, -1):
             q = chain[b]
@@ -100,7 +185,10 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     start = max(ring[AVAIL, b, i], n[END, b])       # T2
                     ring[POP, b, i] = start
                     n[AREA, b] += start - ring[PUSH, b, i]
+                    pushed_at = ring[PUSH, b, i]
+                    _spread(series, R_FIFO, q, pushed_at, start, width, _bin(n, BIN_IN, b, pushed_at, width))
                     n[TAKEN, b] = j + 1
+                    stats[q, S_SERVED] += 1
                     progress = True
                     feat, x, y = ring[EV_F, b, i], ring[EV_X, b, i], ring[EV_Y, b, i]
                     if q < N_CORES:
@@ -108,6 +196,8 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                         ev, step = r[C_EVNS], r[C_SYNNS]
                         if feat >= r[C_CIN] or x >= r[C_WIN] or y >= r[C_HIN]:
                             synops, nspk = 0, 0
+                            stats[q, S_OOR] += 1
+                            series[R_DROPPED, _bin(n, BIN_JOB, b, start, width), q] += 1
                         else:
                             synops, nspk = scatter_tabled(
                                 state, r[C_NOFF], weights, r[C_WOFF], feat, r[C_TAPY] + y * N_TAP,
@@ -117,6 +207,9 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                         for s in range(base, base + nspk):
                             spk_o[s] = ev + (spk_o[s] + 1) * step
                         n[DUR, b] = ev + synops * step
+                        stats[q, S_SYNOPS] += synops
+                        series[R_SYNOPS, _bin(n, BIN_JOB, b, start, width), q] += synops
+                        stats[q, S_SPIKES] += nspk
                     else:
                         keep, f, fx, fy = dvs_map(dvs[D_ON], dvs[D_OFF], dvs[D_MERGE], dvs[D_PX], dvs[D_PY],
                                                   dvs[D_OX], dvs[D_OY], dvs[D_CX], dvs[D_CY], dvs[D_MX], dvs[D_MY],
@@ -125,6 +218,10 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                         if keep and dvs[D_PASS]:
                             spk_o[base], spk_f[base], spk_x[base], spk_y[base] = dvs[D_EVNS], f, fx, fy
                             nspk = 1
+                            stats[q, S_SPIKES] += 1
+                        else:
+                            stats[q, S_DVSFILT] += 1
+                            series[R_DROPPED, _bin(n, BIN_JOB, b, start, width), q] += 1
                         n[DUR, b] = dvs[D_EVNS]
                     n[BUSY_NOW, b], n[START, b], n[NSPK, b], n[K, b], n[SHIFT, b] = 1, start, nspk, 0, 0
                 held = False
@@ -132,6 +229,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     m = n[QUEUED, b]
                     s = base + n[K, b]
                     t = n[START, b] + spk_o[s] + n[SHIFT, b]
+                    late = 0
                     if m >= qdepth:
                         if m - qdepth >= n[DONE, b]:
                             held = True             # the stage has yet to take spike m - depth out
@@ -140,9 +238,14 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                         if d > t:
                             n[SHIFT, b] += d - t
                             n[STALL, b] += d - t
+                            _spread(series, R_STALL, q, t, d, width, _bin(n, BIN_STALL, b, t, width))
                             t = d
+                            late = 1
+                        elif d == t:
+                            late = 1
                     i = m & _M
                     ring[ENTRY, b, i] = t
+                    ring[LATE, b, i] = late
                     ring[SP_F, b, i], ring[SP_X, b, i], ring[SP_Y, b, i] = spk_f[s], spk_x[s], spk_y[s]
                     ring[SP_ROOT, b, i] = ring[EV_ROOT, b, (n[TAKEN, b] - 1) & _M]
                     n[QUEUED, b] = m + 1
@@ -152,8 +255,11 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     break
                 end = n[START, b] + n[DUR, b] + n[SHIFT, b]
                 n[BUSY, b] += end - n[START, b]
+                _spread(series, R_BUSY, q, n[START, b], end, width, _bin(n, BIN_JOB, b, n[START, b], width))
                 n[END, b] = end
                 n[BUSY_NOW, b] = 0
+            _fifo_max(ring, n, stats, b, q, fifo_depth[q])
+            _out_max(ring, n, stats, b, q, qdepth)
             # the stage: one copy of each spike, to the next block (T4)
             c = b + 1
             depth = fifo_depth[chain[c]]
@@ -181,7 +287,11 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                 ring[EV_ROOT, c, i] = ring[SP_ROOT, b, o]
                 n[PUSHED, c] = k + 1
                 n[DONE, b] = m + 1
+                stats[q, S_COPIES] += 1
+                stats[chain[c], S_IN] += 1
                 progress = True
+            _fifo_max(ring, n, stats, c, chain[c], depth)
+            _out_max(ring, n, stats, b, q, qdepth)
         # the host output (T7)
         b = last_q
         while n[TAKEN, b] < n[PUSHED, b]:
@@ -192,9 +302,13 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
             start = max(ring[AVAIL, b, i], n[END, b])
             ring[POP, b, i] = start
             n[AREA, b] += start - ring[PUSH, b, i]
+            _spread(series, R_FIFO, HOST_OUT, ring[PUSH, b, i], start, width,
+                    _bin(n, BIN_IN, b, ring[PUSH, b, i], width))
             end = start + params[P_HOST_OUT_NS]
             n[END, b] = end
             n[BUSY, b] += end - start
+            _spread(series, R_BUSY, HOST_OUT, start, end, width, _bin(n, BIN_JOB, b, start, width))
+            stats[HOST_OUT, S_SERVED] += 1
             out[n_out, 0] = end + params[P_HOST_OUT_LAT]
             out[n_out, 1] = copies[chain[b - 1], 0, K_LAYER]
             out[n_out, 2], out[n_out, 3], out[n_out, 4] = ring[EV_F, b, i], ring[EV_X, b, i], ring[EV_Y, b, i]
@@ -202,6 +316,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
             n_out += 1
             n[TAKEN, b] = j + 1
             progress = True
+        _fifo_max(ring, n, stats, b, HOST_OUT, fifo_depth[HOST_OUT])
         if not progress:
             return n_out
 
@@ -236,6 +351,10 @@ class Wavefront:
     checked against the fast engine when made, timed by `time()`. `skipped` says why there is
     none; `identical` says, per figure, whether it equals the fast engine's."""
 
+    #: the statistics it computes (the others are zero in the networks it takes)
+    STATS = ("events_in", "served", "synops", "spikes", "dropped_out_of_range", "dvs_filtered", "busy_ns", "stall_ns",
+             "fifo_max", "fifo_area", "out_max", "copies")
+
     def __init__(self, config, events, chip: str = "speck2f"):
         import speksim
         self.net = speksim.Simulation(config, chip).net
@@ -248,27 +367,37 @@ class Wavefront:
         self.spk = [np.zeros(n_spk, np.int64) for _ in range(4)]
         engine = speksim.simulate(config, events, chip=chip)
         self.out_rows = len(engine.outputs) + 1     # one more than the engine's: more would differ
-        out, lag, busy, stall, area = self._run()[1:]
+        # the engine's bins (its run's end decides their width and number)
+        self.width, self.n_bins = int(engine.bin_ns), len(engine.series["busy_ns"])
+        out, lag, stats, series = self._run()[1:]
         ref = np.stack([engine.outputs[k].astype(np.int64) for k in ("t_ns", "layer", "feature", "x", "y", "root")], 1)
-        self.identical = {"outputs": bool(np.array_equal(out, ref)), "lags": bool(np.array_equal(lag, engine.lag_ns)),
-                          "busy": bool(np.array_equal(busy, engine.stats["busy_ns"][chain])),
-                          "stall": bool(np.array_equal(stall, engine.stats["stall_ns"][chain])),
-                          "fifo_area": bool(np.array_equal(area, engine.stats["fifo_area"][chain]))}
+        self.identical = {"outputs": bool(np.array_equal(out, ref)), "lags": bool(np.array_equal(lag, engine.lag_ns))}
+        for name in self.STATS:
+            self.identical[name] = bool(np.array_equal(stats[:, STAT_NAMES.index(name)], engine.stats[name]))
+        for i, name in enumerate(SERIES_NAMES):
+            self.identical["series " + name] = bool(np.array_equal(series[i], engine.series[name]))
         self.outputs = len(out)
 
     def _run(self):
         net = self.net
         _, a, x, y, t = self.inputs
         blocks = len(self.chain)
-        ring = np.zeros((13, blocks, RING), np.int64)
-        n = np.zeros((15, blocks), np.int64)
+        ring = np.zeros((14, blocks, RING), np.int64)
+        n = np.zeros((22, blocks), np.int64)
         out = np.zeros((self.out_rows, 6), np.int64)
         lag = np.full(len(t), -1, np.int64)
+        stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
+        series = np.zeros((N_SERIES, self.n_bins, N_BLOCKS), np.int64)
         state = aligned_copy(net.initial_state)
         t0 = time.perf_counter()
         n_out = _chain(net.core, net.dvs, net.copies, net.weights, net.taps, net.params, state, self.chain,
-                       net.fifo_depth, net.out_depth, t, a, x, y, *self.spk, ring, n, out, lag)
-        return time.perf_counter() - t0, out[:max(n_out, 0)] if n_out >= 0 else out, lag, n[BUSY], n[STALL], n[AREA]
+                       net.fifo_depth, net.out_depth, t, a, x, y, *self.spk, ring, n, out, lag, stats, series,
+                       self.width)
+        wall = time.perf_counter() - t0
+        stats[self.chain, S_BUSY] = n[BUSY]
+        stats[self.chain, S_STALL] = n[STALL]
+        stats[self.chain, S_FIFOAREA] = n[AREA]
+        return wall, out[:n_out] if n_out >= 0 else out, lag, stats, series
 
     def time(self) -> float:
         """One timed run (wall seconds)."""
@@ -277,7 +406,7 @@ class Wavefront:
 
 def measure(config, events, repeats: int = 5, chip: str = "speck2f") -> dict:
     """The wavefront's time (median of `repeats`) and whether it gave the fast engine's outputs,
-    lags, busy and stall times; or {"skipped": reason}."""
+    lags, statistics and series; or {"skipped": reason}."""
     w = Wavefront(config, events, chip)
     if w.skipped:
         return {"skipped": w.skipped}
