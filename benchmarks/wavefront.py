@@ -54,8 +54,10 @@ from .floor import _inputs
 
 RING = 512              # each block's values are kept for its last RING events (> any FIFO's depth)
 _M = RING - 1
-# rows of the ring arrays (one array [row, block, RING])
+# fields of an entry of a block's ring (one array [block, RING, 16]: an event's FIFO fields share a cache
+# line, its spike's output-queue fields the next)
 AVAIL, PUSH, POP, EV_F, EV_X, EV_Y, EV_ROOT, ENTRY, SENT, SP_F, SP_X, SP_Y, SP_ROOT, LATE = range(14)
+N_FIELDS = 16
 # rows of the block counters (one array [row, block])
 PUSHED, TAKEN, QUEUED, DONE, BUSY_NOW, START, NSPK, K, SHIFT, DUR, END, TFREE, BUSY, STALL, AREA, FM, PP, OM, DQ, \
     BIN_IN, BIN_JOB, BIN_STALL = range(22)
@@ -99,8 +101,8 @@ def _fifo_max(ring, n, stats, b, q, depth):
         return              # it has been full: it cannot hold more
     while n[FM, b] < n[PUSHED, b]:
         k = n[FM, b]
-        t = ring[PUSH, b, k & _M]
-        while n[PP, b] < n[TAKEN, b] and ring[POP, b, n[PP, b] & _M] <= t:
+        t = ring[b, k & _M, PUSH]
+        while n[PP, b] < n[TAKEN, b] and ring[b, n[PP, b] & _M, POP] <= t:
             n[PP, b] += 1
         if n[PP, b] == n[TAKEN, b] and n[PP, b] < k:
             return          # a pop still to come may be at or before t
@@ -119,10 +121,10 @@ def _out_max(ring, n, stats, b, q, depth):
         return
     while n[OM, b] < n[QUEUED, b]:
         m = n[OM, b]
-        t = ring[ENTRY, b, m & _M]
-        late = ring[LATE, b, m & _M]
+        t = ring[b, m & _M, ENTRY]
+        late = ring[b, m & _M, LATE]
         while n[DQ, b] < n[DONE, b]:
-            d = ring[SENT, b, n[DQ, b] & _M]
+            d = ring[b, n[DQ, b] & _M, SENT]
             if d < t or (late and d == t):
                 n[DQ, b] += 1
             else:
@@ -159,11 +161,11 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
             if p >= depth:
                 if p - depth >= n[TAKEN, 0]:
                     break
-                t = max(t, ring[POP, 0, (p - depth) & _M])
+                t = max(t, ring[0, (p - depth) & _M, POP])
             i = p & _M
-            ring[AVAIL, 0, i] = t + lat
-            ring[PUSH, 0, i] = t
-            ring[EV_F, 0, i], ring[EV_X, 0, i], ring[EV_Y, 0, i], ring[EV_ROOT, 0, i] = in_a[p], in_x[p], in_y[p], p
+            ring[0, i, AVAIL] = t + lat
+            ring[0, i, PUSH] = t
+            ring[0, i, EV_F], ring[0, i, EV_X], ring[0, i, EV_Y], ring[0, i, EV_ROOT] = in_a[p], in_x[p], in_y[p], p
             lag[p] = t + lat - in_t[p]
             t_last = t
             n[PUSHED, 0] = p + 1
@@ -182,15 +184,15 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     if j >= n[PUSHED, b]:
                         break
                     i = j & _M
-                    start = max(ring[AVAIL, b, i], n[END, b])       # T2
-                    ring[POP, b, i] = start
-                    n[AREA, b] += start - ring[PUSH, b, i]
-                    pushed_at = ring[PUSH, b, i]
+                    start = max(ring[b, i, AVAIL], n[END, b])       # T2
+                    ring[b, i, POP] = start
+                    n[AREA, b] += start - ring[b, i, PUSH]
+                    pushed_at = ring[b, i, PUSH]
                     _spread(series, R_FIFO, q, pushed_at, start, width, _bin(n, BIN_IN, b, pushed_at, width))
                     n[TAKEN, b] = j + 1
                     stats[q, S_SERVED] += 1
                     progress = True
-                    feat, x, y = ring[EV_F, b, i], ring[EV_X, b, i], ring[EV_Y, b, i]
+                    feat, x, y = ring[b, i, EV_F], ring[b, i, EV_X], ring[b, i, EV_Y]
                     if q < N_CORES:
                         r = core[q]
                         ev, step = r[C_EVNS], r[C_SYNNS]
@@ -234,7 +236,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                         if m - qdepth >= n[DONE, b]:
                             held = True             # the stage has yet to take spike m - depth out
                             break
-                        d = ring[SENT, b, (m - qdepth) & _M]
+                        d = ring[b, (m - qdepth) & _M, SENT]
                         if d > t:
                             n[SHIFT, b] += d - t
                             n[STALL, b] += d - t
@@ -244,10 +246,10 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                         elif d == t:
                             late = 1
                     i = m & _M
-                    ring[ENTRY, b, i] = t
-                    ring[LATE, b, i] = late
-                    ring[SP_F, b, i], ring[SP_X, b, i], ring[SP_Y, b, i] = spk_f[s], spk_x[s], spk_y[s]
-                    ring[SP_ROOT, b, i] = ring[EV_ROOT, b, (n[TAKEN, b] - 1) & _M]
+                    ring[b, i, ENTRY] = t
+                    ring[b, i, LATE] = late
+                    ring[b, i, SP_F], ring[b, i, SP_X], ring[b, i, SP_Y] = spk_f[s], spk_x[s], spk_y[s]
+                    ring[b, i, SP_ROOT] = ring[b, (n[TAKEN, b] - 1) & _M, EV_ROOT]
                     n[QUEUED, b] = m + 1
                     n[K, b] += 1
                     progress = True
@@ -267,24 +269,24 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
             while n[DONE, b] < n[QUEUED, b]:
                 m = n[DONE, b]
                 k = n[PUSHED, c]
-                t = max(ring[ENTRY, b, m & _M], n[TFREE, b])
+                t = max(ring[b, m & _M, ENTRY], n[TFREE, b])
                 if k >= depth:
                     if k - depth >= n[TAKEN, c]:
                         break                       # the next FIFO is full until its server takes one
-                    t = max(t, ring[POP, c, (k - depth) & _M])
+                    t = max(t, ring[c, (k - depth) & _M, POP])
                 n[TFREE, b] = t + route
-                ring[SENT, b, m & _M] = t
+                ring[b, m & _M, SENT] = t
                 i, o = k & _M, m & _M
-                ring[AVAIL, c, i] = t + route
-                ring[PUSH, c, i] = t
-                f, x, y = ring[SP_F, b, o], ring[SP_X, b, o], ring[SP_Y, b, o]
+                ring[c, i, AVAIL] = t + route
+                ring[c, i, PUSH] = t
+                f, x, y = ring[b, o, SP_F], ring[b, o, SP_X], ring[b, o, SP_Y]
                 if chain[c] != HOST_OUT:
                     pool = copies[q, 0, K_POOL]
                     f += copies[q, 0, K_SHIFT]
                     x = floor_div(x, pool)
                     y = floor_div(y, pool)
-                ring[EV_F, c, i], ring[EV_X, c, i], ring[EV_Y, c, i] = f, x, y
-                ring[EV_ROOT, c, i] = ring[SP_ROOT, b, o]
+                ring[c, i, EV_F], ring[c, i, EV_X], ring[c, i, EV_Y] = f, x, y
+                ring[c, i, EV_ROOT] = ring[b, o, SP_ROOT]
                 n[PUSHED, c] = k + 1
                 n[DONE, b] = m + 1
                 stats[q, S_COPIES] += 1
@@ -299,11 +301,11 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                 return -1
             j = n[TAKEN, b]
             i = j & _M
-            start = max(ring[AVAIL, b, i], n[END, b])
-            ring[POP, b, i] = start
-            n[AREA, b] += start - ring[PUSH, b, i]
-            _spread(series, R_FIFO, HOST_OUT, ring[PUSH, b, i], start, width,
-                    _bin(n, BIN_IN, b, ring[PUSH, b, i], width))
+            start = max(ring[b, i, AVAIL], n[END, b])
+            ring[b, i, POP] = start
+            n[AREA, b] += start - ring[b, i, PUSH]
+            _spread(series, R_FIFO, HOST_OUT, ring[b, i, PUSH], start, width,
+                    _bin(n, BIN_IN, b, ring[b, i, PUSH], width))
             end = start + params[P_HOST_OUT_NS]
             n[END, b] = end
             n[BUSY, b] += end - start
@@ -311,8 +313,8 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
             stats[HOST_OUT, S_SERVED] += 1
             out[n_out, 0] = end + params[P_HOST_OUT_LAT]
             out[n_out, 1] = copies[chain[b - 1], 0, K_LAYER]
-            out[n_out, 2], out[n_out, 3], out[n_out, 4] = ring[EV_F, b, i], ring[EV_X, b, i], ring[EV_Y, b, i]
-            out[n_out, 5] = ring[EV_ROOT, b, i]
+            out[n_out, 2], out[n_out, 3], out[n_out, 4] = ring[b, i, EV_F], ring[b, i, EV_X], ring[b, i, EV_Y]
+            out[n_out, 5] = ring[b, i, EV_ROOT]
             n_out += 1
             n[TAKEN, b] = j + 1
             progress = True
@@ -382,7 +384,7 @@ class Wavefront:
         net = self.net
         _, a, x, y, t = self.inputs
         blocks = len(self.chain)
-        ring = np.zeros((14, blocks, RING), np.int64)
+        ring = np.zeros((blocks, RING, N_FIELDS), np.int64)
         n = np.zeros((22, blocks), np.int64)
         out = np.zeros((self.out_rows, 6), np.int64)
         lag = np.full(len(t), -1, np.int64)
