@@ -54,8 +54,8 @@ from .floor import _inputs
 
 RING = 512              # each block's values are kept for its last RING events (> any FIFO's depth)
 _M = RING - 1
-# fields of an entry of a block's ring (one array [block, RING, 16]: an event's FIFO fields share a cache
-# line, its spike's output-queue fields the next)
+# fields of an entry of a block's ring (one array [block, RING, N_FIELDS]: an event's FIFO fields and a
+# spike's entry time share a cache line, the spike's other fields the next)
 AVAIL, PUSH, POP, EV_F, EV_X, EV_Y, EV_ROOT, ENTRY, SENT, SP_F, SP_X, SP_Y, SP_ROOT, LATE = range(14)
 N_FIELDS = 16
 # rows of the block counters (one array [row, block])
