@@ -52,7 +52,8 @@ from speksim.kernels import N_TAP, dvs_map, floor_div, scatter_tabled
 
 from .floor import _inputs
 
-RING = 512              # each block's values are kept for its last RING events (> any FIFO's depth)
+RING = 1024             # each block's values are kept for its last RING events: more than twice any
+                        # FIFO's or output queue's depth, the most that is ever read back
 _M = RING - 1
 # fields of an entry of a block's ring (one array [block, RING, N_FIELDS]: an event's FIFO fields and a
 # spike's entry time share a cache line, the spike's other fields the next)
@@ -96,7 +97,8 @@ def _spread(series, col, blk, t0, t1, width, k):
 def _fifo_max(ring, n, stats, b, q, depth):
     """Settle the FIFO occupancy after each push of block b (block id q) whose count is known:
     the pops up to the push's instant, a pop at that instant counting (servers act before
-    senders, T0)."""
+    senders, T0). A pop in a later round of that instant (a job that ended as its stall was
+    released) would not count; that case is not modelled here."""
     if stats[q, S_FIFOMAX] == depth:
         return              # it has been full: it cannot hold more
     while n[FM, b] < n[PUSHED, b]:
@@ -343,8 +345,8 @@ def _chain_of(net, input_targets) -> tuple:
         q = int(net.copies[q, 0, K_TARGET])
     if sorted(c for c in chain if c != DVS) != used:
         return None, "some cores are not on the chain"
-    if max(int(net.fifo_depth[b]) for b in chain + [HOST_OUT]) >= RING or int(net.out_depth[chain].max()) >= RING:
-        return None, f"a FIFO or output queue holds {RING} events or more"
+    if 2 * max(max(int(net.fifo_depth[b]) for b in chain + [HOST_OUT]), int(net.out_depth[chain].max())) >= RING:
+        return None, f"a FIFO or output queue holds {RING // 2} events or more"
     return chain + [HOST_OUT], None
 
 
