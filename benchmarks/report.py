@@ -104,13 +104,10 @@ def _peers(w, results):
                          f"benchmarks/floor.py; {work}; the SynOp kernel alone {_wall(fl, 'kernel_s')}"])
         wf = r.get("wavefront", {})
         if "wall_s" in wf:
-            differ = [k for k, v in wf["identical_by_figure"].items() if not v]
-            same = ("DIFFERENT from the fast engine's: " + ", ".join(differ) if differ
-                    else "identical to the fast engine's")
-            rows.append(["the timing as per-block max-plus recurrences, for chains (outputs, lags, statistics, "
-                         "series)", _wall(wf), f"{r['span_s'] / wf['wall_s']:.3g}",
-                         _x(wf["wall_s"] / fast["wall_s"]),
-                         f"benchmarks/wavefront.py, a candidate formulation; {same}"])
+            same = "the same Result" if wf["identical"] else "a DIFFERENT Result"
+            rows.append(["speksim, wave engine (chains only: `engine=\"wave\"`)", _wall(wf),
+                         f"{r['span_s'] / wf['wall_s']:.3g}", _x(wf["wall_s"] / fast["wall_s"]),
+                         f"whole recording; {same} as the fast engine's"])
         for key, label in SINABS_LABELS.items():
             s = r[key]
             note = f"whole recording; binning {_s(s['bin_s'])} of it"

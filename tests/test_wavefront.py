@@ -1,6 +1,6 @@
-"""benchmarks.wavefront: the timing model as per-block max-plus recurrences gives the fast
-engine's outputs, input lags, busy and stall times on chains, stalled ones above all, and
-declines the networks it does not cover."""
+"""The "wave" engine (speksim.engine.wave): on the chains it covers, per-block max-plus
+recurrences give the fast engine's RawResult byte for byte, stalled chains above all (SPEC T0-T4,
+T7, T12 for a run that drains); every other run goes to the fast engine, with the same result."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import wavefront
-from speksim import simulate
-from speksim.config import chain_config, demo_config
+from speksim import Simulation
+from speksim.chip import load_chip
+from speksim.config import RunOptions, chain_config, demo_config
 from speksim.config.build import conv_layer
-from speksim.events import SPIKE_EVENT
+from speksim.engine.compiled import S_STALL, EngineInput, compile_network
+from speksim.engine.fast import run_fast
+from speksim.engine.wave import run_wave, why_not
 from speksim.io import read_events
 
 REPO = Path(__file__).resolve().parents[1]
+CHIP = load_chip("speck2f")
 
 
 def _random_chain(seed: int):
@@ -37,46 +40,82 @@ def _random_chain(seed: int):
     return chain_config(layers, cores, monitor="last"), cores[0], int(layers[0].dimensions.input_shape.feature_count)
 
 
-def _spikes(seed: int, core: int, features: int, n: int, gap_ns: int):
+def _spikes(seed: int, core: int, features: int, n: int) -> EngineInput:
+    """`n` spikes into `core`, 0-2 µs apart: far more than a core serves, so the chain stalls
+    back to the input link."""
     rng = np.random.default_rng(seed + 100)
-    ev = np.zeros(n, SPIKE_EVENT)
-    ev["t"] = np.cumsum(rng.integers(0, 2 * gap_ns // 1000 + 1, n))
-    ev["layer"] = core
-    ev["feature"] = rng.integers(0, features, n)
-    ev["x"], ev["y"] = rng.integers(0, 32, n), rng.integers(0, 32, n)
-    return ev
+    t_ns = np.cumsum(rng.integers(0, 3, n)) * 1000
+    return EngineInput(t_ns.astype(np.int64), np.full(n, core, np.int64), rng.integers(0, features, n),
+                       rng.integers(0, 32, n), rng.integers(0, 32, n))
+
+
+def _same(a, b) -> list:
+    """The fields in which two RawResults differ."""
+    fields = ("outputs", "stats", "lag_ns", "series", "state")
+    differ = [f for f in fields if not np.array_equal(getattr(a, f), getattr(b, f))]
+    return differ + [f for f in ("t_end_ns", "cut", "active", "unsent", "bin_ns") if getattr(a, f) != getattr(b, f)]
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_the_wavefront_gives_the_fast_engines_times_on_a_stalling_chain(seed):
+def test_the_wave_engine_gives_the_fast_engines_result_on_a_stalling_chain(seed):
     config, first, features = _random_chain(seed)
-    # an input every 0-2 µs: far more than a core serves, so the chain stalls back to the link
-    ev = _spikes(seed, first, features, 3000, 1000)
-    w = wavefront.Wavefront(config, ev)
-    assert w.skipped is None
-    assert [k for k, same in w.identical.items() if not same] == []
-    assert len(w.identical) == 2 + len(wavefront.Wavefront.STATS) + 5    # outputs, lags, statistics, series
-    engine = simulate(config, ev, chip="speck2f")
-    assert engine.stats["stall_ns"].sum() > 0 and len(engine.outputs) == w.outputs
+    net = compile_network(config, CHIP, RunOptions())
+    inputs = _spikes(seed, first, features, 3000)
+    wave = run_wave(net, inputs, RunOptions())
+    assert wave is not None, why_not(net, inputs, RunOptions())
+    fast = run_fast(net, inputs, RunOptions())
+    assert _same(wave, fast) == []
+    assert fast.stats[:, S_STALL].sum() > 0 and len(fast.outputs) > 0
 
 
-def test_the_wavefront_gives_the_fast_engines_times_through_the_dvs_layer():
+def test_coarser_series_bins_are_the_fast_engines_too():
+    config, first, features = _random_chain(1)
+    net = compile_network(config, CHIP, RunOptions())
+    opts = RunOptions(bin_ns=100_000, max_series_bins=16)       # several doublings of the bins
+    inputs = _spikes(1, first, features, 3000)
+    wave, fast = run_wave(net, inputs, opts), run_fast(net, inputs, opts)
+    assert wave is not None and wave.bin_ns > 100_000
+    assert _same(wave, fast) == []
+
+
+def test_the_wave_engine_through_the_dvs_layer_gives_the_fast_engines_result():
     cfg = demo_config()
     cfg.cnn_layers[0].monitor_enable = False     # a chain: only the last core reports
     cfg.cnn_layers[1].monitor_enable = False
     ev = read_events(REPO / "traces" / "moving_bar.npz")
-    w = wavefront.Wavefront(cfg, ev)
-    assert w.skipped is None and w.outputs > 0
-    assert [k for k, same in w.identical.items() if not same] == []
-    assert len(w.identical) == 2 + len(wavefront.Wavefront.STATS) + 5    # outputs, lags, statistics, series
+    wave = Simulation(cfg, "speck2f", engine="wave").run(ev)
+    fast = Simulation(cfg, "speck2f").run(ev)
+    assert len(fast.outputs) > 0 and wave.equals(fast)
 
 
-def test_a_network_that_is_not_a_chain_has_no_wavefront():
+def test_runs_the_wave_engine_does_not_cover_go_to_the_fast_engine():
     ev = read_events(REPO / "traces" / "moving_bar.npz")
-    assert "copies" in wavefront.Wavefront(demo_config(), ev).skipped      # every core monitored
-    cfg = demo_config()
-    cfg.cnn_layers[0].monitor_enable = cfg.cnn_layers[1].monitor_enable = False
-    cfg.cnn_layers[1].output_decimator_enable = True
-    cfg.cnn_layers[1].output_decimator_interval = 1
-    assert "decimator" in wavefront.Wavefront(cfg, ev).skipped
+    sim = Simulation(demo_config(), "speck2f")
+    inputs = sim._to_engine(ev)
+    assert "copies" in why_not(sim.net, inputs, sim.options)        # every core monitored: not a chain
+    assert Simulation(demo_config(), "speck2f", engine="wave").run(ev).equals(Simulation(demo_config(), "speck2f")
+                                                                                .run(ev))
+    config, first, features = _random_chain(2)
+    net = compile_network(config, CHIP, RunOptions())
+    inputs = _spikes(2, first, features, 3000)
+    assert run_wave(net, inputs, RunOptions(end_ns=10_000_000)) is None         # a given end (T12)
+    assert run_wave(net, inputs, RunOptions(drain_ns=1000)) is None            # cut at the drain limit
+    assert why_not(net, EngineInput.concat([]), RunOptions()) == "no input"
 
+
+def test_every_conformance_scenario_gives_the_same_result_on_the_wave_engine():
+    from conformance.scenarios import all_scenarios
+    from speksim.errors import DeadlockError
+    covered = 0
+    for sc in all_scenarios():
+        net = compile_network(sc.config, sc.chip, sc.options)
+        wave = run_wave(net, sc.inputs, sc.options)
+        if wave is None:
+            continue
+        covered += 1
+        try:
+            fast = run_fast(net, sc.inputs, sc.options)
+        except DeadlockError:       # a chain cannot deadlock
+            pytest.fail(f"{sc.name}: the wave engine covered a run that deadlocks")
+        assert _same(wave, fast) == [], sc.name
+    assert covered >= 15, f"the wave engine covered only {covered} scenarios (18 when written)"

@@ -85,8 +85,10 @@ def add_engine_flag(group) -> None:
         return text
 
     group.add_argument("--engine", type=engine, default="fast", metavar="NAME",
-                       help="fast (numba, default), reference (SimPy: slow, written to be read) or devkit:DEVICE "
-                            "(a connected speck2f, speck2e or dynapcnn devkit; needs samna)")
+                       help="fast (numba, default), wave (the fast engine's results, faster on a chain of cores "
+                            "with no ticks, decimator or balancer; simulates at the end), reference (SimPy: slow, "
+                            "written to be read) or devkit:DEVICE (a connected speck2f, speck2e or dynapcnn devkit; "
+                            "needs samna)")
 
 
 def add_set_flag(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,5 @@
-"""The built-in engines behind the `Engine` protocol: "fast" (numba) and "reference" (SimPy)."""
+"""The built-in engines behind the `Engine` protocol: "fast" (numba), "reference" (SimPy) and
+"wave" (numba, chains only; `speksim.engine.wave`)."""
 
 from __future__ import annotations
 
@@ -36,5 +37,11 @@ class ReferenceBackend(HoldsInput):
         return run_reference(self.setup.net, inputs, self.setup.options)
 
 
+def _wave(setup: EngineSetup) -> Engine:
+    from .wave import WaveBackend
+    return WaveBackend(setup)
+
+
 register_engine("fast", FastBackend)
 register_engine("reference", ReferenceBackend)
+register_engine("wave", _wave)

@@ -1,0 +1,420 @@
+"""The "wave" engine: the timing model of a chain of blocks as per-block max-plus recurrences.
+
+The fast engine (`engine.loop`) settles the chip instant by instant, visiting whichever block
+is due next. For a chain of blocks (the input into one block, each block sending one copy of
+each spike to the next, the last to the host output) the same times follow from recurrences over
+each block's own events (SPEC T1-T4, T7, with the tie order of T0):
+
+- the input link sends input p at the latest of its time stamp, one link period after the last
+  start, and the moment its FIFO has room: when the FIFO's server took the event `depth` places
+  before it (T1);
+- a server starts job n at the later of the event's arrival and the end of job n-1 (T2);
+- its spike m enters the output queue at its own time, or, if the queue is full then, when the
+  stage takes spike m - depth out of it, the job stalling meanwhile (T3);
+- the stage sends spike m at the latest of its entry, the end of its last transfer and the
+  moment the next FIFO has room (T4); it arrives a route later.
+
+Each value needs only values of earlier events, some of another block's, so the blocks are
+computed one after the other, each as far as the others allow (a wavefront): no search for the
+next instant, no wakes, and each block's values in a ring of its own. The statistics follow:
+busy and stall times and the FIFO integrals as sums over jobs, stalls and waits, spread into the
+series' bins; the highest FIFO and output-queue counts once the pops or sends up to a push's or
+an entry's instant are known.
+
+`run_wave` does this for a chain with no ticks, decimator or congestion balancer, run until it
+drains (no `end_ns`, nothing left at the drain limit, SPEC T12). It returns None for any other
+run, and `WaveBackend` (engine "wave") then runs the fast engine: the results are the fast
+engine's either way (tests/test_wavefront.py, and the conformance scenarios). It keeps the whole
+input until `finish`, like the reference engine, so a run's memory grows with its input.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+from numba import njit
+
+from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
+from ..kernels import N_TAP, dvs_map, floor_div, scatter_tabled
+from .base import HoldsInput
+from .compiled import (
+    C_BAL, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_LEAK, C_NCOPY, C_NOFF, C_ROUTENS, C_RTZ, C_SPKCAP, C_SPKOFF, C_SSTEP,
+    C_SYNNS, C_TAPX, C_TAPY, C_THI, C_TLO, C_USED, C_WFEAT, C_WIN, C_WOFF, C_WSTEPX, C_WSTEPY, D_CX, D_CY, D_DIAG,
+    D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY, D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT,
+    K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_BLOCKS, N_CORES, N_SERIES, N_STATS, P_HOST_IN_LAT, P_HOST_IN_NS,
+    P_HOST_OUT_LAT, P_HOST_OUT_NS, P_RO_TICK, P_WRAP, R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY, S_COPIES,
+    S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_OOR, S_OUTMAX, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS, RawResult,
+    aligned_copy, coarsen, series_bin_ns,
+)
+
+RING = 1024             # each block's values are kept for its last RING events: more than twice any
+                        # FIFO's or output queue's depth, the most that is ever read back
+_M = RING - 1
+# fields of an entry of a block's ring (one array [block, RING, N_FIELDS]: an event's FIFO fields and a
+# spike's entry time share a cache line, the spike's other fields the next)
+AVAIL, PUSH, POP, EV_F, EV_X, EV_Y, EV_ROOT, ENTRY, SENT, SP_F, SP_X, SP_Y, SP_ROOT, LATE = range(14)
+N_FIELDS = 16
+# rows of the block counters (one array [row, block])
+PUSHED, TAKEN, QUEUED, DONE, BUSY_NOW, START, NSPK, K, SHIFT, DUR, END, TFREE, BUSY, STALL, AREA, FM, PP, OM, DQ, \
+    BIN_IN, BIN_JOB, BIN_STALL = range(22)
+N_ROWS = 22
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _bin(n, row, b, t, width):
+    """The bin of t, from the bin in n[row, b], which a block's times never go back from (each
+    block's job starts, stall starts and FIFO entries come in order): no division."""
+    k = n[row, b]
+    while (k + 1) * width <= t:
+        k += 1
+    n[row, b] = k
+    return k
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _spread(series, col, blk, t0, t1, width, k):
+    """Add |[t0, t1) ∩ bin| to every bin of series[col, :, blk] the interval covers; k: the bin
+    of t0."""
+    if t1 <= t0:
+        return
+    end = (k + 1) * width
+    if t1 <= end:
+        series[col, k, blk] += t1 - t0
+        return
+    series[col, k, blk] += end - t0
+    k += 1
+    while t1 > (k + 1) * width:
+        series[col, k, blk] += width
+        k += 1
+    series[col, k, blk] += t1 - k * width
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _fifo_max(ring, n, stats, b, q, depth):
+    """Settle the FIFO occupancy after each push of block b (block id q) whose count is known:
+    the pops up to the push's instant, a pop at that instant counting (servers act before
+    senders, T0). A pop in a later round of that instant (a job that ended as its stall was
+    released) would not count; that case is not modelled here."""
+    if stats[q, S_FIFOMAX] == depth:
+        return              # it has been full: it cannot hold more
+    while n[FM, b] < n[PUSHED, b]:
+        k = n[FM, b]
+        t = ring[b, k & _M, PUSH]
+        while n[PP, b] < n[TAKEN, b] and ring[b, n[PP, b] & _M, POP] <= t:
+            n[PP, b] += 1
+        if n[PP, b] == n[TAKEN, b] and n[PP, b] < k:
+            return          # a pop still to come may be at or before t
+        occ = k + 1 - n[PP, b]
+        if occ > stats[q, S_FIFOMAX]:
+            stats[q, S_FIFOMAX] = occ
+        n[FM, b] = k + 1
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _out_max(ring, n, stats, b, q, depth):
+    """Settle the output-queue count after each spike's entry whose count is known: the spikes
+    sent before its instant, and the one sent at it when the entry waited for that send (T3:
+    it came in the next round)."""
+    if stats[q, S_OUTMAX] == depth:
+        return
+    while n[OM, b] < n[QUEUED, b]:
+        m = n[OM, b]
+        t = ring[b, m & _M, ENTRY]
+        late = ring[b, m & _M, LATE]
+        while n[DQ, b] < n[DONE, b]:
+            d = ring[b, n[DQ, b] & _M, SENT]
+            if d < t or (late and d == t):
+                n[DQ, b] += 1
+            else:
+                break
+        if n[DQ, b] == n[DONE, b] and n[DQ, b] < m:
+            return
+        occ = m + 1 - n[DQ, b]
+        if occ > stats[q, S_OUTMAX]:
+            stats[q, S_OUTMAX] = occ
+        n[OM, b] = m + 1
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, out_depth, in_t, in_a, in_x, in_y,
+           spk_o, spk_f, spk_x, spk_y, ring, n, out, lag, stats, series, width, limit):
+    """The chain's outputs (rows of `out`: time, layer, feature, x, y, root; their number is
+    returned; -1 when `out` is too short, -2 when a job ends after `limit`, the run's drain limit,
+    whose bins `series` ends with), the input lags, the statistics (`stats`, laid out as the fast
+    engine's, but busy, stall and FIFO integrals in n[BUSY], n[STALL] and n[AREA] by place in the
+    chain) and the series (`series`, bins of `width` ns). chain: the blocks in order, the host
+    output last."""
+    last_q = chain.shape[0] - 1
+    n_in = in_t.shape[0]
+    period, lat = params[P_HOST_IN_NS], params[P_HOST_IN_LAT]
+    link, t_last, n_out = 0, -1, 0
+    while True:
+        progress = False
+        # the input link, into the first block's FIFO (T1)
+        depth = fifo_depth[chain[0]]
+        while link < n_in:
+            p = link
+            t = in_t[p]
+            if t_last >= 0 and t_last + period > t:
+                t = t_last + period
+            if p >= depth:
+                if p - depth >= n[TAKEN, 0]:
+                    break
+                t = max(t, ring[0, (p - depth) & _M, POP])
+            i = p & _M
+            ring[0, i, AVAIL] = t + lat
+            ring[0, i, PUSH] = t
+            ring[0, i, EV_F], ring[0, i, EV_X], ring[0, i, EV_Y], ring[0, i, EV_ROOT] = in_a[p], in_x[p], in_y[p], p
+            lag[p] = t + lat - in_t[p]
+            t_last = t
+            n[PUSHED, 0] = p + 1
+            stats[chain[0], S_IN] += 1
+            link += 1
+            progress = True
+        _fifo_max(ring, n, stats, 0, chain[0], fifo_depth[chain[0]])
+        # the servers and stages, the most downstream first
+        for b in range(last_q - 1, -1, -1):
+            q = chain[b]
+            qdepth = out_depth[q]
+            base = core[q, C_SPKOFF] if q < N_CORES else spk_o.shape[0] - 1
+            while True:
+                if not n[BUSY_NOW, b]:
+                    j = n[TAKEN, b]
+                    if j >= n[PUSHED, b]:
+                        break
+                    i = j & _M
+                    start = max(ring[b, i, AVAIL], n[END, b])       # T2
+                    ring[b, i, POP] = start
+                    n[AREA, b] += start - ring[b, i, PUSH]
+                    pushed_at = ring[b, i, PUSH]
+                    _spread(series, R_FIFO, q, pushed_at, start, width, _bin(n, BIN_IN, b, pushed_at, width))
+                    n[TAKEN, b] = j + 1
+                    stats[q, S_SERVED] += 1
+                    progress = True
+                    feat, x, y = ring[b, i, EV_F], ring[b, i, EV_X], ring[b, i, EV_Y]
+                    if q < N_CORES:
+                        r = core[q]
+                        ev, step = r[C_EVNS], r[C_SYNNS]
+                        if feat >= r[C_CIN] or x >= r[C_WIN] or y >= r[C_HIN]:
+                            synops, nspk = 0, 0
+                            stats[q, S_OOR] += 1
+                            series[R_DROPPED, _bin(n, BIN_JOB, b, start, width), q] += 1
+                        else:
+                            synops, nspk = scatter_tabled(
+                                state, r[C_NOFF], weights, r[C_WOFF], feat, r[C_TAPY] + y * N_TAP,
+                                r[C_TAPX] + x * N_TAP, taps, r[C_COUT], r[C_WFEAT], r[C_SSTEP], r[C_WSTEPY],
+                                r[C_WSTEPX], r[C_THI], r[C_TLO], r[C_RTZ], params[P_WRAP], spk_o, spk_f, spk_x,
+                                spk_y, base)
+                        for s in range(base, base + nspk):
+                            spk_o[s] = ev + (spk_o[s] + 1) * step
+                        n[DUR, b] = ev + synops * step
+                        stats[q, S_SYNOPS] += synops
+                        series[R_SYNOPS, _bin(n, BIN_JOB, b, start, width), q] += synops
+                        stats[q, S_SPIKES] += nspk
+                    else:
+                        keep, f, fx, fy = dvs_map(dvs[D_ON], dvs[D_OFF], dvs[D_MERGE], dvs[D_PX], dvs[D_PY],
+                                                  dvs[D_OX], dvs[D_OY], dvs[D_CX], dvs[D_CY], dvs[D_MX], dvs[D_MY],
+                                                  dvs[D_DIAG], x, y, feat)
+                        nspk = 0
+                        if keep and dvs[D_PASS]:
+                            spk_o[base], spk_f[base], spk_x[base], spk_y[base] = dvs[D_EVNS], f, fx, fy
+                            nspk = 1
+                            stats[q, S_SPIKES] += 1
+                        else:
+                            stats[q, S_DVSFILT] += 1
+                            series[R_DROPPED, _bin(n, BIN_JOB, b, start, width), q] += 1
+                        n[DUR, b] = dvs[D_EVNS]
+                    n[BUSY_NOW, b], n[START, b], n[NSPK, b], n[K, b], n[SHIFT, b] = 1, start, nspk, 0, 0
+                held = False
+                while n[K, b] < n[NSPK, b]:         # T3
+                    m = n[QUEUED, b]
+                    s = base + n[K, b]
+                    t = n[START, b] + spk_o[s] + n[SHIFT, b]
+                    late = 0
+                    if m >= qdepth:
+                        if m - qdepth >= n[DONE, b]:
+                            held = True             # the stage has yet to take spike m - depth out
+                            break
+                        d = ring[b, (m - qdepth) & _M, SENT]
+                        if d > t:
+                            n[SHIFT, b] += d - t
+                            n[STALL, b] += d - t
+                            _spread(series, R_STALL, q, t, d, width, _bin(n, BIN_STALL, b, t, width))
+                            t = d
+                            late = 1
+                        elif d == t:
+                            late = 1
+                    i = m & _M
+                    ring[b, i, ENTRY] = t
+                    ring[b, i, LATE] = late
+                    ring[b, i, SP_F], ring[b, i, SP_X], ring[b, i, SP_Y] = spk_f[s], spk_x[s], spk_y[s]
+                    ring[b, i, SP_ROOT] = ring[b, (n[TAKEN, b] - 1) & _M, EV_ROOT]
+                    n[QUEUED, b] = m + 1
+                    n[K, b] += 1
+                    progress = True
+                if held:
+                    break
+                end = n[START, b] + n[DUR, b] + n[SHIFT, b]
+                if end > limit:
+                    return -2           # past the drain limit: the run is cut there (T12)
+                n[BUSY, b] += end - n[START, b]
+                _spread(series, R_BUSY, q, n[START, b], end, width, _bin(n, BIN_JOB, b, n[START, b], width))
+                n[END, b] = end
+                n[BUSY_NOW, b] = 0
+            _fifo_max(ring, n, stats, b, q, fifo_depth[q])
+            _out_max(ring, n, stats, b, q, qdepth)
+            # the stage: one copy of each spike, to the next block (T4)
+            c = b + 1
+            depth = fifo_depth[chain[c]]
+            route = core[q, C_ROUTENS] if q < N_CORES else dvs[D_ROUTENS]
+            while n[DONE, b] < n[QUEUED, b]:
+                m = n[DONE, b]
+                k = n[PUSHED, c]
+                t = max(ring[b, m & _M, ENTRY], n[TFREE, b])
+                if k >= depth:
+                    if k - depth >= n[TAKEN, c]:
+                        break                       # the next FIFO is full until its server takes one
+                    t = max(t, ring[c, (k - depth) & _M, POP])
+                n[TFREE, b] = t + route
+                ring[b, m & _M, SENT] = t
+                i, o = k & _M, m & _M
+                ring[c, i, AVAIL] = t + route
+                ring[c, i, PUSH] = t
+                f, x, y = ring[b, o, SP_F], ring[b, o, SP_X], ring[b, o, SP_Y]
+                if chain[c] != HOST_OUT:
+                    pool = copies[q, 0, K_POOL]
+                    f += copies[q, 0, K_SHIFT]
+                    x = floor_div(x, pool)
+                    y = floor_div(y, pool)
+                ring[c, i, EV_F], ring[c, i, EV_X], ring[c, i, EV_Y] = f, x, y
+                ring[c, i, EV_ROOT] = ring[b, o, SP_ROOT]
+                n[PUSHED, c] = k + 1
+                n[DONE, b] = m + 1
+                stats[q, S_COPIES] += 1
+                stats[chain[c], S_IN] += 1
+                progress = True
+            _fifo_max(ring, n, stats, c, chain[c], depth)
+            _out_max(ring, n, stats, b, q, qdepth)
+        # the host output (T7)
+        b = last_q
+        while n[TAKEN, b] < n[PUSHED, b]:
+            if n_out == out.shape[0]:
+                return -1
+            j = n[TAKEN, b]
+            i = j & _M
+            start = max(ring[b, i, AVAIL], n[END, b])
+            ring[b, i, POP] = start
+            n[AREA, b] += start - ring[b, i, PUSH]
+            _spread(series, R_FIFO, HOST_OUT, ring[b, i, PUSH], start, width,
+                    _bin(n, BIN_IN, b, ring[b, i, PUSH], width))
+            end = start + params[P_HOST_OUT_NS]
+            if end > limit:
+                return -2
+            n[END, b] = end
+            n[BUSY, b] += end - start
+            _spread(series, R_BUSY, HOST_OUT, start, end, width, _bin(n, BIN_JOB, b, start, width))
+            stats[HOST_OUT, S_SERVED] += 1
+            out[n_out, 0] = end + params[P_HOST_OUT_LAT]
+            out[n_out, 1] = copies[chain[b - 1], 0, K_LAYER]
+            out[n_out, 2], out[n_out, 3], out[n_out, 4] = ring[b, i, EV_F], ring[b, i, EV_X], ring[b, i, EV_Y]
+            out[n_out, 5] = ring[b, i, EV_ROOT]
+            n_out += 1
+            n[TAKEN, b] = j + 1
+            progress = True
+        _fifo_max(ring, n, stats, b, HOST_OUT, fifo_depth[HOST_OUT])
+        if not progress:
+            return n_out
+
+
+def _chain_of(net, input_targets) -> tuple:
+    """(the blocks of the chain, the host output last; None) or (None, why not)."""
+    used = [q for q in range(N_CORES) if net.core[q, C_USED]]
+    if len(input_targets) != 1:
+        return None, "the input goes to more than one block"
+    if net.core[:, C_LEAK].any() or net.params[P_RO_TICK]:
+        return None, "the network uses leak or readout ticks"
+    if any(net.core[q, C_BAL] or net.core[q, C_DECN] for q in used):
+        return None, "a core has a congestion balancer or a decimator"
+    chain, q = [], int(input_targets[0])
+    while q != HOST_OUT:
+        if q in chain or (q != DVS and q not in used):
+            return None, "the blocks do not form a chain"
+        chain.append(q)
+        ncopy = int(net.dvs[D_NCOPY]) if q == DVS else int(net.core[q, C_NCOPY])
+        if ncopy != 1:
+            return None, f"block {q} sends {ncopy} copies of each spike, not one"
+        q = int(net.copies[q, 0, K_TARGET])
+    if sorted(c for c in chain if c != DVS) != used:
+        return None, "some cores are not on the chain"
+    if 2 * max(max(int(net.fifo_depth[b]) for b in chain + [HOST_OUT]), int(net.out_depth[chain].max())) >= RING:
+        return None, f"a FIFO or output queue holds {RING // 2} events or more"
+    return chain + [HOST_OUT], None
+
+
+
+def run_wave(net, inputs, options) -> Optional[RawResult]:
+    """The RawResult of `inputs` (EngineInput) through `net`, or None when the run is not one this
+    engine covers (see the module docstring; `why_not` says why)."""
+    if why_not(net, inputs, options):
+        return None
+    chain = np.array(_chain_of(net, np.unique(inputs.target))[0], np.int64)
+    n_in = len(inputs)
+    limit = int(inputs.t_ns[-1]) + int(options.drain_ns)
+    base = int(options.bin_ns)
+    n_spk = int((net.core[:, C_SPKOFF] + net.core[:, C_SPKCAP]).max()) + 1
+    arrays = [np.ascontiguousarray(a, dtype=np.int64) for a in (inputs.t_ns, inputs.a, inputs.x, inputs.y)]
+    rows = 4 * n_in + 1024
+    while True:
+        spk = [np.zeros(n_spk, np.int64) for _ in range(4)]
+        ring = np.zeros((len(chain), RING, N_FIELDS), np.int64)
+        n = np.zeros((N_ROWS, len(chain)), np.int64)
+        out = np.zeros((rows, 6), np.int64)
+        lag = np.full(n_in, -1, np.int64)
+        stats = np.zeros((N_BLOCKS, N_STATS), np.int64)
+        series = np.zeros((N_SERIES, limit // base + 1, N_BLOCKS), np.int64)
+        state = aligned_copy(net.initial_state)
+        n_out = _chain(net.core, net.dvs, net.copies, net.weights, net.taps, net.params, state, chain, net.fifo_depth,
+                       net.out_depth, *arrays, *spk, ring, n, out, lag, stats, series, base, limit)
+        if n_out != -1:
+            break
+        rows *= 2           # more outputs than room: again, with twice the room
+    if n_out == -2:
+        return None         # the run is cut at the drain limit (T12): the fast engine's case
+    t_end = int(n[END].max())       # the last instant: a job's end (the host output's included)
+    stats[chain, S_BUSY] = n[BUSY]
+    stats[chain, S_STALL] = n[STALL]
+    stats[chain, S_FIFOAREA] = n[AREA]
+    width = series_bin_ns(base, t_end, int(options.max_series_bins))
+    series = series[:, :t_end // base + 1]
+    if width > base:
+        series = coarsen(series, width // base)
+    return RawResult(outputs=out[:n_out].copy(), stats=stats, lag_ns=lag, series=np.ascontiguousarray(series),
+                     state=state, t_end_ns=t_end, bin_ns=width)
+
+
+#: bins of the base width `run_wave` keeps at most (the drain limit decides how many it needs)
+MAX_BINS = 1 << 16
+
+
+def why_not(net, inputs, options) -> Optional[str]:
+    """Why `run_wave` does not cover this run, or None when it does."""
+    if len(inputs) == 0:
+        return "no input"
+    if options.end_ns is not None:
+        return "the run ends at a given time (end_ns)"
+    if (int(inputs.t_ns[-1]) + int(options.drain_ns)) // int(options.bin_ns) + 1 > MAX_BINS:
+        return f"the run may last more than {MAX_BINS:,} series bins"
+    return _chain_of(net, np.unique(inputs.target))[1]
+
+
+class WaveBackend(HoldsInput):
+    """engine="wave": `run_wave` at `finish`, or the fast engine where it does not apply."""
+
+    def finish(self) -> RawResult:
+        inputs = self.take_inputs()
+        raw = run_wave(self.setup.net, inputs, self.setup.options)
+        if raw is None:
+            from .fast import run_fast
+            raw = run_fast(self.setup.net, inputs, self.setup.options)
+        return raw
