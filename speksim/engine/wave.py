@@ -352,7 +352,6 @@ def _chain_of(net, input_targets) -> tuple:
     return chain + [HOST_OUT], None
 
 
-
 def run_wave(net, inputs, options) -> Optional[RawResult]:
     """The RawResult of `inputs` (EngineInput) through `net`, or None when the run is not one this
     engine covers (see the module docstring; `why_not` says why)."""
