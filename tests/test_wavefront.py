@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conformance.strategies import SETTINGS, chain_cases, valid
+from hypothesis import assume, given, settings
 
 from speksim import Simulation
 from speksim.chip import load_chip
@@ -119,3 +121,16 @@ def test_every_conformance_scenario_gives_the_same_result_on_the_wave_engine():
             pytest.fail(f"{sc.name}: the wave engine covered a run that deadlocks")
         assert _same(wave, fast) == [], sc.name
     assert covered >= 15, f"the wave engine covered only {covered} scenarios (18 when written)"
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(chain_cases())
+def test_random_chains_give_the_fast_engines_result_on_the_wave_engine(case):
+    """Tie-prone chips (buffers of one to four, every duration alike), inputs outside the map,
+    both resets, coarsened bins; a run cut at the drain limit goes to the fast engine."""
+    assume(valid(case))
+    net = compile_network(case.config, case.chip, case.options)
+    assume(why_not(net, case.inputs, case.options) is None)
+    wave = run_wave(net, case.inputs, case.options)
+    if wave is not None:
+        assert _same(wave, run_fast(net, case.inputs, case.options)) == [], case.describe()

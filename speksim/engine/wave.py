@@ -140,11 +140,11 @@ def _out_max(ring, n, stats, b, q, depth):
 def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, out_depth, in_t, in_a, in_x, in_y,
            spk_o, spk_f, spk_x, spk_y, ring, n, out, lag, stats, series, width, limit):
     """The chain's outputs (rows of `out`: time, layer, feature, x, y, root; their number is
-    returned; -1 when `out` is too short, -2 when a job ends after `limit`, the run's drain limit,
-    whose bins `series` ends with), the input lags, the statistics (`stats`, laid out as the fast
-    engine's, but busy, stall and FIFO integrals in n[BUSY], n[STALL] and n[AREA] by place in the
-    chain) and the series (`series`, bins of `width` ns). chain: the blocks in order, the host
-    output last."""
+    returned; -1 when `out` is too short, -2 when a job starts, stalls or ends after `limit`, the
+    run's drain limit, whose bin `series` ends with: nothing later is written), the input lags,
+    the statistics (`stats`, laid out as the fast engine's, but busy, stall and FIFO integrals in
+    n[BUSY], n[STALL] and n[AREA] by place in the chain) and the series (`series`, bins of
+    `width` ns). chain: the blocks in order, the host output last."""
     last_q = chain.shape[0] - 1
     n_in = in_t.shape[0]
     period, lat = params[P_HOST_IN_NS], params[P_HOST_IN_LAT]
@@ -185,6 +185,8 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                         break
                     i = j & _M
                     start = max(ring[b, i, AVAIL], n[END, b])       # T2
+                    if start > limit:
+                        return -2       # past the drain limit: the run is cut there (T12)
                     ring[b, i, POP] = start
                     n[AREA, b] += start - ring[b, i, PUSH]
                     pushed_at = ring[b, i, PUSH]
@@ -238,6 +240,8 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                             break
                         d = ring[b, (m - qdepth) & _M, SENT]
                         if d > t:
+                            if d > limit:
+                                return -2
                             n[SHIFT, b] += d - t
                             n[STALL, b] += d - t
                             _spread(series, R_STALL, q, t, d, width, _bin(n, BIN_STALL, b, t, width))
@@ -304,13 +308,13 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
             j = n[TAKEN, b]
             i = j & _M
             start = max(ring[b, i, AVAIL], n[END, b])
+            end = start + params[P_HOST_OUT_NS]
+            if end > limit:
+                return -2
             ring[b, i, POP] = start
             n[AREA, b] += start - ring[b, i, PUSH]
             _spread(series, R_FIFO, HOST_OUT, ring[b, i, PUSH], start, width,
                     _bin(n, BIN_IN, b, ring[b, i, PUSH], width))
-            end = start + params[P_HOST_OUT_NS]
-            if end > limit:
-                return -2
             n[END, b] = end
             n[BUSY, b] += end - start
             _spread(series, R_BUSY, HOST_OUT, start, end, width, _bin(n, BIN_JOB, b, start, width))

@@ -480,3 +480,38 @@ def cycle_cases(draw):
                          np.zeros(n_in, np.int64), np.zeros(n_in, np.int64))
     return Case(cfg, chip, RunOptions(bin_ns=draw(st.sampled_from([1_000, 1_000_000]))), inputs)
 
+
+
+@st.composite
+def chain_cases(draw):
+    """1 to 5 cores in a line on random places, each sending to the next (pooled, shifted), the
+    last monitored: the networks the wave engine covers (no ticks, decimator or balancer), on
+    the same tie-prone chips and with the same inputs as the other cases, run until it drains or
+    cut at a short drain limit, with series bins from 50 ns to 1 ms."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    chip = _chip(draw)
+    n = draw(st.integers(1, 5))
+    order = draw(st.permutations(list(range(9))))[:n]
+    cfg = ChipConfig()
+    c_in, h, w = draw(st.integers(1, 3)), draw(st.integers(2, 8)), draw(st.integers(2, 8))
+    layers = []
+    for i in range(n):
+        layer = _core(draw, rng, c_in, h, w, monitor=(i == n - 1), balancer=False)
+        layer.output_decimator_enable = False
+        layers.append(layer)
+        out = layer.dimensions.output_shape
+        pool = draw(st.sampled_from([1, 2]))
+        c_in, h, w = out.feature_count + draw(st.integers(0, 2)), -(-out.size.y // pool), -(-out.size.x // pool)
+    for i, core in enumerate(order):
+        layer = layers[i]
+        layer.destinations = [CnnLayerDestination(), CnnLayerDestination()]
+        if i + 1 < n:
+            link = _link(draw, layer, layers[i + 1], order[i + 1])
+            assume(link is not None)
+            layer.destinations[0] = link
+        cfg.cnn_layers[core] = layer
+    inputs = _spike_inputs(draw, rng, cfg, [order[0]], n_max=draw(st.sampled_from([20, 80, 300])))
+    options = RunOptions(bin_ns=draw(st.sampled_from([50, 100, 1000, 1_000_000])),
+                         max_series_bins=draw(st.sampled_from([4, 64, 16384])),
+                         drain_ns=draw(st.sampled_from([5000, 1_000_000_000])))
+    return Case(cfg, chip, options, inputs)
