@@ -80,3 +80,25 @@ def poisson_spikes(n: int, rate_hz: float, channels: int, size: int, layer: int 
     return speksim.make_events("spike", t=t.astype(np.int64), layer=np.full(n, layer, np.int64),
                                feature=rng.integers(0, channels, n), x=rng.integers(0, size, n),
                                y=rng.integers(0, size, n))
+
+
+def on_gesture(argv, prog: str, doc: str, measure):
+    """The command line of a benchmark module run alone (`python -m benchmarks.NAME [--repeats N]`):
+    `measure(config, events, repeats)` on the DVS Gesture network and recording. Returns its
+    figures, or None after printing why it did not run (the shared files missing, or the
+    measurement skipped)."""
+    import argparse
+
+    from . import bench_models
+    ap = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args(argv)
+    why = bench_models._missing("gesture")
+    if not why:
+        _, events, _, config = bench_models._load("gesture")
+        r = measure(config, events, args.repeats)
+        why = r.get("skipped")
+    if why:
+        print(f"skipped: {why}")
+        return None
+    return r

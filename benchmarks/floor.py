@@ -273,23 +273,11 @@ def figures(fl: Floor, samples: list) -> dict:
 
 
 def main(argv=None) -> int:
-    import argparse
-    from . import bench_models
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.floor", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=5)
-    args = ap.parse_args(argv)
-    why = bench_models._missing("gesture")
-    if why:
-        print(f"skipped: {why}")
-        return 0
-    _, events, _, config = bench_models._load("gesture")
-    r = measure(config, events, args.repeats)
-    if "skipped" in r:
-        print(f"skipped: {r['skipped']}")
-        return 0
-    print(f"{r['served']:,} events served, {r['synops']:,} SynOps; the fast engine's work: {r['same_work']}")
-    print(f"kernel: {r['kernel_s']:.4f} s; floor (kernel and bookkeeping, no timing): {r['floor_s']:.4f} s")
+    from .common import on_gesture
+    r = on_gesture(argv, "python -m benchmarks.floor", __doc__, measure)
+    if r:
+        print(f"{r['served']:,} events served, {r['synops']:,} SynOps; the fast engine's work: {r['same_work']}")
+        print(f"kernel: {r['kernel_s']:.4f} s; floor (kernel and bookkeeping, no timing): {r['floor_s']:.4f} s")
     return 0
 
 

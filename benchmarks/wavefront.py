@@ -58,23 +58,11 @@ def figures(w: Wavefront, samples: list) -> dict:
 
 
 def main(argv=None) -> int:
-    import argparse
-    from . import bench_models
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.wavefront", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=5)
-    args = ap.parse_args(argv)
-    why = bench_models._missing("gesture")
-    if why:
-        print(f"skipped: {why}")
-        return 0
-    _, events, _, config = bench_models._load("gesture")
-    r = measure(config, events, args.repeats)
-    if "skipped" in r:
-        print(f"skipped: {r['skipped']}")
-        return 0
-    print(f"{r['outputs']:,} outputs; the same Result as the fast engine's: {r['identical']}")
-    print(f"wave engine: {r['wall_s']:.4f} s a replay")
+    from .common import on_gesture
+    r = on_gesture(argv, "python -m benchmarks.wavefront", __doc__, measure)
+    if r:
+        print(f"{r['outputs']:,} outputs; the same Result as the fast engine's: {r['identical']}")
+        print(f"wave engine: {r['wall_s']:.4f} s a replay")
     return 0
 
 
