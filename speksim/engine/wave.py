@@ -58,9 +58,11 @@ _M = RING - 1
 AVAIL, PUSH, POP, EV_F, EV_X, EV_Y, EV_ROOT, ENTRY, SENT, SP_F, SP_X, SP_Y, SP_ROOT, LATE = range(14)
 N_FIELDS = 16
 # rows of the block counters (one array [row, block])
-PUSHED, TAKEN, QUEUED, DONE, BUSY_NOW, START, NSPK, K, SHIFT, DUR, END, TFREE, BUSY, STALL, AREA, FM, PP, OM, DQ, \
-    BIN_IN, BIN_JOB, BIN_STALL = range(22)
-N_ROWS = 22
+PUSHED, TAKEN, QUEUED, DONE, BUSY_NOW, START, NSPK, K, SHIFT, DUR, END, TFREE, FM, PP, OM, DQ, BIN_IN, BIN_JOB, \
+    BIN_STALL = range(19)
+N_ROWS = 19
+#: bins of the base width `run_wave` keeps at most (the drain limit decides how many it needs)
+MAX_BINS = 1 << 16
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -144,8 +146,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
     """The chain's outputs (rows of `out`: time, layer, feature, x, y, root; their number is
     returned; -1 when `out` is too short, -2 when a job starts, stalls or ends after `limit`, the
     run's drain limit, whose bin `series` ends with: nothing later is written), the input lags,
-    the statistics (`stats`, laid out as the fast engine's, but busy, stall and FIFO integrals in
-    n[BUSY], n[STALL] and n[AREA] by place in the chain) and the series (`series`, bins of
+    the statistics (`stats`, laid out as the fast engine's) and the series (`series`, bins of
     `width` ns). chain: the blocks in order, the host output last."""
     last_q = chain.shape[0] - 1
     n_in = in_t.shape[0]
@@ -190,7 +191,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     if start > limit:
                         return -2       # past the drain limit: the run is cut there (T12)
                     ring[b, i, POP] = start
-                    n[AREA, b] += start - ring[b, i, PUSH]
+                    stats[q, S_FIFOAREA] += start - ring[b, i, PUSH]
                     pushed_at = ring[b, i, PUSH]
                     _spread(series, R_FIFO, q, pushed_at, start, width, _bin(n, BIN_IN, b, pushed_at, width))
                     n[TAKEN, b] = j + 1
@@ -245,7 +246,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                             if d > limit:
                                 return -2
                             n[SHIFT, b] += d - t
-                            n[STALL, b] += d - t
+                            stats[q, S_STALL] += d - t
                             _spread(series, R_STALL, q, t, d, width, _bin(n, BIN_STALL, b, t, width))
                             t = d
                             late = 1
@@ -264,12 +265,10 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                 end = n[START, b] + n[DUR, b] + n[SHIFT, b]
                 if end > limit:
                     return -2           # past the drain limit: the run is cut there (T12)
-                n[BUSY, b] += end - n[START, b]
+                stats[q, S_BUSY] += end - n[START, b]
                 _spread(series, R_BUSY, q, n[START, b], end, width, _bin(n, BIN_JOB, b, n[START, b], width))
                 n[END, b] = end
                 n[BUSY_NOW, b] = 0
-            _fifo_max(ring, n, stats, b, q, fifo_depth[q])
-            _out_max(ring, n, stats, b, q, qdepth)
             # the stage: one copy of each spike, to the next block (T4)
             c = b + 1
             depth = fifo_depth[chain[c]]
@@ -300,6 +299,8 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                 stats[q, S_COPIES] += 1
                 stats[chain[c], S_IN] += 1
                 progress = True
+            # the high-water marks that the pops, entries and sends so far settle
+            _fifo_max(ring, n, stats, b, q, fifo_depth[q])
             _fifo_max(ring, n, stats, c, chain[c], depth)
             _out_max(ring, n, stats, b, q, qdepth)
         # the host output (T7)
@@ -314,11 +315,11 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
             if end > limit:
                 return -2
             ring[b, i, POP] = start
-            n[AREA, b] += start - ring[b, i, PUSH]
+            stats[HOST_OUT, S_FIFOAREA] += start - ring[b, i, PUSH]
             _spread(series, R_FIFO, HOST_OUT, ring[b, i, PUSH], start, width,
                     _bin(n, BIN_IN, b, ring[b, i, PUSH], width))
             n[END, b] = end
-            n[BUSY, b] += end - start
+            stats[HOST_OUT, S_BUSY] += end - start
             _spread(series, R_BUSY, HOST_OUT, start, end, width, _bin(n, BIN_JOB, b, start, width))
             stats[HOST_OUT, S_SERVED] += 1
             out[n_out, 0] = end + params[P_HOST_OUT_LAT]
@@ -361,9 +362,10 @@ def _chain_of(net, input_targets) -> tuple:
 def run_wave(net, inputs, options) -> Optional[RawResult]:
     """The RawResult of `inputs` (EngineInput) through `net`, or None when the run is not one this
     engine covers (see the module docstring; `why_not` says why)."""
-    if why_not(net, inputs, options):
+    chain, why = _plan(net, inputs, options)
+    if why:
         return None
-    chain = np.array(_chain_of(net, np.unique(inputs.target))[0], np.int64)
+    chain = np.array(chain, np.int64)
     n_in = len(inputs)
     limit = int(inputs.t_ns[-1]) + int(options.drain_ns)
     base = int(options.bin_ns)
@@ -387,9 +389,6 @@ def run_wave(net, inputs, options) -> Optional[RawResult]:
     if n_out == -2:
         return None         # the run is cut at the drain limit (T12): the fast engine's case
     t_end = int(n[END].max())       # the last instant: a job's end (the host output's included)
-    stats[chain, S_BUSY] = n[BUSY]
-    stats[chain, S_STALL] = n[STALL]
-    stats[chain, S_FIFOAREA] = n[AREA]
     width = series_bin_ns(base, t_end, int(options.max_series_bins))
     series = series[:, :t_end // base + 1]
     if width > base:
@@ -398,19 +397,20 @@ def run_wave(net, inputs, options) -> Optional[RawResult]:
                      state=state, t_end_ns=t_end, bin_ns=width)
 
 
-#: bins of the base width `run_wave` keeps at most (the drain limit decides how many it needs)
-MAX_BINS = 1 << 16
-
-
 def why_not(net, inputs, options) -> Optional[str]:
     """Why `run_wave` does not cover this run, or None when it does."""
+    return _plan(net, inputs, options)[1]
+
+
+def _plan(net, inputs, options) -> tuple:
+    """(the chain `run_wave` computes, None), or (None, why it does not cover the run)."""
     if len(inputs) == 0:
-        return "no input"
+        return None, "no input"
     if options.end_ns is not None:
-        return "the run ends at a given time (end_ns)"
+        return None, "the run ends at a given time (end_ns)"
     if (int(inputs.t_ns[-1]) + int(options.drain_ns)) // int(options.bin_ns) + 1 > MAX_BINS:
-        return f"the run may last more than {MAX_BINS:,} series bins"
-    return _chain_of(net, np.unique(inputs.target))[1]
+        return None, f"the run may last more than {MAX_BINS:,} series bins"
+    return _chain_of(net, np.unique(inputs.target))
 
 
 class WaveBackend(HoldsInput):
