@@ -14,9 +14,13 @@ each block's own events (SPEC T1-T4, T7, with the tie order of T0):
 - the stage sends spike m at the latest of its entry, the end of its last transfer and the
   moment the next FIFO has room (T4); it arrives a route later.
 
-Each value needs only values of earlier events, some of another block's, so the blocks are
-computed one after the other, each as far as the others allow (a wavefront): no search for the
-next instant, no wakes, and each block's values in a ring of its own. The statistics follow:
+Each value needs only values of earlier events, some of another block's, so each block is
+computed as far as the others allow (a wavefront): no search for the next instant, no wakes, and
+each block's values in a ring of its own. One block is computed at a time: it moves on to the
+next block down the chain when its stage waits for room in that block's FIFO (the pops that free
+it are not computed yet), and to the one up the chain when it has done all it has been sent. A
+switch so comes at most once per FIFO's depth of events, and a block that receives little is
+visited little. The statistics follow:
 busy and stall times and the FIFO integrals as sums over jobs, stalls and waits, spread into the
 series' bins; the highest FIFO and output-queue counts once the pops or sends up to a push's or
 an entry's instant are known.
@@ -152,35 +156,78 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
     n_in = in_t.shape[0]
     period, lat = params[P_HOST_IN_NS], params[P_HOST_IN_LAT]
     link, t_last, n_out = 0, -1, 0
+    # the position computed next (-1: the input link; last_q: the host output), and the last
+    # position that has done all it ever will (-2: none yet; -1: the link has sent every input)
+    cur, fin = -1, -2
     while True:
-        progress = False
-        # the input link, into the first block's FIFO (T1)
-        depth = fifo_depth[chain[0]]
-        while link < n_in:
-            p = link
-            t = in_t[p]
-            if t_last >= 0 and t_last + period > t:
-                t = t_last + period
-            if p >= depth:
-                if p - depth >= n[TAKEN, 0]:
-                    break
-                t = max(t, ring[0, (p - depth) & _M, POP])
-            i = p & _M
-            ring[0, i, AVAIL] = t + lat
-            ring[0, i, PUSH] = t
-            ring[0, i, EV_F], ring[0, i, EV_X], ring[0, i, EV_Y], ring[0, i, EV_ROOT] = in_a[p], in_x[p], in_y[p], p
-            lag[p] = t + lat - in_t[p]
-            t_last = t
-            n[PUSHED, 0] = p + 1
-            stats[chain[0], S_IN] += 1
-            link += 1
-            progress = True
-        _fifo_max(ring, n, stats, 0, chain[0], fifo_depth[chain[0]])
-        # the servers and stages, the most downstream first
-        for b in range(last_q - 1, -1, -1):
-            q = chain[b]
-            qdepth = out_depth[q]
-            base = core[q, C_SPKOFF] if q < N_CORES else spk_o.shape[0] - 1
+        if cur < 0:
+            # the input link, into the first block's FIFO (T1), until the FIFO is full as far as
+            # its pops are known
+            depth = fifo_depth[chain[0]]
+            while link < n_in:
+                p = link
+                t = in_t[p]
+                if t_last >= 0 and t_last + period > t:
+                    t = t_last + period
+                if p >= depth:
+                    if p - depth >= n[TAKEN, 0]:
+                        break
+                    t = max(t, ring[0, (p - depth) & _M, POP])
+                i = p & _M
+                ring[0, i, AVAIL] = t + lat
+                ring[0, i, PUSH] = t
+                ring[0, i, EV_F], ring[0, i, EV_X], ring[0, i, EV_Y], ring[0, i, EV_ROOT] = in_a[p], in_x[p], in_y[p], p
+                lag[p] = t + lat - in_t[p]
+                t_last = t
+                n[PUSHED, 0] = p + 1
+                stats[chain[0], S_IN] += 1
+                link += 1
+            _fifo_max(ring, n, stats, 0, chain[0], depth)
+            if link == n_in:
+                fin = -1
+            cur = 0
+            continue
+        if cur == last_q:
+            # the host output (T7): it serves all it has been sent
+            b = last_q
+            while n[TAKEN, b] < n[PUSHED, b]:
+                if n_out == out.shape[0]:
+                    return -1
+                j = n[TAKEN, b]
+                i = j & _M
+                start = max(ring[b, i, AVAIL], n[END, b])
+                end = start + params[P_HOST_OUT_NS]
+                if end > limit:
+                    return -2
+                ring[b, i, POP] = start
+                stats[HOST_OUT, S_FIFOAREA] += start - ring[b, i, PUSH]
+                _spread(series, R_FIFO, HOST_OUT, ring[b, i, PUSH], start, width,
+                        _bin(n, BIN_IN, b, ring[b, i, PUSH], width))
+                n[END, b] = end
+                stats[HOST_OUT, S_BUSY] += end - start
+                _spread(series, R_BUSY, HOST_OUT, start, end, width, _bin(n, BIN_JOB, b, start, width))
+                stats[HOST_OUT, S_SERVED] += 1
+                out[n_out, 0] = end + params[P_HOST_OUT_LAT]
+                out[n_out, 1] = copies[chain[b - 1], 0, K_LAYER]
+                out[n_out, 2], out[n_out, 3], out[n_out, 4] = ring[b, i, EV_F], ring[b, i, EV_X], ring[b, i, EV_Y]
+                out[n_out, 5] = ring[b, i, EV_ROOT]
+                n_out += 1
+                n[TAKEN, b] = j + 1
+            _fifo_max(ring, n, stats, b, HOST_OUT, fifo_depth[HOST_OUT])
+            if fin == last_q - 1:
+                return n_out
+            cur = last_q - 1
+            continue
+        # a block: its server and its stage, in turn, until neither can go on
+        b = cur
+        q = chain[b]
+        qdepth = out_depth[q]
+        base = core[q, C_SPKOFF] if q < N_CORES else spk_o.shape[0] - 1
+        c = b + 1
+        depth = fifo_depth[chain[c]]
+        route = core[q, C_ROUTENS] if q < N_CORES else dvs[D_ROUTENS]
+        blocked = False
+        while True:
             while True:
                 if not n[BUSY_NOW, b]:
                     j = n[TAKEN, b]
@@ -196,7 +243,6 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     _spread(series, R_FIFO, q, pushed_at, start, width, _bin(n, BIN_IN, b, pushed_at, width))
                     n[TAKEN, b] = j + 1
                     stats[q, S_SERVED] += 1
-                    progress = True
                     feat, x, y = ring[b, i, EV_F], ring[b, i, EV_X], ring[b, i, EV_Y]
                     if q < N_CORES:
                         r = core[q]
@@ -259,7 +305,6 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     ring[b, i, SP_ROOT] = ring[b, (n[TAKEN, b] - 1) & _M, EV_ROOT]
                     n[QUEUED, b] = m + 1
                     n[K, b] += 1
-                    progress = True
                 if held:
                     break
                 end = n[START, b] + n[DUR, b] + n[SHIFT, b]
@@ -270,16 +315,15 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                 n[END, b] = end
                 n[BUSY_NOW, b] = 0
             # the stage: one copy of each spike, to the next block (T4)
-            c = b + 1
-            depth = fifo_depth[chain[c]]
-            route = core[q, C_ROUTENS] if q < N_CORES else dvs[D_ROUTENS]
+            sent = n[DONE, b]
             while n[DONE, b] < n[QUEUED, b]:
                 m = n[DONE, b]
                 k = n[PUSHED, c]
                 t = max(ring[b, m & _M, ENTRY], n[TFREE, b])
                 if k >= depth:
                     if k - depth >= n[TAKEN, c]:
-                        break                       # the next FIFO is full until its server takes one
+                        blocked = True              # the next FIFO is full until its server takes one
+                        break
                     t = max(t, ring[c, (k - depth) & _M, POP])
                 n[TFREE, b] = t + route
                 ring[b, m & _M, SENT] = t
@@ -298,40 +342,19 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                 n[DONE, b] = m + 1
                 stats[q, S_COPIES] += 1
                 stats[chain[c], S_IN] += 1
-                progress = True
-            # the high-water marks that the pops, entries and sends so far settle
-            _fifo_max(ring, n, stats, b, q, fifo_depth[q])
-            _fifo_max(ring, n, stats, c, chain[c], depth)
-            _out_max(ring, n, stats, b, q, qdepth)
-        # the host output (T7)
-        b = last_q
-        while n[TAKEN, b] < n[PUSHED, b]:
-            if n_out == out.shape[0]:
-                return -1
-            j = n[TAKEN, b]
-            i = j & _M
-            start = max(ring[b, i, AVAIL], n[END, b])
-            end = start + params[P_HOST_OUT_NS]
-            if end > limit:
-                return -2
-            ring[b, i, POP] = start
-            stats[HOST_OUT, S_FIFOAREA] += start - ring[b, i, PUSH]
-            _spread(series, R_FIFO, HOST_OUT, ring[b, i, PUSH], start, width,
-                    _bin(n, BIN_IN, b, ring[b, i, PUSH], width))
-            n[END, b] = end
-            stats[HOST_OUT, S_BUSY] += end - start
-            _spread(series, R_BUSY, HOST_OUT, start, end, width, _bin(n, BIN_JOB, b, start, width))
-            stats[HOST_OUT, S_SERVED] += 1
-            out[n_out, 0] = end + params[P_HOST_OUT_LAT]
-            out[n_out, 1] = copies[chain[b - 1], 0, K_LAYER]
-            out[n_out, 2], out[n_out, 3], out[n_out, 4] = ring[b, i, EV_F], ring[b, i, EV_X], ring[b, i, EV_Y]
-            out[n_out, 5] = ring[b, i, EV_ROOT]
-            n_out += 1
-            n[TAKEN, b] = j + 1
-            progress = True
-        _fifo_max(ring, n, stats, b, HOST_OUT, fifo_depth[HOST_OUT])
-        if not progress:
-            return n_out
+            if n[DONE, b] == sent:
+                break           # the stage sent nothing: the server is where it stopped
+        # the high-water marks that the pops, entries and sends so far settle
+        _fifo_max(ring, n, stats, b, q, fifo_depth[q])
+        _fifo_max(ring, n, stats, c, chain[c], depth)
+        _out_max(ring, n, stats, b, q, qdepth)
+        if blocked:
+            cur = c             # the next block's pops free room for the stage
+        elif fin == b - 1:
+            fin = b             # all it was ever to be sent is done
+            cur = c
+        else:
+            cur = b - 1         # it has done all it has been sent: more comes from upstream
 
 
 def _chain_of(net, input_targets) -> tuple:
