@@ -70,13 +70,11 @@ MAX_BINS = 1 << 16
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _bin(n, row, b, t, width):
-    """The bin of t, from the bin in n[row, b], which a block's times never go back from (each
-    block's job starts, stall starts and FIFO entries come in order): no division."""
-    k = n[row, b]
+def _next_bin(k, t, width):
+    """The bin of t, from bin k at or before it (a block's times of one kind never go back): no
+    division."""
     while (k + 1) * width <= t:
         k += 1
-    n[row, b] = k
     return k
 
 
@@ -201,11 +199,12 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     return -2
                 ring[b, i, POP] = start
                 stats[HOST_OUT, S_FIFOAREA] += start - ring[b, i, PUSH]
-                _spread(series, R_FIFO, HOST_OUT, ring[b, i, PUSH], start, width,
-                        _bin(n, BIN_IN, b, ring[b, i, PUSH], width))
+                n[BIN_IN, b] = _next_bin(n[BIN_IN, b], ring[b, i, PUSH], width)
+                _spread(series, R_FIFO, HOST_OUT, ring[b, i, PUSH], start, width, n[BIN_IN, b])
                 n[END, b] = end
                 stats[HOST_OUT, S_BUSY] += end - start
-                _spread(series, R_BUSY, HOST_OUT, start, end, width, _bin(n, BIN_JOB, b, start, width))
+                n[BIN_JOB, b] = _next_bin(n[BIN_JOB, b], start, width)
+                _spread(series, R_BUSY, HOST_OUT, start, end, width, n[BIN_JOB, b])
                 stats[HOST_OUT, S_SERVED] += 1
                 out[n_out, 0] = end + params[P_HOST_OUT_LAT]
                 out[n_out, 1] = copies[chain[b - 1], 0, K_LAYER]
@@ -218,7 +217,9 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                 return n_out
             cur = last_q - 1
             continue
-        # a block: its server and its stage, in turn, until neither can go on
+        # a block: its server and its stage, in turn, until neither can go on. Its counters are
+        # kept in local variables meanwhile (stores to the rings, statistics and series cannot
+        # then make the compiler reload them) and written back before they are read elsewhere.
         b = cur
         q = chain[b]
         qdepth = out_depth[q]
@@ -226,23 +227,29 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
         c = b + 1
         depth = fifo_depth[chain[c]]
         route = core[q, C_ROUTENS] if q < N_CORES else dvs[D_ROUTENS]
+        taken, pushed, busy, start, nspk, kk, shift, dur, end = (n[TAKEN, b], n[PUSHED, b], n[BUSY_NOW, b],
+                                                                n[START, b], n[NSPK, b], n[K, b], n[SHIFT, b],
+                                                                n[DUR, b], n[END, b])
+        queued, done, tfree, pushed_c, taken_c = n[QUEUED, b], n[DONE, b], n[TFREE, b], n[PUSHED, c], n[TAKEN, c]
+        bin_in, bin_job, bin_stall = n[BIN_IN, b], n[BIN_JOB, b], n[BIN_STALL, b]
         blocked = False
         while True:
             while True:
-                if not n[BUSY_NOW, b]:
-                    j = n[TAKEN, b]
-                    if j >= n[PUSHED, b]:
+                if not busy:
+                    if taken >= pushed:
                         break
-                    i = j & _M
-                    start = max(ring[b, i, AVAIL], n[END, b])       # T2
+                    i = taken & _M
+                    start = max(ring[b, i, AVAIL], end)         # T2
                     if start > limit:
                         return -2       # past the drain limit: the run is cut there (T12)
                     ring[b, i, POP] = start
-                    stats[q, S_FIFOAREA] += start - ring[b, i, PUSH]
                     pushed_at = ring[b, i, PUSH]
-                    _spread(series, R_FIFO, q, pushed_at, start, width, _bin(n, BIN_IN, b, pushed_at, width))
-                    n[TAKEN, b] = j + 1
+                    stats[q, S_FIFOAREA] += start - pushed_at
+                    bin_in = _next_bin(bin_in, pushed_at, width)
+                    _spread(series, R_FIFO, q, pushed_at, start, width, bin_in)
+                    taken += 1
                     stats[q, S_SERVED] += 1
+                    bin_job = _next_bin(bin_job, start, width)
                     feat, x, y = ring[b, i, EV_F], ring[b, i, EV_X], ring[b, i, EV_Y]
                     if q < N_CORES:
                         r = core[q]
@@ -250,7 +257,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                         if feat >= r[C_CIN] or x >= r[C_WIN] or y >= r[C_HIN]:
                             synops, nspk = 0, 0
                             stats[q, S_OOR] += 1
-                            series[R_DROPPED, _bin(n, BIN_JOB, b, start, width), q] += 1
+                            series[R_DROPPED, bin_job, q] += 1
                         else:
                             synops, nspk = scatter_tabled(
                                 state, r[C_NOFF], weights, r[C_WOFF], feat, r[C_TAPY] + y * N_TAP,
@@ -259,9 +266,9 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                                 spk_y, base)
                         for s in range(base, base + nspk):
                             spk_o[s] = ev + (spk_o[s] + 1) * step
-                        n[DUR, b] = ev + synops * step
+                        dur = ev + synops * step
                         stats[q, S_SYNOPS] += synops
-                        series[R_SYNOPS, _bin(n, BIN_JOB, b, start, width), q] += synops
+                        series[R_SYNOPS, bin_job, q] += synops
                         stats[q, S_SPIKES] += nspk
                     else:
                         keep, f, fx, fy = dvs_map(dvs[D_ON], dvs[D_OFF], dvs[D_MERGE], dvs[D_PX], dvs[D_PY],
@@ -274,26 +281,27 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                             stats[q, S_SPIKES] += 1
                         else:
                             stats[q, S_DVSFILT] += 1
-                            series[R_DROPPED, _bin(n, BIN_JOB, b, start, width), q] += 1
-                        n[DUR, b] = dvs[D_EVNS]
-                    n[BUSY_NOW, b], n[START, b], n[NSPK, b], n[K, b], n[SHIFT, b] = 1, start, nspk, 0, 0
+                            series[R_DROPPED, bin_job, q] += 1
+                        dur = dvs[D_EVNS]
+                    busy, kk, shift = 1, 0, 0
                 held = False
-                while n[K, b] < n[NSPK, b]:         # T3
-                    m = n[QUEUED, b]
-                    s = base + n[K, b]
-                    t = n[START, b] + spk_o[s] + n[SHIFT, b]
+                while kk < nspk:                    # T3
+                    m = queued
+                    s = base + kk
+                    t = start + spk_o[s] + shift
                     late = 0
                     if m >= qdepth:
-                        if m - qdepth >= n[DONE, b]:
+                        if m - qdepth >= done:
                             held = True             # the stage has yet to take spike m - depth out
                             break
                         d = ring[b, (m - qdepth) & _M, SENT]
                         if d > t:
                             if d > limit:
                                 return -2
-                            n[SHIFT, b] += d - t
+                            shift += d - t
                             stats[q, S_STALL] += d - t
-                            _spread(series, R_STALL, q, t, d, width, _bin(n, BIN_STALL, b, t, width))
+                            bin_stall = _next_bin(bin_stall, t, width)
+                            _spread(series, R_STALL, q, t, d, width, bin_stall)
                             t = d
                             late = 1
                         elif d == t:
@@ -302,32 +310,32 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     ring[b, i, ENTRY] = t
                     ring[b, i, LATE] = late
                     ring[b, i, SP_F], ring[b, i, SP_X], ring[b, i, SP_Y] = spk_f[s], spk_x[s], spk_y[s]
-                    ring[b, i, SP_ROOT] = ring[b, (n[TAKEN, b] - 1) & _M, EV_ROOT]
-                    n[QUEUED, b] = m + 1
-                    n[K, b] += 1
+                    ring[b, i, SP_ROOT] = ring[b, (taken - 1) & _M, EV_ROOT]
+                    queued = m + 1
+                    kk += 1
                 if held:
                     break
-                end = n[START, b] + n[DUR, b] + n[SHIFT, b]
+                end = start + dur + shift
                 if end > limit:
                     return -2           # past the drain limit: the run is cut there (T12)
-                stats[q, S_BUSY] += end - n[START, b]
-                _spread(series, R_BUSY, q, n[START, b], end, width, _bin(n, BIN_JOB, b, n[START, b], width))
-                n[END, b] = end
-                n[BUSY_NOW, b] = 0
+                stats[q, S_BUSY] += end - start
+                _spread(series, R_BUSY, q, start, end, width, bin_job)
+                busy = 0
             # the stage: one copy of each spike, to the next block (T4)
-            sent = n[DONE, b]
-            while n[DONE, b] < n[QUEUED, b]:
-                m = n[DONE, b]
-                k = n[PUSHED, c]
-                t = max(ring[b, m & _M, ENTRY], n[TFREE, b])
+            sent = done
+            while done < queued:
+                m = done
+                k = pushed_c
+                o = m & _M
+                t = max(ring[b, o, ENTRY], tfree)
                 if k >= depth:
-                    if k - depth >= n[TAKEN, c]:
+                    if k - depth >= taken_c:
                         blocked = True              # the next FIFO is full until its server takes one
                         break
                     t = max(t, ring[c, (k - depth) & _M, POP])
-                n[TFREE, b] = t + route
-                ring[b, m & _M, SENT] = t
-                i, o = k & _M, m & _M
+                tfree = t + route
+                ring[b, o, SENT] = t
+                i = k & _M
                 ring[c, i, AVAIL] = t + route
                 ring[c, i, PUSH] = t
                 f, x, y = ring[b, o, SP_F], ring[b, o, SP_X], ring[b, o, SP_Y]
@@ -338,12 +346,16 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     y = floor_div(y, pool)
                 ring[c, i, EV_F], ring[c, i, EV_X], ring[c, i, EV_Y] = f, x, y
                 ring[c, i, EV_ROOT] = ring[b, o, SP_ROOT]
-                n[PUSHED, c] = k + 1
-                n[DONE, b] = m + 1
-                stats[q, S_COPIES] += 1
-                stats[chain[c], S_IN] += 1
-            if n[DONE, b] == sent:
+                pushed_c = k + 1
+                done = m + 1
+            stats[q, S_COPIES] += done - sent
+            stats[chain[c], S_IN] += done - sent
+            if done == sent:
                 break           # the stage sent nothing: the server is where it stopped
+        n[TAKEN, b], n[BUSY_NOW, b], n[START, b], n[NSPK, b], n[K, b], n[SHIFT, b], n[DUR, b], n[END, b] = (
+            taken, busy, start, nspk, kk, shift, dur, end)
+        n[QUEUED, b], n[DONE, b], n[TFREE, b], n[PUSHED, c] = queued, done, tfree, pushed_c
+        n[BIN_IN, b], n[BIN_JOB, b], n[BIN_STALL, b] = bin_in, bin_job, bin_stall
         # the high-water marks that the pops, entries and sends so far settle
         _fifo_max(ring, n, stats, b, q, fifo_depth[q])
         _fifo_max(ring, n, stats, c, chain[c], depth)
