@@ -144,6 +144,9 @@ class Simulation:
             raise RuntimeError("this simulation has finished; create a new Simulation to run again")
         self._wire()
         events = np.asarray(events)
+        if not self._engine.streams:
+            # it only keeps what it is fed until finish: one chunk, so nothing is joined again there
+            chunk_events = max(chunk_events, len(events))
         new = []
         for i in range(0, max(len(events), 1), chunk_events):
             chunk = self._to_engine(events[i:i + chunk_events])

@@ -329,6 +329,8 @@ class EngineInput:
     @classmethod
     def concat(cls, parts) -> "EngineInput":
         """The inputs of `parts` (EngineInputs) one after the other; empty when there are none."""
+        if len(parts) == 1:
+            return parts[0]
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) if parts else np.zeros(0, np.int64)
                      for f in ("t_ns", "target", "a", "x", "y")))
 

@@ -445,7 +445,9 @@ def _plan(net, inputs, options) -> tuple:
         return None, "the run ends at a given time (end_ns)"
     if (int(inputs.t_ns[-1]) + int(options.drain_ns)) // int(options.bin_ns) + 1 > MAX_BINS:
         return None, f"the run may last more than {MAX_BINS:,} series bins"
-    return _chain_of(net, np.unique(inputs.target))
+    target = inputs.target
+    one = target[:1] if target.min() == target.max() else np.unique(target)     # unique() sorts: 10x slower
+    return _chain_of(net, one)
 
 
 class WaveBackend(HoldsInput):
