@@ -330,13 +330,14 @@ def _row(cout, state, nb, weights, wb, hi, lo, rtz, wrap, j, ox, oy, nspk, spk_j
     return nspk
 
 
-def _event_rows(width):
+def _event_rows(width, inlined=False):
     """The SynOps of one event (see `scatter_event`) as a function of its own, for rows of `width`
     features (0: any, `cout`): `ny` by `nx` rows, the first at state[nb:] and weights[wb:] for
     output (oy0, ox0); along a kernel row the state steps back by one row of `cout` features and
     the weights forward by `wstep_x`, from one kernel row to the next the state steps back by
-    `sstep` and the weights forward by `wstep_y`. Returns (number of SynOps, number of spikes)."""
-    @njit(inline="never", _nrt=False)
+    `sstep` and the weights forward by `wstep_y`. Returns (number of SynOps, number of spikes).
+    `inlined`: LLVM inlines it into its callers (see ROWS_INLINED)."""
+    @njit(**({"forceinline": True} if inlined else {"inline": "never"}), _nrt=False)
     def rows(state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox0, oy0, cout, hi, lo, rtz, wrap,
              spk_j, spk_f, spk_x, spk_y, base):
         n = width if width else cout
@@ -369,6 +370,11 @@ _rows32 = _event_rows(32)
 _rows64 = _event_rows(64)
 _rows_any = _event_rows(0)
 ROWS = {16: _rows16, 32: _rows32, 64: _rows64, 0: _rows_any}
+# The same, inlined into their caller by LLVM, for the wave engine (scatter_tabled_inlined): its
+# loop keeps few values in registers, and its gesture replay took 0.94x the time with them (Zen 5).
+# The fast engine keeps the rows apart, so that a profile can tell its SynOps from its loop
+# (benchmarks.profile_engine); inlined there it took 0.99x the time, no clear gain.
+ROWS_INLINED = {w: _event_rows(w, inlined=True) for w in ROWS}
 
 
 @njit(cache=True, forceinline=True, _nrt=False)
@@ -435,37 +441,52 @@ def tap_table(n_in, pad, stride, k, n_out, state_step, weight_step):
     return t
 
 
-@njit(cache=True, inline="always", _nrt=False)
-def scatter_tabled(state, noff, weights, woff, c, ty, tx, taps, cout, wfeat, sstep, wstep_y, wstep_x,
-                   th_hi, th_lo, rtz, wrap, spk_j, spk_f, spk_x, spk_y, base=0):
-    """`scatter_event` with the event's taps read from its core's tap tables (the flat int64 array
-    `taps`): ty and tx are where the rows of the event's y and x start, wfeat the core's weights
-    per input feature (k * k * cout), sstep, wstep_y and wstep_x those of the rows function (see
-    `_event_rows`). Finding the taps at every event had cost the loop about 85 instructions a job."""
-    ny = taps[ty + TAP_N]
-    nx = taps[tx + TAP_N]
-    if ny == 0 or nx == 0:
-        return 0, 0
-    return _scatter_rows(state, noff + taps[ty + TAP_STATE] + taps[tx + TAP_STATE], weights,
-                         woff + c * wfeat + taps[ty + TAP_WEIGHT] + taps[tx + TAP_WEIGHT], ny, nx, sstep, wstep_y,
-                         wstep_x, taps[tx + TAP_OUT], taps[ty + TAP_OUT], cout, th_hi, th_lo, rtz, wrap,
-                         spk_j, spk_f, spk_x, spk_y, base)
+def _tabled(scatter_rows):
+    """`scatter_tabled` calling the rows functions through `scatter_rows` (see `_rows_caller`)."""
+    @njit(inline="always", _nrt=False)
+    def scatter_tabled(state, noff, weights, woff, c, ty, tx, taps, cout, wfeat, sstep, wstep_y, wstep_x,
+                       th_hi, th_lo, rtz, wrap, spk_j, spk_f, spk_x, spk_y, base=0):
+        """`scatter_event` with the event's taps read from its core's tap tables (the flat int64 array
+        `taps`): ty and tx are where the rows of the event's y and x start, wfeat the core's weights
+        per input feature (k * k * cout), sstep, wstep_y and wstep_x those of the rows function (see
+        `_event_rows`). Finding the taps at every event had cost the loop about 85 instructions a job."""
+        ny = taps[ty + TAP_N]
+        nx = taps[tx + TAP_N]
+        if ny == 0 or nx == 0:
+            return 0, 0
+        return scatter_rows(state, noff + taps[ty + TAP_STATE] + taps[tx + TAP_STATE], weights,
+                            woff + c * wfeat + taps[ty + TAP_WEIGHT] + taps[tx + TAP_WEIGHT], ny, nx, sstep, wstep_y,
+                            wstep_x, taps[tx + TAP_OUT], taps[ty + TAP_OUT], cout, th_hi, th_lo, rtz, wrap,
+                            spk_j, spk_f, spk_x, spk_y, base)
+
+    return scatter_tabled
 
 
-@njit(cache=True, inline="always", _nrt=False)
-def _scatter_rows(state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox, oy, cout, th_hi, th_lo, rtz, wrap,
-                  spk_j, spk_f, spk_x, spk_y, base):
-    """The rows function for `cout` features (kernels.ROWS), called with pointers to the arrays."""
-    args = (address(state), nb, address(weights), wb, ny, nx, sstep, wstep_y, wstep_x, ox, oy, cout,
-            np.int16(th_hi), np.int16(th_lo), rtz, wrap, address(spk_j), address(spk_f), address(spk_x),
-            address(spk_y), base)
-    if cout == 16:
-        return _rows16(*args)
-    if cout == 32:
-        return _rows32(*args)
-    if cout == 64:
-        return _rows64(*args)
-    return _rows_any(*args)
+def _rows_caller(rows):
+    """The function that calls the rows function of `rows` (ROWS or ROWS_INLINED) for `cout`
+    features, with pointers to the arrays."""
+    rows16, rows32, rows64, rows_any = rows[16], rows[32], rows[64], rows[0]
+
+    @njit(inline="always", _nrt=False)
+    def scatter_rows(state, nb, weights, wb, ny, nx, sstep, wstep_y, wstep_x, ox, oy, cout, th_hi, th_lo, rtz, wrap,
+                     spk_j, spk_f, spk_x, spk_y, base):
+        args = (address(state), nb, address(weights), wb, ny, nx, sstep, wstep_y, wstep_x, ox, oy, cout,
+                np.int16(th_hi), np.int16(th_lo), rtz, wrap, address(spk_j), address(spk_f), address(spk_x),
+                address(spk_y), base)
+        if cout == 16:
+            return rows16(*args)
+        if cout == 32:
+            return rows32(*args)
+        if cout == 64:
+            return rows64(*args)
+        return rows_any(*args)
+
+    return scatter_rows
+
+
+_scatter_rows = _rows_caller(ROWS)
+scatter_tabled = _tabled(_scatter_rows)
+scatter_tabled_inlined = _tabled(_rows_caller(ROWS_INLINED))
 
 
 @njit(cache=True, _nrt=False)

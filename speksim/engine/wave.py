@@ -42,7 +42,7 @@ import numpy as np
 from numba import njit
 
 from .. import _jit  # noqa: F401  (before any @njit: where numba caches this package's code)
-from ..kernels import N_TAP, dvs_map, floor_div, scatter_tabled
+from ..kernels import N_TAP, dvs_map, floor_div, scatter_tabled_inlined
 from .base import HoldsInput
 from .compiled import (
     C_BAL, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_LEAK, C_NCOPY, C_NOFF, C_ROUTENS, C_RTZ, C_SPKCAP, C_SPKOFF, C_SSTEP,
@@ -259,7 +259,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                             stats[q, S_OOR] += 1
                             series[R_DROPPED, bin_job, q] += 1
                         else:
-                            synops, nspk = scatter_tabled(
+                            synops, nspk = scatter_tabled_inlined(
                                 state, r[C_NOFF], weights, r[C_WOFF], feat, r[C_TAPY] + y * N_TAP,
                                 r[C_TAPX] + x * N_TAP, taps, r[C_COUT], r[C_WFEAT], r[C_SSTEP], r[C_WSTEPY],
                                 r[C_WSTEPX], r[C_THI], r[C_TLO], r[C_RTZ], params[P_WRAP], spk_o, spk_f, spk_x,
