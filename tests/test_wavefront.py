@@ -15,7 +15,7 @@ from speksim import Simulation
 from speksim.chip import load_chip
 from speksim.config import RunOptions, chain_config, demo_config
 from speksim.config.build import conv_layer
-from speksim.engine.compiled import S_STALL, EngineInput, compile_network
+from speksim.engine.compiled import S_FIFOMAX, S_STALL, EngineInput, compile_network
 from speksim.engine.fast import run_fast
 from speksim.engine.wave import run_wave, why_not
 from speksim.io import read_events
@@ -134,3 +134,16 @@ def test_random_chains_give_the_fast_engines_result_on_the_wave_engine(case):
     wave = run_wave(net, case.inputs, case.options)
     if wave is not None:
         assert _same(wave, run_fast(net, case.inputs, case.options)) == [], case.describe()
+
+
+def test_a_start_in_a_later_round_comes_after_a_first_round_push():
+    """T0: the conformance scenario pop_in_a_later_round on the wave engine's own path (not its
+    fallback): a job that ends as its stall is released ends in a later round of that ns, and
+    the next event's start with it, after the link's send in the first round."""
+    from conformance.scenarios import all_scenarios
+    sc = next(s for s in all_scenarios() if s.name == "pop_in_a_later_round")
+    net = compile_network(sc.config, sc.chip, sc.options)
+    wave = run_wave(net, sc.inputs, sc.options)
+    assert wave is not None
+    assert wave.stats[0, S_FIFOMAX] == sc.expected.stats[(0, "fifo_max")]
+    assert _same(wave, run_fast(net, sc.inputs, sc.options)) == []

@@ -20,18 +20,16 @@ each block's values in a ring of its own. One block is computed at a time: it mo
 next block down the chain when its stage waits for room in that block's FIFO (the pops that free
 it are not computed yet), and to the one up the chain when it has done all it has been sent. A
 switch so comes at most once per FIFO's depth of events, and a block that receives little is
-visited little. The statistics follow:
-busy and stall times and the FIFO integrals as sums over jobs, stalls and waits, spread into the
-series' bins; the highest FIFO and output-queue counts once the pops or sends up to a push's or
-an entry's instant are known.
+visited little. The statistics follow: busy and stall times and the FIFO integrals as sums over
+jobs, stalls and waits, spread into the series' bins; the highest FIFO and output-queue counts
+once the pops or sends up to a push's or an entry's instant are known, ordered within an instant
+by the rounds of T0 where they tie (the flags LATE and LATE_POP).
 
 `run_wave` does this for a chain with no ticks, decimator or congestion balancer, run until it
 drains (no `end_ns`, nothing left at the drain limit, SPEC T12). It returns None for any other
-run, and `WaveBackend` (engine "wave") then runs the fast engine: the results are the fast
-engine's either way (tests/test_wavefront.py, and the conformance scenarios), but for one tie
-this module does not model (see `_fifo_max`), which none of some 6,300 random chains on
-tie-prone chips met when it was written. It keeps the whole input until `finish`, like the
-reference engine, so a run's memory grows with its input.
+run, and `WaveBackend` (engine "wave") then runs the fast engine: the results are the fast engine's
+either way (tests/test_wavefront.py, and the conformance scenarios). It keeps the whole input
+until `finish`, like the reference engine, so a run's memory grows with its input.
 """
 
 from __future__ import annotations
@@ -59,12 +57,14 @@ RING = 1024             # each block's values are kept for its last RING events:
 _M = RING - 1
 # fields of an entry of a block's ring (one array [block, RING, N_FIELDS]: an event's FIFO fields and a
 # spike's entry time share a cache line, the spike's other fields the next)
-AVAIL, PUSH, POP, EV_F, EV_X, EV_Y, EV_ROOT, ENTRY, SENT, SP_F, SP_X, SP_Y, SP_ROOT, LATE = range(14)
+AVAIL, PUSH, POP, EV_F, EV_X, EV_Y, EV_ROOT, ENTRY, SENT, SP_F, SP_X, SP_Y, SP_ROOT, LATE, LATE_POP = range(15)
 N_FIELDS = 16
 # rows of the block counters (one array [row, block])
 PUSHED, TAKEN, QUEUED, DONE, BUSY_NOW, START, NSPK, K, SHIFT, DUR, END, TFREE, FM, PP, OM, DQ, BIN_IN, BIN_JOB, \
-    BIN_STALL = range(19)
-N_ROWS = 19
+    BIN_STALL, LATE_END = range(20)
+N_ROWS = 20
+# what _chain returns besides a number of outputs
+OUT_SHORT, PAST_LIMIT = -1, -2
 #: bins of the base width `run_wave` keeps at most (the drain limit decides how many it needs)
 MAX_BINS = 1 << 16
 
@@ -100,8 +100,13 @@ def _spread(series, col, blk, t0, t1, width, k):
 def _fifo_max(ring, n, stats, b, q, depth):
     """Settle the FIFO occupancy after each push of block b (block id q) whose count is known:
     the pops up to the push's instant, a pop at that instant counting (servers act before
-    senders, T0). A pop in a later round of that instant (a job that ended as its stall was
-    released) would not count; that case is not modelled here."""
+    senders, T0), unless it came in a later round (a job that ended as its stall was released
+    then, see LATE_END) and the push did not wait for it: then the push found the event still
+    there. Such a push came in the first round. A later round's push at t waits for the pop
+    that frees its slot, the one pop at t (every service takes a ns or more); or its sender is
+    a stage whose spike entered at t in a later round, which cannot be: that spike waited for
+    the stage's copy that freed its queue's slot at t, and that copy keeps the stage busy
+    past t (route_ns >= 1)."""
     if stats[q, S_FIFOMAX] == depth:
         return              # it has been full: it cannot hold more
     while n[FM, b] < n[PUSHED, b]:
@@ -112,6 +117,9 @@ def _fifo_max(ring, n, stats, b, q, depth):
         if n[PP, b] == n[TAKEN, b] and n[PP, b] < k:
             return          # a pop still to come may be at or before t
         occ = k + 1 - n[PP, b]
+        j = n[PP, b] - 1    # the last pop counted: the one at t, if any
+        if j >= 0 and j != k - depth and ring[b, j & _M, LATE_POP] and ring[b, j & _M, POP] == t:
+            occ += 1        # a pop of a later round that the push, of the first, came before
         if occ > stats[q, S_FIFOMAX]:
             stats[q, S_FIFOMAX] = occ
         n[FM, b] = k + 1
@@ -146,10 +154,10 @@ def _out_max(ring, n, stats, b, q, depth):
 def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, out_depth, in_t, in_a, in_x, in_y,
            spk_o, spk_f, spk_x, spk_y, ring, n, out, lag, stats, series, width, limit):
     """The chain's outputs (rows of `out`: time, layer, feature, x, y, root; their number is
-    returned; -1 when `out` is too short, -2 when a job starts, stalls or ends after `limit`, the
-    run's drain limit, whose bin `series` ends with: nothing later is written), the input lags,
-    the statistics (`stats`, laid out as the fast engine's) and the series (`series`, bins of
-    `width` ns). chain: the blocks in order, the host output last."""
+    returned; OUT_SHORT when `out` is too short, PAST_LIMIT when a job starts, stalls or ends
+    after `limit`, the run's drain limit, whose bin `series` ends with: nothing later is written),
+    the input lags, the statistics (`stats`, laid out as the fast engine's) and the series
+    (`series`, bins of `width` ns). chain: the blocks in order, the host output last."""
     last_q = chain.shape[0] - 1
     n_in = in_t.shape[0]
     period, lat = params[P_HOST_IN_NS], params[P_HOST_IN_LAT]
@@ -190,14 +198,15 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
             b = last_q
             while n[TAKEN, b] < n[PUSHED, b]:
                 if n_out == out.shape[0]:
-                    return -1
+                    return OUT_SHORT
                 j = n[TAKEN, b]
                 i = j & _M
                 start = max(ring[b, i, AVAIL], n[END, b])
                 end = start + params[P_HOST_OUT_NS]
                 if end > limit:
-                    return -2
+                    return PAST_LIMIT
                 ring[b, i, POP] = start
+                ring[b, i, LATE_POP] = 0       # its jobs never stall
                 stats[HOST_OUT, S_FIFOAREA] += start - ring[b, i, PUSH]
                 n[BIN_IN, b] = _next_bin(n[BIN_IN, b], ring[b, i, PUSH], width)
                 _spread(series, R_FIFO, HOST_OUT, ring[b, i, PUSH], start, width, n[BIN_IN, b])
@@ -231,7 +240,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                                                                 n[START, b], n[NSPK, b], n[K, b], n[SHIFT, b],
                                                                 n[DUR, b], n[END, b])
         queued, done, tfree, pushed_c, taken_c = n[QUEUED, b], n[DONE, b], n[TFREE, b], n[PUSHED, c], n[TAKEN, c]
-        bin_in, bin_job, bin_stall = n[BIN_IN, b], n[BIN_JOB, b], n[BIN_STALL, b]
+        bin_in, bin_job, bin_stall, late_end = n[BIN_IN, b], n[BIN_JOB, b], n[BIN_STALL, b], n[LATE_END, b]
         blocked = False
         while True:
             while True:
@@ -241,8 +250,11 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     i = taken & _M
                     start = max(ring[b, i, AVAIL], end)         # T2
                     if start > limit:
-                        return -2       # past the drain limit: the run is cut there (T12)
+                        return PAST_LIMIT   # the run is cut there (T12)
                     ring[b, i, POP] = start
+                    # a start at the end of a job that ended in a later round of its instant
+                    # comes in that round too (T0), after the senders of the first
+                    ring[b, i, LATE_POP] = 1 if start == end and late_end else 0
                     pushed_at = ring[b, i, PUSH]
                     stats[q, S_FIFOAREA] += start - pushed_at
                     bin_in = _next_bin(bin_in, pushed_at, width)
@@ -297,7 +309,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                         d = ring[b, (m - qdepth) & _M, SENT]
                         if d > t:
                             if d > limit:
-                                return -2
+                                return PAST_LIMIT
                             shift += d - t
                             stats[q, S_STALL] += d - t
                             bin_stall = _next_bin(bin_stall, t, width)
@@ -317,7 +329,10 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     break
                 end = start + dur + shift
                 if end > limit:
-                    return -2           # past the drain limit: the run is cut there (T12)
+                    return PAST_LIMIT   # the run is cut there (T12)
+                # it ends in a later round when its last SynOp's spike entered in one (T3, T4)
+                last = (queued - 1) & _M
+                late_end = 1 if nspk > 0 and ring[b, last, LATE] and ring[b, last, ENTRY] == end else 0
                 stats[q, S_BUSY] += end - start
                 _spread(series, R_BUSY, q, start, end, width, bin_job)
                 busy = 0
@@ -355,7 +370,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
         n[TAKEN, b], n[BUSY_NOW, b], n[START, b], n[NSPK, b], n[K, b], n[SHIFT, b], n[DUR, b], n[END, b] = (
             taken, busy, start, nspk, kk, shift, dur, end)
         n[QUEUED, b], n[DONE, b], n[TFREE, b], n[PUSHED, c] = queued, done, tfree, pushed_c
-        n[BIN_IN, b], n[BIN_JOB, b], n[BIN_STALL, b] = bin_in, bin_job, bin_stall
+        n[BIN_IN, b], n[BIN_JOB, b], n[BIN_STALL, b], n[LATE_END, b] = bin_in, bin_job, bin_stall, late_end
         # the high-water marks that the pops, entries and sends so far settle
         _fifo_max(ring, n, stats, b, q, fifo_depth[q])
         _fifo_max(ring, n, stats, c, chain[c], depth)
@@ -418,10 +433,10 @@ def run_wave(net, inputs, options) -> Optional[RawResult]:
         state = aligned_copy(net.initial_state)
         n_out = _chain(net.core, net.dvs, net.copies, net.weights, net.taps, net.params, state, chain, net.fifo_depth,
                        net.out_depth, *arrays, *spk, ring, n, out, lag, stats, series, base, limit)
-        if n_out != -1:
+        if n_out != OUT_SHORT:
             break
         rows *= 2           # more outputs than room: again, with twice the room
-    if n_out == -2:
+    if n_out < 0:
         return None         # the run is cut at the drain limit (T12): the fast engine's case
     t_end = int(n[END].max())       # the last instant: a job's end (the host output's included)
     width = series_bin_ns(base, t_end, int(options.max_series_bins))

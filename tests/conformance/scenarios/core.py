@@ -367,6 +367,51 @@ def output_queue_stall():
 
 
 @_scenarios
+def pop_in_a_later_round():
+    """T0/T2/T4: a job whose last spike waits for its output-queue slot until the stage's copy at
+    t (the senders' turn) ends in a later round of t, and so does the start of the next event:
+    an input the link sends at t, in the first round, finds that event still in the FIFO.
+    One SynOp a job, RT = 3 > EV + SY = 2, a one-spike queue, inputs at 0 (six) and 6, 7, 8, 9."""
+    chip = CHIP.replace(event_ns={0: 1}, synop_ns={0: 1}, route_ns={0: 3}, out_depth={0: 1}, fifo_depth={0: 8},
+                        host_in_ns=1, host_in_latency_ns=1)
+    p = timing(chip)
+    cfg = chip_config({0: conv(ones(1, 1), (1, 1), monitor_enable=True)})
+    t_in = [0] * 6 + [6, 7, 8, 9]
+    sent = []
+    for t in t_in:                                      # T1: no wait for a slot (checked below)
+        sent.append(t if not sent else max(t, sent[-1] + p.LINK))
+    starts, ends, copies, late_end = [], [], [], []
+    for i, s in enumerate(sent):
+        start = s + p.LAT if not ends else max(s + p.LAT, ends[-1])
+        due = start + p.EV + p.SY                       # the job's one SynOp, which fires
+        # one-spike queue: the spike enters once the last one's copy has started; when that copy
+        # starts at `due` or later (senders' turn), the spike enters, and the job ends, a round later
+        entry = due if not copies else max(due, copies[-1])
+        late_end.append(bool(copies) and copies[-1] >= due)
+        starts.append(start)
+        ends.append(entry)
+        copies.append(entry if len(copies) == 0 else max(entry, copies[-1] + p.RT))
+    # a start at the end of a job that ended in a later round is in that later round too
+    late_start = [i > 0 and starts[i] == ends[i - 1] and late_end[i - 1] for i in range(len(sent))]
+    occupancy = []
+    for k, s in enumerate(sent):
+        # the link sends in the first round: before a start of a later round at the same ns
+        popped = sum(1 for j in range(len(sent)) if starts[j] < s or (starts[j] == s and not late_start[j]))
+        occupancy.append(k + 1 - popped)
+    assert max(occupancy) <= chip.fifo_depth[0]         # the link never waited for a slot
+    ties = [k for k, s in enumerate(sent) if any(late_start[j] and starts[j] == s for j in range(len(sent)))]
+    assert ties and occupancy[ties[0]] == max(occupancy)     # the tie sets the high-water mark
+    outs = host_output([c + p.RT for c in copies], chip)
+    exp = Expected(outputs=[(outs[i], 0, 0, 0, 0, i) for i in range(len(sent))],
+                   lag_ns=[s + p.LAT - t for s, t in zip(sent, t_in)],
+                   stats={(0, "fifo_max"): max(occupancy), (0, "out_max"): 1,
+                          (0, "stall_ns"): sum(e - (s + p.EV + p.SY) for s, e in zip(starts, ends)),
+                          (0, "busy_ns"): sum(e - s for s, e in zip(starts, ends))})
+    return Scenario("pop_in_a_later_round", ("T0", "T2", "T4"), cfg, chip, OPTS,
+                    spike_in(*[(t, 0, 0, 0, 0) for t in t_in]), exp)
+
+
+@_scenarios
 def host_output_backpressure():
     """T7/T0: a one-slot host-output FIFO holds core 0's stage (RT = 10 < HO), which holds its
     one-spike output queue, which stalls the core (T4)."""
