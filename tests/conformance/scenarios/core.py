@@ -381,7 +381,7 @@ def pop_in_a_later_round():
     for t in t_in:                                      # T1: no wait for a slot (checked below)
         sent.append(t if not sent else max(t, sent[-1] + p.LINK))
     starts, ends, copies, late_end = [], [], [], []
-    for i, s in enumerate(sent):
+    for s in sent:
         start = s + p.LAT if not ends else max(s + p.LAT, ends[-1])
         due = start + p.EV + p.SY                       # the job's one SynOp, which fires
         # one-spike queue: the spike enters once the last one's copy has started; when that copy
