@@ -399,17 +399,32 @@ def _resolve(ref: str, relative_to: Path | None) -> Path:
         f"no chip named '{ref}': it is neither a built-in chip ({', '.join(builtin_chips())}) nor an existing file")
 
 
+#: {resolved path: (the file's bytes, its TOML document)}: a chip file is parsed once while its
+#: bytes stay the same (parsing took 2 ms of every Simulation). The documents are only read.
+_PARSED: dict = {}
+
+
+def _parsed(path: Path, key: str) -> dict:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ChipFileError(f"{path}: cannot be read: {exc}") from None
+    hit = _PARSED.get(key)
+    if hit is not None and hit[0] == data:
+        return hit[1]
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ChipFileError(f"{path}: not valid TOML: {exc}") from None
+    _PARSED[key] = (data, doc)
+    return doc
+
+
 def _read_chain(path: Path, seen: tuple[str, ...]):
     key = str(path.resolve())
     if key in seen:
         raise ChipFileError(f"{path}: 'extends' makes a loop through {' -> '.join(seen + (key,))}")
-    try:
-        with open(path, "rb") as fh:
-            doc = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ChipFileError(f"{path}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ChipFileError(f"{path}: cannot be read: {exc}") from None
+    doc = _parsed(path, key)
     if "extends" in doc:
         if not isinstance(doc["extends"], str):
             raise ChipFileError(f"{path}: 'extends' must be a chip name or a path, got {doc['extends']!r}")

@@ -87,6 +87,18 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def test_an_edited_chip_file_is_read_again(tmp_path):
+    """Loading a chip file again after an edit gives the edited values, also when the edit keeps
+    its size and comes at once (a parsed file is reused only while its bytes are the same)."""
+    entry = 'source = "unk", reason = "an edit"'
+    path = tmp_path / "edited.toml"
+    loaded = []
+    for ns in (31, 47):
+        _write(path, f'extends = "speck2f"\n[timing.core]\nevent_ns = {{ value = {ns}, {entry} }}\n')
+        loaded.append(load_chip(path).event_ns)
+    assert loaded == [(31,) * len(loaded[0]), (47,) * len(loaded[1])]
+
+
 def test_cores_override_changes_only_core_3(tmp_path, speck2f):
     """What if core 3 were twice as fast: halve its per-event times, leave everything else."""
     halved = {n: getattr(speck2f, n)[3] // 2 for n in ("event_ns", "synop_ns", "leak_ns", "route_ns")}
