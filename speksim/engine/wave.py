@@ -241,6 +241,10 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                                                                 n[DUR, b], n[END, b])
         queued, done, tfree, pushed_c, taken_c = n[QUEUED, b], n[DONE, b], n[TFREE, b], n[PUSHED, c], n[TAKEN, c]
         bin_in, bin_job, bin_stall, late_end = n[BIN_IN, b], n[BIN_JOB, b], n[BIN_STALL, b], n[LATE_END, b]
+        # a spike of SynOp j is due ev + (j + 1) * step after its job's start (T3); the DVS layer's
+        # one spike at dvs_event_ns (its j is -1)
+        ev, step = (core[q, C_EVNS], core[q, C_SYNNS]) if q < N_CORES else (dvs[D_EVNS], 0)
+        taken0, area, synops_sum, spikes, stall, busy_ns = taken, 0, 0, 0, 0, 0   # for the statistics
         blocked = False
         while True:
             while True:
@@ -256,16 +260,14 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                     # comes in that round too (T0), after the senders of the first
                     ring[b, i, LATE_POP] = 1 if start == end and late_end else 0
                     pushed_at = ring[b, i, PUSH]
-                    stats[q, S_FIFOAREA] += start - pushed_at
+                    area += start - pushed_at
                     bin_in = _next_bin(bin_in, pushed_at, width)
                     _spread(series, R_FIFO, q, pushed_at, start, width, bin_in)
                     taken += 1
-                    stats[q, S_SERVED] += 1
                     bin_job = _next_bin(bin_job, start, width)
                     feat, x, y = ring[b, i, EV_F], ring[b, i, EV_X], ring[b, i, EV_Y]
                     if q < N_CORES:
                         r = core[q]
-                        ev, step = r[C_EVNS], r[C_SYNNS]
                         if feat >= r[C_CIN] or x >= r[C_WIN] or y >= r[C_HIN]:
                             synops, nspk = 0, 0
                             stats[q, S_OOR] += 1
@@ -276,31 +278,29 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                                 r[C_TAPX] + x * N_TAP, taps, r[C_COUT], r[C_WFEAT], r[C_SSTEP], r[C_WSTEPY],
                                 r[C_WSTEPX], r[C_THI], r[C_TLO], r[C_RTZ], params[P_WRAP], spk_o, spk_f, spk_x,
                                 spk_y, base)
-                        for s in range(base, base + nspk):
-                            spk_o[s] = ev + (spk_o[s] + 1) * step
                         dur = ev + synops * step
-                        stats[q, S_SYNOPS] += synops
+                        synops_sum += synops
                         series[R_SYNOPS, bin_job, q] += synops
-                        stats[q, S_SPIKES] += nspk
+                        spikes += nspk
                     else:
                         keep, f, fx, fy = dvs_map(dvs[D_ON], dvs[D_OFF], dvs[D_MERGE], dvs[D_PX], dvs[D_PY],
                                                   dvs[D_OX], dvs[D_OY], dvs[D_CX], dvs[D_CY], dvs[D_MX], dvs[D_MY],
                                                   dvs[D_DIAG], x, y, feat)
                         nspk = 0
                         if keep and dvs[D_PASS]:
-                            spk_o[base], spk_f[base], spk_x[base], spk_y[base] = dvs[D_EVNS], f, fx, fy
+                            spk_o[base], spk_f[base], spk_x[base], spk_y[base] = -1, f, fx, fy
                             nspk = 1
-                            stats[q, S_SPIKES] += 1
+                            spikes += 1
                         else:
                             stats[q, S_DVSFILT] += 1
                             series[R_DROPPED, bin_job, q] += 1
-                        dur = dvs[D_EVNS]
+                        dur = ev
                     busy, kk, shift = 1, 0, 0
                 held = False
                 while kk < nspk:                    # T3
                     m = queued
                     s = base + kk
-                    t = start + spk_o[s] + shift
+                    t = start + ev + (spk_o[s] + 1) * step + shift
                     late = 0
                     if m >= qdepth:
                         if m - qdepth >= done:
@@ -311,7 +311,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                             if d > limit:
                                 return PAST_LIMIT
                             shift += d - t
-                            stats[q, S_STALL] += d - t
+                            stall += d - t
                             bin_stall = _next_bin(bin_stall, t, width)
                             _spread(series, R_STALL, q, t, d, width, bin_stall)
                             t = d
@@ -333,7 +333,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                 # it ends in a later round when its last SynOp's spike entered in one (T3, T4)
                 last = (queued - 1) & _M
                 late_end = 1 if nspk > 0 and ring[b, last, LATE] and ring[b, last, ENTRY] == end else 0
-                stats[q, S_BUSY] += end - start
+                busy_ns += end - start
                 _spread(series, R_BUSY, q, start, end, width, bin_job)
                 busy = 0
             # the stage: one copy of each spike, to the next block (T4)
@@ -371,6 +371,12 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
             taken, busy, start, nspk, kk, shift, dur, end)
         n[QUEUED, b], n[DONE, b], n[TFREE, b], n[PUSHED, c] = queued, done, tfree, pushed_c
         n[BIN_IN, b], n[BIN_JOB, b], n[BIN_STALL, b], n[LATE_END, b] = bin_in, bin_job, bin_stall, late_end
+        stats[q, S_SERVED] += taken - taken0
+        stats[q, S_FIFOAREA] += area
+        stats[q, S_SYNOPS] += synops_sum
+        stats[q, S_SPIKES] += spikes
+        stats[q, S_STALL] += stall
+        stats[q, S_BUSY] += busy_ns
         # the high-water marks that the pops, entries and sends so far settle
         _fifo_max(ring, n, stats, b, q, fifo_depth[q])
         _fifo_max(ring, n, stats, c, chain[c], depth)
