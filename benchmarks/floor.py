@@ -30,10 +30,10 @@ import numpy as np
 from numba import njit
 
 from speksim.engine.compiled import (
-    C_BAL, C_CIN, C_DECN, C_EVNS, C_HIN, C_LEAK, C_NCOPY, C_NOFF, C_RTZ, C_SPKCAP, C_SPKOFF, C_SSTEP, C_SYNNS, C_TAPX,
+    C_BAL, C_CIN, C_DECN, C_EVNS, C_HIN, C_LEAK, C_NCOPY, C_NOFF, C_RTZ, C_SPKOFF, C_SSTEP, C_SYNNS, C_TAPX,
     C_TAPY, C_THI, C_TLO, C_USED, C_WFEAT, C_WIN, C_WOFF, C_WSTEPX, C_WSTEPY, C_COUT, D_CX, D_CY, D_DIAG, D_EVNS,
     D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY, D_PASS, D_PX, D_PY, DVS, HOST_OUT, K_LAYER, K_POOL,
-    K_SHIFT, K_TARGET, N_BLOCKS, N_CORES, N_QUEUED, P_RO_TICK, P_WRAP, aligned_copy,
+    K_SHIFT, K_TARGET, N_BLOCKS, N_CORES, N_QUEUED, P_RO_TICK, P_WRAP, aligned_copy, spike_slots,
 )
 from speksim.kernels import N_TAP, dvs_map, floor_div, lowest_bit, scatter_tabled
 
@@ -212,7 +212,7 @@ class Floor:
         if self.skipped:
             return
         engine = speksim.simulate(config, events, chip=chip)
-        n_spk = int((net.core[:, C_SPKOFF] + net.core[:, C_SPKCAP]).max()) + 1
+        n_spk = spike_slots(net.core)
         self.spk = [np.zeros(n_spk, np.int64) for _ in range(4)]
         self.order = np.array(order[::-1], np.int64)     # bit i: the i-th block from the most downstream
         self.bit = np.zeros(N_BLOCKS, np.int64)

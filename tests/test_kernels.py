@@ -13,7 +13,7 @@ from speksim.config import ChipConfig, CnnLayerConfig, RunOptions, conv_out
 from speksim.engine.compiled import (C_NOFF, C_SSTEP, C_TAPX, C_TAPY, C_WFEAT, C_WOFF, C_WSTEPX, C_WSTEPY,
                                      compile_network)
 from speksim.kernels import (N_TAP, due_bits, dvs_map, floor_div, least_of, leak_job, lowest_bit, scatter_event,
-                             scatter_tabled)
+                             scatter_tabled, scatter_tabled_inlined)
 
 CHIP = load_chip("speck2f")
 
@@ -84,8 +84,8 @@ def test_rows_of_16_32_64_match_naive(seed, cin, cout, k, sy, sx, py, px, rtz, w
 
 def check_scatter(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
     """20 random events on a random core: scatter_event, and scatter_tabled with the core's tap
-    tables as the engine calls it, against naive_scatter: SynOp count, spikes in order and every
-    state after each event."""
+    tables as the engines call it (the wave engine's inlined, listing spikes `dense`), against
+    naive_scatter: SynOp count, spikes in order and every state after each event."""
     rng = np.random.default_rng(seed)
     size = (int(rng.integers(k, 12)), int(rng.integers(k, 12)))
     th_hi = int(rng.integers(1, 300))
@@ -112,8 +112,15 @@ def check_scatter(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
                               r[C_TAPX] + x * N_TAP, net.taps, cout, r[C_WFEAT], r[C_SSTEP], r[C_WSTEPY],
                               r[C_WSTEPX], th_hi, th_lo, int(rtz), int(wrap), *spk, base)
 
-    kernels = [(kernel, net.initial_state.copy(), [np.full(base + cap, -7, np.int64) for _ in range(4)])
-               for kernel in (event, tabled)]
+    def dense(state, spk, c, x, y):
+        return scatter_tabled_inlined(state, r[C_NOFF], net.weights, r[C_WOFF], c, r[C_TAPY] + y * N_TAP,
+                                      r[C_TAPX] + x * N_TAP, net.taps, cout, r[C_WFEAT], r[C_SSTEP], r[C_WSTEPY],
+                                      r[C_WSTEPX], th_hi, th_lo, int(rtz), int(wrap), *spk, base, True)
+
+    # dense listing may write the slot after the last spike: the engines' buffers keep one (spike_slots)
+    kernels = [(kernel, net.initial_state.copy(), [np.full(base + cap + (kernel is dense), -7, np.int64)
+                                                   for _ in range(4)])
+               for kernel in (event, tabled, dense)]
     for _ in range(20):
         c, x, y = int(rng.integers(cin)), int(rng.integers(size[1])), int(rng.integers(size[0]))
         want, want_syn = naive_scatter(W, ref, c, x, y, (sy, sx), (py, px), th_hi, th_lo, rtz, wrap)

@@ -143,6 +143,13 @@ def aligned_copy(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def spike_slots(core: np.ndarray) -> int:
+    """The length of the engines' spike buffers for cores laid out as `core` (CompiledNetwork.core):
+    each core's region (C_SPKOFF, C_SPKCAP long, then the slot kernels._list_spikes may write
+    without counting), and last the DVS layer's one slot."""
+    return int((core[:, C_SPKOFF] + core[:, C_SPKCAP]).max()) + 2
+
+
 def synops_capacity(cout: int, k: int, sy: int, sx: int) -> int:
     """Most SynOps one input event can cause in a core (SPEC F2)."""
     return cout * (-(-k // sy)) * (-(-k // sx))
@@ -193,7 +200,7 @@ def compile_network(config: ChipConfig, chip: Chip, options: RunOptions) -> Comp
         if layer.leak_enable and chip.leak_can_fire:
             cap = max(cap, cout * hout * wout)
         r[C_SPKCAP], r[C_SPKOFF] = cap, spkoff
-        spkoff += cap
+        spkoff += cap + 1     # and a slot that kernels._list_spikes may write without counting
         # the SynOp kernel's steps through the state and weights (kernels.scatter_tabled)
         r[C_WFEAT], r[C_SSTEP] = kk * kk * cout, wout * cout
         r[C_WSTEPY], r[C_WSTEPX] = d.stride.y * kk * cout, d.stride.x * cout

@@ -10,9 +10,9 @@ import numpy as np
 
 from .base import deadlock_error
 from .compiled import (
-    C_SPKCAP, C_SPKOFF, C_USED, CompiledNetwork, DVS, EngineInput, HOST_OUT, K_TARGET, N_BLOCKS, N_CORES,
+    C_USED, CompiledNetwork, DVS, EngineInput, HOST_OUT, K_TARGET, N_BLOCKS, N_CORES,
     N_QUEUED, N_SERIES, N_STATS, P_HOST_OUT_LAT, P_TICK_NS, READOUT, R_BUSY, R_FIFO, R_STALL, RawResult, S_BUSY,
-    S_FIFOAREA, S_PENDING, S_STALL, aligned_copy, coarsen, series_bin_ns,
+    S_FIFOAREA, S_PENDING, S_STALL, aligned_copy, coarsen, series_bin_ns, spike_slots,
 )
 from .layout import (
     BN, F_BASE, F_DEPTH, F_TLAST, FC_BASE, FC_CNT, FC_TLAST, FQ_F, FQ_X, FQ_Y, G_DEADT, G_LBLOCKED, G_NEXTTICK,
@@ -69,7 +69,7 @@ class FastEngine:
         self.fc[:, FC_BASE] = np.concatenate([[0], np.cumsum(fifo_depth)[:-1]])
         self.oq = np.zeros((int(net.out_depth.sum()), 4), np.int64)
         self.oc[:, OC_BASE] = np.concatenate([[0], np.cumsum(net.out_depth)[:-1]])
-        nspk = int((core[:, C_SPKOFF] + core[:, C_SPKCAP]).max()) + 1
+        nspk = spike_slots(core)
         self.spk = [np.zeros(nspk, np.int64) for _ in range(4)]
         self.rs = new_state()
         self.wk[:] = INF                            # next instants (see engine.wakes)

@@ -43,13 +43,13 @@ from .. import _jit  # noqa: F401  (before any @njit: where numba caches this pa
 from ..kernels import N_TAP, dvs_map, floor_div, scatter_tabled_inlined
 from .base import HoldsInput
 from .compiled import (
-    C_BAL, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_LEAK, C_NCOPY, C_NOFF, C_ROUTENS, C_RTZ, C_SPKCAP, C_SPKOFF, C_SSTEP,
+    C_BAL, C_CIN, C_COUT, C_DECN, C_EVNS, C_HIN, C_LEAK, C_NCOPY, C_NOFF, C_ROUTENS, C_RTZ, C_SPKOFF, C_SSTEP,
     C_SYNNS, C_TAPX, C_TAPY, C_THI, C_TLO, C_USED, C_WFEAT, C_WIN, C_WOFF, C_WSTEPX, C_WSTEPY, D_CX, D_CY, D_DIAG,
     D_EVNS, D_MERGE, D_MX, D_MY, D_NCOPY, D_OFF, D_ON, D_OX, D_OY, D_PASS, D_PX, D_PY, D_ROUTENS, DVS, HOST_OUT,
     K_LAYER, K_POOL, K_SHIFT, K_TARGET, N_BLOCKS, N_CORES, N_SERIES, N_STATS, P_HOST_IN_LAT, P_HOST_IN_NS,
     P_HOST_OUT_LAT, P_HOST_OUT_NS, P_RO_TICK, P_WRAP, R_BUSY, R_DROPPED, R_FIFO, R_STALL, R_SYNOPS, S_BUSY, S_COPIES,
     S_DVSFILT, S_FIFOAREA, S_FIFOMAX, S_IN, S_OOR, S_OUTMAX, S_SERVED, S_SPIKES, S_STALL, S_SYNOPS, RawResult,
-    aligned_copy, coarsen, series_bin_ns,
+    aligned_copy, coarsen, series_bin_ns, spike_slots,
 )
 
 RING = 1024             # each block's values are kept for its last RING events: more than twice any
@@ -244,6 +244,9 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
         # a spike of SynOp j is due ev + (j + 1) * step after its job's start (T3); the DVS layer's
         # one spike at dvs_event_ns (its j is -1)
         ev, step = (core[q, C_EVNS], core[q, C_SYNNS]) if q < N_CORES else (dvs[D_EVNS], 0)
+        # list spikes without a branch on whether a row fired once an eighth of its rows have
+        # (kernels._list_spikes): it changes no result, only the time
+        dense = q < N_CORES and stats[q, S_SPIKES] * 8 * core[q, C_COUT] > stats[q, S_SYNOPS]
         taken0, area, synops_sum, spikes, stall, busy_ns = taken, 0, 0, 0, 0, 0   # for the statistics
         blocked = False
         while True:
@@ -277,7 +280,7 @@ def _chain(core, dvs, copies, weights, taps, params, state, chain, fifo_depth, o
                                 state, r[C_NOFF], weights, r[C_WOFF], feat, r[C_TAPY] + y * N_TAP,
                                 r[C_TAPX] + x * N_TAP, taps, r[C_COUT], r[C_WFEAT], r[C_SSTEP], r[C_WSTEPY],
                                 r[C_WSTEPX], r[C_THI], r[C_TLO], r[C_RTZ], params[P_WRAP], spk_o, spk_f, spk_x,
-                                spk_y, base)
+                                spk_y, base, dense)
                         dur = ev + synops * step
                         synops_sum += synops
                         series[R_SYNOPS, bin_job, q] += synops
@@ -425,7 +428,7 @@ def run_wave(net, inputs, options) -> Optional[RawResult]:
     n_in = len(inputs)
     limit = int(inputs.t_ns[-1]) + int(options.drain_ns)
     base = int(options.bin_ns)
-    n_spk = int((net.core[:, C_SPKOFF] + net.core[:, C_SPKCAP]).max()) + 1
+    n_spk = spike_slots(net.core)
     arrays = [np.ascontiguousarray(a, dtype=np.int64) for a in (inputs.t_ns, inputs.a, inputs.x, inputs.y)]
     rows = 4 * n_in + 1024
     while True:
