@@ -86,8 +86,11 @@ def test_the_targets_table_says_what_each_goal_leaves_beyond_the_floor():
                "floor": {"floor_s": 0.08, "kernel_s": 0.05, "served": 2_000_000}}
     text = "\n".join(report._targets({"gesture": gesture}, {}))
     assert "The least a replay can take here is 0.08 s: the SynOps alone take 0.05 s" in text
-    assert "- now: 50 ns" in text
+    assert "- now: 50 ns with the fast engine" in text and "wave engine;" not in text
     assert "at 1 ms steps leaves 10 ns;" in text
     assert "at 10 ms steps leaves nothing: the floor alone is over it." in text
+    # the wave engine: 0.01 s beyond the floor, 5 ns an event
+    gesture["wavefront"] = {"wall_s": 0.09, "identical": True}
+    assert "finish), 5 ns with the wave engine;" in "\n".join(report._targets({"gesture": gesture}, {}))
     del gesture["floor"]        # results written before the floor: the table alone
     assert "least a replay" not in "\n".join(report._targets({"gesture": gesture}, {}))
