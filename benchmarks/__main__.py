@@ -14,8 +14,8 @@ generated ones):
   reference  the SimPy reference engine on a prefix of the chain's input
   gesture, mnist
              the shared networks on the shared recordings, with sinabs' forward, a numpy event loop,
-             the reference engine, the least a replay can take (benchmarks/floor.py) and a
-             candidate formulation of the timing (benchmarks/wavefront.py) beside the fast
+             the reference engine, the least a replay can take (benchmarks/floor.py) and
+             the wave engine (`engine="wave"`, benchmarks/wavefront.py) beside the fast
              engine (benchmarks/bench_models.py)
   profile    where the gesture replay's time goes, per compiled function (Linux perf; skipped
              with the reason when perf or the shared files are missing; benchmarks/profile_engine.py)

@@ -120,7 +120,7 @@ def network(name: str, repeats: int, prefix: int, progress=print) -> dict:
         peers.sinabs_forward(snn, events[:2000], shape, 10_000)
     # the least a replay can take with speksim's kernel (benchmarks/floor.py; compiled here)
     fl = floor.Floor(config, events)
-    # a candidate formulation of the timing model (benchmarks/wavefront.py; checked and compiled here)
+    # the wave engine, the timing model as per-block recurrences (benchmarks/wavefront.py; checked and compiled here)
     wf = wavefront.Wavefront(config, events)
 
     runs = {k: [] for k in ("load", "speksim", "speksim_prefix", "naive", "reference", "floor", "wavefront")}

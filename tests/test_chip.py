@@ -99,6 +99,13 @@ def test_an_edited_chip_file_is_read_again(tmp_path):
     assert loaded == [(31,) * len(loaded[0]), (47,) * len(loaded[1])]
 
 
+def test_a_chip_file_that_is_not_utf8_is_a_chip_file_error(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('name = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(ChipFileError, match="not valid TOML"):
+        load_chip(path)
+
+
 def test_cores_override_changes_only_core_3(tmp_path, speck2f):
     """What if core 3 were twice as fast: halve its per-event times, leave everything else."""
     halved = {n: getattr(speck2f, n)[3] // 2 for n in ("event_ns", "synop_ns", "leak_ns", "route_ns")}
