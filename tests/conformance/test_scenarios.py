@@ -1,8 +1,10 @@
-"""The conformance scenarios (the scenarios package) on both engines.
+"""The conformance scenarios (the scenarios package) on the engines.
 
-Each scenario's hand-computed expectation must hold on each engine, and the two engines must
-agree on everything they report: outputs event for event, every statistic, lag, series bin,
-final neuron state and the end time.
+Each scenario's hand-computed expectation must hold on each engine (the reference, the fast
+and the wave engine, which computes the chains it covers its own way and hands the rest to the
+fast one), and the reference and fast engines must agree on everything they report: outputs
+event for event, every statistic, lag, series bin, final neuron state and the end time (the
+wave engine's agreement with the fast one: tests/test_wavefront.py).
 """
 
 from __future__ import annotations
