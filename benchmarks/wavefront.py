@@ -23,13 +23,16 @@ class Wavefront:
     def __init__(self, config, events, chip: str = "speck2f"):
         import speksim
         from speksim.engine.compiled import EngineInput
-        from speksim.engine.wave import why_not
+        from speksim.engine.wave import run_wave, why_not
 
         from .floor import _inputs
         self.config, self.events, self.chip = config, events, chip
         sim = speksim.Simulation(config, chip)
         target, a, x, y, t_ns = _inputs(events)
-        self.skipped = why_not(sim.net, EngineInput(t_ns, target, a, x, y), sim.options)
+        inputs = EngineInput(t_ns, target, a, x, y)
+        self.skipped = why_not(sim.net, inputs, sim.options)
+        if not self.skipped and run_wave(sim.net, inputs, sim.options) is None:
+            self.skipped = "the run is cut at its drain limit, which the wave engine hands to the fast engine"
         if self.skipped:
             return
         wave = speksim.Simulation(config, chip, engine="wave").run(events)

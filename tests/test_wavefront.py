@@ -147,3 +147,16 @@ def test_a_start_in_a_later_round_comes_after_a_first_round_push():
     assert wave is not None
     assert wave.stats[0, S_FIFOMAX] == sc.expected.stats[(0, "fifo_max")]
     assert _same(wave, run_fast(net, sc.inputs, sc.options)) == []
+
+
+def test_the_wavefront_benchmark_times_the_wave_engines_own_path():
+    """benchmarks.wavefront times the wave engine only on a run it computes itself, and says
+    why not otherwise (its figure would be the fast engine's)."""
+    from benchmarks import wavefront
+    ev = read_events(REPO / "traces" / "moving_bar.npz")
+    cfg = demo_config()
+    cfg.cnn_layers[0].monitor_enable = False     # a chain: only the last core reports
+    cfg.cnn_layers[1].monitor_enable = False
+    w = wavefront.Wavefront(cfg, ev)
+    assert w.skipped is None and w.identical and w.outputs > 0
+    assert "copies" in wavefront.Wavefront(demo_config(), ev).skipped
