@@ -266,12 +266,14 @@ def _list_spikes(m, f, j, ox, oy, nspk, spk_j, spk_f, spk_x, spk_y, dense):
     """Append a spike for every set bit of the lane mask `m` (bit i: feature f + i, SynOp j + f + i),
     features ascending (F2). Returns the new number of spikes.
 
-    `dense`: the first spike is written whether the lanes fired or not (when they did not, into
-    the slot after the last, which every core's spike buffer keeps for this) and counted only if
-    they did. Where rows fire often (an eighth of them or more) that is faster than the branch
-    on whether they did, which the processor then mispredicts: listing the spikes of the gesture
-    network's core 1 (rows of 16 features, 0.31 spikes a row) took 2.5x less time, those of its
-    core 2 (rows of 32, 0.06 a row) 1.7x more (Zen 5). It changes no result."""
+    `dense`: the first spike is written whether the lanes fired or not and counted only if they
+    did. When they did not, the write stays within the event's own room for spikes: a SynOp
+    fires at most once, so the spikes so far are at most the SynOps before lane 0 (`j + f`),
+    fewer than the event's SynOps. Where rows fire often (an eighth of them or more) that is
+    faster than the branch on whether they did, which the processor then mispredicts: listing
+    the spikes of the gesture network's core 1 (rows of 16 features, 0.31 spikes a row) took
+    2.5x less time, those of its core 2 (rows of 32, 0.06 a row) 1.7x more (Zen 5). It changes
+    no result."""
     if dense:
         i = f + lowest_bit(m | _TOP)
         spk_j[nspk] = j + i

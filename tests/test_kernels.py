@@ -117,9 +117,9 @@ def check_scatter(seed, cin, cout, k, sy, sx, py, px, rtz, wrap):
                                       r[C_TAPX] + x * N_TAP, net.taps, cout, r[C_WFEAT], r[C_SSTEP], r[C_WSTEPY],
                                       r[C_WSTEPX], th_hi, th_lo, int(rtz), int(wrap), *spk, base, True)
 
-    # dense listing may write the slot after the last spike: the engines' buffers keep one (spike_slots)
-    kernels = [(kernel, net.initial_state.copy(), [np.full(base + cap + (kernel is dense), -7, np.int64)
-                                                   for _ in range(4)])
+    # buffers as long as the most spikes an event can make: dense listing's uncounted writes stay
+    # within them (plain Python, with the JIT off, raises an IndexError if one does not)
+    kernels = [(kernel, net.initial_state.copy(), [np.full(base + cap, -7, np.int64) for _ in range(4)])
                for kernel in (event, tabled, dense)]
     for _ in range(20):
         c, x, y = int(rng.integers(cin)), int(rng.integers(size[1])), int(rng.integers(size[0]))

@@ -145,9 +145,8 @@ def aligned_copy(a: np.ndarray) -> np.ndarray:
 
 def spike_slots(core: np.ndarray) -> int:
     """The length of the engines' spike buffers for cores laid out as `core` (CompiledNetwork.core):
-    each core's region (C_SPKOFF, C_SPKCAP long, then the slot kernels._list_spikes may write
-    without counting), and last the DVS layer's one slot."""
-    return int((core[:, C_SPKOFF] + core[:, C_SPKCAP]).max()) + 2
+    each core's region (from C_SPKOFF, C_SPKCAP long), and last the DVS layer's one slot."""
+    return int((core[:, C_SPKOFF] + core[:, C_SPKCAP]).max()) + 1
 
 
 def synops_capacity(cout: int, k: int, sy: int, sx: int) -> int:
@@ -200,7 +199,7 @@ def compile_network(config: ChipConfig, chip: Chip, options: RunOptions) -> Comp
         if layer.leak_enable and chip.leak_can_fire:
             cap = max(cap, cout * hout * wout)
         r[C_SPKCAP], r[C_SPKOFF] = cap, spkoff
-        spkoff += cap + 1     # and a slot that kernels._list_spikes may write without counting
+        spkoff += cap
         # the SynOp kernel's steps through the state and weights (kernels.scatter_tabled)
         r[C_WFEAT], r[C_SSTEP] = kk * kk * cout, wout * cout
         r[C_WSTEPY], r[C_WSTEPX] = d.stride.y * kk * cout, d.stride.x * cout
