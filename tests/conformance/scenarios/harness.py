@@ -136,7 +136,7 @@ def first_difference(a, b, names=("reference", "fast")) -> Optional[str]:
             if a.stats[blk, col] != b.stats[blk, col]:
                 return (f"statistic {stat} of {block_name(blk)} (block {blk}): {na} {a.stats[blk, col]}, "
                         f"{nb} {b.stats[blk, col]}")
-    for name in ("t_end_ns", "cut", "active", "unsent"):
+    for name in ("t_end_ns", "cut", "active", "unsent", "bin_ns"):
         if getattr(a, name) != getattr(b, name):
             return f"{name}: {na} {getattr(a, name)}, {nb} {getattr(b, name)}"
     la, lb = np.asarray(a.lag_ns), np.asarray(b.lag_ns)
