@@ -82,11 +82,11 @@ def poisson_spikes(n: int, rate_hz: float, channels: int, size: int, layer: int 
                                y=rng.integers(0, size, n))
 
 
-def on_gesture(argv, prog: str, doc: str, measure):
+def on_gesture(argv, prog: str, doc: str, measure, lines) -> int:
     """The command line of a benchmark module run alone (`python -m benchmarks.NAME [--repeats N]`):
-    `measure(config, events, repeats)` on the DVS Gesture network and recording. Returns its
-    figures, or None after printing why it did not run (the shared files missing, or the
-    measurement skipped)."""
+    `measure(config, events, repeats)` on the DVS Gesture network and recording, and the lines
+    `lines(figures)` prints, or why it did not run (the shared files missing, or the measurement
+    skipped). Returns the exit status."""
     import argparse
 
     from . import bench_models
@@ -98,7 +98,5 @@ def on_gesture(argv, prog: str, doc: str, measure):
         _, events, _, config = bench_models._load("gesture")
         r = measure(config, events, args.repeats)
         why = r.get("skipped")
-    if why:
-        print(f"skipped: {why}")
-        return None
-    return r
+    print("\n".join(lines(r)) if not why else f"skipped: {why}")
+    return 0

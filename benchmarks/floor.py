@@ -275,11 +275,9 @@ def figures(fl: Floor, samples: list) -> dict:
 
 def main(argv=None) -> int:
     from .common import on_gesture
-    r = on_gesture(argv, "python -m benchmarks.floor", __doc__, measure)
-    if r:
-        print(f"{r['served']:,} events served, {r['synops']:,} SynOps; the fast engine's work: {r['same_work']}")
-        print(f"kernel: {r['kernel_s']:.4f} s; floor (kernel and bookkeeping, no timing): {r['floor_s']:.4f} s")
-    return 0
+    return on_gesture(argv, "python -m benchmarks.floor", __doc__, measure, lambda r: [
+        f"{r['served']:,} events served, {r['synops']:,} SynOps; the fast engine's work: {r['same_work']}",
+        f"kernel: {r['kernel_s']:.4f} s; floor (kernel and bookkeeping, no timing): {r['floor_s']:.4f} s"])
 
 
 if __name__ == "__main__":

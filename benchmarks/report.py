@@ -139,9 +139,8 @@ def _targets(w, results):
         return []
     rows = []
     engines = [("fast engine", r["speksim"]["wall_s"])]
-    wave = r.get("wavefront", {})
-    if "wall_s" in wave and wave["identical"]:      # the same Result: the same goals apply
-        engines.append(("wave engine", wave["wall_s"]))
+    if _wave_wall(r):
+        engines.append(("wave engine", _wave_wall(r)))
     for engine, wall in engines:
         # each goal as the replay time it asks for: the recording's span, or the peer's wall time,
         # over the goal (the figures are those times' ratios)
@@ -178,12 +177,17 @@ def _against_floor(r) -> list:
     return lines
 
 
-def _wave_beyond(r, fl) -> str:
-    """", and X ns with the wave engine", when the harness timed it on its own path."""
+def _wave_wall(r):
+    """The wave engine's replay time, where the harness timed it on its own path and it gave the
+    fast engine's Result (so the same goals apply to it); else None."""
     wave = r.get("wavefront", {})
-    if "wall_s" not in wave:
-        return ""
-    return f", {(wave['wall_s'] - fl['floor_s']) / fl['served'] * 1e9:.3g} ns with the wave engine"
+    return wave["wall_s"] if "wall_s" in wave and wave["identical"] else None
+
+
+def _wave_beyond(r, fl) -> str:
+    """", X ns with the wave engine", where its time counts (`_wave_wall`)."""
+    wall = _wave_wall(r)
+    return f", {(wall - fl['floor_s']) / fl['served'] * 1e9:.3g} ns with the wave engine" if wall else ""
 
 
 def _where(w, results):

@@ -30,11 +30,11 @@ class Wavefront:
         sim = speksim.Simulation(config, chip)
         target, a, x, y, t_ns = _inputs(events)
         inputs = EngineInput(t_ns, target, a, x, y)
-        self.skipped = why_not(sim.net, inputs, sim.options)
-        if not self.skipped and run_wave(sim.net, inputs, sim.options) is None:
-            self.skipped = "the run is cut at its drain limit, which the wave engine hands to the fast engine"
-        if self.skipped:
+        if run_wave(sim.net, inputs, sim.options) is None:     # what it hands to the fast engine
+            self.skipped = (why_not(sim.net, inputs, sim.options)
+                            or "the run is cut at its drain limit, which the wave engine hands to the fast engine")
             return
+        self.skipped = None
         wave = speksim.Simulation(config, chip, engine="wave").run(events)
         fast = speksim.Simulation(config, chip).run(events)
         self.identical = wave.equals(fast)
@@ -62,11 +62,9 @@ def figures(w: Wavefront, samples: list) -> dict:
 
 def main(argv=None) -> int:
     from .common import on_gesture
-    r = on_gesture(argv, "python -m benchmarks.wavefront", __doc__, measure)
-    if r:
-        print(f"{r['outputs']:,} outputs; the same Result as the fast engine's: {r['identical']}")
-        print(f"wave engine: {r['wall_s']:.4f} s a replay")
-    return 0
+    return on_gesture(argv, "python -m benchmarks.wavefront", __doc__, measure, lambda r: [
+        f"{r['outputs']:,} outputs; the same Result as the fast engine's: {r['identical']}",
+        f"wave engine: {r['wall_s']:.4f} s a replay"])
 
 
 if __name__ == "__main__":
