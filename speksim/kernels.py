@@ -472,8 +472,8 @@ def _tabled(scatter_rows):
         """`scatter_event` with the event's taps read from its core's tap tables (the flat int64 array
         `taps`): ty and tx are where the rows of the event's y and x start, wfeat the core's weights
         per input feature (k * k * cout), sstep, wstep_y and wstep_x those of the rows function (see
-        `_event_rows`); `dense` as in `_list_spikes`. Finding the taps at every event had cost the
-        loop about 85 instructions a job."""
+        `_event_rows`); `dense` as in `_list_spikes`, heeded only by the inlined rows (ROWS_INLINED).
+        Finding the taps at every event had cost the loop about 85 instructions a job."""
         ny = taps[ty + TAP_N]
         nx = taps[tx + TAP_N]
         if ny == 0 or nx == 0:
